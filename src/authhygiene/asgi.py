@@ -1,0 +1,185 @@
+"""`AuthHygiene`: pure ASGI middleware (no BaseHTTPMiddleware).
+
+The success path costs one status check: the wrapped `send` looks at
+`http.response.start`, and for any status it does not watch it switches to
+forwarding every later message unchanged. A 401/403 is held (bounded) until
+its body is complete and handed to the core. A 5xx is held until the app
+returns, because Starlette's ServerErrorMiddleware sends its 500 *before*
+re-raising the exception, and an `AuthFailure` behind that 500 still
+deserves its own answer. Non-HTTP scopes (websocket, lifespan) are passed
+through before anything else happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from authhygiene._runtime import Runtime
+from authhygiene.core.credentials import RequestView
+from authhygiene.core.decision import WATCHED_STATUSES, Decision
+from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.reasons import REASONS
+from authhygiene.errors import AuthFailure
+
+__all__ = ["AuthHygiene"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _view(scope: Scope) -> RequestView:
+    client = scope.get("client")
+    return RequestView(
+        method=scope.get("method", "GET"),
+        path=scope.get("root_path", "") + scope.get("path", ""),
+        query=scope.get("query_string", b"").decode("latin-1"),
+        headers=tuple(
+            (name.decode("latin-1").lower(), value.decode("latin-1"))
+            for name, value in scope.get("headers", ())
+        ),
+        client=client[0] if client else None,
+    )
+
+
+class _Held:
+    """A response the app started but we have not sent yet."""
+
+    __slots__ = ("complete", "messages", "size", "start", "status")
+
+    def __init__(self, start: Message) -> None:
+        self.start = start
+        self.status: int = start["status"]
+        self.messages: list[Message] = []
+        self.size = 0
+        self.complete = False
+
+    def body(self, limit: int) -> bytes:
+        chunks = []
+        size = 0
+        for message in self.messages:
+            chunk = message.get("body", b"")
+            chunks.append(chunk[: limit - size])
+            size += len(chunk)
+            if size >= limit:
+                break
+        return b"".join(chunks)
+
+    def answer(self, limit: int) -> AppAnswer:
+        return AppAnswer(
+            self.status,
+            tuple(
+                (name.decode("latin-1").lower(), value.decode("latin-1"))
+                for name, value in self.start.get("headers", ())
+            ),
+            self.body(limit),
+        )
+
+    async def flush(self, send: Send) -> None:
+        await send(self.start)
+        for message in self.messages:
+            await send(message)
+
+
+class AuthHygiene:
+    """Make every auth failure an ASGI app answers correct and self-explaining.
+
+    ``app.add_middleware(AuthHygiene, realm="api")`` in FastAPI/Starlette, or
+    ``app = AuthHygiene(app, realm="api")`` around any ASGI app. Options are
+    those of `authhygiene.core.Policy` plus ``logger``; they are validated
+    here, so a bad one fails at start-up.
+    """
+
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        self.app = app
+        self.runtime = Runtime.from_options(options)
+        self._limit = self.runtime.policy.max_body_bytes
+        self._report_only = self.runtime.policy.report_only
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        held: _Held | None = None
+        forwarding = False
+        limit = self._limit
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal held, forwarding
+            if forwarding:
+                await send(message)
+                return
+            if held is None:
+                status = message["status"]
+                if status not in WATCHED_STATUSES and status < 500:
+                    forwarding = True
+                    await send(message)
+                    return
+                held = _Held(message)
+                return
+            held.messages.append(message)
+            if message["type"] != "http.response.body":
+                held.complete = True  # pathsend / trailers: nothing more to read
+            else:
+                held.size += len(message.get("body", b""))
+                held.complete = not message.get("more_body", False)
+            if held.size > limit and (held.status >= 500 or self._report_only):
+                # Too large to hold: send what we have and stream the rest.
+                forwarding = True
+                await held.flush(send)
+                return
+            if held.complete and held.status < 500:
+                forwarding = True
+                await self._answer(scope, send, held, None)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except AuthFailure as exc:
+            if forwarding or not await self._answer(scope, send, held, exc.declared()):
+                raise  # already on the wire, or report-only: change nothing
+            return
+        except BaseException:
+            if held is not None and not forwarding:
+                await held.flush(send)  # the server-error layer's own 500
+            raise
+        if held is not None and not forwarding:
+            await held.flush(send)
+
+    async def _answer(
+        self, scope: Scope, send: Send, held: _Held | None, declared: Declared | None
+    ) -> bool:
+        """Send the decision, or the held answer unchanged. False when there
+        is nothing to send (a raised AuthFailure in report-only mode)."""
+        if declared is not None:
+            # The app raised: what it may have started (a 500) is not its answer.
+            answer = AppAnswer(REASONS[declared.reason].status)
+            held = None
+        else:
+            assert held is not None
+            answer = held.answer(self._limit)
+        decision = self.runtime.handle(_view(scope), answer, declared)
+        if decision is not None and decision.rewrite:
+            await _write(send, decision, head=scope.get("method") == "HEAD")
+            return True
+        if held is not None:
+            await held.flush(send)
+            return True
+        return False
+
+
+async def _write(send: Send, decision: Decision, *, head: bool) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": decision.status,
+            "headers": [
+                (name.encode("latin-1"), value.encode("latin-1"))
+                for name, value in decision.headers
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"" if head else decision.body})

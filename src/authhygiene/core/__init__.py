@@ -1,0 +1,35 @@
+"""The sans-I/O core: pure functions and frozen values, no framework imports.
+
+Adapters turn a request into a `RequestView` and the app's answer into an
+`AppAnswer`, call `decide`, and write the `Decision`. Every rule lives here
+once, so both adapters share it and it is tested as plain functions.
+"""
+
+from authhygiene.core.challenge import Challenge, parse_challenges
+from authhygiene.core.credentials import Credentials, Misuse, RequestView, parse_credentials
+from authhygiene.core.decision import WATCHED_STATUSES, Decision, decide
+from authhygiene.core.diagnose import RECOGNISERS, AppAnswer, Declared, Failure, diagnose
+from authhygiene.core.policy import Policy, PolicyError
+from authhygiene.core.reasons import REASONS, Reason, ReasonInfo
+
+__all__ = [
+    "REASONS",
+    "RECOGNISERS",
+    "WATCHED_STATUSES",
+    "AppAnswer",
+    "Challenge",
+    "Credentials",
+    "Decision",
+    "Declared",
+    "Failure",
+    "Misuse",
+    "Policy",
+    "PolicyError",
+    "Reason",
+    "ReasonInfo",
+    "RequestView",
+    "decide",
+    "diagnose",
+    "parse_challenges",
+    "parse_credentials",
+]

@@ -1,0 +1,234 @@
+"""What the request presented, read without trusting any of it.
+
+The adapters hand us the raw request headers and query string only when the
+app has already refused the request, so nothing here runs on the success
+path. Every input is size-bounded before it is looked at; the token itself
+is kept only to fingerprint it and to peek at JWT claims, and is excluded
+from `repr` so it cannot reach a log or an exception message by accident.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import parse_qsl
+
+__all__ = [
+    "Credentials",
+    "Misuse",
+    "RequestView",
+    "canonical_scheme",
+    "fingerprint",
+    "parse_credentials",
+]
+
+# Bounds on untrusted input. A header longer than this is still "presented"
+# but is not examined further.
+MAX_HEADER_CHARS = 16 * 1024
+MAX_QUERY_CHARS = 8 * 1024
+MAX_QUERY_FIELDS = 256
+
+# RFC 9110 §5.6.2: token = 1*tchar.
+TCHAR_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+B64TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+# RFC 9110 §11.2: schemes are case-insensitive; we emit the canonical case (R4).
+_CANONICAL_SCHEMES = {
+    "bearer": "Bearer",
+    "basic": "Basic",
+    "dpop": "DPoP",
+    "digest": "Digest",
+    "negotiate": "Negotiate",
+    "token": "Token",
+    "jwt": "JWT",
+    "apikey": "ApiKey",
+    "hoba": "HOBA",
+    "mutual": "Mutual",
+}
+# Schemes whose credential is a single b64token (RFC 6750 §2.1, RFC 9449 §7.1).
+TOKEN_SCHEMES = frozenset({"Bearer", "DPoP"})
+
+# RFC 6750 §2.3 names `access_token`; the others are what clients commonly use.
+QUERY_TOKEN_PARAMS = ("access_token",)
+DEFAULT_API_KEY_HEADERS = ("x-api-key", "api-key", "x-auth-token")
+DEFAULT_SESSION_COOKIES = ("sessionid", "session")
+
+_JOINED_HEADERS_RE = re.compile(r",\s*[!#$%&'*+\-.^_`|~0-9A-Za-z]+[ \t]+\S")
+
+
+class Misuse(StrEnum):
+    """A way the credentials are malformed (RFC 6750 §3.1 `invalid_request`)."""
+
+    EMPTY_TOKEN = "empty_token"
+    MULTIPLE_AUTHORIZATION_HEADERS = "multiple_authorization_headers"
+    TOKEN_IN_HEADER_AND_QUERY = "token_in_header_and_query"
+    DOUBLED_SCHEME = "doubled_scheme"
+    QUOTED_TOKEN = "quoted_token"
+    WHITESPACE_IN_TOKEN = "whitespace_in_token"
+    INVALID_CHARACTERS = "invalid_characters"
+    OVERSIZED = "oversized"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """The few request facts the core needs, decoded once by an adapter.
+
+    Header names are lower-case; values are latin-1 decoded as received
+    (RFC 9110 §5.5: field values are octets, we never interpret them as text
+    beyond ASCII).
+    """
+
+    method: str
+    path: str
+    query: str
+    headers: tuple[tuple[str, str], ...]
+    client: str | None = None
+
+    def get_all(self, name: str) -> list[str]:
+        return [value for key, value in self.headers if key == name]
+
+    def get(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What the request carried. `token` is secret: never log, echo or store it."""
+
+    scheme: str | None = None
+    token: str | None = field(default=None, repr=False)
+    source: str | None = None
+    misuse: tuple[Misuse, ...] = ()
+    api_key_header: str | None = None
+    session_cookie: str | None = None
+
+    @property
+    def presented(self) -> bool:
+        """True when the request carried anything that could be a credential."""
+        return (
+            self.scheme is not None
+            or self.source is not None
+            or self.api_key_header is not None
+            or self.session_cookie is not None
+        )
+
+
+def canonical_scheme(word: str) -> str:
+    """RFC 9110 §11.1: compare schemes case-insensitively, emit one spelling."""
+    return _CANONICAL_SCHEMES.get(word.lower(), word)
+
+
+def _scheme_word(value: str) -> str:
+    """The scheme word as sent, or '?' when it is not an RFC 9110 token."""
+    word = value.split(None, 1)[0] if value.strip() else ""
+    if not word or len(word) > 40 or TCHAR_RE.fullmatch(word) is None:
+        return "?"
+    return canonical_scheme(word)
+
+
+def _token_misuse(scheme: str, rest: str) -> tuple[str | None, tuple[Misuse, ...]]:
+    """Split a token scheme's credential and say what is wrong with it."""
+    rest = rest.strip(" \t")
+    if not rest:
+        return None, (Misuse.EMPTY_TOKEN,)
+    first, _, remainder = rest.partition(" ")
+    if first.lower() == scheme.lower() and remainder.strip():
+        return remainder.strip(), (Misuse.DOUBLED_SCHEME,)
+    if len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "\"'":
+        return rest[1:-1], (Misuse.QUOTED_TOKEN,)
+    if any(ch in rest for ch in " \t\r\n"):
+        return rest, (Misuse.WHITESPACE_IN_TOKEN,)
+    if B64TOKEN_RE.fullmatch(rest) is None:
+        return rest, (Misuse.INVALID_CHARACTERS,)
+    return rest, ()
+
+
+def _query_token(query: str) -> str | None:
+    if not query or len(query) > MAX_QUERY_CHARS:
+        return None
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        return None
+    for key, value in pairs:
+        if key in QUERY_TOKEN_PARAMS:
+            return value
+    return None
+
+
+def _cookie_names(headers: Iterable[str]) -> Iterable[str]:
+    for header in headers:
+        for part in header[:MAX_HEADER_CHARS].split(";"):
+            name, sep, _ = part.partition("=")
+            if sep:
+                yield name.strip()
+
+
+def parse_credentials(
+    view: RequestView,
+    *,
+    api_key_headers: tuple[str, ...] = DEFAULT_API_KEY_HEADERS,
+    session_cookies: tuple[str, ...] = DEFAULT_SESSION_COOKIES,
+) -> Credentials:
+    """Read the Authorization header(s), the query token, API-key headers and
+    session cookies into one `Credentials` view."""
+    values = view.get_all("authorization")
+    query_token = _query_token(view.query)
+    api_key_header = next((name for name in api_key_headers if view.get(name)), None)
+    session_cookie = next(
+        (name for name in _cookie_names(view.get_all("cookie")) if name in session_cookies),
+        None,
+    )
+    if not values:
+        if query_token is not None:
+            return Credentials(
+                "Bearer",
+                query_token,
+                "query",
+                (Misuse.EMPTY_TOKEN,) if not query_token else (),
+                api_key_header,
+                session_cookie,
+            )
+        return Credentials(None, None, None, (), api_key_header, session_cookie)
+
+    value = values[0]
+    misuse: list[Misuse] = []
+    # RFC 9110 §5.3: Authorization is a singleton field; some WSGI servers
+    # join repeated lines with ", ", which we detect the same way.
+    if len(values) > 1 or _JOINED_HEADERS_RE.search(value[:MAX_HEADER_CHARS]):
+        misuse.append(Misuse.MULTIPLE_AUTHORIZATION_HEADERS)
+    if len(value) > MAX_HEADER_CHARS:
+        misuse.append(Misuse.OVERSIZED)
+        return Credentials(
+            _scheme_word(value[:64]), None, "header", tuple(misuse), api_key_header, session_cookie
+        )
+    scheme = _scheme_word(value)
+    rest = value.strip(" \t").partition(" ")[2]
+    token: str | None
+    if scheme in TOKEN_SCHEMES:
+        token, token_misuse = _token_misuse(scheme, rest)
+        misuse.extend(token_misuse)
+    else:
+        token = rest.strip(" \t") or None
+        if token is None and scheme == "Basic":
+            misuse.append(Misuse.EMPTY_TOKEN)
+    if query_token is not None and scheme in TOKEN_SCHEMES:
+        # RFC 6750 §3.1: a token sent by more than one method is invalid_request.
+        misuse.append(Misuse.TOKEN_IN_HEADER_AND_QUERY)
+    return Credentials(scheme, token, "header", tuple(misuse), api_key_header, session_cookie)
+
+
+def fingerprint(key: bytes, secret: str) -> str:
+    """A keyed, truncated hash: the same token gives the same value within a
+    deployment, and the value cannot be reversed or brute-forced from logs
+    without the key."""
+    digest = hmac.new(key, secret.encode("utf-8", "surrogateescape"), hashlib.sha256)
+    return digest.hexdigest()[:16]

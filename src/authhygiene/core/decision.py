@@ -1,0 +1,301 @@
+"""The single place that decides what a failure response looks like.
+
+Adapters call `decide` with what the request carried and what the app
+answered; they write the returned `Decision` and emit its log event, nothing
+more. `None` means "not an auth failure, send the app's answer unchanged".
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from authhygiene.core.challenge import Challenge, rfc6750_text, scope_value
+from authhygiene.core.credentials import (
+    TOKEN_SCHEMES,
+    Credentials,
+    RequestView,
+    fingerprint,
+    parse_credentials,
+)
+from authhygiene.core.diagnose import AppAnswer, Declared, Failure, diagnose
+from authhygiene.core.policy import Policy
+from authhygiene.core.problem import CONTENT_TYPE, detail, problem_body
+from authhygiene.core.reasons import REASONS, Reason
+from authhygiene.core.redact import bounded, redact_query, scrub
+
+__all__ = ["WATCHED_STATUSES", "Decision", "decide", "merge_vary"]
+
+# Statuses whose response the adapters hold and hand to `decide`. Anything
+# else passes through untouched and unbuffered.
+WATCHED_STATUSES = frozenset({401, 403})
+
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_VARY_ADDED = ("Authorization", "Cookie", "Origin")
+# Headers of the app's answer that the failure response replaces.
+_REPLACED = frozenset(
+    {
+        "content-length",
+        "content-type",
+        "content-encoding",
+        "transfer-encoding",
+        # RFC 9111 §5.2.2.5 / R22: a failure is never stored, whatever the app said.
+        "cache-control",
+        "pragma",
+        "expires",
+        "surrogate-control",
+        "cdn-cache-control",
+        "etag",
+        "last-modified",
+        "www-authenticate",
+        "vary",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to send instead of the app's answer, and what to log.
+
+    In report-only mode `rewrite` is False: the adapter sends the app's
+    answer as it was and only logs `event`.
+    """
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    event: str
+    log: Mapping[str, object]
+    rewrite: bool = True
+    misconfig: tuple[str, ...] = ()
+
+
+def merge_vary(values: list[str], added: tuple[str, ...] = _VARY_ADDED) -> str:
+    """Extend Vary, never overwrite it (RFC 9110 §12.5.5); `*` absorbs all."""
+    seen: list[str] = []
+    for value in values:
+        for item in value.split(","):
+            item = item.strip()
+            if item and item.lower() not in (s.lower() for s in seen):
+                seen.append(item)
+    if "*" in seen:
+        return "*"
+    for item in added:
+        if item.lower() not in (s.lower() for s in seen):
+            seen.append(item)
+    return ", ".join(seen)
+
+
+def _request_id(policy: Policy, view: RequestView) -> tuple[str, str | None]:
+    """The caller's request id when well-formed, else a new one. The
+    `instance` URI is given only for ids we minted (urn:uuid is ours to use)."""
+    if policy.request_id_header:
+        incoming = view.get(policy.request_id_header)
+        if incoming and _REQUEST_ID_RE.fullmatch(incoming):
+            return incoming, None
+    minted = uuid.uuid4()
+    return minted.hex, f"urn:uuid:{minted}"
+
+
+def _status(policy: Policy, failure: Failure, app_status: int) -> int:
+    reason = failure.reason
+    if (
+        policy.compat_403
+        and app_status == 403
+        and reason in (Reason.CREDENTIALS_MISSING, Reason.SCHEME_NOT_ACCEPTED)
+    ):
+        return 403  # opt-in: clients written against FastAPI < 0.122 / DRF
+    return REASONS[reason].status
+
+
+def _challenges(
+    policy: Policy,
+    failure: Failure,
+    status: int,
+    error: str | None,
+    credentials: Credentials,
+    description: str,
+) -> list[Challenge]:
+    # RFC 9110 §15.5.2 / R1: every 401 carries a challenge. 400 and 403 carry
+    # one only to convey an RFC 6750 error (R8, R10).
+    if status != 401 and error is None:
+        return list(failure.challenges or ()) if status == 403 else []
+    base = list(failure.challenges or ()) or [Challenge(scheme) for scheme in policy.schemes]
+    out = []
+    for challenge in base:
+        if challenge.token68 is not None:
+            out.append(challenge)
+            continue
+        extra: list[tuple[str, str]] = [("realm", policy.realm)]
+        if challenge.scheme == "Basic":
+            extra.append(("charset", "UTF-8"))  # RFC 7617 §2.1 (R5: nothing else)
+        elif challenge.scheme in TOKEN_SCHEMES:
+            # R7: no error unless the request carried a credential of this kind.
+            carried = credentials.scheme == challenge.scheme or (
+                credentials.source == "query" and challenge.scheme == "Bearer"
+            )
+            if error is not None and (carried or status != 401):
+                app_error = challenge.param("error")
+                if app_error != error:
+                    challenge = Challenge(
+                        challenge.scheme,
+                        tuple(
+                            (key, value)
+                            for key, value in challenge.params
+                            if key not in ("error", "error_description", "error_uri", "scope")
+                        ),
+                    )
+                extra.append(("error", error))
+                extra.append(("error_description", description))
+                if error == "insufficient_scope" and failure.facts.get("required_scope"):
+                    extra.append(
+                        ("scope", scope_value(str(failure.facts["required_scope"]).split()))
+                    )
+            elif status != 401:
+                continue  # a 400/403 challenge exists only to carry the error
+            if policy.resource_metadata and status == 401:
+                extra.append(("resource_metadata", policy.resource_metadata))  # RFC 9728 §5.1
+        elif status != 401:
+            continue
+        out.append(challenge.with_params(extra))
+    if status == 401 and not out:
+        out = [
+            Challenge(scheme).with_params([("realm", policy.realm)]) for scheme in policy.schemes
+        ]
+    return out
+
+
+def _log_fields(
+    policy: Policy,
+    view: RequestView,
+    failure: Failure,
+    credentials: Credentials,
+    status: int,
+    app_status: int,
+    request_id: str,
+) -> dict[str, object]:
+    secrets = (credentials.token,) if credentials.token else ()
+    fields: dict[str, object] = {
+        "reason": failure.reason.value,
+        "status": status,
+    }
+    if app_status != status:
+        fields["app_status"] = app_status
+    fields.update(
+        {
+            "owasp_event": REASONS[failure.reason].log_event,
+            "scheme": credentials.scheme,
+            "credential_source": credentials.source,
+            "method": bounded(view.method, 16),
+            "path": bounded(scrub(view.path, secrets), 512),
+            "query": redact_query(view.query) or None,
+            "client": view.client,
+            "user_agent": (bounded(scrub(view.get("user-agent") or "", secrets), 256) or None),
+            "origin": bounded(view.get("origin") or "", 256) or None,
+            "request_id": request_id,
+            "credential_fingerprint": (
+                fingerprint(policy.fingerprint_key, credentials.token)
+                if credentials.token
+                else None
+            ),
+            "diagnosis": failure.source,
+        }
+    )
+    for key, value in {**failure.facts, **failure.log_facts}.items():
+        if key not in fields:
+            fields[key] = scrub(value, secrets) if isinstance(value, str) else value
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def decide(
+    policy: Policy,
+    view: RequestView,
+    answer: AppAnswer,
+    *,
+    declared: Declared | None = None,
+    now: float | None = None,
+) -> Decision | None:
+    """Decide the failure response for the app's `answer` to `view`."""
+    credentials = parse_credentials(
+        view, api_key_headers=policy.api_key_headers, session_cookies=policy.session_cookies
+    )
+    failure = diagnose(
+        schemes=policy.schemes,
+        credentials=credentials,
+        answer=answer,
+        declared=declared,
+        now=time.time() if now is None else now,
+    )
+    if failure is None:
+        return None
+    status = _status(policy, failure, answer.status)
+    error = REASONS[failure.reason].error
+    if (
+        error == "invalid_token"
+        and credentials.scheme not in TOKEN_SCHEMES
+        and credentials.source != "query"
+    ):
+        error = None  # RFC 6750 codes describe bearer tokens, not Basic or API keys
+    request_id, instance = _request_id(policy, view)
+    secrets = (credentials.token,) if credentials.token else ()
+    description = rfc6750_text(detail(failure, secrets))
+    body = problem_body(
+        policy,
+        failure,
+        status=status,
+        error=error,
+        request_id=request_id,
+        instance=instance,
+        secrets=secrets,
+    )
+    headers: list[tuple[str, str]] = [
+        (key, value)
+        for key, value in answer.headers
+        if key not in _REPLACED and key != policy.request_id_header
+    ]
+    for challenge in _challenges(policy, failure, status, error, credentials, description):
+        headers.append(("www-authenticate", challenge.render()))
+    headers.extend(
+        [
+            ("content-type", CONTENT_TYPE),
+            ("content-length", str(len(body))),
+            ("cache-control", "no-store"),  # R22, R23
+            ("pragma", "no-cache"),  # HTTP/1.0 caches
+            ("vary", merge_vary(answer.get_all("vary"))),
+        ]
+    )
+    if policy.request_id_header:
+        headers.append((policy.request_id_header, request_id))
+    log = _log_fields(policy, view, failure, credentials, status, answer.status, request_id)
+    misconfig = _misconfig(answer, failure)
+    if policy.report_only:
+        return Decision(
+            answer.status,
+            answer.headers,
+            b"",
+            "auth.report_only",
+            {**log, "would_status": status, "status": answer.status},
+            rewrite=False,
+            misconfig=misconfig,
+        )
+    return Decision(status, tuple(headers), body, "auth.failure", log, misconfig=misconfig)
+
+
+def _misconfig(answer: AppAnswer, failure: Failure) -> tuple[str, ...]:
+    """What is wrong with the app's own answer, for `auth.misconfig`."""
+    kinds = []
+    if answer.get_all("www-authenticate") and failure.challenges is None:
+        kinds.append("app_challenge_invalid")
+    if answer.status == 401 and not answer.get_all("www-authenticate"):
+        kinds.append("401_without_challenge")
+    if answer.status == 403 and failure.reason in (
+        Reason.CREDENTIALS_MISSING,
+        Reason.SCHEME_NOT_ACCEPTED,
+    ):
+        kinds.append("403_for_missing_credentials")
+    if any("public" in v or "max-age" in v for v in answer.get_all("cache-control")):
+        kinds.append("cacheable_failure")
+    return tuple(kinds)

@@ -1,0 +1,332 @@
+"""Why was this request refused? From the app's answer and the request alone.
+
+The app decides who gets in; this module only explains a refusal the app
+already made. The order of evidence is fixed:
+
+1. the app said exactly why (an `AuthFailure`, passed in as `Declared`);
+2. the request proves it (no credentials, a scheme the API does not take,
+   malformed credentials): RFC 6750 §3.1 ties these to their error codes
+   whatever the app's words were;
+3. the app's answer says it in a form listed in `RECOGNISERS`;
+4. an unverified look at a JWT explains it (an `exp` in the past);
+5. otherwise: the credentials were rejected (401) or are not allowed (403).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from authhygiene.core.challenge import Challenge, parse_challenges
+from authhygiene.core.credentials import Credentials
+from authhygiene.core.jwt_peek import JwtFacts, peek
+from authhygiene.core.reasons import Reason
+
+__all__ = [
+    "RECOGNISERS",
+    "AppAnswer",
+    "Declared",
+    "Failure",
+    "Recogniser",
+    "app_message",
+    "diagnose",
+    "iso",
+]
+
+MAX_DETAIL_CHARS = 200
+# JSON members apps commonly put their message in, in order of preference.
+MESSAGE_KEYS = ("detail", "message", "msg", "error_description", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class AppAnswer:
+    """What the app answered: status, lower-cased headers and a bounded body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+    def get_all(self, name: str) -> list[str]:
+        return [value for key, value in self.headers if key == name]
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """The app's own explanation, from an `AuthFailure` it raised."""
+
+    reason: Reason
+    facts: Mapping[str, object] = field(default_factory=dict)
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A diagnosed refusal. `facts` may go in the body (subject to the
+    policy's `explain` level); `log_facts` go only to the log."""
+
+    reason: Reason
+    facts: Mapping[str, object]
+    log_facts: Mapping[str, object]
+    app_detail: str | None
+    challenges: tuple[Challenge, ...] | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recogniser:
+    """One way a framework or auth library phrases a failure.
+
+    `reason` None means "this refusal is not about authentication" (e.g. a
+    CSRF failure): the answer passes through untouched.
+    """
+
+    source: str
+    statuses: frozenset[int]
+    reason: Reason | None
+    message: re.Pattern[str] | None = None
+    challenge_error: str | None = None
+
+
+_AUTH = frozenset({401, 403})
+
+# The table starts small; the diagnosis issue grows it. Each row names where
+# its wording was taken from. Earlier rows win.
+RECOGNISERS: tuple[Recogniser, ...] = (
+    Recogniser(
+        "Django CsrfViewMiddleware (django/views/csrf.py) and DRF SessionAuthentication",
+        frozenset({403}),
+        None,
+        message=re.compile(r"\bCSRF (verification )?failed\b", re.I),
+    ),
+    Recogniser(
+        "RFC 6750 §3.1 challenge error set by the app",
+        _AUTH,
+        Reason.INSUFFICIENT_SCOPE,
+        challenge_error="insufficient_scope",
+    ),
+    Recogniser(
+        "RFC 6750 §3.1 challenge error set by the app",
+        _AUTH,
+        Reason.CREDENTIALS_MALFORMED,
+        challenge_error="invalid_request",
+    ),
+    Recogniser(
+        "FastAPI docs, 'OAuth2 scopes' tutorial: 401 'Not enough permissions'",
+        _AUTH,
+        Reason.INSUFFICIENT_SCOPE,
+        message=re.compile(r"^not enough permissions\b", re.I),
+    ),
+    Recogniser(
+        "OAuth-style JSON body or message naming the scope",
+        _AUTH,
+        Reason.INSUFFICIENT_SCOPE,
+        message=re.compile(r"\binsufficient[_ ]scope\b|\bmissing (required )?scopes?\b", re.I),
+    ),
+    Recogniser(
+        "pyjwt ExpiredSignatureError text, Flask-JWT-Extended 'Token has expired'",
+        _AUTH,
+        Reason.TOKEN_EXPIRED,
+        message=re.compile(r"\b(signature|token) has expired\b", re.I),
+    ),
+)
+
+
+def iso(timestamp: int) -> str:
+    """RFC 3339 UTC, seconds precision."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _clean(text: str) -> str:
+    # Printable text only, whitespace folded, bounded: it may reach a body.
+    text = "".join(ch if ch.isprintable() else " " for ch in text[: MAX_DETAIL_CHARS * 4])
+    text = " ".join(text.split())
+    if len(text) > MAX_DETAIL_CHARS:
+        text = text[: MAX_DETAIL_CHARS - 3].rstrip() + "..."
+    return text
+
+
+def _message_from_json(data: object) -> str | None:
+    if isinstance(data, str):
+        return data
+    if isinstance(data, Mapping):
+        for key in MESSAGE_KEYS:
+            found = _message_from_json(data.get(key))
+            if found:
+                return found
+    if isinstance(data, list) and data:
+        # FastAPI's validation errors and DRF's lists: the first entry's message.
+        return _message_from_json(data[0])
+    return None
+
+
+def app_message(answer: AppAnswer) -> str | None:
+    """The app's own explanation: from JSON (detail/message/msg/...) or short
+    plain text. HTML pages and long bodies are not messages."""
+    if not answer.body:
+        return None
+    content_type = next(iter(answer.get_all("content-type")), "").lower()
+    if any(answer.get_all("content-encoding")):
+        return None
+    try:
+        text = answer.body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "json" in content_type or text.lstrip()[:1] in ("{", "["):
+        try:
+            message = _message_from_json(json.loads(text))
+        except (ValueError, RecursionError):
+            message = None
+        return _clean(message) if message else None
+    if content_type.startswith("text/plain") or not content_type:
+        stripped = text.strip()
+        if stripped and len(stripped) <= MAX_DETAIL_CHARS and "<" not in stripped:
+            return _clean(stripped)
+    return None
+
+
+def _json_error(answer: AppAnswer) -> str | None:
+    try:
+        data = json.loads(answer.body)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        return str(data["error"])
+    return None
+
+
+def _recognise(
+    status: int, message: str | None, errors: set[str]
+) -> tuple[Recogniser | None, bool]:
+    for row in RECOGNISERS:
+        if status not in row.statuses:
+            continue
+        if row.challenge_error is not None and row.challenge_error in errors:
+            return row, True
+        if row.message is not None and message and row.message.search(message):
+            return row, True
+    return None, False
+
+
+def _accepted(schemes: tuple[str, ...], challenges: list[Challenge] | None) -> tuple[str, ...]:
+    accepted = list(schemes)
+    for challenge in challenges or ():
+        if challenge.scheme not in accepted:
+            accepted.append(challenge.scheme)
+    return tuple(accepted)
+
+
+def _jwt_log_facts(facts: JwtFacts | None, now: int) -> dict[str, object]:
+    if facts is None:
+        return {}
+    out: dict[str, object] = {"alg": facts.alg, "kid": facts.kid, "iss": facts.iss}
+    for claim in ("exp", "nbf", "iat"):
+        value = getattr(facts, claim)
+        if value is not None:
+            out[claim] = iso(value)
+            out[f"{claim}_delta_s"] = value - now
+    return {key: value for key, value in out.items() if value is not None}
+
+
+def _time_reason(facts: JwtFacts | None, now: int) -> tuple[Reason, dict[str, object]] | None:
+    if facts is None:
+        return None
+    if facts.exp is not None and facts.exp <= now:
+        return Reason.TOKEN_EXPIRED, {
+            "expired_at": iso(facts.exp),
+            "server_time": iso(now),
+            "expired_seconds_ago": now - facts.exp,
+        }
+    if facts.nbf is not None and facts.nbf > now:
+        return Reason.TOKEN_NOT_YET_VALID, {
+            "not_before": iso(facts.nbf),
+            "server_time": iso(now),
+            "valid_in_seconds": facts.nbf - now,
+        }
+    return None
+
+
+def diagnose(
+    *,
+    schemes: tuple[str, ...],
+    credentials: Credentials,
+    answer: AppAnswer,
+    declared: Declared | None,
+    now: float,
+) -> Failure | None:
+    """Explain the app's refusal, or None when it is not an auth failure."""
+    challenges = parse_challenges(answer.get_all("www-authenticate"))
+    accepted = _accepted(schemes, challenges)
+    message = app_message(answer)
+    moment = int(now)
+    jwt = (
+        peek(credentials.token)
+        if credentials.token and credentials.scheme in ("Bearer", "DPoP", None)
+        else None
+    )
+    log_facts = _jwt_log_facts(jwt, moment)
+    facts: dict[str, object] = {}
+
+    def failure(reason: Reason, source: str) -> Failure:
+        return Failure(
+            reason,
+            facts,
+            log_facts,
+            message,
+            tuple(challenges) if challenges is not None else None,
+            source,
+        )
+
+    if declared is not None:
+        facts.update(declared.facts)
+        if declared.detail:
+            message = _clean(declared.detail)
+        if declared.reason in (Reason.TOKEN_EXPIRED, Reason.TOKEN_NOT_YET_VALID):
+            timed = _time_reason(jwt, moment)
+            if timed is not None and timed[0] is declared.reason:
+                facts = {**timed[1], **facts}
+        return failure(declared.reason, "app:AuthFailure")
+
+    errors = {
+        challenge.param("error") or "" for challenge in challenges or () if challenge.param("error")
+    }
+    json_error = _json_error(answer) if answer.body[:1] == b"{" else None
+    row, matched = _recognise(answer.status, json_error or message, errors)
+    if not matched and json_error:
+        row, matched = _recognise(answer.status, message, errors)
+    if matched and row is not None and row.reason is None:
+        return None  # not about authentication (R2 does not apply)
+
+    # RFC 6750 §3.1: what the request carried decides these, whatever the app said.
+    if not credentials.presented:
+        facts["accepted_schemes"] = list(accepted)
+        return failure(Reason.CREDENTIALS_MISSING, "request")
+    if credentials.misuse:
+        facts["problem"] = credentials.misuse[0].value
+        facts["accepted_schemes"] = list(accepted)
+        return failure(Reason.CREDENTIALS_MALFORMED, "request")
+    if credentials.scheme is not None and credentials.scheme not in accepted:
+        facts["scheme"] = credentials.scheme
+        facts["accepted_schemes"] = list(accepted)
+        return failure(Reason.SCHEME_NOT_ACCEPTED, "request")
+
+    if row is not None and row.reason is not None:
+        reason = row.reason
+        if reason is Reason.INSUFFICIENT_SCOPE:
+            scope = next((c.param("scope") for c in challenges or () if c.param("scope")), None)
+            if scope:
+                facts["required_scope"] = scope
+        timed = _time_reason(jwt, moment)
+        if timed is not None and timed[0] is reason:
+            facts.update(timed[1])
+        return failure(reason, f"recogniser:{row.source}")
+
+    if answer.status == 403:
+        return failure(Reason.FORBIDDEN, "status")
+    timed = _time_reason(jwt, moment)
+    if timed is not None:
+        facts.update(timed[1])
+        return failure(timed[0], "jwt-claims")
+    return failure(Reason.CREDENTIALS_INVALID, "status")

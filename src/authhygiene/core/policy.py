@@ -1,0 +1,222 @@
+"""One frozen, validated object built from the middleware's keyword options.
+
+Every adapter (ASGI, WSGI, Django settings) builds its Policy here, once, at
+start-up, so a bad option fails when the app starts, with a message that
+says what to change, never at the first request.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
+
+from authhygiene.core.credentials import (
+    DEFAULT_API_KEY_HEADERS,
+    DEFAULT_SESSION_COOKIES,
+    TCHAR_RE,
+    canonical_scheme,
+)
+
+__all__ = ["DEFAULT_PROBLEM_TYPE_BASE", "Explain", "Policy", "PolicyError"]
+
+Explain = Literal["full", "safe", "minimal"]
+DEFAULT_PROBLEM_TYPE_BASE = "tag:authhygiene,2026:problem:"
+_EXPLAIN_LEVELS = ("full", "safe", "minimal")
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_URI_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
+# RFC 6750 §3: error_uri characters; we hold every URI we put in a header to it.
+_HEADER_URI_RE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+class PolicyError(ValueError):
+    """A middleware option is wrong; the message says what to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The middleware's configuration. Build it with `Policy.from_options`."""
+
+    realm: str
+    schemes: tuple[str, ...] = ("Bearer",)
+    explain: Explain = "safe"
+    problem_type_base: str = DEFAULT_PROBLEM_TYPE_BASE
+    report_only: bool = False
+    compat_403: bool = False
+    resource_metadata: str | None = None
+    request_id_header: str | None = "x-request-id"
+    api_key_headers: tuple[str, ...] = DEFAULT_API_KEY_HEADERS
+    session_cookies: tuple[str, ...] = DEFAULT_SESSION_COOKIES
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "warning"
+    fingerprint_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Policy:
+        """Validate keyword options (or a Django settings dict) into a Policy."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            name = unknown[0]
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            suggestion = f" Did you mean {close[0]!r}?" if close else ""
+            raise PolicyError(
+                f"authhygiene: unknown option {name!r}.{suggestion}"
+                f" Known options: {', '.join(sorted(known))}."
+            )
+        if "realm" not in options:
+            raise PolicyError(
+                "authhygiene: the 'realm' option is required, e.g. realm=\"api\"; it names"
+                " the protection space in every WWW-Authenticate challenge (RFC 9110 §11.5)."
+            )
+        values = dict(options)
+        values["realm"] = _realm(values["realm"])
+        if "schemes" in values:
+            values["schemes"] = _schemes(values["schemes"])
+        if "explain" in values and values["explain"] not in _EXPLAIN_LEVELS:
+            raise PolicyError(
+                f"authhygiene: explain={values['explain']!r} is not one of"
+                f" {', '.join(map(repr, _EXPLAIN_LEVELS))}."
+            )
+        if "problem_type_base" in values:
+            values["problem_type_base"] = _problem_type_base(values["problem_type_base"])
+        for flag in ("report_only", "compat_403"):
+            if flag in values and not isinstance(values[flag], bool):
+                raise PolicyError(f"authhygiene: {flag} must be True or False.")
+        if values.get("resource_metadata") is not None:
+            values["resource_metadata"] = _header_uri(
+                "resource_metadata", values["resource_metadata"], web=True
+            )
+        if values.get("request_id_header") is not None:
+            values["request_id_header"] = _header_name(
+                "request_id_header", values["request_id_header"]
+            )
+        for name in ("api_key_headers", "session_cookies"):
+            if name in values:
+                values[name] = _names(name, values[name], lower=name == "api_key_headers")
+        if "max_body_bytes" in values:
+            size = values["max_body_bytes"]
+            if not isinstance(size, int) or isinstance(size, bool) or not 1024 <= size <= 1 << 20:
+                raise PolicyError(
+                    "authhygiene: max_body_bytes must be an int from 1024 to 1048576."
+                )
+        if "log_level" in values:
+            level = str(values["log_level"]).lower()
+            if level not in _LOG_LEVELS:
+                raise PolicyError(
+                    f"authhygiene: log_level={values['log_level']!r} is not one of"
+                    f" {', '.join(_LOG_LEVELS)}."
+                )
+            values["log_level"] = level
+        if "fingerprint_key" in values:
+            values["fingerprint_key"] = _key(values["fingerprint_key"])
+        policy = cls(**values)
+        if policy.resource_metadata and not {"Bearer", "DPoP"} & set(policy.schemes):
+            raise PolicyError(
+                "authhygiene: resource_metadata (RFC 9728) is sent in Bearer or DPoP challenges,"
+                " but schemes has neither; add 'Bearer' to schemes or drop resource_metadata."
+            )
+        return policy
+
+    def problem_type(self, reason: str) -> str:
+        """The RFC 9457 `type` URI for `reason`."""
+        return self.problem_type_base + reason.replace("_", "-")
+
+
+def _realm(value: object) -> str:
+    # RFC 9110 §11.5: realm is a quoted-string; we additionally keep it to
+    # printable ASCII so it is the same on every client.
+    if not isinstance(value, str) or not value or len(value) > 128:
+        raise PolicyError(
+            "authhygiene: realm must be a non-empty string of at most 128 characters."
+        )
+    if any(not " " <= ch <= "~" for ch in value):
+        raise PolicyError(
+            f"authhygiene: realm={value!r} contains control or non-ASCII characters;"
+            " use printable ASCII only (it is sent in the WWW-Authenticate header)."
+        )
+    return value
+
+
+def _schemes(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = (value,)
+    if not isinstance(value, Iterable):
+        raise PolicyError("authhygiene: schemes must be a sequence such as ('Bearer',).")
+    schemes: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or TCHAR_RE.fullmatch(item) is None:
+            raise PolicyError(
+                f"authhygiene: scheme {item!r} is not an HTTP auth-scheme token"
+                " (RFC 9110 §11.1), e.g. 'Bearer' or 'Basic'."
+            )
+        scheme = canonical_scheme(item)
+        if scheme in schemes:
+            raise PolicyError(f"authhygiene: scheme {scheme!r} is listed twice in schemes.")
+        schemes.append(scheme)
+    if not schemes:
+        raise PolicyError(
+            "authhygiene: schemes is empty; every 401 needs a challenge (RFC 9110 §15.5.2),"
+            " so name at least one scheme, e.g. schemes=('Bearer',)."
+        )
+    return tuple(schemes)
+
+
+def _problem_type_base(value: object) -> str:
+    if value == "about:blank":
+        raise PolicyError(
+            "authhygiene: problem_type_base='about:blank' would require each title to be the"
+            " HTTP status phrase (RFC 9457 §4.2.1); give a base URI such as"
+            " 'https://docs.example.com/errors/' instead."
+        )
+    return _header_uri("problem_type_base", value, web=False)
+
+
+def _header_uri(option: str, value: object, *, web: bool) -> str:
+    if not isinstance(value, str) or not value or len(value) > 512:
+        raise PolicyError(f"authhygiene: {option} must be a non-empty URI string.")
+    scheme = value.split(":", 1)[0] if ":" in value else ""
+    if _URI_SCHEME_RE.fullmatch(scheme) is None or _HEADER_URI_RE.fullmatch(value) is None:
+        raise PolicyError(
+            f"authhygiene: {option}={value!r} is not an absolute URI without spaces,"
+            " quotes or backslashes."
+        )
+    if web:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise PolicyError(
+                f"authhygiene: {option}={value!r} must be an absolute https:// URL (RFC 9728 §3)."
+            )
+    return value
+
+
+def _header_name(option: str, value: object) -> str:
+    if not isinstance(value, str) or TCHAR_RE.fullmatch(value) is None:
+        raise PolicyError(f"authhygiene: {option}={value!r} is not a valid header name.")
+    return value.lower()
+
+
+def _names(option: str, value: object, *, lower: bool) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise PolicyError(f"authhygiene: {option} must be a sequence of names, e.g. ('name',).")
+    names = []
+    for item in cast(Iterable[object], value):
+        if not isinstance(item, str) or TCHAR_RE.fullmatch(item) is None:
+            raise PolicyError(f"authhygiene: {option} contains {item!r}, which is not a token.")
+        names.append(item.lower() if lower else item)
+    return tuple(names)
+
+
+def _key(value: object) -> bytes:
+    if isinstance(value, str):
+        value = value.encode()
+    if not isinstance(value, bytes) or len(value) < 16:
+        raise PolicyError(
+            "authhygiene: fingerprint_key must be at least 16 bytes of secret; share it across"
+            " workers so one token gets one fingerprint (e.g. from an environment variable)."
+        )
+    return value

@@ -1,0 +1,156 @@
+"""The RFC 9457 `application/problem+json` body of a failure response.
+
+What it may say is governed by the policy's `explain` level:
+
+- "minimal": type, title, status, reason, request id and the OAuth `error`;
+- "safe" (default): also `detail`, `hint` and the reason's facts that help
+  the legitimate caller (times, accepted schemes, required scope);
+- "full": also how the failure was diagnosed and the app's own words next to
+  ours. Still never a credential or anything read from one beyond times.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from authhygiene.core.challenge import rfc6750_text
+from authhygiene.core.diagnose import Failure
+from authhygiene.core.policy import Policy
+from authhygiene.core.reasons import REASONS, Reason
+from authhygiene.core.redact import scrub
+
+__all__ = ["CONTENT_TYPE", "detail", "explanation", "hint", "problem_body"]
+
+CONTENT_TYPE = "application/problem+json"
+MAX_FACT_CHARS = 256
+
+_MISUSE_DETAIL = {
+    "empty_token": "The Authorization header names a scheme but carries no credential.",
+    "multiple_authorization_headers": "The request carried more than one Authorization header.",
+    "token_in_header_and_query": (
+        "The token was sent both in the Authorization header and in the query string;"
+        " send it once (RFC 6750 §3.1)."
+    ),
+    "doubled_scheme": "The Authorization header repeats the scheme word ('Bearer Bearer ...').",
+    "quoted_token": "The token is wrapped in quotes; send it bare.",
+    "whitespace_in_token": "The token contains whitespace or a line break.",
+    "invalid_characters": (
+        "The token contains characters a bearer token cannot have (RFC 6750 §2.1)."
+    ),
+    "oversized": "The Authorization header is too large to be examined.",
+}
+
+
+def _schemes_text(schemes: object) -> str:
+    if isinstance(schemes, list | tuple) and schemes:
+        return ", ".join(str(s) for s in schemes)
+    return "Bearer"
+
+
+def explanation(failure: Failure) -> str:
+    """Our own sentence for `detail` when the app gave none."""
+    facts = failure.facts
+    reason = failure.reason
+    if reason is Reason.CREDENTIALS_MISSING:
+        return (
+            "This request carried no credentials; this API accepts"
+            f" {_schemes_text(facts.get('accepted_schemes'))}."
+        )
+    if reason is Reason.SCHEME_NOT_ACCEPTED:
+        return (
+            f"The request used the '{facts.get('scheme', '?')}' scheme; this API accepts"
+            f" {_schemes_text(facts.get('accepted_schemes'))}."
+        )
+    if reason is Reason.CREDENTIALS_MALFORMED and str(facts.get("problem")) in _MISUSE_DETAIL:
+        return _MISUSE_DETAIL[str(facts["problem"])]
+    if reason is Reason.TOKEN_EXPIRED and "expired_at" in facts:
+        ago = facts.get("expired_seconds_ago")
+        tail = f", {ago} s before this request" if isinstance(ago, int) else ""
+        return f"The token expired at {facts['expired_at']}{tail}."
+    if reason is Reason.TOKEN_NOT_YET_VALID and "not_before" in facts:
+        wait = facts.get("valid_in_seconds")
+        tail = f", {wait} s after this request" if isinstance(wait, int) else ""
+        return f"The token is not valid before {facts['not_before']}{tail}."
+    if reason is Reason.INSUFFICIENT_SCOPE and facts.get("required_scope"):
+        return f"This resource requires the scope '{facts['required_scope']}'."
+    return REASONS[reason].title + "."
+
+
+# Diagnoses that know more than a generic app message like "Not authenticated".
+_SPECIFIC_SOURCES = ("request", "jwt-claims")
+
+
+def detail(failure: Failure, secrets: tuple[str, ...] = ()) -> str:
+    """The app's own words survive; where the request or the token's claims
+    tell us more than they do, our sentence follows them."""
+    ours = explanation(failure)
+    if not failure.app_detail:
+        return ours
+    theirs = scrub(failure.app_detail, secrets)
+    if failure.source in _SPECIFIC_SOURCES or (
+        failure.source.startswith("recogniser:") and failure.facts
+    ):
+        return f"{theirs.rstrip('. ')}: {ours[0].lower()}{ours[1:]}"
+    return theirs
+
+
+def hint(failure: Failure) -> str:
+    facts = failure.facts
+    accepted = facts.get("accepted_schemes")
+    scheme = accepted[0] if isinstance(accepted, list) and accepted else "Bearer"
+    required = facts.get("required_scope")
+    return REASONS[failure.reason].hint.format(
+        scheme=scheme,
+        accepted=_schemes_text(accepted),
+        required=f" ('{required}')" if required else "",
+    )
+
+
+def _fact(value: object, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_fact(item, secrets) for item in value[:32]]
+    return scrub(str(value)[:MAX_FACT_CHARS], secrets)
+
+
+def problem_body(
+    policy: Policy,
+    failure: Failure,
+    *,
+    status: int,
+    error: str | None,
+    request_id: str,
+    instance: str | None,
+    secrets: tuple[str, ...] = (),
+) -> bytes:
+    """Encode the body. `secrets` (the request's token) are scrubbed from
+    every string that came from the app or the request."""
+    info = REASONS[failure.reason]
+    text = detail(failure, secrets)
+    body: dict[str, Any] = {
+        "type": policy.problem_type(failure.reason.value),
+        "title": info.title,
+        "status": status,
+    }
+    if policy.explain != "minimal":
+        body["detail"] = text
+    if instance is not None:
+        body["instance"] = instance
+    body["reason"] = failure.reason.value
+    if policy.explain != "minimal":
+        body["hint"] = hint(failure)
+        facts: Mapping[str, object] = failure.facts
+        for key, value in facts.items():
+            if key not in body:
+                body[key] = _fact(value, secrets)
+    if policy.explain == "full":
+        body["diagnosis"] = failure.source
+    body["request_id"] = request_id
+    # OAuth 2.0 clients read these two (RFC 6749 §5.2 shape, RFC 6750 codes).
+    body["error"] = error or failure.reason.value
+    if policy.explain != "minimal":
+        body["error_description"] = rfc6750_text(text)
+    return json.dumps(body, ensure_ascii=True, separators=(",", ":"), default=str).encode()

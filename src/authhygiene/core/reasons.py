@@ -1,0 +1,187 @@
+"""The failure taxonomy: one table that docs, tests, the CLI and the decider read.
+
+A reason is the stable, machine-readable answer to "why was this request
+refused?". Everything a response says about a reason (status, RFC 6750 error
+code, title, hint, problem type, OWASP log vocabulary) comes from this table,
+so two responses for the same reason never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["REASONS", "Reason", "ReasonInfo", "info"]
+
+
+class Reason(StrEnum):
+    """Why a request was refused. The value is the `reason` member of the body."""
+
+    CREDENTIALS_MISSING = "credentials_missing"
+    SCHEME_NOT_ACCEPTED = "scheme_not_accepted"
+    CREDENTIALS_MALFORMED = "credentials_malformed"
+    CREDENTIALS_INVALID = "credentials_invalid"
+    TOKEN_EXPIRED = "token_expired"
+    TOKEN_NOT_YET_VALID = "token_not_yet_valid"
+    TOKEN_SIGNATURE_INVALID = "token_signature_invalid"
+    TOKEN_AUDIENCE_MISMATCH = "token_audience_mismatch"
+    TOKEN_ISSUER_MISMATCH = "token_issuer_mismatch"
+    TOKEN_ALGORITHM_REJECTED = "token_algorithm_rejected"
+    TOKEN_REVOKED = "token_revoked"
+    SESSION_EXPIRED = "session_expired"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    STEP_UP_REQUIRED = "step_up_required"
+    FORBIDDEN = "forbidden"
+    CLIENT_BLOCKED = "client_blocked"
+    TOO_MANY_FAILURES = "too_many_failures"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonInfo:
+    """What the standards and our docs say about one reason.
+
+    `error` is the RFC 6750 §3.1 error code a Bearer challenge carries, or
+    None where RFC 6750 §3.1 says the challenge must carry none (no
+    credentials, unsupported scheme) or where the reason is not about the
+    token at all. `log_event` is the OWASP Logging Vocabulary name (R25) so
+    SIEM rules written for it match our events.
+    """
+
+    status: int
+    error: str | None
+    title: str
+    hint: str
+    log_event: str
+
+
+# One row per reason. Titles are stable per reason (RFC 9457 §3.1.3: the
+# title should not change from occurrence to occurrence); hints say what the
+# caller should do next.
+REASONS: dict[Reason, ReasonInfo] = {
+    Reason.CREDENTIALS_MISSING: ReasonInfo(
+        401,
+        None,
+        "Authentication is required",
+        "Send credentials in the Authorization header, e.g. 'Authorization: {scheme} <token>'.",
+        "authn_login_fail",
+    ),
+    Reason.SCHEME_NOT_ACCEPTED: ReasonInfo(
+        401,
+        None,
+        "The authentication scheme is not accepted",
+        "Send the credentials with one of the accepted schemes: {accepted}.",
+        "authn_login_fail",
+    ),
+    Reason.CREDENTIALS_MALFORMED: ReasonInfo(
+        400,
+        "invalid_request",
+        "The credentials are malformed",
+        "Send exactly one credential, once, as 'Authorization: {scheme} <token>'"
+        " with nothing else on the line.",
+        "authn_login_fail",
+    ),
+    Reason.CREDENTIALS_INVALID: ReasonInfo(
+        401,
+        "invalid_token",
+        "The credentials were rejected",
+        "Obtain new credentials and retry; do not retry with the same ones.",
+        "authn_login_fail",
+    ),
+    Reason.TOKEN_EXPIRED: ReasonInfo(
+        401,
+        "invalid_token",
+        "The access token has expired",
+        "Obtain a new access token (refresh it) and retry.",
+        "authn_token_expired",
+    ),
+    Reason.TOKEN_NOT_YET_VALID: ReasonInfo(
+        401,
+        "invalid_token",
+        "The access token is not valid yet",
+        "Wait until the token's 'nbf' time, or check the clocks of the issuer and this server.",
+        "authn_token_invalid",
+    ),
+    Reason.TOKEN_SIGNATURE_INVALID: ReasonInfo(
+        401,
+        "invalid_token",
+        "The access token's signature is invalid",
+        "Use a token issued by the issuer this API trusts, unmodified.",
+        "authn_token_invalid",
+    ),
+    Reason.TOKEN_AUDIENCE_MISMATCH: ReasonInfo(
+        401,
+        "invalid_token",
+        "The access token is for another audience",
+        "Request a token whose audience ('aud') is this API.",
+        "authn_token_invalid",
+    ),
+    Reason.TOKEN_ISSUER_MISMATCH: ReasonInfo(
+        401,
+        "invalid_token",
+        "The access token comes from an untrusted issuer",
+        "Request a token from the issuer this API trusts.",
+        "authn_token_invalid",
+    ),
+    Reason.TOKEN_ALGORITHM_REJECTED: ReasonInfo(
+        401,
+        "invalid_token",
+        "The access token's signing algorithm is not accepted",
+        "Request a token signed with one of the algorithms this API accepts.",
+        "authn_token_invalid",
+    ),
+    Reason.TOKEN_REVOKED: ReasonInfo(
+        401,
+        "invalid_token",
+        "The access token has been revoked",
+        "Sign in again to obtain a new token.",
+        "authn_token_revoked",
+    ),
+    Reason.SESSION_EXPIRED: ReasonInfo(
+        401,
+        None,
+        "The session has expired",
+        "Sign in again.",
+        "session_expired",
+    ),
+    Reason.INSUFFICIENT_SCOPE: ReasonInfo(
+        403,
+        "insufficient_scope",
+        "The access token lacks the required scope",
+        "Request a token that carries the required scope{required}; retrying with this token"
+        " will fail again.",
+        "authz_fail",
+    ),
+    Reason.STEP_UP_REQUIRED: ReasonInfo(
+        401,
+        "insufficient_user_authentication",
+        "A stronger authentication is required",
+        "Authenticate again with the required authentication level and retry.",
+        "authz_fail",
+    ),
+    Reason.FORBIDDEN: ReasonInfo(
+        403,
+        None,
+        "Access to this resource is forbidden",
+        "These credentials are valid but not allowed here; retrying with them will fail again.",
+        "authz_fail",
+    ),
+    Reason.CLIENT_BLOCKED: ReasonInfo(
+        403,
+        None,
+        "This client is blocked",
+        "Contact the API's operators.",
+        "authz_fail",
+    ),
+    Reason.TOO_MANY_FAILURES: ReasonInfo(
+        429,
+        None,
+        "Too many failed authentication attempts",
+        "Wait for the time given in Retry-After, then retry with valid credentials.",
+        "excess_rate_limit_exceeded",
+    ),
+}
+
+
+def info(reason: Reason) -> ReasonInfo:
+    """The table row for `reason`."""
+    return REASONS[reason]

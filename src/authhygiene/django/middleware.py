@@ -1,0 +1,111 @@
+"""`AuthHygieneMiddleware`: sync and async capable Django middleware.
+
+It sits in MIDDLEWARE like any other, sees every response on its way out,
+and rewrites the auth failures. An `AuthFailure` raised by a view (or a DRF
+view, which re-raises what its exception handler does not know) arrives in
+`process_exception`, is remembered on the request, and answered here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+from authhygiene._runtime import Runtime
+from authhygiene.core.decision import WATCHED_STATUSES, Decision
+from authhygiene.core.diagnose import AppAnswer
+from authhygiene.core.policy import PolicyError
+from authhygiene.django import checks as _checks  # noqa: F401  (registers the checks)
+from authhygiene.errors import AuthFailure
+from authhygiene.wsgi import view_from_environ
+
+__all__ = ["AuthHygieneMiddleware"]
+
+_FAILURE_ATTR = "_authhygiene_failure"
+
+GetResponse = Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
+
+
+def _runtime() -> Runtime:
+    options = getattr(settings, "AUTHHYGIENE", None)
+    if options is None:
+        raise ImproperlyConfigured(
+            'authhygiene: settings.AUTHHYGIENE is missing; add AUTHHYGIENE = {"realm": "api"}.'
+        )
+    if not isinstance(options, dict):
+        raise ImproperlyConfigured("authhygiene: settings.AUTHHYGIENE must be a dict of options.")
+    try:
+        return Runtime.from_options(options)
+    except PolicyError as exc:
+        raise ImproperlyConfigured(str(exc)) from exc
+
+
+class AuthHygieneMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+        self.runtime = _runtime()
+        self.limit = self.runtime.policy.max_body_bytes
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self._async:
+            return self.__acall__(request)
+        response = self.get_response(request)
+        assert isinstance(response, HttpResponseBase)
+        return self._process(request, response)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        response = await self.get_response(request)  # type: ignore[misc]
+        return self._process(request, response)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, AuthFailure):
+            setattr(request, _FAILURE_ATTR, exception)
+            return HttpResponse(status=exception.code or 401)
+        return None
+
+    def _process(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        failure = getattr(request, _FAILURE_ATTR, None)
+        if response.status_code not in WATCHED_STATUSES and failure is None:
+            return response
+        body = b""
+        if isinstance(response, HttpResponse):
+            body = response.content[: self.limit]
+        answer = AppAnswer(
+            response.status_code,
+            tuple((name.lower(), value) for name, value in response.items()),
+            body,
+        )
+        declared = failure.declared() if isinstance(failure, AuthFailure) else None
+        decision = self.runtime.handle(view_from_environ(request.META), answer, declared)
+        if decision is None or not decision.rewrite:
+            return response
+        return _response(decision, response)
+
+
+def _response(decision: Decision, original: HttpResponseBase) -> HttpResponse:
+    response = HttpResponse(decision.body, status=decision.status)
+    challenges = []
+    for name, value in decision.headers:
+        if name == "www-authenticate":
+            challenges.append(value)
+        else:
+            response[name] = value
+    if challenges:
+        # Django keeps one value per header name; RFC 9110 §11.6.1 allows a
+        # comma-separated list of challenges in one field.
+        response["WWW-Authenticate"] = ", ".join(challenges)
+    response.cookies = original.cookies
+    if hasattr(original, "close"):
+        original.close()
+    return response

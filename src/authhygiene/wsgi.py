@@ -1,0 +1,250 @@
+"""`AuthHygieneWSGI`: PEP 3333 middleware.
+
+The success path costs one status check in the wrapped `start_response`;
+the app's iterable is returned as it is, so the server streams it and
+closes it. A watched status (401/403, or any response rendered from an
+`AuthFailure`) is not forwarded: its body is read (bounded), the app's
+iterable is closed exactly once, and the core's decision is sent instead.
+Apps that call `start_response` only on the first iteration are handled by
+a small deferring iterable that keeps the same guarantees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+
+from authhygiene._runtime import Runtime
+from authhygiene.core.credentials import RequestView
+from authhygiene.core.decision import WATCHED_STATUSES, Decision
+from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.reasons import REASONS
+from authhygiene.errors import ENVIRON_KEY, AuthFailure
+
+__all__ = ["AuthHygieneWSGI", "view_from_environ"]
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+StartResponse = Callable[..., Callable[[bytes], object]]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_PENDING, _FORWARDED, _CAPTURED = 0, 1, 2
+
+
+def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
+    """A RequestView from a WSGI environ (or Django's request.META)."""
+    headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:]
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            name = key
+        else:
+            continue
+        if isinstance(value, str):
+            headers.append((name.replace("_", "-").lower(), value))
+    return RequestView(
+        method=str(environ.get("REQUEST_METHOD", "GET")),
+        path=str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")),
+        query=str(environ.get("QUERY_STRING", "")),
+        headers=tuple(headers),
+        client=environ.get("REMOTE_ADDR") or None,
+    )
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+def _close(iterable: object) -> None:
+    close = getattr(iterable, "close", None)
+    if close is not None:
+        close()
+
+
+class _Exchange:
+    """One request's state between the app and the server."""
+
+    __slots__ = (
+        "body",
+        "environ",
+        "headers",
+        "middleware",
+        "start_response",
+        "state",
+        "status",
+        "status_line",
+    )
+
+    def __init__(
+        self, middleware: AuthHygieneWSGI, environ: dict[str, Any], start_response: StartResponse
+    ) -> None:
+        self.middleware = middleware
+        self.environ = environ
+        self.start_response = start_response
+        self.state = _PENDING
+        self.status = 0
+        self.status_line = ""
+        self.headers: list[tuple[str, str]] = []
+        self.body: list[bytes] = []
+
+    def start(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        code = int(status[:3])
+        if code in WATCHED_STATUSES or ENVIRON_KEY in self.environ:
+            self.state = _CAPTURED
+            self.status = code
+            self.status_line = status
+            self.headers = headers
+            self.body = []
+            return self.body.append  # PEP 3333 write(): collected like the iterable
+        self.state = _FORWARDED
+        return self.start_response(status, headers, exc_info)
+
+    def finish(self, result: Iterable[bytes]) -> Iterable[bytes]:
+        """Read the captured answer (bounded), close the app's iterable once,
+        and start the response the core decides."""
+        limit = self.middleware.limit
+        size = sum(len(chunk) for chunk in self.body)
+        iterator = iter(result)
+        try:
+            while size <= limit:
+                chunk = next(iterator, None)
+                if chunk is None:
+                    break
+                self.body.append(chunk)
+                size += len(chunk)
+        except BaseException:
+            _close(result)
+            raise
+        if size > limit and self.middleware.runtime.policy.report_only:
+            # Report-only never changes the answer; too large to examine, stream it on.
+            self.start_response(self.status_line, self.headers)
+            return _Chain(self.body, iterator, result)
+        _close(result)
+        answer = AppAnswer(
+            self.status,
+            tuple((name.lower(), value) for name, value in self.headers),
+            b"".join(self.body)[:limit],
+        )
+        failure = self.environ.get(ENVIRON_KEY)
+        declared = failure.declared() if isinstance(failure, AuthFailure) else None
+        decision = self.middleware.runtime.handle(view_from_environ(self.environ), answer, declared)
+        if decision is None or not decision.rewrite:
+            self.start_response(self.status_line, self.headers)
+            return self.body
+        return self.write(decision)
+
+    def write(self, decision: Decision) -> list[bytes]:
+        self.start_response(_status_line(decision.status), list(decision.headers))
+        if self.environ.get("REQUEST_METHOD") == "HEAD":
+            return []
+        return [decision.body]
+
+
+class _Deferred:
+    """For apps that call start_response on the first iteration (PEP 3333
+    allows it): decide after the first chunk, and close the app's iterable
+    exactly once whichever way it goes."""
+
+    __slots__ = ("_closed", "_exchange", "_iterator", "_result")
+
+    def __init__(self, exchange: _Exchange, result: Iterable[bytes]) -> None:
+        self._exchange = exchange
+        self._result = result
+        self._iterator: Iterator[bytes] | None = None
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._iterator is None:
+            source = iter(self._result)
+            try:
+                read = [next(source)]
+            except StopIteration:
+                read = []
+            except AuthFailure as exc:
+                _close(self._result)
+                self._iterator = iter(self._exchange.middleware.raised(self._exchange, exc))
+                return next(self._iterator)
+            except BaseException:
+                self.close()
+                raise
+            chained = _Chain(read, source, self._result)
+            if self._exchange.state == _CAPTURED:
+                # finish() closes the app's iterable, or hands it on in a _Chain.
+                self._iterator = iter(self._exchange.finish(chained))
+            else:
+                self._iterator = chained
+        return next(self._iterator)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._iterator is None:
+            _close(self._result)
+        elif isinstance(self._iterator, _Chain):
+            self._iterator.close()
+
+
+class _Chain:
+    """Already-read chunks, then the rest of an iterator; close() closes the app's iterable."""
+
+    __slots__ = ("_first", "_owner", "_rest")
+
+    def __init__(self, first: list[bytes], rest: Iterator[bytes], owner: object) -> None:
+        self._first = first
+        self._rest = rest
+        self._owner = owner
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._first:
+            return self._first.pop(0)
+        return next(self._rest)
+
+    def close(self) -> None:
+        _close(self._owner)
+
+
+class AuthHygieneWSGI:
+    """Make every auth failure a WSGI app answers correct and self-explaining.
+
+    ``app.wsgi_app = AuthHygieneWSGI(app.wsgi_app, realm="api")`` in Flask, or
+    around any PEP 3333 app. Options are those of `authhygiene.AuthHygiene`.
+    """
+
+    def __init__(self, app: WSGIApp, **options: Any) -> None:
+        self.app = app
+        self.runtime = Runtime.from_options(options)
+        self.limit = self.runtime.policy.max_body_bytes
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        exchange = _Exchange(self, environ, start_response)
+        try:
+            result = self.app(environ, exchange.start)
+        except AuthFailure as exc:
+            return self.raised(exchange, exc)
+        if exchange.state == _FORWARDED:
+            return result  # the success path: untouched, the server closes it
+        if exchange.state == _CAPTURED:
+            return exchange.finish(result)
+        return _Deferred(exchange, result)
+
+    def raised(self, exchange: _Exchange, exc: AuthFailure) -> list[bytes]:
+        declared: Declared = exc.declared()
+        answer = AppAnswer(REASONS[declared.reason].status)
+        decision = self.runtime.handle(view_from_environ(exchange.environ), answer, declared)
+        if decision is None or not decision.rewrite:
+            raise exc  # report-only: change nothing
+        return exchange.write(decision)
