@@ -6,13 +6,22 @@ logged without secrets.
 - any ASGI app: ``app = AuthHygiene(app, realm="api")``
 - Flask / WSGI: ``app.wsgi_app = AuthHygieneWSGI(app.wsgi_app, realm="api")``
 - Django: ``"authhygiene.django.AuthHygieneMiddleware"`` in MIDDLEWARE
+
+The entry points are imported on first use (PEP 562), so that importing
+`authhygiene.core` alone pulls in no framework at all.
 """
 
-from authhygiene.asgi import AuthHygiene
-from authhygiene.core.policy import Policy, PolicyError
-from authhygiene.core.reasons import REASONS, Reason
-from authhygiene.errors import AuthFailure
-from authhygiene.wsgi import AuthHygieneWSGI
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from authhygiene.asgi import AuthHygiene
+    from authhygiene.core.policy import Policy, PolicyError
+    from authhygiene.core.reasons import REASONS, Reason
+    from authhygiene.errors import AuthFailure
+    from authhygiene.wsgi import AuthHygieneWSGI
 
 __all__ = [
     "REASONS",
@@ -23,3 +32,26 @@ __all__ = [
     "PolicyError",
     "Reason",
 ]
+
+_WHERE = {
+    "AuthHygiene": "authhygiene.asgi",
+    "AuthHygieneWSGI": "authhygiene.wsgi",
+    "AuthFailure": "authhygiene.errors",
+    "Policy": "authhygiene.core.policy",
+    "PolicyError": "authhygiene.core.policy",
+    "REASONS": "authhygiene.core.reasons",
+    "Reason": "authhygiene.core.reasons",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'authhygiene' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

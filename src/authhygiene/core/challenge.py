@@ -161,7 +161,9 @@ def _parse(text: str) -> list[Challenge]:
     challenges: list[tuple[str, list[tuple[str, str]], str | None]] = []
     pos = 0
     while True:
+        skipped = pos
         pos = _skip(text, pos, _OWS + ",")
+        separated = "," in text[skipped:pos]
         if pos >= len(text):
             break
         name, pos = _read_token(text, pos)
@@ -183,6 +185,8 @@ def _parse(text: str) -> list[Challenge]:
                 raise _InvalidError(pos)
             params.append((key, value))
         else:
+            if challenges and not separated:
+                raise _InvalidError(pos)  # challenges are comma-separated
             challenges.append((name, [], None))
             if pos < len(text) and text[pos] == " ":
                 start = _skip(text, pos, " ")
@@ -194,6 +198,7 @@ def _parse(text: str) -> list[Challenge]:
                         pos = end
                         continue
                 pos = start
+                continue  # the auth-params follow
         pos = _skip(text, pos, _OWS)
         if pos < len(text) and text[pos] != ",":
             raise _InvalidError(pos)

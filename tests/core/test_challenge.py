@@ -1,0 +1,199 @@
+"""The challenge writer and reader (RFC 9110 §11.6.1, RFC 6750 §3, RFC 7617 §2).
+
+werkzeug's parser is the oracle for what we emit: whatever we write, a
+mainstream parser must read back to the same scheme and parameters.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.datastructures import WWWAuthenticate
+
+from authhygiene.core.challenge import (
+    Challenge,
+    parse_challenges,
+    quote,
+    rfc6750_text,
+    scope_value,
+)
+
+# RFC 6750 §3: error_description / scope characters.
+RFC6750_CHARS = {chr(c) for c in (0x20, 0x21, *range(0x23, 0x5C), *range(0x5D, 0x7F))}
+
+
+@pytest.mark.parametrize(
+    ("challenge", "rendered"),
+    [
+        pytest.param(Challenge("Bearer"), "Bearer", id="bare"),
+        # R3: realm is always a quoted-string.
+        pytest.param(Challenge("Bearer", (("realm", "api"),)), 'Bearer realm="api"', id="realm"),
+        pytest.param(
+            Challenge("Basic", (("realm", "api"), ("charset", "UTF-8"))),
+            'Basic realm="api", charset="UTF-8"',
+            id="basic",
+        ),
+        pytest.param(
+            Challenge("Bearer", (("realm", 'a"b\\c'),)),
+            'Bearer realm="a\\"b\\\\c"',
+            id="quoted-pair",
+        ),
+        pytest.param(
+            Challenge("Bearer", (("realm", "a\r\nSet-Cookie: x=1\x00"),)),
+            'Bearer realm="aSet-Cookie: x=1"',
+            id="ctl-removed",
+        ),
+        pytest.param(Challenge("Negotiate", (), "abc=="), "Negotiate abc==", id="token68"),
+    ],
+)
+def test_render(challenge: Challenge, rendered: str) -> None:
+    assert challenge.render() == rendered
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("Bearer", [Challenge("Bearer")], id="bare"),
+        pytest.param("bearer", [Challenge("Bearer")], id="case"),
+        pytest.param(
+            'Bearer realm="api", error="invalid_token"',
+            [Challenge("Bearer", (("realm", "api"), ("error", "invalid_token")))],
+            id="params",
+        ),
+        pytest.param(
+            "Bearer realm=api",
+            [Challenge("Bearer", (("realm", "api"),))],
+            id="token-value",
+        ),
+        pytest.param(
+            'Basic realm="a", Bearer realm="b" , error=x',
+            [
+                Challenge("Basic", (("realm", "a"),)),
+                Challenge("Bearer", (("realm", "b"), ("error", "x"))),
+            ],
+            id="two-challenges",
+        ),
+        pytest.param("Negotiate abc==", [Challenge("Negotiate", (), "abc==")], id="token68"),
+        pytest.param(
+            'Newauth realm="apps", type=1, title="Login to \\"apps\\"", Basic realm="simple"',
+            [
+                Challenge(
+                    "Newauth", (("realm", "apps"), ("type", "1"), ("title", 'Login to "apps"'))
+                ),
+                Challenge("Basic", (("realm", "simple"),)),
+            ],
+            id="rfc9110-example",
+        ),
+    ],
+)
+def test_parse_valid(value: str, expected: list[Challenge]) -> None:
+    assert parse_challenges([value]) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param('Bearer realm="api', id="unterminated"),
+        pytest.param('Bearer realm="a\r\nb"', id="crlf"),
+        pytest.param('Bearer realm="a\x00"', id="nul"),
+        pytest.param('Bearer realm="a", realm="b"', id="duplicate"),
+        pytest.param('Bearer realm=unquoted"x', id="junk"),
+        pytest.param("=x", id="no-scheme"),
+        pytest.param("Bearer realm x", id="no-comma"),
+        pytest.param('Bearer realm="a" error="b"', id="params-without-comma"),
+        pytest.param("Bearer " + "a=" * 5000, id="oversized"),
+    ],
+)
+def test_parse_invalid(value: str) -> None:
+    assert parse_challenges([value]) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        pytest.param('say "hi"', "say 'hi'", id="quotes"),
+        pytest.param("a\\b", "a/b", id="backslash"),
+        pytest.param("line\r\nbreak\x00", "linebreak", id="ctl"),
+        pytest.param("caf\u00e9", "caf", id="non-ascii"),
+        pytest.param("x" * 500, "x" * 197 + "...", id="bounded"),
+    ],
+)
+def test_rfc6750_text(text: str, folded: str) -> None:
+    assert rfc6750_text(text) == folded
+
+
+def test_scope_value() -> None:
+    assert scope_value(["items:read", 'bad"one', "items:read", "x\\y"]) == "items:read badone xy"
+
+
+def test_with_params_never_duplicates() -> None:
+    challenge = Challenge("Bearer", (("realm", "app"),)).with_params(
+        [("realm", "ours"), ("a", "b")]
+    )
+    assert challenge.params == (("realm", "app"), ("a", "b"))
+
+
+hostile = st.text(max_size=2000) | st.text(
+    alphabet=st.sampled_from([*list('\r\n\x00\t"\\,= ;aZ\x7f\x80ÿ'), "\u2028", "😀"]),
+    max_size=200,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(realm=hostile, description=hostile, scope=st.lists(hostile, max_size=5))
+def test_written_challenge_is_safe_and_reads_back(
+    realm: str, description: str, scope: list[str]
+) -> None:
+    challenge = Challenge(
+        "Bearer",
+        (
+            ("realm", realm),
+            ("error", "invalid_token"),
+            ("error_description", rfc6750_text(description)),
+            ("scope", scope_value(scope) or "a"),
+        ),
+    )
+    rendered = challenge.render()
+    # Never a header-splitting or NUL character, always latin-1 encodable.
+    assert not {"\r", "\n", "\x00"} & set(rendered)
+    rendered.encode("latin-1")
+    assert len(rendered) < 4 * 1024
+    # RFC 6750 §3 charsets hold for what we generate.
+    assert set(rfc6750_text(description)) <= RFC6750_CHARS
+    assert set(scope_value(scope)) <= RFC6750_CHARS
+    # Our own reader and werkzeug's read back the same thing.
+    (ours,) = parse_challenges([rendered]) or [None]
+    assert ours is not None
+    oracle = WWWAuthenticate.from_header(rendered)
+    assert oracle is not None
+    assert oracle.type == "bearer"
+    assert dict(oracle.parameters) == dict(ours.params)
+    assert ours.param("error") == "invalid_token"
+
+
+@settings(max_examples=400, deadline=None)
+@given(values=st.lists(hostile, max_size=3))
+def test_reader_never_raises(values: list[str]) -> None:
+    result = parse_challenges(values)
+    if result is not None:
+        for challenge in result:
+            # Anything we accept can be written back without CR/LF/NUL.
+            assert not {"\r", "\n", "\x00"} & set(challenge.render())
+
+
+@settings(max_examples=50, deadline=None)
+@given(value=st.text(min_size=1, max_size=600))
+def test_quote_is_always_a_quoted_string(value: str) -> None:
+    quoted = quote(value)
+    assert quoted.startswith('"')
+    assert quoted.endswith('"')
+    inner = quoted[1:-1]
+    # every DQUOTE inside is escaped
+    i = 0
+    while i < len(inner):
+        if inner[i] == "\\":
+            i += 2
+            continue
+        assert inner[i] != '"'
+        i += 1

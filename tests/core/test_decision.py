@@ -1,0 +1,487 @@
+"""The decider, as a table: what the request carried + what the app answered
+-> the status, challenge, body and log event that leave the server.
+
+Each row cites the rule it holds (R numbers from RFC-CHECKLIST.md)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+
+import pytest
+from werkzeug.datastructures import WWWAuthenticate
+
+from authhygiene.core.credentials import RequestView
+from authhygiene.core.decision import Decision, decide, merge_vary
+from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.policy import Policy
+from authhygiene.core.reasons import Reason
+
+NOW = 1_800_000_000
+SECRET = "s3cr3t-token-value"
+
+
+def jwt_like(**claims: Any) -> str:
+    def b64(data: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64(claims)}.c2lnbmF0dXJl"
+
+
+EXPIRED = jwt_like(exp=NOW - 95, sub="someone")
+NOT_YET = jwt_like(nbf=NOW + 30)
+
+
+def run(
+    headers: tuple[tuple[str, str], ...] = (),
+    *,
+    status: int = 401,
+    app_headers: tuple[tuple[str, str], ...] = (),
+    body: bytes = b"",
+    query: str = "",
+    declared: Declared | None = None,
+    **options: Any,
+) -> Decision:
+    policy = Policy.from_options({"realm": "api", **options})
+    view = RequestView("GET", "/items", query, headers, "127.0.0.1")
+    decision = decide(
+        policy, view, AppAnswer(status, app_headers, body), declared=declared, now=NOW
+    )
+    assert decision is not None
+    return decision
+
+
+def header(decision: Decision, name: str) -> list[str]:
+    return [value for key, value in decision.headers if key == name]
+
+
+def body(decision: Decision) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(decision.body)
+    return data
+
+
+def challenge(decision: Decision) -> WWWAuthenticate:
+    (value,) = header(decision, "www-authenticate")
+    parsed = WWWAuthenticate.from_header(value)
+    assert parsed is not None
+    return parsed
+
+
+BEARER = (("authorization", f"Bearer {SECRET}"),)
+
+# (request headers, app status, app headers, app body, query) -> (status, reason, error param)
+CASES = [
+    # R7: no credentials -> 401, challenge without error.
+    pytest.param((), 401, (), b"", "", 401, "credentials_missing", None, id="missing"),
+    # R2: 403 to an anonymous request is really a 401.
+    pytest.param((), 403, (), b"", "", 401, "credentials_missing", None, id="403-anonymous"),
+    # R7: an unsupported scheme is "no credentials" to a Bearer API.
+    pytest.param(
+        (("authorization", "Basic dTpw"),),
+        401,
+        (),
+        b"",
+        "",
+        401,
+        "scheme_not_accepted",
+        None,
+        id="basic-to-bearer",
+    ),
+    pytest.param(
+        (("authorization", "Basic dTpw"),),
+        403,
+        (),
+        b"",
+        "",
+        401,
+        "scheme_not_accepted",
+        None,
+        id="basic-to-bearer-403",
+    ),
+    # R9: a rejected token.
+    pytest.param(BEARER, 401, (), b"", "", 401, "credentials_invalid", "invalid_token", id="bad"),
+    # R8: malformed requests are 400 invalid_request.
+    pytest.param(
+        (("authorization", "Bearer "),),
+        401,
+        (),
+        b"",
+        "",
+        400,
+        "credentials_malformed",
+        "invalid_request",
+        id="empty-bearer",
+    ),
+    pytest.param(
+        BEARER * 2,
+        401,
+        (),
+        b"",
+        "",
+        400,
+        "credentials_malformed",
+        "invalid_request",
+        id="two-headers",
+    ),
+    pytest.param(
+        BEARER,
+        401,
+        (),
+        b"",
+        f"access_token={SECRET}",
+        400,
+        "credentials_malformed",
+        "invalid_request",
+        id="header-and-query",
+    ),
+    # R10: the app marks a scope failure.
+    pytest.param(
+        BEARER,
+        401,
+        (),
+        b'{"detail":"Not enough permissions"}',
+        "",
+        403,
+        "insufficient_scope",
+        "insufficient_scope",
+        id="fastapi-scopes-tutorial",
+    ),
+    pytest.param(
+        BEARER,
+        401,
+        (("www-authenticate", 'Bearer error="insufficient_scope", scope="a b"'),),
+        b"",
+        "",
+        403,
+        "insufficient_scope",
+        "insufficient_scope",
+        id="app-challenge-scope",
+    ),
+    pytest.param(
+        BEARER,
+        403,
+        (),
+        b'{"error":"insufficient_scope"}',
+        "",
+        403,
+        "insufficient_scope",
+        "insufficient_scope",
+        id="oauth-json-scope",
+    ),
+    # Good credentials, no permission: 403 stays, no challenge needed.
+    pytest.param(BEARER, 403, (), b"Forbidden", "", 403, "forbidden", None, id="forbidden"),
+    # Token claims read without trust explain the rejection.
+    pytest.param(
+        (("authorization", f"Bearer {EXPIRED}"),),
+        401,
+        (),
+        b"",
+        "",
+        401,
+        "token_expired",
+        "invalid_token",
+        id="expired",
+    ),
+    pytest.param(
+        (("authorization", f"Bearer {NOT_YET}"),),
+        401,
+        (),
+        b"",
+        "",
+        401,
+        "token_not_yet_valid",
+        "invalid_token",
+        id="not-yet-valid",
+    ),
+    pytest.param(
+        BEARER,
+        401,
+        (),
+        b'{"msg":"Token has expired"}',
+        "",
+        401,
+        "token_expired",
+        "invalid_token",
+        id="flask-jwt-extended-expired",
+    ),
+    # A session cookie is a credential: 403 stays 403.
+    pytest.param(
+        (("cookie", "sessionid=abc"),), 403, (), b"", "", 403, "forbidden", None, id="session-403"
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("headers", "app_status", "app_headers", "app_body", "query", "status", "reason", "error"),
+    CASES,
+)
+def test_decision_table(
+    headers: tuple[tuple[str, str], ...],
+    app_status: int,
+    app_headers: tuple[tuple[str, str], ...],
+    app_body: bytes,
+    query: str,
+    status: int,
+    reason: str,
+    error: str | None,
+) -> None:
+    decision = run(headers, status=app_status, app_headers=app_headers, body=app_body, query=query)
+    problem = body(decision)
+    assert decision.status == status
+    assert problem["status"] == status  # R12
+    assert problem["reason"] == reason
+    challenges = header(decision, "www-authenticate")
+    if status == 401:
+        assert challenges, "R1: every 401 carries a challenge"
+    for value in challenges:
+        parsed = WWWAuthenticate.from_header(value)
+        assert parsed is not None
+        assert parsed.parameters.get("error") == error
+        assert 'realm="api"' in value  # R3
+    if error is not None and status != 401:
+        assert challenges, "R8/R10: the RFC 6750 error is conveyed in a challenge"
+    if error is None:
+        assert "error_description" not in " ".join(challenges)  # R7
+    assert problem["error"] == (error or reason)
+    # R22: never cached; Vary extended.
+    assert header(decision, "cache-control") == ["no-store"]
+    assert header(decision, "pragma") == ["no-cache"]
+    assert header(decision, "content-type") == ["application/problem+json"]
+    assert SECRET not in decision.body.decode()
+    assert SECRET not in repr(decision.headers)
+    assert SECRET not in repr(decision.log)
+    assert decision.event == "auth.failure"
+
+
+def test_expired_token_facts() -> None:
+    decision = run((("authorization", f"Bearer {EXPIRED}"),))
+    problem = body(decision)
+    assert problem["expired_at"] == "2027-01-15T07:58:25Z"
+    assert problem["server_time"] == "2027-01-15T08:00:00Z"
+    assert problem["expired_seconds_ago"] == 95
+    assert (
+        problem["detail"] == "The token expired at 2027-01-15T07:58:25Z, 95 s before this request."
+    )
+    # The subject is identity data: never in the body or the log.
+    assert "someone" not in decision.body.decode()
+    assert "someone" not in repr(decision.log)
+    assert decision.log["exp_delta_s"] == -95
+    assert EXPIRED not in repr(decision.log)
+
+
+def test_insufficient_scope_challenge_carries_scope() -> None:
+    decision = run(
+        BEARER,
+        status=403,
+        declared=Declared(Reason.INSUFFICIENT_SCOPE, {"required_scope": "items:write"}),
+    )
+    parsed = challenge(decision)
+    assert parsed.parameters["scope"] == "items:write"
+    assert parsed.parameters["error"] == "insufficient_scope"
+    assert body(decision)["required_scope"] == "items:write"
+
+
+def test_app_challenge_kept_and_completed() -> None:
+    decision = run(
+        BEARER,
+        app_headers=(("www-authenticate", 'bearer realm="app", foo=bar'),),
+    )
+    (value,) = header(decision, "www-authenticate")
+    assert value == (
+        'Bearer realm="app", foo="bar", error="invalid_token",'
+        ' error_description="The credentials were rejected."'
+    )
+
+
+def test_invalid_app_challenge_is_replaced_and_reported() -> None:
+    decision = run(BEARER, app_headers=(("www-authenticate", 'Bearer realm=unquoted"x'),))
+    assert header(decision, "www-authenticate")[0].startswith('Bearer realm="api"')
+    assert "app_challenge_invalid" in decision.misconfig
+
+
+def test_basic_challenge_rfc7617() -> None:
+    decision = run((("authorization", "Basic dTpw"),), schemes=("Basic",))
+    # R5: realm and charset only; no RFC 6750 error for Basic.
+    assert header(decision, "www-authenticate") == ['Basic realm="api", charset="UTF-8"']
+    assert body(decision)["reason"] == "credentials_invalid"
+
+
+def test_both_schemes_each_get_a_challenge() -> None:
+    decision = run((), schemes=("Bearer", "Basic"))
+    assert header(decision, "www-authenticate") == [
+        'Bearer realm="api"',
+        'Basic realm="api", charset="UTF-8"',
+    ]
+
+
+def test_resource_metadata_rfc9728() -> None:
+    url = "https://api.example/.well-known/oauth-protected-resource"
+    decision = run((), resource_metadata=url)
+    assert challenge(decision).parameters["resource_metadata"] == url
+
+
+def test_compat_403_keeps_status_but_fixes_the_rest() -> None:
+    decision = run((), status=403, compat_403=True)
+    assert decision.status == 403
+    assert body(decision)["reason"] == "credentials_missing"
+    assert header(decision, "cache-control") == ["no-store"]
+    assert "403_for_missing_credentials" in decision.misconfig
+
+
+def test_report_only_changes_nothing() -> None:
+    app_headers = (("content-type", "text/plain"), ("cache-control", "public, max-age=60"))
+    decision = run((), status=403, app_headers=app_headers, body=b"no", report_only=True)
+    assert decision.rewrite is False
+    assert decision.event == "auth.report_only"
+    assert decision.status == 403
+    assert decision.headers == app_headers
+    assert decision.log["would_status"] == 401
+
+
+@pytest.mark.parametrize(
+    ("app_headers", "app_body", "detail"),
+    [
+        pytest.param(
+            (("content-type", "application/json"),), b'{"detail":"Bad key"}', "Bad key", id="detail"
+        ),
+        pytest.param((), b'{"message":"Nope"}', "Nope", id="message"),
+        pytest.param((), b'{"msg":"Nope"}', "Nope", id="msg"),
+        pytest.param((), b'{"error":"nope","error_description":"Why"}', "Why", id="oauth"),
+        pytest.param(
+            (("content-type", "text/plain"),), b"Invalid API key", "Invalid API key", id="text"
+        ),
+        pytest.param(
+            (("content-type", "text/html"),),
+            b"<h1>401</h1>",
+            "The credentials were rejected.",
+            id="html-ignored",
+        ),
+        pytest.param(
+            (("content-type", "text/plain"),),
+            f"token {SECRET} rejected".encode(),
+            "token [redacted] rejected",
+            id="token-scrubbed",
+        ),
+        pytest.param(
+            (("content-type", "text/plain"),),
+            b"x" * 5000,
+            "The credentials were rejected.",
+            id="long-text-ignored",
+        ),
+    ],
+)
+def test_app_message_survives_as_detail(
+    app_headers: tuple[tuple[str, str], ...], app_body: bytes, detail: str
+) -> None:
+    assert body(run(BEARER, app_headers=app_headers, body=app_body))["detail"] == detail
+
+
+def test_detail_adds_our_explanation_when_we_know_more() -> None:
+    decision = run((), body=b'{"detail":"Not authenticated"}')
+    assert body(decision)["detail"] == (
+        "Not authenticated: this request carried no credentials; this API accepts Bearer."
+    )
+
+
+@pytest.mark.parametrize(
+    ("explain", "present", "absent"),
+    [
+        pytest.param(
+            "minimal",
+            {"type", "title", "status", "reason", "request_id", "error"},
+            {"detail", "hint", "expired_at", "diagnosis"},
+            id="minimal",
+        ),
+        pytest.param(
+            "safe", {"detail", "hint", "expired_at", "server_time"}, {"diagnosis"}, id="safe"
+        ),
+        pytest.param("full", {"detail", "hint", "expired_at", "diagnosis"}, set(), id="full"),
+    ],
+)
+def test_explain_levels(explain: str, present: set[str], absent: set[str]) -> None:
+    problem = body(run((("authorization", f"Bearer {EXPIRED}"),), explain=explain))
+    assert present <= set(problem)
+    assert not absent & set(problem)
+
+
+def test_headers_replaced_kept_and_extended() -> None:
+    decision = run(
+        BEARER,
+        app_headers=(
+            ("cache-control", "public, max-age=600"),
+            ("expires", "Thu, 01 Jan 2099 00:00:00 GMT"),
+            ("vary", "Accept-Encoding"),
+            ("set-cookie", "a=b"),
+            ("x-custom", "kept"),
+            ("content-length", "3"),
+        ),
+        body=b"bad",
+    )
+    assert header(decision, "cache-control") == ["no-store"]
+    assert header(decision, "expires") == []
+    assert header(decision, "vary") == ["Accept-Encoding, Authorization, Cookie, Origin"]
+    assert header(decision, "set-cookie") == ["a=b"]
+    assert header(decision, "x-custom") == ["kept"]
+    assert header(decision, "content-length") == [str(len(decision.body))]
+    assert "cacheable_failure" in decision.misconfig
+
+
+@pytest.mark.parametrize(
+    ("values", "merged"),
+    [
+        pytest.param([], "Authorization, Cookie, Origin", id="none"),
+        pytest.param(["origin, accept"], "origin, accept, Authorization, Cookie", id="case"),
+        pytest.param(["A", "B"], "A, B, Authorization, Cookie, Origin", id="two-fields"),
+        pytest.param(["*"], "*", id="star"),
+    ],
+)
+def test_merge_vary(values: list[str], merged: str) -> None:
+    assert merge_vary(values) == merged
+
+
+@pytest.mark.parametrize(
+    ("incoming", "kept"),
+    [
+        pytest.param("abc-123", True, id="well-formed"),
+        pytest.param("a" * 129, False, id="too-long"),
+        pytest.param("a\r\nb", False, id="crlf"),
+        pytest.param("<script>", False, id="markup"),
+    ],
+)
+def test_request_id(incoming: str, kept: bool) -> None:
+    decision = run((("x-request-id", incoming),))
+    problem = body(decision)
+    assert (problem["request_id"] == incoming) is kept
+    assert header(decision, "x-request-id") == [problem["request_id"]]
+    if kept:
+        assert "instance" not in problem
+    else:
+        assert uuid.UUID(problem["instance"].removeprefix("urn:uuid:")).hex == problem["request_id"]
+
+
+def test_log_event_fields() -> None:
+    decision = run(
+        (*BEARER, ("user-agent", "curl/8"), ("origin", "https://app.example")),
+        query=f"access_token={SECRET}&page=2",
+        fingerprint_key=b"k" * 32,
+    )
+    log = dict(decision.log)
+    assert log["reason"] == "credentials_malformed"
+    assert log["status"] == 400
+    assert log["app_status"] == 401
+    assert log["query"] == "access_token=[redacted]&page=2"
+    assert log["user_agent"] == "curl/8"
+    assert log["origin"] == "https://app.example"
+    assert log["client"] == "127.0.0.1"
+    assert len(str(log["credential_fingerprint"])) == 16
+    assert log["owasp_event"] == "authn_login_fail"
+    assert SECRET not in repr(log)
+
+
+def test_csrf_failure_is_not_an_auth_failure() -> None:
+    policy = Policy.from_options({"realm": "api"})
+    view = RequestView("POST", "/form", "", ())
+    answer = AppAnswer(403, (("content-type", "text/plain"),), b"CSRF verification failed.")
+    assert decide(policy, view, answer, now=NOW) is None
