@@ -1,0 +1,182 @@
+"""ASGI message handling at the edges, driven with small real ASGI apps.
+
+End-to-end behaviour through uvicorn is in tests/e2e; these cases pin the
+protocol corners a server rarely produces on demand: bodies split across
+messages, oversized held responses, a 500 followed by an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import structlog
+
+from authhygiene import AuthFailure, AuthHygiene, Reason
+
+Message = dict[str, Any]
+
+
+def run(app: Any, scope: dict[str, Any] | None = None) -> list[Message]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    base = {
+        "type": "http",
+        "method": "GET",
+        "path": "/x",
+        "query_string": b"",
+        "headers": [(b"authorization", b"Bearer tok-123456")],
+        "client": ("127.0.0.1", 5000),
+    }
+    asyncio.run(app({**base, **(scope or {})}, receive, send))
+    return sent
+
+
+def app_sending(*messages: Message, raise_after: BaseException | None = None) -> Any:
+    async def app(scope: Any, receive: Any, send: Callable[[Message], Awaitable[None]]) -> None:
+        for message in messages:
+            await send(message)
+        if raise_after is not None:
+            raise raise_after
+
+    return app
+
+
+def start(status: int, *headers: tuple[bytes, bytes]) -> Message:
+    return {"type": "http.response.start", "status": status, "headers": list(headers)}
+
+
+def body(data: bytes, more: bool = False) -> Message:
+    return {"type": "http.response.body", "body": data, "more_body": more}
+
+
+def wrap(app: Any, **options: Any) -> AuthHygiene:
+    return AuthHygiene(app, realm="api", logger=structlog.get_logger("test"), **options)
+
+
+def test_success_messages_are_the_same_objects() -> None:
+    messages = (start(200, (b"content-type", b"text/plain")), body(b"a", True), body(b"b"))
+    sent = run(wrap(app_sending(*messages)))
+    assert all(a is b for a, b in zip(sent, messages, strict=True))
+
+
+def test_split_401_body_is_read_whole() -> None:
+    app = app_sending(
+        start(401, (b"content-type", b"application/json")), body(b'{"detail":', True), body(b'"x"}')
+    )
+    sent = run(wrap(app))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert json.loads(sent[1]["body"])["detail"] == "x"
+
+
+def test_head_failure_has_no_body() -> None:
+    sent = run(wrap(app_sending(start(401), body(b""))), {"method": "HEAD"})
+    headers = dict(sent[0]["headers"])
+    assert int(headers[b"content-length"]) > 0
+    assert sent[1]["body"] == b""
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        pytest.param(AuthFailure(Reason.TOKEN_REVOKED), 401, id="auth-failure"),
+        pytest.param(AuthFailure(Reason.INSUFFICIENT_SCOPE, required_scope="a"), 403, id="scope"),
+    ],
+)
+def test_500_then_auth_failure_is_answered(error: AuthFailure, expected: int) -> None:
+    # Starlette's ServerErrorMiddleware sends its 500 and then re-raises.
+    app = app_sending(start(500), body(b"Internal Server Error"), raise_after=error)
+    sent = run(wrap(app))
+    assert sent[0]["status"] == expected
+    assert json.loads(sent[1]["body"])["reason"] == error.reason.value
+
+
+def test_500_then_other_exception_is_flushed_and_reraised() -> None:
+    app = app_sending(start(500), body(b"boom"), raise_after=RuntimeError("x"))
+    captured: list[Message] = []
+
+    async def main() -> None:
+        async def receive() -> Message:
+            return {"type": "http.request"}
+
+        async def send(message: Message) -> None:
+            captured.append(message)
+
+        with pytest.raises(RuntimeError):
+            await wrap(app)({"type": "http", "headers": []}, receive, send)
+
+    asyncio.run(main())
+    assert [m.get("status") for m in captured] == [500, None]
+    assert captured[1]["body"] == b"boom"
+
+
+def test_plain_500_passes_unchanged() -> None:
+    messages = (start(500), body(b"a", True), body(b"b"))
+    assert run(wrap(app_sending(*messages))) == list(messages)
+
+
+def test_oversized_500_streams_on() -> None:
+    big = b"x" * 2048
+    messages = (start(503), body(big, True), body(big, True), body(b"end"))
+    assert run(wrap(app_sending(*messages), max_body_bytes=1024)) == list(messages)
+
+
+def test_oversized_401_is_still_rewritten() -> None:
+    big = b"x" * 2048
+    sent = run(wrap(app_sending(start(401), body(big, True), body(big)), max_body_bytes=1024))
+    assert sent[0]["status"] == 401
+    assert b"problem" in dict(sent[0]["headers"])[b"content-type"]
+
+
+def test_report_only_oversized_401_streams_on() -> None:
+    big = b"x" * 2048
+    messages = (start(401), body(big, True), body(big))
+    assert run(wrap(app_sending(*messages), max_body_bytes=1024, report_only=True)) == list(
+        messages
+    )
+
+
+def test_report_only_raised_failure_propagates() -> None:
+    app = app_sending(raise_after=AuthFailure(Reason.TOKEN_REVOKED))
+    with pytest.raises(AuthFailure):
+        run(wrap(app, report_only=True))
+
+
+def test_failure_after_response_started_propagates() -> None:
+    app = app_sending(start(200), body(b"ok"), raise_after=AuthFailure(Reason.TOKEN_REVOKED))
+    with pytest.raises(AuthFailure):
+        run(wrap(app))
+
+
+@pytest.mark.parametrize("scope_type", ["websocket", "lifespan"])
+def test_other_scopes_are_passed_through(scope_type: str) -> None:
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append((scope, receive, send))
+
+    async def receive() -> Message:
+        return {}
+
+    async def send(message: Message) -> None:
+        return None
+
+    scope = {"type": scope_type}
+    asyncio.run(wrap(app)(scope, receive, send))
+    assert seen == [(scope, receive, send)]
+
+
+def test_pathsend_after_401_completes_the_hold() -> None:
+    app = app_sending(start(401), {"type": "http.response.pathsend", "path": "/tmp/x"})
+    sent = run(wrap(app))
+    assert sent[0]["status"] == 401
+    assert len(sent) == 2
