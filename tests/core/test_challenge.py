@@ -197,3 +197,13 @@ def test_quote_is_always_a_quoted_string(value: str) -> None:
             continue
         assert inner[i] != '"'
         i += 1
+
+
+@pytest.mark.parametrize("size", [16 * 1024, 64 * 1024])
+def test_huge_values_are_bounded(size: int) -> None:
+    value = 'a"\\\r\n' * (size // 5)
+    rendered = Challenge(
+        "Bearer", (("realm", value), ("error_description", rfc6750_text(value)))
+    ).render()
+    assert len(rendered) < 2 * 1024
+    assert parse_challenges([f'Bearer realm="{"a" * size}"']) is None

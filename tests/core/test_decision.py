@@ -401,9 +401,12 @@ def test_detail_adds_our_explanation_when_we_know_more() -> None:
     ],
 )
 def test_explain_levels(explain: str, present: set[str], absent: set[str]) -> None:
-    problem = body(run((("authorization", f"Bearer {EXPIRED}"),), explain=explain))
+    decision = run((("authorization", f"Bearer {EXPIRED}"),), explain=explain)
+    problem = body(decision)
     assert present <= set(problem)
     assert not absent & set(problem)
+    has_description = "error_description" in challenge(decision).parameters
+    assert has_description is (explain != "minimal")
 
 
 def test_headers_replaced_kept_and_extended() -> None:

@@ -117,7 +117,7 @@ def _challenges(
     status: int,
     error: str | None,
     credentials: Credentials,
-    description: str,
+    description: str | None,
 ) -> list[Challenge]:
     # RFC 9110 §15.5.2 / R1: every 401 carries a challenge. 400 and 403 carry
     # one only to convey an RFC 6750 error (R8, R10).
@@ -149,7 +149,8 @@ def _challenges(
                         ),
                     )
                 extra.append(("error", error))
-                extra.append(("error_description", description))
+                if description:
+                    extra.append(("error_description", description))
                 if error == "insufficient_scope" and failure.facts.get("required_scope"):
                     extra.append(
                         ("scope", scope_value(str(failure.facts["required_scope"]).split()))
@@ -241,7 +242,8 @@ def decide(
         error = None  # RFC 6750 codes describe bearer tokens, not Basic or API keys
     request_id, instance = _request_id(policy, view)
     secrets = (credentials.token,) if credentials.token else ()
-    description = rfc6750_text(detail(failure, secrets))
+    # "minimal" says no more in the challenge than in the body.
+    description = rfc6750_text(detail(failure, secrets)) if policy.explain != "minimal" else None
     body = problem_body(
         policy,
         failure,

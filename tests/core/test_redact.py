@@ -1,0 +1,43 @@
+"""Secrets never survive into text that leaves the server or reaches a log."""
+
+from __future__ import annotations
+
+import pytest
+
+from authhygiene.core.redact import bounded, redact_query, scrub
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+
+
+@pytest.mark.parametrize(
+    ("text", "secrets", "expected"),
+    [
+        pytest.param("bad token abcdef", ("abcdef",), "bad token [redacted]", id="known"),
+        pytest.param(f"got {JWT} here", (), "got [redacted] here", id="jwt"),
+        pytest.param("Authorization: Bearer abc.def", (), "Authorization: [redacted]", id="bearer"),
+        pytest.param("basic   dXNlcjpwYXNz", (), "[redacted]", id="basic"),
+        pytest.param("nothing secret", (), "nothing secret", id="clean"),
+        pytest.param("ab", ("ab",), "ab", id="too-short-to-be-a-secret"),
+    ],
+)
+def test_scrub(text: str, secrets: tuple[str, ...], expected: str) -> None:
+    assert scrub(text, secrets) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        pytest.param("", "", id="empty"),
+        pytest.param("page=2&q=x", "page=2&q=x", id="plain"),
+        pytest.param("access_token=abc&page=2", "access_token=[redacted]&page=2", id="token"),
+        pytest.param("api_key=k&password=p", "api_key=[redacted]&password=[redacted]", id="keys"),
+        pytest.param(f"next={JWT}", "next=[redacted]", id="jwt-value"),
+    ],
+)
+def test_redact_query(query: str, expected: str) -> None:
+    assert redact_query(query) == expected
+
+
+def test_bounded() -> None:
+    assert bounded("a\r\nb\u00e9", 10) == "a??b?"
+    assert bounded("x" * 20, 5) == "xxxxx..."
