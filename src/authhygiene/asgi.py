@@ -104,50 +104,57 @@ class AuthHygiene:
             await self.app(scope, receive, send)
             return
 
-        held: _Held | None = None
-        forwarding = False
-        limit = self._limit
+        # One cell for the whole exchange: None until the response starts,
+        # True once we forward everything, else the response we hold.
+        state: _Held | bool | None = None
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal held, forwarding
-            if forwarding:
+            nonlocal state
+            if state is True:
                 await send(message)
                 return
-            if held is None:
+            if state is None:
                 status = message["status"]
-                if status not in WATCHED_STATUSES and status < 500:
-                    forwarding = True
+                # The success path: one comparison for 1xx-3xx, one set lookup for 4xx.
+                if status < 400 or (status < 500 and status not in WATCHED_STATUSES):
+                    state = True
                     await send(message)
                     return
-                held = _Held(message)
+                state = _Held(message)
                 return
-            held.messages.append(message)
-            if message["type"] != "http.response.body":
-                held.complete = True  # pathsend / trailers: nothing more to read
-            else:
-                held.size += len(message.get("body", b""))
-                held.complete = not message.get("more_body", False)
-            if held.size > limit and (held.status >= 500 or self._report_only):
-                # Too large to hold: send what we have and stream the rest.
-                forwarding = True
-                await held.flush(send)
-                return
-            if held.complete and held.status < 500:
-                forwarding = True
-                await self._answer(scope, send, held, None)
+            assert state is not False
+            if await self._hold(scope, send, state, message):
+                state = True
 
         try:
             await self.app(scope, receive, send_wrapper)
         except AuthFailure as exc:
-            if forwarding or not await self._answer(scope, send, held, exc.declared()):
+            if state is True or not await self._answer(scope, send, None, exc.declared()):
                 raise  # already on the wire, or report-only: change nothing
             return
         except BaseException:
-            if held is not None and not forwarding:
-                await held.flush(send)  # the server-error layer's own 500
+            if isinstance(state, _Held):
+                await state.flush(send)  # e.g. the server-error layer's own 500
             raise
-        if held is not None and not forwarding:
+        if isinstance(state, _Held):
+            await state.flush(send)
+
+    async def _hold(self, scope: Scope, send: Send, held: _Held, message: Message) -> bool:
+        """Add a message to the held response; True once it has been sent."""
+        held.messages.append(message)
+        if message["type"] != "http.response.body":
+            held.complete = True  # pathsend / trailers: nothing more to read
+        else:
+            held.size += len(message.get("body", b""))
+            held.complete = not message.get("more_body", False)
+        if held.size > self._limit and (held.status >= 500 or self._report_only):
+            # Too large to hold: send what we have and stream the rest.
             await held.flush(send)
+            return True
+        if held.complete and held.status < 500:
+            await self._answer(scope, send, held, None)
+            return True
+        return False
 
     async def _answer(
         self, scope: Scope, send: Send, held: _Held | None, declared: Declared | None
@@ -157,7 +164,6 @@ class AuthHygiene:
         if declared is not None:
             # The app raised: what it may have started (a 500) is not its answer.
             answer = AppAnswer(REASONS[declared.reason].status)
-            held = None
         else:
             assert held is not None
             answer = held.answer(self._limit)

@@ -29,7 +29,8 @@ ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-_PENDING, _FORWARDED, _CAPTURED = 0, 1, 2
+# Status-line prefixes of the statuses the core is asked about.
+_WATCHED_CODES = frozenset(str(code) for code in WATCHED_STATUSES)
 
 
 def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
@@ -66,45 +67,34 @@ def _close(iterable: object) -> None:
         close()
 
 
-class _Exchange:
-    """One request's state between the app and the server."""
+def _write(
+    environ: dict[str, Any], start_response: StartResponse, decision: Decision
+) -> list[bytes]:
+    start_response(_status_line(decision.status), list(decision.headers))
+    if environ.get("REQUEST_METHOD") == "HEAD":
+        return []
+    return [decision.body]
 
-    __slots__ = (
-        "body",
-        "environ",
-        "headers",
-        "middleware",
-        "start_response",
-        "state",
-        "status",
-        "status_line",
-    )
+
+class _Exchange:
+    """A response the app started with a watched status: held, not forwarded."""
+
+    __slots__ = ("body", "environ", "headers", "middleware", "start_response", "status_line")
 
     def __init__(
-        self, middleware: AuthHygieneWSGI, environ: dict[str, Any], start_response: StartResponse
+        self,
+        middleware: AuthHygieneWSGI,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        status_line: str,
+        headers: list[tuple[str, str]],
     ) -> None:
         self.middleware = middleware
         self.environ = environ
         self.start_response = start_response
-        self.state = _PENDING
-        self.status = 0
-        self.status_line = ""
-        self.headers: list[tuple[str, str]] = []
+        self.status_line = status_line
+        self.headers = headers
         self.body: list[bytes] = []
-
-    def start(
-        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
-    ) -> Callable[[bytes], object]:
-        code = int(status[:3])
-        if code in WATCHED_STATUSES or ENVIRON_KEY in self.environ:
-            self.state = _CAPTURED
-            self.status = code
-            self.status_line = status
-            self.headers = headers
-            self.body = []
-            return self.body.append  # PEP 3333 write(): collected like the iterable
-        self.state = _FORWARDED
-        return self.start_response(status, headers, exc_info)
 
     def finish(self, result: Iterable[bytes]) -> Iterable[bytes]:
         """Read the captured answer (bounded), close the app's iterable once,
@@ -128,7 +118,7 @@ class _Exchange:
             return _Chain(self.body, iterator, result)
         _close(result)
         answer = AppAnswer(
-            self.status,
+            int(self.status_line[:3]),
             tuple((name.lower(), value) for name, value in self.headers),
             b"".join(self.body)[:limit],
         )
@@ -138,13 +128,7 @@ class _Exchange:
         if decision is None or not decision.rewrite:
             self.start_response(self.status_line, self.headers)
             return self.body
-        return self.write(decision)
-
-    def write(self, decision: Decision) -> list[bytes]:
-        self.start_response(_status_line(decision.status), list(decision.headers))
-        if self.environ.get("REQUEST_METHOD") == "HEAD":
-            return []
-        return [decision.body]
+        return _write(self.environ, self.start_response, decision)
 
 
 class _Deferred:
@@ -152,11 +136,21 @@ class _Deferred:
     allows it): decide after the first chunk, and close the app's iterable
     exactly once whichever way it goes."""
 
-    __slots__ = ("_closed", "_exchange", "_iterator", "_result")
+    __slots__ = ("_closed", "_environ", "_iterator", "_middleware", "_result", "_sr", "_started")
 
-    def __init__(self, exchange: _Exchange, result: Iterable[bytes]) -> None:
-        self._exchange = exchange
+    def __init__(
+        self,
+        middleware: AuthHygieneWSGI,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        result: Iterable[bytes],
+        started: Callable[[], _Exchange | bool | None],
+    ) -> None:
+        self._middleware = middleware
+        self._environ = environ
+        self._sr = start_response
         self._result = result
+        self._started = started
         self._iterator: Iterator[bytes] | None = None
         self._closed = False
 
@@ -172,15 +166,16 @@ class _Deferred:
                 read = []
             except AuthFailure as exc:
                 _close(self._result)
-                self._iterator = iter(self._exchange.middleware.raised(self._exchange, exc))
+                self._iterator = iter(self._middleware.raised(self._environ, self._sr, exc))
                 return next(self._iterator)
             except BaseException:
                 self.close()
                 raise
             chained = _Chain(read, source, self._result)
-            if self._exchange.state == _CAPTURED:
+            exchange = self._started()
+            if isinstance(exchange, _Exchange):
                 # finish() closes the app's iterable, or hands it on in a _Chain.
-                self._iterator = iter(self._exchange.finish(chained))
+                self._iterator = iter(exchange.finish(chained))
             else:
                 self._iterator = chained
         return next(self._iterator)
@@ -230,21 +225,37 @@ class AuthHygieneWSGI:
         self.limit = self.runtime.policy.max_body_bytes
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        exchange = _Exchange(self, environ, start_response)
-        try:
-            result = self.app(environ, exchange.start)
-        except AuthFailure as exc:
-            return self.raised(exchange, exc)
-        if exchange.state == _FORWARDED:
-            return result  # the success path: untouched, the server closes it
-        if exchange.state == _CAPTURED:
-            return exchange.finish(result)
-        return _Deferred(exchange, result)
+        # None until the app starts its response, True once forwarded, else
+        # the held exchange. One cell: the success path stays a closure call.
+        state: _Exchange | bool | None = None
 
-    def raised(self, exchange: _Exchange, exc: AuthFailure) -> list[bytes]:
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            nonlocal state
+            if status[:3] in _WATCHED_CODES or ENVIRON_KEY in environ:
+                state = _Exchange(self, environ, start_response, status, headers)
+                return state.body.append  # PEP 3333 write(): collected like the iterable
+            state = True
+            return start_response(status, headers, exc_info)
+
+        try:
+            result = self.app(environ, start)
+        except AuthFailure as exc:
+            return self.raised(environ, start_response, exc)
+        if state is True:
+            return result  # the success path: untouched, the server closes it
+        if state is None:
+            return _Deferred(self, environ, start_response, result, lambda: state)
+        assert state is not False
+        return state.finish(result)
+
+    def raised(
+        self, environ: dict[str, Any], start_response: StartResponse, exc: AuthFailure
+    ) -> list[bytes]:
         declared: Declared = exc.declared()
         answer = AppAnswer(REASONS[declared.reason].status)
-        decision = self.runtime.handle(view_from_environ(exchange.environ), answer, declared)
+        decision = self.runtime.handle(view_from_environ(environ), answer, declared)
         if decision is None or not decision.rewrite:
             raise exc  # report-only: change nothing
-        return exchange.write(decision)
+        return _write(environ, start_response, decision)
