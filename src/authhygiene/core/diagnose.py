@@ -197,17 +197,28 @@ def _json_error(answer: AppAnswer) -> str | None:
     return None
 
 
-def _recognise(
-    status: int, message: str | None, errors: set[str]
-) -> tuple[Recogniser | None, bool]:
+_TAG_RE = re.compile(r"<[^>]{0,512}>")
+_PAGE_EXCERPT_BYTES = 4096
+
+
+def _page_text(answer: AppAnswer) -> str | None:
+    """The visible text at the start of an HTML page, for recognising it
+    (Django's CSRF page is HTML); never shown to anyone."""
+    if not answer.body or "html" not in next(iter(answer.get_all("content-type")), ""):
+        return None
+    text = answer.body[:_PAGE_EXCERPT_BYTES].decode("utf-8", "replace")
+    return " ".join(_TAG_RE.sub(" ", text).split())
+
+
+def _recognise(status: int, texts: list[str], errors: set[str]) -> Recogniser | None:
     for row in RECOGNISERS:
         if status not in row.statuses:
             continue
         if row.challenge_error is not None and row.challenge_error in errors:
-            return row, True
-        if row.message is not None and message and row.message.search(message):
-            return row, True
-    return None, False
+            return row
+        if row.message is not None and any(row.message.search(text) for text in texts):
+            return row
+    return None
 
 
 def _accepted(schemes: tuple[str, ...], challenges: list[Challenge] | None) -> tuple[str, ...]:
@@ -293,10 +304,9 @@ def diagnose(
         challenge.param("error") or "" for challenge in challenges or () if challenge.param("error")
     }
     json_error = _json_error(answer) if answer.body[:1] == b"{" else None
-    row, matched = _recognise(answer.status, json_error or message, errors)
-    if not matched and json_error:
-        row, matched = _recognise(answer.status, message, errors)
-    if matched and row is not None and row.reason is None:
+    texts = [text for text in (json_error, message, _page_text(answer)) if text]
+    row = _recognise(answer.status, texts, errors)
+    if row is not None and row.reason is None:
         return None  # not about authentication (R2 does not apply)
 
     # RFC 6750 §3.1: what the request carried decides these, whatever the app said.

@@ -8,7 +8,7 @@ view, which re-raises what its exception handler does not know) arrives in
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -37,7 +37,7 @@ def _runtime() -> Runtime:
         raise ImproperlyConfigured(
             'authhygiene: settings.AUTHHYGIENE is missing; add AUTHHYGIENE = {"realm": "api"}.'
         )
-    if not isinstance(options, dict):
+    if not isinstance(options, Mapping):
         raise ImproperlyConfigured("authhygiene: settings.AUTHHYGIENE must be a dict of options.")
     try:
         return Runtime.from_options(options)
@@ -69,10 +69,15 @@ class AuthHygieneMiddleware:
         return self._process(request, response)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, AuthFailure):
-            setattr(request, _FAILURE_ATTR, exception)
-            return HttpResponse(status=exception.code or 401)
-        return None
+        if not isinstance(exception, AuthFailure):
+            return None
+        if self.runtime.policy.report_only:
+            # Change nothing: Django answers as it would without us; we only log.
+            answer = AppAnswer(exception.code or 401)
+            self.runtime.handle(view_from_environ(request.META), answer, exception.declared())
+            return None
+        setattr(request, _FAILURE_ATTR, exception)
+        return HttpResponse(status=exception.code or 401)
 
     def _process(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         failure = getattr(request, _FAILURE_ATTR, None)
