@@ -488,3 +488,32 @@ def test_csrf_failure_is_not_an_auth_failure() -> None:
     view = RequestView("POST", "/form", "", ())
     answer = AppAnswer(403, (("content-type", "text/plain"),), b"CSRF verification failed.")
     assert decide(policy, view, answer, now=NOW) is None
+
+
+def test_step_up_challenge_rfc9470() -> None:
+    decision = run(
+        BEARER,
+        declared=Declared(Reason.STEP_UP_REQUIRED, {"acr_values": ["mfa", "phr"], "max_age": 300}),
+    )
+    parsed = challenge(decision)
+    assert decision.status == 401
+    assert parsed.parameters["error"] == "insufficient_user_authentication"
+    assert parsed.parameters["acr_values"] == "mfa phr"
+    assert parsed.parameters["max_age"] == "300"
+    # The app said exactly why: its raise is not a misconfiguration.
+    assert decision.misconfig == ()
+
+
+def test_pyjwt_signature_message_is_recognised() -> None:
+    decision = run(BEARER, body=b'{"detail":"Signature verification failed"}')
+    assert body(decision)["reason"] == "token_signature_invalid"
+
+
+@pytest.mark.parametrize("phrase", ["Forbidden", "403 Forbidden", "Unauthorized."])
+def test_bare_status_phrase_is_not_a_message(phrase: str) -> None:
+    decision = run(
+        (), status=403, app_headers=(("content-type", "text/plain"),), body=phrase.encode()
+    )
+    assert body(decision)["detail"] == (
+        "This request carried no credentials; this API accepts Bearer."
+    )

@@ -14,8 +14,18 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
     [
         pytest.param("bad token abcdef", ("abcdef",), "bad token [redacted]", id="known"),
         pytest.param(f"got {JWT} here", (), "got [redacted] here", id="jwt"),
-        pytest.param("Authorization: Bearer abc.def", (), "Authorization: [redacted]", id="bearer"),
+        pytest.param(
+            "Authorization: Bearer abc.def.ghi", (), "Authorization: [redacted]", id="bearer"
+        ),
         pytest.param("basic   dXNlcjpwYXNz", (), "[redacted]", id="basic"),
+        pytest.param("token 9f86d081884c7d65", (), "[redacted]", id="hex"),
+        # An app's own words are not secrets.
+        pytest.param("Token expired", (), "Token expired", id="words-1"),
+        pytest.param("Missing bearer token", (), "Missing bearer token", id="words-2"),
+        pytest.param(
+            "Basic authentication required", (), "Basic authentication required", id="words-3"
+        ),
+        pytest.param("Invalid token header.", (), "Invalid token header.", id="words-4"),
         pytest.param("nothing secret", (), "nothing secret", id="clean"),
         pytest.param("ab", ("ab",), "ab", id="too-short-to-be-a-secret"),
     ],

@@ -155,6 +155,8 @@ def _challenges(
                     extra.append(
                         ("scope", scope_value(str(failure.facts["required_scope"]).split()))
                     )
+                if error == "insufficient_user_authentication":
+                    extra.extend(_step_up_params(failure.facts))
             elif status != 401:
                 continue  # a 400/403 challenge exists only to carry the error
             if policy.resource_metadata and status == 401:
@@ -167,6 +169,20 @@ def _challenges(
             Challenge(scheme).with_params([("realm", policy.realm)]) for scheme in policy.schemes
         ]
     return out
+
+
+def _step_up_params(facts: Mapping[str, object]) -> list[tuple[str, str]]:
+    """RFC 9470 §3: `acr_values` (space-separated) and `max_age` (seconds)."""
+    params = []
+    acr = facts.get("acr_values")
+    if isinstance(acr, list | tuple):
+        acr = " ".join(str(value) for value in acr)
+    if isinstance(acr, str) and acr.strip():
+        params.append(("acr_values", scope_value(acr.split())))
+    max_age = facts.get("max_age")
+    if isinstance(max_age, int) and not isinstance(max_age, bool) and max_age >= 0:
+        params.append(("max_age", str(max_age)))
+    return params
 
 
 def _log_fields(
@@ -272,7 +288,8 @@ def decide(
     if policy.request_id_header:
         headers.append((policy.request_id_header, request_id))
     log = _log_fields(policy, view, failure, credentials, status, answer.status, request_id)
-    misconfig = _misconfig(answer, failure)
+    # An AuthFailure the app raised is its own answer: nothing to report.
+    misconfig = _misconfig(answer, failure) if declared is None else ()
     if policy.report_only:
         return Decision(
             answer.status,

@@ -126,6 +126,12 @@ RECOGNISERS: tuple[Recogniser, ...] = (
         message=re.compile(r"\binsufficient[_ ]scope\b|\bmissing (required )?scopes?\b", re.I),
     ),
     Recogniser(
+        "pyjwt InvalidSignatureError text (jwt/api_jws.py), passed on by apps",
+        _AUTH,
+        Reason.TOKEN_SIGNATURE_INVALID,
+        message=re.compile(r"\bsignature verification failed\b", re.I),
+    ),
+    Recogniser(
         "pyjwt ExpiredSignatureError text, Flask-JWT-Extended 'Token has expired'",
         _AUTH,
         Reason.TOKEN_EXPIRED,
@@ -162,9 +168,32 @@ def _message_from_json(data: object) -> str | None:
     return None
 
 
+# Bodies that only restate the status line say nothing the status does not,
+# and would contradict a corrected status ("Forbidden" on a 401).
+_STATUS_PHRASES = frozenset(
+    {
+        "unauthorized",
+        "forbidden",
+        "bad request",
+        "401 unauthorized",
+        "403 forbidden",
+        "access denied",
+        "permission denied",
+        "not authorized",
+    }
+)
+
+
 def app_message(answer: AppAnswer) -> str | None:
     """The app's own explanation: from JSON (detail/message/msg/...) or short
-    plain text. HTML pages and long bodies are not messages."""
+    plain text. HTML pages, long bodies and bare status phrases are not messages."""
+    message = _app_message(answer)
+    if message and message.lower().rstrip(".! ") in _STATUS_PHRASES:
+        return None
+    return message
+
+
+def _app_message(answer: AppAnswer) -> str | None:
     if not answer.body:
         return None
     content_type = next(iter(answer.get_all("content-type")), "").lower()

@@ -17,8 +17,11 @@ REDACTED = "[redacted]"
 # Values that look like credentials wherever they appear.
 _SECRET_TEXT_RE = re.compile(
     r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"  # JWT / JWS compact
-    r"|\b(?:Bearer|Basic|DPoP|Token|ApiKey|Digest)\s+[A-Za-z0-9\-._~+/=]{4,}",
-    re.I,
+    # A scheme word and a credential-looking run: 8+ characters of which a
+    # later one is a digit, a symbol or a capital. Plain words ("Token
+    # expired", "Missing bearer token") are an app's message, not a secret.
+    r"|\b(?i:bearer|basic|dpop|token|apikey|digest)\s+"
+    r"(?=[A-Za-z0-9\-._~+/]+?[0-9A-Z\-._~+/=])[A-Za-z0-9\-._~+/]{8,}=*",
 )
 # Names of query parameters, headers or keys whose values are secrets.
 SECRET_KEY_RE = re.compile(

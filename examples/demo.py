@@ -1,0 +1,301 @@
+"""See authhygiene at work on the FastAPI example, in a few seconds.
+
+    python examples/demo.py                 # `make demo`: send a few requests, show the answers
+    python examples/demo.py --serve         # `make serve`: keep the API up on 127.0.0.1:8000
+    python examples/demo.py --serve --port 9000
+    python examples/demo.py --token "me items" [--expired]   # print a demo token for curl
+
+The demo starts examples/fastapi_app.py under uvicorn on 127.0.0.1 (a free
+port, in this process), configures structlog the way a production service
+would (JSON lines with an ISO timestamp), sends requests that fail in the
+ways real clients fail, and prints for each one what was sent, what came
+back, and the `auth.failure` log line the middleware wrote. Tokens are
+shown as placeholders such as ``Bearer <expired demo JWT>``: even demo
+credentials have no business in a terminal transcript.
+"""
+
+import argparse
+import contextlib
+import http.client
+import io
+import json
+import sys
+import textwrap
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+import uvicorn
+from fastapi_app import app, create_access_token
+
+REALM_LINE = 'app.add_middleware(AuthHygiene, realm="example-api")'
+# Response headers worth a look on an auth failure, in the order shown.
+SHOWN_HEADERS = (
+    "WWW-Authenticate",
+    "Content-Type",
+    "Cache-Control",
+    "Pragma",
+    "Vary",
+    "X-Request-ID",
+)
+WIDTH = 78
+
+
+@dataclass(frozen=True)
+class Case:
+    title: str
+    path: str
+    authorization: str | None  # what is sent
+    shown: str  # what is printed instead of the credential
+    without: str  # what the app answers on its own, without the middleware
+
+
+def _cases() -> list[Case]:
+    scoped = create_access_token("alice", ["me"])
+    full = create_access_token("alice", ["me", "items"])
+    expired = create_access_token("alice", ["me", "items"], timedelta(minutes=-5))
+    return [
+        Case(
+            "No credentials at all",
+            "/users/me",
+            None,
+            "(no Authorization header)",
+            "HTTPBearer answers 401 'Not authenticated' with a bare"
+            " 'WWW-Authenticate: Bearer' (no realm).",
+        ),
+        Case(
+            "Basic credentials sent to a Bearer API",
+            "/users/me",
+            "Basic ZGVtbzpkZW1v",
+            "Authorization: Basic <demo:demo, base64>",
+            "The same 401 'Not authenticated': nothing tells the client the scheme is wrong.",
+        ),
+        Case(
+            "An empty 'Bearer ' header",
+            "/users/me",
+            "Bearer ",
+            "Authorization: Bearer (and nothing after it)",
+            "401 'Not authenticated'; RFC 6750 §3.1 calls this a malformed request (400).",
+        ),
+        Case(
+            "A valid token without the route's scope",
+            "/users/me/items",
+            f"Bearer {scoped}",
+            'Authorization: Bearer <valid demo JWT, scope "me">',
+            "The OAuth2-scopes tutorial answers 401 'Not enough permissions';"
+            " RFC 6750 says 403 insufficient_scope.",
+        ),
+        Case(
+            "An expired token",
+            "/users/me",
+            f"Bearer {expired}",
+            "Authorization: Bearer <expired demo JWT>",
+            "401 'Could not validate credentials': expired? forged? the client has to guess.",
+        ),
+        Case(
+            "A token that is not a JWT at all",
+            "/users/me",
+            "Bearer not-a-jwt",
+            "Authorization: Bearer <garbage, not a JWT>",
+            "401 'Could not validate credentials'.",
+        ),
+        Case(
+            "An admin route that answers 403 to anonymous requests",
+            "/admin",
+            None,
+            "(no Authorization header)",
+            "403 'Not authenticated': a 403 tells clients not to retry, and carries no challenge.",
+        ),
+        Case(
+            "Success: a valid token with the scope",
+            "/users/me/items",
+            f"Bearer {full}",
+            'Authorization: Bearer <valid demo JWT, scope "me items">',
+            "200 with the items; authhygiene leaves this answer byte for byte as it was.",
+        ),
+    ]
+
+
+def configure_logging(stream: io.TextIOBase | io.StringIO) -> None:
+    """structlog as a production service would set it up: one JSON object a line."""
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
+    )
+
+
+class ThreadedServer:
+    """The example under uvicorn, in a thread, on a free port of 127.0.0.1."""
+
+    def __init__(self) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> int:
+        self.thread.start()
+        for _ in range(1000):  # at most ~10 s
+            if self.server.started or not self.thread.is_alive():
+                break
+            time.sleep(0.01)
+        if not self.server.started:
+            raise SystemExit("demo: uvicorn did not start")
+        port: int = self.server.servers[0].sockets[0].getsockname()[1]
+        return port
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def _heading(text: str, char: str = "─") -> str:
+    return f"{char * 3} {text} ".ljust(WIDTH, char)
+
+
+def _body_text(content_type: str, body: bytes) -> str:
+    if "json" in content_type:
+        try:
+            return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+        except ValueError:
+            pass
+    return body.decode("utf-8", "replace")
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+def run_demo() -> int:
+    logs = io.StringIO()
+    configure_logging(logs)
+    cases = _cases()
+    seen = 0  # how much of the log buffer has been shown
+    print(_heading("authhygiene demo", "═"))
+    print()
+    print("The FastAPI example (examples/fastapi_app.py) protects its routes the way")
+    print("FastAPI's security tutorials teach: HTTPBearer, a get_current_user dependency")
+    print("decoding a JWT, SecurityScopes. authhygiene is the one added line:")
+    print()
+    print(f"    {REALM_LINE}")
+    print()
+    with ThreadedServer() as port:
+        print(f"It is running under uvicorn at http://127.0.0.1:{port}. Requests and answers:")
+        for number, case in enumerate(cases, 1):
+            print()
+            print(_heading(f"{number}/{len(cases)}  {case.title}"))
+            print()
+            print(
+                textwrap.fill(
+                    f"The app on its own: {case.without}",
+                    WIDTH,
+                    initial_indent="  ",
+                    subsequent_indent="  ",
+                )
+            )
+            print()
+            print(f"  > GET {case.path} HTTP/1.1")
+            print(f"  > {case.shown}")
+            headers = {"Authorization": case.authorization} if case.authorization else {}
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                connection.request("GET", case.path, headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+            finally:
+                connection.close()
+            print()
+            print(f"  < HTTP/1.1 {response.status} {response.reason}")
+            for name in SHOWN_HEADERS:
+                for value in response.headers.get_all(name) or ():
+                    print(f"  < {name}: {value}")
+            print()
+            print(_indent(_body_text(response.headers.get("Content-Type", ""), body)))
+            written = logs.getvalue()
+            new, seen = written[seen:], len(written)
+            print()
+            if new.strip():
+                print("  Logged by the middleware (structlog, JSON):")
+                for line in new.splitlines():
+                    print(f"    {line}")
+            else:
+                print("  Logged by the middleware: nothing (success passes through untouched).")
+    print()
+    print(_heading("done", "═"))
+    print()
+    print("Every failure above got a correct status, a WWW-Authenticate challenge with a")
+    print("quoted realm (RFC 6750 error codes only when a token was sent), a problem+json")
+    print("body saying what was wrong and what to do, Cache-Control: no-store, and one")
+    print("auth.failure log event with a fingerprint instead of the token.")
+    print()
+    print("Try it yourself:  make serve   (or: python examples/demo.py --serve)")
+    return 0
+
+
+def run_server(port: int) -> int:
+    configure_logging(sys.stdout)  # type: ignore[arg-type]
+    base = f"http://127.0.0.1:{port}"
+    token = create_access_token("alice", ["me"])
+    full = create_access_token("alice", ["me", "items"])
+    expired = create_access_token("alice", ["me", "items"], timedelta(minutes=-5))
+    print(_heading("authhygiene demo: the FastAPI example", "═"))
+    print()
+    print(f"Serving examples/fastapi_app.py at {base} until Ctrl-C.")
+    print("The auth.failure log lines appear below as requests come in.")
+    print()
+    print("Demo tokens (signed with the examples' demo-only secret, valid 15 minutes):")
+    print()
+    print("    # scope: me")
+    print(f"    export TOKEN={token}")
+    print("    # scope: me items")
+    print(f"    export FULL={full}")
+    print("    # expired five minutes ago")
+    print(f"    export EXPIRED={expired}")
+    print()
+    print("Then, in another terminal:")
+    print()
+    for command in (
+        f"curl -i {base}/users/me",
+        f"curl -i -H 'Authorization: Basic ZGVtbzpkZW1v' {base}/users/me",
+        f"curl -i -H 'Authorization: Bearer' {base}/users/me",
+        f"curl -i -H 'Authorization: Bearer not-a-jwt' {base}/users/me",
+        f'curl -i -H "Authorization: Bearer $EXPIRED" {base}/users/me',
+        f'curl -i -H "Authorization: Bearer $TOKEN" {base}/users/me/items',
+        f'curl -i -H "Authorization: Bearer $TOKEN" {base}/billing',
+        f"curl -i {base}/admin",
+        f'curl -i -H "Authorization: Bearer $FULL" {base}/users/me/items',
+    ):
+        print(f"    {command}")
+    print()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="info", access_log=False)
+    # uvicorn shuts down cleanly on Ctrl-C, then re-raises the signal it caught.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run()
+    print("Stopped.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--serve", action="store_true", help="keep the example API running")
+    parser.add_argument("--port", type=int, default=8000, help="port for --serve (8000)")
+    parser.add_argument("--token", metavar="SCOPES", help="print a demo token with these scopes")
+    parser.add_argument("--expired", action="store_true", help="with --token: already expired")
+    args = parser.parse_args(argv)
+    if args.token is not None:
+        lifetime = timedelta(minutes=-5) if args.expired else timedelta(minutes=15)
+        print(create_access_token("alice", args.token.split(), lifetime))
+        return 0
+    if args.serve:
+        return run_server(args.port)
+    return run_demo()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
