@@ -129,8 +129,13 @@ class AuthHygiene:
         try:
             await self.app(scope, receive, send_wrapper)
         except AuthFailure as exc:
-            if state is True or not await self._answer(scope, send, None, exc.declared()):
-                raise  # already on the wire, or report-only: change nothing
+            if state is True:
+                raise  # the response is already on the wire
+            if not await self._answer(scope, send, None, exc.declared()):
+                # Report-only: change nothing, not even a 500 the app started.
+                if isinstance(state, _Held):
+                    await state.flush(send)
+                raise
             return
         except BaseException:
             if isinstance(state, _Held):

@@ -62,6 +62,12 @@ class AuthFailure(HTTPException):
         # for AuthHygieneWSGI, which then knows exactly why.
         if environ is not None:
             environ[ENVIRON_KEY] = self
+            # Flask renders through werkzeug's run_wsgi_app, which copies the
+            # environ; the request object it holds keeps the original one.
+            request = environ.get("werkzeug.request")
+            original = getattr(request, "environ", None)
+            if isinstance(original, dict):
+                original[ENVIRON_KEY] = self
         return super().get_headers(environ, scope)
 
     def __repr__(self) -> str:
