@@ -13,7 +13,7 @@ through before anything else happens.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Literal
 
 from authhygiene._runtime import Runtime
 from authhygiene.core.credentials import RequestView
@@ -106,7 +106,7 @@ class AuthHygiene:
 
         # One cell for the whole exchange: None until the response starts,
         # True once we forward everything, else the response we hold.
-        state: _Held | bool | None = None
+        state: _Held | Literal[True] | None = None
 
         async def send_wrapper(message: Message) -> None:
             nonlocal state
@@ -122,7 +122,6 @@ class AuthHygiene:
                     return
                 state = _Held(message)
                 return
-            assert state is not False
             if await self._hold(scope, send, state, message):
                 state = True
 
@@ -133,15 +132,16 @@ class AuthHygiene:
                 raise  # the response is already on the wire
             if not await self._answer(scope, send, None, exc.declared()):
                 # Report-only: change nothing, not even a 500 the app started.
-                if isinstance(state, _Held):
+                if state is not None:
                     await state.flush(send)
                 raise
             return
         except BaseException:
-            if isinstance(state, _Held):
+            if state is not True and state is not None:
                 await state.flush(send)  # e.g. the server-error layer's own 500
             raise
-        if isinstance(state, _Held):
+        # Identity checks, not isinstance: this line runs on every request.
+        if state is not True and state is not None:
             await state.flush(send)
 
     async def _hold(self, scope: Scope, send: Send, held: _Held, message: Message) -> bool:

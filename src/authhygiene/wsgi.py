@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from authhygiene._runtime import Runtime
 from authhygiene.core.credentials import RequestView
@@ -79,27 +79,25 @@ def _write(
 class _Exchange:
     """A response the app started with a watched status: held, not forwarded."""
 
-    __slots__ = ("body", "environ", "headers", "middleware", "start_response", "status_line")
+    __slots__ = ("body", "environ", "headers", "start_response", "status_line")
 
     def __init__(
         self,
-        middleware: AuthHygieneWSGI,
         environ: dict[str, Any],
         start_response: StartResponse,
         status_line: str,
         headers: list[tuple[str, str]],
     ) -> None:
-        self.middleware = middleware
         self.environ = environ
         self.start_response = start_response
         self.status_line = status_line
         self.headers = headers
         self.body: list[bytes] = []
 
-    def finish(self, result: Iterable[bytes]) -> Iterable[bytes]:
+    def finish(self, middleware: AuthHygieneWSGI, result: Iterable[bytes]) -> Iterable[bytes]:
         """Read the captured answer (bounded), close the app's iterable once,
         and start the response the core decides."""
-        limit = self.middleware.limit
+        limit = middleware.limit
         size = sum(len(chunk) for chunk in self.body)
         iterator = iter(result)
         try:
@@ -112,7 +110,7 @@ class _Exchange:
         except BaseException:
             _close(result)
             raise
-        if size > limit and self.middleware.runtime.policy.report_only:
+        if size > limit and middleware.runtime.policy.report_only:
             # Report-only never changes the answer; too large to examine, stream it on.
             self.start_response(self.status_line, self.headers)
             return _Chain(self.body, iterator, result)
@@ -124,7 +122,7 @@ class _Exchange:
         )
         failure = self.environ.get(ENVIRON_KEY)
         declared = failure.declared() if isinstance(failure, AuthFailure) else None
-        decision = self.middleware.runtime.handle(view_from_environ(self.environ), answer, declared)
+        decision = middleware.runtime.handle(view_from_environ(self.environ), answer, declared)
         if decision is None or not decision.rewrite:
             self.start_response(self.status_line, self.headers)
             return self.body
@@ -175,7 +173,7 @@ class _Deferred:
             exchange = self._started()
             if isinstance(exchange, _Exchange):
                 # finish() closes the app's iterable, or hands it on in a _Chain.
-                self._iterator = iter(exchange.finish(chained))
+                self._iterator = iter(exchange.finish(self._middleware, chained))
             else:
                 self._iterator = chained
         return next(self._iterator)
@@ -227,14 +225,16 @@ class AuthHygieneWSGI:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         # None until the app starts its response, True once forwarded, else
         # the held exchange. One cell: the success path stays a closure call.
-        state: _Exchange | bool | None = None
+        state: _Exchange | Literal[True] | None = None
 
         def start(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
             nonlocal state
-            if status[:3] in _WATCHED_CODES or ENVIRON_KEY in environ:
-                state = _Exchange(self, environ, start_response, status, headers)
+            # A plain string comparison settles every non-4xx status; only 4xx
+            # pay for the prefix lookup (every AuthFailure status is a 4xx).
+            if "4" <= status < "5" and (status[:3] in _WATCHED_CODES or ENVIRON_KEY in environ):
+                state = _Exchange(environ, start_response, status, headers)
                 return state.body.append  # PEP 3333 write(): collected like the iterable
             state = True
             return start_response(status, headers, exc_info)
@@ -247,8 +247,7 @@ class AuthHygieneWSGI:
             return result  # the success path: untouched, the server closes it
         if state is None:
             return _Deferred(self, environ, start_response, result, lambda: state)
-        assert state is not False
-        return state.finish(result)
+        return state.finish(self, result)
 
     def raised(
         self, environ: dict[str, Any], start_response: StartResponse, exc: AuthFailure

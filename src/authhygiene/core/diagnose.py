@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from authhygiene.core.challenge import Challenge, parse_challenges
 from authhygiene.core.credentials import Credentials
@@ -142,13 +142,18 @@ RECOGNISERS: tuple[Recogniser, ...] = (
 
 def iso(timestamp: int) -> str:
     """RFC 3339 UTC, seconds precision."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    t = time.gmtime(timestamp)  # formatted by hand: strftime is slow here
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+        f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z"
+    )
 
 
 def _clean(text: str) -> str:
     # Printable text only, whitespace folded, bounded: it may reach a body.
-    text = "".join(ch if ch.isprintable() else " " for ch in text[: MAX_DETAIL_CHARS * 4])
-    text = " ".join(text.split())
+    text = " ".join(text[: MAX_DETAIL_CHARS * 4].split())
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
     if len(text) > MAX_DETAIL_CHARS:
         text = text[: MAX_DETAIL_CHARS - 3].rstrip() + "..."
     return text

@@ -21,6 +21,7 @@ __all__ = ["JwtFacts", "peek"]
 MAX_TOKEN_CHARS = 16 * 1024
 _SEGMENT_RE = re.compile(r"[A-Za-z0-9_-]*")
 _TEXT_FACT_CHARS = 128
+_NOT_PRINTABLE_ASCII_RE = re.compile(r"[^\x20-\x7e]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ def _text(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     # Only printable ASCII survives, bounded: these values reach logs.
-    cleaned = "".join(ch for ch in value[:_TEXT_FACT_CHARS] if " " <= ch <= "~")
+    cleaned = _NOT_PRINTABLE_ASCII_RE.sub("", value[:_TEXT_FACT_CHARS])
     return cleaned or None
 
 

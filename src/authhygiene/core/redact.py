@@ -29,6 +29,7 @@ SECRET_KEY_RE = re.compile(
     re.I,
 )
 _MAX_QUERY_CHARS = 2048
+_NOT_PRINTABLE_ASCII_RE = re.compile(r"[^\x20-\x7e]")
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
@@ -41,7 +42,7 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
 
 def bounded(text: str, limit: int) -> str:
     """Printable ASCII only, at most `limit` characters: safe for a log line."""
-    cleaned = "".join(ch if " " <= ch <= "~" else "?" for ch in text[:limit])
+    cleaned = _NOT_PRINTABLE_ASCII_RE.sub("?", text[:limit])
     return cleaned + "..." if len(text) > limit else cleaned
 
 
