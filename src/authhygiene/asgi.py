@@ -35,7 +35,7 @@ def _view(scope: Scope) -> RequestView:
     client = scope.get("client")
     return RequestView(
         method=scope.get("method", "GET"),
-        path=scope.get("root_path", "") + scope.get("path", ""),
+        path=_full_path(scope),
         query=scope.get("query_string", b"").decode("latin-1"),
         headers=tuple(
             (name.decode("latin-1").lower(), value.decode("latin-1"))
@@ -43,6 +43,13 @@ def _view(scope: Scope) -> RequestView:
         ),
         client=client[0] if client else None,
     )
+
+
+def _full_path(scope: Scope) -> str:
+    # Servers differ on whether `path` already includes `root_path`.
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path if not root or path.startswith(root) else root + path
 
 
 class _Held:
@@ -146,7 +153,8 @@ class AuthHygiene:
 
     async def _hold(self, scope: Scope, send: Send, held: _Held, message: Message) -> bool:
         """Add a message to the held response; True once it has been sent."""
-        held.messages.append(message)
+        if held.size <= self._limit:
+            held.messages.append(message)  # beyond the bound, count and drop
         if message["type"] != "http.response.body":
             held.complete = True  # pathsend / trailers: nothing more to read
         else:

@@ -517,3 +517,44 @@ def test_bare_status_phrase_is_not_a_message(phrase: str) -> None:
     assert body(decision)["detail"] == (
         "This request carried no credentials; this API accepts Bearer."
     )
+
+
+@pytest.mark.parametrize(
+    ("app_challenge", "sent", "reason", "accepted"),
+    [
+        # FastAPI HTTPBasic answers with a bare "Basic" challenge: the app knows
+        # what it accepts better than the policy's default.
+        pytest.param("Basic", (), "credentials_missing", ["Basic"], id="basic-app"),
+        pytest.param(
+            "Basic",
+            (("authorization", "Basic dTpw"),),
+            "credentials_invalid",
+            None,
+            id="basic-sent",
+        ),
+        # DRF TokenAuthentication's challenge names its own scheme word.
+        pytest.param(
+            "Token",
+            (("authorization", "Token abcdef"),),
+            "credentials_invalid",
+            None,
+            id="drf-token",
+        ),
+        pytest.param(
+            "Token",
+            (("authorization", "Basic dTpw"),),
+            "scheme_not_accepted",
+            ["Token"],
+            id="drf-token-basic",
+        ),
+    ],
+)
+def test_app_challenge_names_the_accepted_schemes(
+    app_challenge: str, sent: tuple[tuple[str, str], ...], reason: str, accepted: list[str] | None
+) -> None:
+    decision = run(sent, app_headers=(("www-authenticate", app_challenge),))
+    problem = body(decision)
+    assert problem["reason"] == reason
+    assert problem.get("accepted_schemes") == accepted
+    # No RFC 6750 code for non-bearer schemes.
+    assert "error=" not in " ".join(header(decision, "www-authenticate"))

@@ -256,11 +256,13 @@ def _recognise(status: int, texts: list[str], errors: set[str]) -> Recogniser | 
 
 
 def _accepted(schemes: tuple[str, ...], challenges: list[Challenge] | None) -> tuple[str, ...]:
-    accepted = list(schemes)
+    """What the API accepts, as far as we can tell: the schemes the app's own
+    valid challenges name (the app knows), else the policy's."""
+    named: list[str] = []
     for challenge in challenges or ():
-        if challenge.scheme not in accepted:
-            accepted.append(challenge.scheme)
-    return tuple(accepted)
+        if challenge.scheme not in named:
+            named.append(challenge.scheme)
+    return tuple(named) or schemes
 
 
 def _jwt_log_facts(facts: JwtFacts | None, now: int) -> dict[str, object]:
@@ -304,6 +306,9 @@ def diagnose(
     """Explain the app's refusal, or None when it is not an auth failure."""
     challenges = parse_challenges(answer.get_all("www-authenticate"))
     accepted = _accepted(schemes, challenges)
+    # Lenient on purpose: a scheme either the policy or the app names is not
+    # "not accepted" (RFC 6750 §3.1 would then forbid the error code).
+    acceptable = set(accepted) | set(schemes)
     message = app_message(answer)
     moment = int(now)
     jwt = (
@@ -351,7 +356,7 @@ def diagnose(
         facts["problem"] = credentials.misuse[0].value
         facts["accepted_schemes"] = list(accepted)
         return failure(Reason.CREDENTIALS_MALFORMED, "request")
-    if credentials.scheme is not None and credentials.scheme not in accepted:
+    if credentials.scheme is not None and credentials.scheme not in acceptable:
         facts["scheme"] = credentials.scheme
         facts["accepted_schemes"] = list(accepted)
         return failure(Reason.SCHEME_NOT_ACCEPTED, "request")
