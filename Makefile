@@ -32,6 +32,7 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict tests/typing
 
 pytest: $(STAMP)
 	$(BIN)/pytest

@@ -100,7 +100,7 @@ class AuthHygiene:
     here, so a bad one fails at start-up.
     """
 
-    def __init__(self, app: ASGIApp, **options: Any) -> None:
+    def __init__(self, app: ASGIApp, /, **options: Any) -> None:
         self.app = app
         self.runtime = Runtime.from_options(options)
         self._limit = self.runtime.policy.max_body_bytes

@@ -217,7 +217,7 @@ class AuthHygieneWSGI:
     around any PEP 3333 app. Options are those of `authhygiene.AuthHygiene`.
     """
 
-    def __init__(self, app: WSGIApp, **options: Any) -> None:
+    def __init__(self, app: WSGIApp, /, **options: Any) -> None:
         self.app = app
         self.runtime = Runtime.from_options(options)
         self.limit = self.runtime.policy.max_body_bytes

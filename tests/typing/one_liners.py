@@ -1,0 +1,29 @@
+"""The README's one-liners, type-checked with mypy --strict (make typecheck).
+
+Not collected by pytest: this file is only read by mypy, so that a change to
+the public signatures that breaks a documented use fails the build.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from flask import Flask
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from authhygiene import AuthFailure, AuthHygiene, AuthHygieneWSGI, Reason
+
+fastapi_app = FastAPI()
+fastapi_app.add_middleware(AuthHygiene, realm="api")
+
+starlette_app = Starlette(middleware=[Middleware(AuthHygiene, realm="api")])
+wrapped = AuthHygiene(starlette_app, realm="api", schemes=("Bearer", "DPoP"), explain="full")
+
+flask_app = Flask(__name__)
+# Flask's own docs assign middleware this way (ProxyFix); mypy calls it a
+# method assignment, as it does for every WSGI middleware.
+flask_app.wsgi_app = AuthHygieneWSGI(flask_app.wsgi_app, realm="api")  # type: ignore[method-assign]
+
+
+def refuse() -> None:
+    raise AuthFailure(Reason.INSUFFICIENT_SCOPE, required_scope="items:write")
