@@ -180,3 +180,26 @@ def test_pathsend_after_401_completes_the_hold() -> None:
     sent = run(wrap(app))
     assert sent[0]["status"] == 401
     assert len(sent) == 2
+
+
+def test_large_non_auth_403_streams_on_whole() -> None:
+    # A 100 KB CSRF page: not an auth failure, so every byte passes, in order.
+    chunk = b"<p>CSRF verification failed.</p>" + b"x" * 4000
+    messages = [start(403, (b"content-type", b"text/html"))]
+    messages += [body(chunk, True) for _ in range(25)] + [body(b"end")]
+    sent = run(wrap(app_sending(*messages)))
+    assert sent == messages
+
+
+def test_endless_401_is_answered_without_waiting() -> None:
+    sent: list[Message] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start(401))
+        for _ in range(1000):  # bounded stand-in for a stream that never ends
+            await send(body(b"x" * 1024, True))
+
+    sent = run(wrap(app))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[0]["status"] == 401
+    assert json.loads(sent[1]["body"])["reason"] == "credentials_invalid"

@@ -66,3 +66,23 @@ def test_auth_failure_renders_without_the_middleware() -> None:
     response = AuthFailure(Reason.TOKEN_EXPIRED).get_response(environ)  # type: ignore[arg-type]
     assert response.status_code == 401
     assert environ["authhygiene.failure"] is not None
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"reelm": "api"}, "Did you mean 'realm'", id="typo"),
+        pytest.param({"realm": "api", "logger": "notalogger"}, "no callable .warning()", id="log"),
+    ],
+)
+def test_bad_options_raise_and_are_logged(options: dict[str, object], message: str) -> None:
+    from structlog.testing import capture_logs
+
+    from authhygiene import AuthHygiene, AuthHygieneWSGI, PolicyError
+
+    for adapter in (AuthHygiene, AuthHygieneWSGI):
+        with capture_logs() as logs, pytest.raises(PolicyError, match=message):
+            adapter(lambda *a: None, **options)  # type: ignore[arg-type]
+        assert logs[0]["event"] == "auth.misconfig"
+        assert logs[0]["kind"] == "invalid_options"
+        assert message in logs[0]["error"]

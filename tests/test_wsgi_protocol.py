@@ -181,3 +181,32 @@ def test_csrf_403_passes_through() -> None:
     status, _, data = call(wrap(eager("403 Forbidden", body)), environ(HTTP_AUTHORIZATION=""))
     assert status == "403 Forbidden"
     assert data.startswith(b"CSRF")
+
+
+def test_large_non_auth_403_streams_on_whole() -> None:
+    chunks = [b"<p>CSRF verification failed.</p>" + b"x" * 4000 for _ in range(25)] + [b"end"]
+    body = Body(chunks)
+    status, _, data = call(
+        wrap(eager("403 Forbidden", body, [("Content-Type", "text/html")])),
+        environ(HTTP_AUTHORIZATION=""),
+    )
+    assert status == "403 Forbidden"
+    assert data == b"".join(chunks)
+    assert body.closed == 1
+
+
+def test_endless_401_is_answered_without_reading_it_all() -> None:
+    pulled = []
+
+    class Endless(Body):
+        def __iter__(self) -> Iterator[bytes]:
+            for i in range(10_000):  # bounded stand-in for a stream that never ends
+                pulled.append(i)
+                yield b"x" * 1024
+
+    body = Endless([])
+    status, _, data = call(wrap(eager("401 Unauthorized", body)))
+    assert status == "401 Unauthorized"
+    assert json.loads(data)["reason"] == "credentials_invalid"
+    assert len(pulled) < 100
+    assert body.closed == 1

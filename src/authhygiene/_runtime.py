@@ -11,10 +11,19 @@ from typing import Any
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision, decide
 from authhygiene.core.diagnose import AppAnswer, Declared
-from authhygiene.core.policy import Policy
+from authhygiene.core.policy import Policy, PolicyError
 from authhygiene.logging import default_logger, emit, emit_misconfig
 
 __all__ = ["Runtime"]
+
+
+def _check_logger(logger: Any, level: str) -> None:
+    for method in {level, "warning"}:
+        if not callable(getattr(logger, method, None)):
+            raise PolicyError(
+                f"authhygiene: logger={logger!r} has no callable .{method}(); pass a structlog"
+                " logger such as structlog.get_logger('authhygiene')."
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +37,17 @@ class Runtime:
         option belongs to the Policy."""
         rest = dict(options)
         logger = rest.pop("logger", None)
-        return cls(Policy.from_options(rest), logger if logger is not None else default_logger())
+        try:
+            policy = Policy.from_options(rest)
+            if logger is not None:
+                _check_logger(logger, policy.log_level)
+        except PolicyError as exc:
+            # Raised here, at construction. Starlette builds its middleware
+            # lazily and uvicorn's `--lifespan auto` hides a start-up error, so
+            # say it in the log too, where an operator looks first.
+            default_logger().error("auth.misconfig", kind="invalid_options", error=str(exc))
+            raise
+        return cls(policy, logger if logger is not None else default_logger())
 
     def handle(
         self, view: RequestView, answer: AppAnswer, declared: Declared | None = None

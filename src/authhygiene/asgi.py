@@ -13,7 +13,7 @@ through before anything else happens.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Literal
+from typing import Any
 
 from authhygiene._runtime import Runtime
 from authhygiene.core.credentials import RequestView
@@ -112,8 +112,9 @@ class AuthHygiene:
             return
 
         # One cell for the whole exchange: None until the response starts,
-        # True once we forward everything, else the response we hold.
-        state: _Held | Literal[True] | None = None
+        # True once we forward everything, False once we drop the rest (our
+        # answer has been sent), else the response we hold.
+        state: _Held | bool | None = None
 
         async def send_wrapper(message: Message) -> None:
             nonlocal state
@@ -129,30 +130,30 @@ class AuthHygiene:
                     return
                 state = _Held(message)
                 return
-            if await self._hold(scope, send, state, message):
-                state = True
+            if state is not False:
+                state = await self._hold(scope, send, state, message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         except AuthFailure as exc:
-            if state is True:
-                raise  # the response is already on the wire
-            if not await self._answer(scope, send, None, exc.declared()):
+            if state is True or state is False:
+                raise  # a response is already on the wire
+            if await self._answer(scope, send, None, exc.declared()) is None:
                 # Report-only: change nothing, not even a 500 the app started.
                 if state is not None:
                     await state.flush(send)
                 raise
             return
         except BaseException:
-            if state is not True and state is not None:
+            if state is not True and isinstance(state, _Held):
                 await state.flush(send)  # e.g. the server-error layer's own 500
             raise
-        # Identity checks, not isinstance: this line runs on every request.
-        if state is not True and state is not None:
+        # `state is not True` first: the success path pays one identity check.
+        if state is not True and isinstance(state, _Held):
             await state.flush(send)
 
-    async def _hold(self, scope: Scope, send: Send, held: _Held, message: Message) -> bool:
-        """Add a message to the held response; True once it has been sent."""
+    async def _hold(self, scope: Scope, send: Send, held: _Held, message: Message) -> _Held | bool:
+        """Add a message to the held response; the exchange's next state."""
         if held.size <= self._limit:
             held.messages.append(message)  # beyond the bound, count and drop
         if message["type"] != "http.response.body":
@@ -160,20 +161,27 @@ class AuthHygiene:
         else:
             held.size += len(message.get("body", b""))
             held.complete = not message.get("more_body", False)
-        if held.size > self._limit and (held.status >= 500 or self._report_only):
-            # Too large to hold: send what we have and stream the rest.
-            await held.flush(send)
-            return True
-        if held.complete and held.status < 500:
+        if held.status >= 500:
+            if held.size > self._limit:
+                await held.flush(send)  # too large to hold: stream the rest
+                return True
+            return held  # kept until the app returns (an exception may follow)
+        if held.complete:
             await self._answer(scope, send, held, None)
             return True
-        return False
+        if held.size > self._limit:
+            # Too large (or endless) to wait for: decide on what we have. If it
+            # is ours to answer, drop the rest; if not, stream it on unchanged.
+            rewritten = await self._answer(scope, send, held, None)
+            return not rewritten
+        return held
 
     async def _answer(
         self, scope: Scope, send: Send, held: _Held | None, declared: Declared | None
-    ) -> bool:
-        """Send the decision, or the held answer unchanged. False when there
-        is nothing to send (a raised AuthFailure in report-only mode)."""
+    ) -> bool | None:
+        """Send the decision (True), or the held answer unchanged (False).
+        None when there is nothing to send (a raised AuthFailure in
+        report-only mode)."""
         if declared is not None:
             # The app raised: what it may have started (a 500) is not its answer.
             answer = AppAnswer(REASONS[declared.reason].status)
@@ -186,8 +194,8 @@ class AuthHygiene:
             return True
         if held is not None:
             await held.flush(send)
-            return True
-        return False
+            return False
+        return None
 
 
 async def _write(send: Send, decision: Decision, *, head: bool) -> None:

@@ -110,11 +110,6 @@ class _Exchange:
         except BaseException:
             _close(result)
             raise
-        if size > limit and middleware.runtime.policy.report_only:
-            # Report-only never changes the answer; too large to examine, stream it on.
-            self.start_response(self.status_line, self.headers)
-            return _Chain(self.body, iterator, result)
-        _close(result)
         answer = AppAnswer(
             int(self.status_line[:3]),
             tuple((name.lower(), value) for name, value in self.headers),
@@ -124,8 +119,14 @@ class _Exchange:
         declared = failure.declared() if isinstance(failure, AuthFailure) else None
         decision = middleware.runtime.handle(view_from_environ(self.environ), answer, declared)
         if decision is None or not decision.rewrite:
+            # Not ours to change: the app's answer, whole, as it was.
             self.start_response(self.status_line, self.headers)
+            if size > limit:
+                return _Chain(self.body, iterator, result)  # too large to have read: stream on
+            _close(result)
             return self.body
+        # Ours to answer: the rest of the app's body (maybe endless) is not read.
+        _close(result)
         return _write(self.environ, self.start_response, decision)
 
 

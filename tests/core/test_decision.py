@@ -244,7 +244,9 @@ def test_decision_table(
         assert challenges, "R8/R10: the RFC 6750 error is conveyed in a challenge"
     if error is None:
         assert "error_description" not in " ".join(challenges)  # R7
-    assert problem["error"] == (error or reason)
+    # OAuth `error` only where RFC 6750 defines a code for this refusal.
+    assert problem.get("error") == error
+    assert ("error_description" in problem) is (error is not None)
     # R22: never cached; Vary extended.
     assert header(decision, "cache-control") == ["no-store"]
     assert header(decision, "pragma") == ["no-cache"]
@@ -338,6 +340,14 @@ def test_report_only_changes_nothing() -> None:
     assert decision.status == 403
     assert decision.headers == app_headers
     assert decision.log["would_status"] == 401
+    assert decision.log["would_change"] == [
+        "status",
+        "www-authenticate",
+        "content-type",
+        "cache-control",
+        "vary",
+        "body",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -558,3 +568,142 @@ def test_app_challenge_names_the_accepted_schemes(
     assert problem.get("accepted_schemes") == accepted
     # No RFC 6750 code for non-bearer schemes.
     assert "error=" not in " ".join(header(decision, "www-authenticate"))
+
+
+@pytest.mark.parametrize(
+    ("app_challenge", "sent", "expected"),
+    [
+        # R7: the app's own error code is dropped when no credentials came.
+        pytest.param(
+            'Bearer realm="api", error="invalid_token", error_description="missing or invalid"',
+            (),
+            'Bearer realm="api"',
+            id="no-credentials-no-error",
+        ),
+        pytest.param(
+            'Bearer error="insufficient_scope", scope="a b"',
+            (("authorization", "Basic dTpw"),),
+            'Bearer realm="api"',
+            id="other-scheme-no-error",
+        ),
+        # R6: RFC 6750 charsets hold even for what the app wrote; our words,
+        # consistent with the body, replace the app's description.
+        pytest.param(
+            'Bearer realm="my api", error="invalid_token", error_description="The token \\"x\\" has'
+            ' expired", error_uri="not a uri"',
+            BEARER,
+            'Bearer realm="my api", error="invalid_token",'
+            " error_description=\"The token 'x' has expired\"",
+            id="charset-and-uri",
+        ),
+        # RFC 7616 §3.3: algorithm and stale are never quoted.
+        pytest.param(
+            'Digest realm="x", algorithm=SHA-256, qop="auth", nonce="abc", stale=FALSE',
+            (),
+            'Digest realm="x", algorithm=SHA-256, qop="auth", nonce="abc", stale=FALSE',
+            id="digest-tokens",
+        ),
+        # A secret the app echoed into its own challenge is never sent on.
+        pytest.param(
+            f'Bearer realm="api", note="token {SECRET} seen"',
+            BEARER,
+            'Bearer realm="api", note="token [redacted] seen", error="invalid_token",'
+            ' error_description="The credentials were rejected."',
+            id="scrubbed",
+        ),
+    ],
+)
+def test_app_challenge_is_cleaned(
+    app_challenge: str, sent: tuple[tuple[str, str], ...], expected: str
+) -> None:
+    decision = run(sent, app_headers=(("www-authenticate", app_challenge),))
+    assert header(decision, "www-authenticate") == [expected]
+
+
+@pytest.mark.parametrize(
+    ("headers", "app_body", "secret"),
+    [
+        pytest.param(
+            (("x-api-key", "sk_live_SUPERSECRET123"),),
+            b'{"detail":"Invalid API key: sk_live_SUPERSECRET123"}',
+            "sk_live_SUPERSECRET123",
+            id="api-key",
+        ),
+        pytest.param(
+            (("cookie", "sessionid=abcdefgh12345678"),),
+            b'{"detail":"session abcdefgh12345678 expired"}',
+            "abcdefgh12345678",
+            id="cookie",
+        ),
+        pytest.param(
+            (("authorization", "Basic dXNlcjpodW50ZXIy"),),
+            b'{"detail":"wrong password hunter2"}',
+            "hunter2",
+            id="basic-password",
+        ),
+    ],
+)
+def test_every_credential_is_scrubbed_and_fingerprinted(
+    headers: tuple[tuple[str, str], ...], app_body: bytes, secret: str
+) -> None:
+    decision = run(headers, body=app_body, schemes=("Bearer", "Basic"))
+    assert secret not in decision.body.decode()
+    assert secret not in repr(decision.headers)
+    assert secret not in repr(decision.log)
+    assert "[redacted]" in body(decision)["detail"]
+    assert len(str(decision.log["credential_fingerprint"])) == 16
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "CSRF token missing or incorrect.",
+        "The CSRF token is missing.",
+        "CSRF Failed: CSRF token missing.",
+        "Cross-site request forgery detected",
+    ],
+)
+def test_csrf_wordings_are_not_auth_failures(message: str) -> None:
+    policy = Policy.from_options({"realm": "api"})
+    answer = AppAnswer(
+        403, (("content-type", "application/json"),), json.dumps({"detail": message}).encode()
+    )
+    assert decide(policy, RequestView("POST", "/f", "", ()), answer, now=NOW) is None
+
+
+def test_token_only_in_query_is_not_read_by_the_app() -> None:
+    decision = run((), query=f"access_token={SECRET}", body=b'{"detail":"Not authenticated"}')
+    problem = body(decision)
+    assert problem["reason"] == "credentials_missing"
+    assert problem["problem"] == "token_in_query"
+    assert header(decision, "www-authenticate") == ['Bearer realm="api"']  # R7
+    assert SECRET not in decision.body.decode()
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        # Default schemes: the app's Basic-only challenge says what it takes.
+        pytest.param({}, "scheme_not_accepted", id="default-schemes"),
+        # Configured schemes are taken at their word.
+        pytest.param({"schemes": ("Bearer", "Basic")}, "credentials_invalid", id="configured"),
+    ],
+)
+def test_bearer_to_a_basic_app(options: dict[str, Any], reason: str) -> None:
+    decision = run(BEARER, app_headers=(("www-authenticate", 'Basic realm="x"'),), **options)
+    assert body(decision)["reason"] == reason
+
+
+def test_scope_named_in_the_apps_message() -> None:
+    decision = run(BEARER, status=403, body=b'{"message":"Missing scope items"}')
+    assert body(decision)["required_scope"] == "items"
+    assert challenge(decision).parameters["scope"] == "items"
+
+
+def test_declared_scope_is_one_spelling_everywhere() -> None:
+    decision = run(
+        BEARER,
+        declared=Declared(Reason.INSUFFICIENT_SCOPE, {"required_scope": 'a"b c\\d \r\nX: y'}),
+    )
+    assert body(decision)["required_scope"] == "ab cd X: y"
+    assert challenge(decision).parameters["scope"] == "ab cd X: y"

@@ -318,8 +318,8 @@ def assert_problem(reply: Reply, *, status: int, reason: str) -> dict[str, Any]:
         assert member in problem, member
     assert problem["status"] == reply.status  # RFC 9457 §3.1.3 / R12
     assert problem["reason"] == reason
-    assert problem["error"]
-    assert "error_description" in problem
+    # OAuth `error`/`error_description` only where RFC 6750 defines a code.
+    assert ("error" in problem) == ("error_description" in problem)
     if status == 401:
         parsed = challenges(reply)
         assert parsed  # R1

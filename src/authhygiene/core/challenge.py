@@ -49,6 +49,12 @@ _NOT_RFC6750_RE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 _NOT_SCOPE_TOKEN_RE = re.compile(r"[^\x21\x23-\x5b\x5d-\x7e]")
 
 
+# Parameters a scheme's own RFC says must be sent as tokens, never quoted
+# (RFC 7616 §3.3: "algorithm" and "stale" MUST NOT be quoted; "charset" and
+# "userhash" are defined as tokens there too).
+_TOKEN_VALUED = {"Digest": frozenset({"algorithm", "stale", "charset", "userhash"})}
+
+
 def quote(value: str) -> str:
     """RFC 9110 §5.6.4 quoted-string. Control characters are removed (they
     can never be sent), quotes and backslashes become quoted-pairs, and the
@@ -106,14 +112,20 @@ class Challenge:
         return Challenge(self.scheme, tuple(params))
 
     def render(self) -> str:
-        """The header value. Every parameter value is a quoted-string; this is
-        always valid for `realm` (RFC 9110 §11.5 requires it) and allowed
-        for every other parameter (RFC 9110 §11.2)."""
+        """The header value. Parameter values are quoted-strings (RFC 9110
+        §11.5 requires it for `realm`, §11.2 allows it for every other
+        parameter), except where a scheme's RFC requires a token."""
         if self.token68 is not None and not self.params:
             return f"{self.scheme} {self.token68}"
         if not self.params:
             return self.scheme
-        rendered = ", ".join(f"{key}={quote(value)}" for key, value in self.params)
+        unquoted = _TOKEN_VALUED.get(self.scheme, frozenset())
+        rendered = ", ".join(
+            f"{key}={value}"
+            if key in unquoted and TCHAR_RE.fullmatch(value)
+            else f"{key}={quote(value)}"
+            for key, value in self.params
+        )
         return f"{self.scheme} {rendered}"
 
 

@@ -9,6 +9,8 @@ from `repr` so it cannot reach a log or an exception message by accident.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -109,6 +111,14 @@ class Credentials:
     misuse: tuple[Misuse, ...] = ()
     api_key_header: str | None = None
     session_cookie: str | None = None
+    # Every secret-bearing value the request carried (token, decoded Basic
+    # password, API key, cookie values): scrubbed from anything we echo.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def secret(self) -> str | None:
+        """The one credential the request is identified by, for fingerprints."""
+        return self.token or (self.secrets[0] if self.secrets else None)
 
     @property
     def presented(self) -> bool:
@@ -164,12 +174,23 @@ def _query_token(query: str) -> str | None:
     return None
 
 
-def _cookie_names(headers: Iterable[str]) -> Iterable[str]:
+def _cookies(headers: Iterable[str]) -> Iterable[tuple[str, str]]:
     for header in headers:
         for part in header[:MAX_HEADER_CHARS].split(";"):
-            name, sep, _ = part.partition("=")
+            name, sep, value = part.partition("=")
             if sep:
-                yield name.strip()
+                yield name.strip(), value.strip()
+
+
+def _basic_password(token: str | None) -> str | None:
+    # RFC 7617 §2: base64(user-id ":" password); the password is a secret.
+    if not token or len(token) > 4096:
+        return None
+    try:
+        decoded = base64.b64decode(token, validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
+    return decoded.partition(":")[2] or None
 
 
 def parse_credentials(
@@ -182,22 +203,43 @@ def parse_credentials(
     session cookies into one `Credentials` view."""
     values = view.get_all("authorization")
     query_token = _query_token(view.query)
-    api_key_header = next((name for name in api_key_headers if view.get(name)), None)
-    session_cookie = next(
-        (name for name in _cookie_names(view.get_all("cookie")) if name in session_cookies),
-        None,
-    )
+    api_key = next(((name, view.get(name)) for name in api_key_headers if view.get(name)), None)
+    cookies = list(_cookies(view.get_all("cookie")))
+    session = next(((name, value) for name, value in cookies if name in session_cookies), None)
+    extra: list[str] = []
+    if api_key is not None:
+        extra.append(str(api_key[1]))
+    if session is not None:
+        extra.append(session[1])
+    extra.extend(value for _, value in cookies if len(value) >= 8)
+    api_key_header = api_key[0] if api_key else None
+    session_cookie = session[0] if session else None
+
+    def credentials(
+        scheme: str | None, token: str | None, source: str | None, misuse: tuple[Misuse, ...]
+    ) -> Credentials:
+        secrets = [token] if token else []
+        if scheme == "Basic":
+            password = _basic_password(token)
+            if password:
+                secrets.append(password)
+        if query_token and query_token != token:
+            secrets.append(query_token)
+        secrets.extend(extra)
+        if source is None and api_key_header is not None:
+            source = "api_key_header"
+        elif source is None and session_cookie is not None:
+            source = "cookie"
+        return Credentials(
+            scheme, token, source, misuse, api_key_header, session_cookie, tuple(secrets)
+        )
+
     if not values:
         if query_token is not None:
-            return Credentials(
-                "Bearer",
-                query_token,
-                "query",
-                (Misuse.EMPTY_TOKEN,) if not query_token else (),
-                api_key_header,
-                session_cookie,
+            return credentials(
+                "Bearer", query_token, "query", (Misuse.EMPTY_TOKEN,) if not query_token else ()
             )
-        return Credentials(None, None, None, (), api_key_header, session_cookie)
+        return credentials(None, None, None, ())
 
     value = values[0]
     misuse: list[Misuse] = []
@@ -207,9 +249,7 @@ def parse_credentials(
         misuse.append(Misuse.MULTIPLE_AUTHORIZATION_HEADERS)
     if len(value) > MAX_HEADER_CHARS:
         misuse.append(Misuse.OVERSIZED)
-        return Credentials(
-            _scheme_word(value[:64]), None, "header", tuple(misuse), api_key_header, session_cookie
-        )
+        return credentials(_scheme_word(value[:64]), None, "header", tuple(misuse))
     scheme = _scheme_word(value)
     rest = value.strip(" \t").partition(" ")[2]
     token: str | None
@@ -223,7 +263,7 @@ def parse_credentials(
     if query_token is not None and scheme in TOKEN_SCHEMES:
         # RFC 6750 §3.1: a token sent by more than one method is invalid_request.
         misuse.append(Misuse.TOKEN_IN_HEADER_AND_QUERY)
-    return Credentials(scheme, token, "header", tuple(misuse), api_key_header, session_cookie)
+    return credentials(scheme, token, "header", tuple(misuse))
 
 
 def fingerprint(key: bytes, secret: str) -> str:

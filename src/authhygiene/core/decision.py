@@ -111,6 +111,34 @@ def _status(policy: Policy, failure: Failure, app_status: int) -> int:
     return REASONS[reason].status
 
 
+# RFC 6750 §3 / RFC 9470 §3 parameters: they describe this refusal, so the
+# decider sets them; an app's own values are dropped rather than trusted.
+_ERROR_PARAMS = frozenset(
+    {"error", "error_description", "error_uri", "scope", "acr_values", "max_age"}
+)
+# RFC 6750 §3: error_uri is an absolute URI of %x21 / %x23-5B / %x5D-7E.
+_ABSOLUTE_URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def _app_challenge(challenge: Challenge, error: str | None, secrets: tuple[str, ...]) -> Challenge:
+    """The app's valid challenge, cleaned: no echoed secret in any value and,
+    for bearer-token schemes, none of its error parameters except a
+    well-formed error_uri that documents the very error we send."""
+    params = []
+    for key, value in challenge.params:
+        if challenge.scheme in TOKEN_SCHEMES and key in _ERROR_PARAMS:
+            if (
+                key == "error_uri"
+                and error is not None
+                and challenge.param("error") == error
+                and _ABSOLUTE_URI_RE.fullmatch(value)
+            ):
+                params.append((key, value))
+            continue
+        params.append((key, scrub(value, secrets)))
+    return Challenge(challenge.scheme, tuple(params), challenge.token68)
+
+
 def _challenges(
     policy: Policy,
     failure: Failure,
@@ -119,13 +147,13 @@ def _challenges(
     credentials: Credentials,
     description: str | None,
 ) -> list[Challenge]:
+    app = [_app_challenge(c, error, credentials.secrets) for c in failure.challenges or ()]
     # RFC 9110 §15.5.2 / R1: every 401 carries a challenge. 400 and 403 carry
     # one only to convey an RFC 6750 error (R8, R10).
     if status != 401 and error is None:
-        return list(failure.challenges or ()) if status == 403 else []
-    base = list(failure.challenges or ()) or [Challenge(scheme) for scheme in policy.schemes]
+        return app if status == 403 else []
     out = []
-    for challenge in base:
+    for challenge in app or [Challenge(scheme) for scheme in policy.schemes]:
         if challenge.token68 is not None:
             out.append(challenge)
             continue
@@ -138,16 +166,6 @@ def _challenges(
                 credentials.source == "query" and challenge.scheme == "Bearer"
             )
             if error is not None and (carried or status != 401):
-                app_error = challenge.param("error")
-                if app_error != error:
-                    challenge = Challenge(
-                        challenge.scheme,
-                        tuple(
-                            (key, value)
-                            for key, value in challenge.params
-                            if key not in ("error", "error_description", "error_uri", "scope")
-                        ),
-                    )
                 extra.append(("error", error))
                 if description:
                     extra.append(("error_description", description))
@@ -194,7 +212,7 @@ def _log_fields(
     app_status: int,
     request_id: str,
 ) -> dict[str, object]:
-    secrets = (credentials.token,) if credentials.token else ()
+    secrets = credentials.secrets
     fields: dict[str, object] = {
         "reason": failure.reason.value,
         "status": status,
@@ -214,8 +232,8 @@ def _log_fields(
             "origin": bounded(view.get("origin") or "", 256) or None,
             "request_id": request_id,
             "credential_fingerprint": (
-                fingerprint(policy.fingerprint_key, credentials.token)
-                if credentials.token
+                fingerprint(policy.fingerprint_key, credentials.secret)
+                if credentials.secret
                 else None
             ),
             "diagnosis": failure.source,
@@ -241,6 +259,7 @@ def decide(
     )
     failure = diagnose(
         schemes=policy.schemes,
+        schemes_given=policy.schemes_given,
         credentials=credentials,
         answer=answer,
         declared=declared,
@@ -257,7 +276,7 @@ def decide(
     ):
         error = None  # RFC 6750 codes describe bearer tokens, not Basic or API keys
     request_id, instance = _request_id(policy, view)
-    secrets = (credentials.token,) if credentials.token else ()
+    secrets = credentials.secrets
     # "minimal" says no more in the challenge than in the body.
     description = rfc6750_text(detail(failure, secrets)) if policy.explain != "minimal" else None
     body = problem_body(
@@ -296,11 +315,30 @@ def decide(
             answer.headers,
             b"",
             "auth.report_only",
-            {**log, "would_status": status, "status": answer.status},
+            {
+                **log,
+                "would_status": status,
+                "status": answer.status,
+                "would_change": _changes(answer, status, headers, body),
+            },
             rewrite=False,
             misconfig=misconfig,
         )
     return Decision(status, tuple(headers), body, "auth.failure", log, misconfig=misconfig)
+
+
+def _changes(
+    answer: AppAnswer, status: int, headers: list[tuple[str, str]], body: bytes
+) -> list[str]:
+    """What report-only mode would have changed on the wire."""
+    changes = ["status"] if status != answer.status else []
+    for name in ("www-authenticate", "content-type", "cache-control", "vary"):
+        ours = [value for key, value in headers if key == name]
+        if ours != answer.get_all(name):
+            changes.append(name)
+    if body != answer.body:
+        changes.append("body")
+    return changes
 
 
 def _misconfig(answer: AppAnswer, failure: Failure) -> tuple[str, ...]:

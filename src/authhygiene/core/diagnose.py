@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from authhygiene.core.challenge import Challenge, parse_challenges
+from authhygiene.core.challenge import Challenge, parse_challenges, scope_value
 from authhygiene.core.credentials import Credentials
 from authhygiene.core.jwt_peek import JwtFacts, peek
 from authhygiene.core.reasons import Reason
@@ -96,10 +96,11 @@ _AUTH = frozenset({401, 403})
 # its wording was taken from. Earlier rows win.
 RECOGNISERS: tuple[Recogniser, ...] = (
     Recogniser(
-        "Django CsrfViewMiddleware (django/views/csrf.py) and DRF SessionAuthentication",
+        "CSRF refusals: Django CsrfViewMiddleware (django/views/csrf.py), DRF"
+        " SessionAuthentication ('CSRF Failed: ...'), Flask-WTF ('The CSRF token is missing.')",
         frozenset({403}),
         None,
-        message=re.compile(r"\bCSRF (verification )?failed\b", re.I),
+        message=re.compile(r"\b[CX]SRF\b|\bcross[- ]site request forgery\b", re.I),
     ),
     Recogniser(
         "RFC 6750 §3.1 challenge error set by the app",
@@ -255,6 +256,20 @@ def _recognise(status: int, texts: list[str], errors: set[str]) -> Recogniser | 
     return None
 
 
+_SCOPE_IN_TEXT_RE = re.compile(
+    r"\bscopes?\b[:=]?\s*['\"]?([A-Za-z0-9:._/\-]{1,64})['\"]?\.?\s*$", re.I
+)
+
+
+def _scope_in(texts: list[str]) -> str | None:
+    """A single scope named at the end of an app's message ("Missing scope items")."""
+    for text in texts:
+        match = _SCOPE_IN_TEXT_RE.search(text)
+        if match:
+            return match.group(1).rstrip(".") or None
+    return None
+
+
 def _accepted(schemes: tuple[str, ...], challenges: list[Challenge] | None) -> tuple[str, ...]:
     """What the API accepts, as far as we can tell: the schemes the app's own
     valid challenges name (the app knows), else the policy's."""
@@ -298,6 +313,7 @@ def _time_reason(facts: JwtFacts | None, now: int) -> tuple[Reason, dict[str, ob
 def diagnose(
     *,
     schemes: tuple[str, ...],
+    schemes_given: bool = True,
     credentials: Credentials,
     answer: AppAnswer,
     declared: Declared | None,
@@ -306,10 +322,14 @@ def diagnose(
     """Explain the app's refusal, or None when it is not an auth failure."""
     challenges = parse_challenges(answer.get_all("www-authenticate"))
     accepted = _accepted(schemes, challenges)
-    # Lenient on purpose: a scheme either the policy or the app names is not
-    # "not accepted" (RFC 6750 §3.1 would then forbid the error code).
-    acceptable = set(accepted) | set(schemes)
+    # The app's own challenges say what it takes; schemes configured
+    # explicitly are taken too (the app's challenge may name fewer).
+    acceptable = set(accepted) | (set(schemes) if schemes_given else set())
     message = app_message(answer)
+    # An app's challenge may explain itself where its body does not.
+    described = [text for c in challenges or () if (text := c.param("error_description"))]
+    if message is None and described:
+        message = _clean(described[0])
     moment = int(now)
     jwt = (
         peek(credentials.token)
@@ -331,6 +351,9 @@ def diagnose(
 
     if declared is not None:
         facts.update(declared.facts)
+        if facts.get("required_scope") is not None:
+            # One spelling for body and challenge (RFC 6750 §3 scope syntax).
+            facts["required_scope"] = scope_value(str(facts["required_scope"]).split())
         if declared.detail:
             message = _clean(declared.detail)
         if declared.reason in (Reason.TOKEN_EXPIRED, Reason.TOKEN_NOT_YET_VALID):
@@ -343,7 +366,7 @@ def diagnose(
         challenge.param("error") or "" for challenge in challenges or () if challenge.param("error")
     }
     json_error = _json_error(answer) if answer.body[:1] == b"{" else None
-    texts = [text for text in (json_error, message, _page_text(answer)) if text]
+    texts = [text for text in (json_error, message, _page_text(answer), *described) if text]
     row = _recognise(answer.status, texts, errors)
     if row is not None and row.reason is None:
         return None  # not about authentication (R2 does not apply)
@@ -365,6 +388,7 @@ def diagnose(
         reason = row.reason
         if reason is Reason.INSUFFICIENT_SCOPE:
             scope = next((c.param("scope") for c in challenges or () if c.param("scope")), None)
+            scope = scope or _scope_in(texts)
             if scope:
                 facts["required_scope"] = scope
         timed = _time_reason(jwt, moment)
@@ -372,6 +396,12 @@ def diagnose(
             facts.update(timed[1])
         return failure(reason, f"recogniser:{row.source}")
 
+    if credentials.source == "query" and "invalid_token" not in errors:
+        # RFC 6750 §2.3 makes the query method optional, and nothing says this
+        # app reads it: to the app the request carried no credentials.
+        facts["problem"] = "token_in_query"
+        facts["accepted_schemes"] = list(accepted)
+        return failure(Reason.CREDENTIALS_MISSING, "request")
     if answer.status == 403:
         return failure(Reason.FORBIDDEN, "status")
     timed = _time_reason(jwt, moment)

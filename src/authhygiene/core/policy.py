@@ -54,11 +54,14 @@ class Policy:
     max_body_bytes: int = 64 * 1024
     log_level: str = "warning"
     fingerprint_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
+    # Whether `schemes` was configured (True) or is the default: an app's own
+    # challenges then say what it accepts.
+    schemes_given: bool = field(default=False, init=False)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Policy:
         """Validate keyword options (or a Django settings dict) into a Policy."""
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls) if f.init}
         unknown = sorted(set(options) - known)
         if unknown:
             name = unknown[0]
@@ -115,6 +118,7 @@ class Policy:
         if "fingerprint_key" in values:
             values["fingerprint_key"] = _key(values["fingerprint_key"])
         policy = cls(**values)
+        object.__setattr__(policy, "schemes_given", "schemes" in options)
         if policy.resource_metadata and not {"Bearer", "DPoP"} & set(policy.schemes):
             raise PolicyError(
                 "authhygiene: resource_metadata (RFC 9728) is sent in Bearer or DPoP challenges,"

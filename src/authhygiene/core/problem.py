@@ -53,6 +53,11 @@ def explanation(failure: Failure) -> str:
     """Our own sentence for `detail` when the app gave none."""
     facts = failure.facts
     reason = failure.reason
+    if reason is Reason.CREDENTIALS_MISSING and facts.get("problem") == "token_in_query":
+        return (
+            "The token was sent in the query string, which this API does not read; send it"
+            f" in the Authorization header ({_schemes_text(facts.get('accepted_schemes'))})."
+        )
     if reason is Reason.CREDENTIALS_MISSING:
         return (
             "This request carried no credentials; this API accepts"
@@ -96,10 +101,17 @@ def detail(failure: Failure, secrets: tuple[str, ...] = ()) -> str:
     return theirs
 
 
+# Challenge schemes that stand for an API key sent in a header of its own
+# (FastAPI's APIKeyHeader answers "WWW-Authenticate: APIKey").
+_API_KEY_SCHEMES = frozenset({"ApiKey", "API-Key", "X-API-Key"})
+
+
 def hint(failure: Failure) -> str:
     facts = failure.facts
     accepted = facts.get("accepted_schemes")
     scheme = accepted[0] if isinstance(accepted, list) and accepted else "Bearer"
+    if failure.reason is Reason.CREDENTIALS_MISSING and scheme in _API_KEY_SCHEMES:
+        return "Send the API key in the request header this API reads (e.g. 'X-API-Key: <key>')."
     required = facts.get("required_scope")
     return REASONS[failure.reason].hint.format(
         scheme=scheme,
@@ -149,8 +161,11 @@ def problem_body(
     if policy.explain == "full":
         body["diagnosis"] = failure.source
     body["request_id"] = request_id
-    # OAuth 2.0 clients read these two (RFC 6749 §5.2 shape, RFC 6750 codes).
-    body["error"] = error or failure.reason.value
-    if policy.explain != "minimal":
-        body["error_description"] = rfc6750_text(text)
+    # OAuth 2.0 clients read these two (RFC 6749 §5.2 shape) where RFC 6750
+    # (or RFC 9470) defines a code; where it says "no error code" (missing
+    # credentials, another scheme, a plain 403) there is none here either.
+    if error is not None:
+        body["error"] = error
+        if policy.explain != "minimal":
+            body["error_description"] = rfc6750_text(text)
     return json.dumps(body, ensure_ascii=True, separators=(",", ":"), default=str).encode()

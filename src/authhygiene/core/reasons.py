@@ -162,7 +162,7 @@ REASONS: dict[Reason, ReasonInfo] = {
         403,
         None,
         "Access to this resource is forbidden",
-        "These credentials are valid but not allowed here; retrying with them will fail again.",
+        "This API refuses these credentials for this resource; retrying with them will fail again.",
         "authz_fail",
     ),
     Reason.CLIENT_BLOCKED: ReasonInfo(
