@@ -707,3 +707,9 @@ def test_declared_scope_is_one_spelling_everywhere() -> None:
     )
     assert body(decision)["required_scope"] == "ab cd X: y"
     assert challenge(decision).parameters["scope"] == "ab cd X: y"
+
+
+def test_the_apps_own_request_id_wins() -> None:
+    decision = run((("x-request-id", "from-client"),), app_headers=(("x-request-id", "app-42"),))
+    assert body(decision)["request_id"] == "app-42"
+    assert header(decision, "x-request-id") == ["app-42"]

@@ -89,13 +89,17 @@ def merge_vary(values: list[str], added: tuple[str, ...] = _VARY_ADDED) -> str:
     return ", ".join(seen)
 
 
-def _request_id(policy: Policy, view: RequestView) -> tuple[str, str | None]:
-    """The caller's request id when well-formed, else a new one. The
-    `instance` URI is given only for ids we minted (urn:uuid is ours to use)."""
+def _request_id(policy: Policy, view: RequestView, answer: AppAnswer) -> tuple[str, str | None]:
+    """The id the app already answered with (its own request-id middleware
+    ties it to its logs), else the caller's, when well-formed; else a new
+    one. The `instance` URI is given only for ids we minted."""
     if policy.request_id_header:
-        incoming = view.get(policy.request_id_header)
-        if incoming and _REQUEST_ID_RE.fullmatch(incoming):
-            return incoming, None
+        for known in (
+            *answer.get_all(policy.request_id_header),
+            view.get(policy.request_id_header),
+        ):
+            if known and _REQUEST_ID_RE.fullmatch(known):
+                return known, None
     minted = uuid.uuid4()
     return minted.hex, f"urn:uuid:{minted}"
 
@@ -275,7 +279,7 @@ def decide(
         and credentials.source != "query"
     ):
         error = None  # RFC 6750 codes describe bearer tokens, not Basic or API keys
-    request_id, instance = _request_id(policy, view)
+    request_id, instance = _request_id(policy, view, answer)
     secrets = credentials.secrets
     # "minimal" says no more in the challenge than in the body.
     description = rfc6750_text(detail(failure, secrets)) if policy.explain != "minimal" else None
