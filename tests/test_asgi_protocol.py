@@ -203,3 +203,24 @@ def test_endless_401_is_answered_without_waiting() -> None:
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[0]["status"] == 401
     assert json.loads(sent[1]["body"])["reason"] == "credentials_invalid"
+
+
+def test_401_cut_short_by_an_error_still_leaves_correct() -> None:
+    captured: list[Message] = []
+
+    async def main() -> None:
+        async def receive() -> Message:
+            return {"type": "http.request"}
+
+        async def send(message: Message) -> None:
+            captured.append(message)
+
+        app = app_sending(start(401), body(b"half", True), raise_after=RuntimeError("x"))
+        with pytest.raises(RuntimeError):
+            await wrap(app)({"type": "http", "headers": []}, receive, send)
+
+    asyncio.run(main())
+    headers = dict(captured[0]["headers"])
+    assert captured[0]["status"] == 401
+    assert headers[b"www-authenticate"] == b'Bearer realm="api"'
+    assert headers[b"cache-control"] == b"no-store"

@@ -210,3 +210,24 @@ def test_endless_401_is_answered_without_reading_it_all() -> None:
     assert json.loads(data)["reason"] == "credentials_invalid"
     assert len(pulled) < 100
     assert body.closed == 1
+
+
+def test_head_is_explained_like_get() -> None:
+    # werkzeug drops the body of a HEAD answer; the app is asked for the GET.
+    from flask import Flask, jsonify
+
+    app = Flask(__name__)
+
+    @app.get("/items")
+    def items() -> Any:
+        return jsonify(error="insufficient_scope", message="Missing scope items"), 403
+
+    wrapped = wrap(app.wsgi_app)
+    env = environ(PATH_INFO="/items", SERVER_NAME="x", SERVER_PORT="80")
+    env["wsgi.url_scheme"] = "http"
+    get_status, get_headers, _ = call(wrapped, dict(env))
+    head_status, head_headers, head_body = call(wrapped, {**env, "REQUEST_METHOD": "HEAD"})
+    assert head_body == b""
+    assert head_status == get_status == "403 Forbidden"
+    assert dict(head_headers)["www-authenticate"] == dict(get_headers)["www-authenticate"]
+    assert 'scope="items"' in dict(head_headers)["www-authenticate"]

@@ -146,7 +146,12 @@ class AuthHygiene:
             return
         except BaseException:
             if state is not True and isinstance(state, _Held):
-                await state.flush(send)  # e.g. the server-error layer's own 500
+                if state.status < 500:
+                    # A 401/403 cut short: none of it reached the wire, so it
+                    # still leaves correct (R1), then the error propagates.
+                    await self._answer(scope, send, state, None)
+                else:
+                    await state.flush(send)  # e.g. the server-error layer's own 500
             raise
         # `state is not True` first: the success path pays one identity check.
         if state is not True and isinstance(state, _Held):

@@ -76,6 +76,35 @@ def _write(
     return [decision.body]
 
 
+def _body_of_get(app: WSGIApp, environ: dict[str, Any], status_line: str, limit: int) -> bytes:
+    """A HEAD answer has no body (werkzeug drops it), but the diagnosis reads
+    the body, and RFC 9110 §9.3.2 wants HEAD to get the header fields a GET
+    would. GET is safe, so ask the app for it; only when HEAD failed."""
+    statuses: list[str] = []
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        statuses.append(status)
+        return lambda data: None
+
+    chunks: list[bytes] = []
+    try:
+        result = app({**environ, "REQUEST_METHOD": "GET"}, start)
+        try:
+            size = 0
+            for chunk in result:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    break
+        finally:
+            _close(result)
+    except Exception:
+        return b""
+    if statuses[-1:] != [status_line]:
+        return b""  # not the same answer: do not explain HEAD by another one
+    return b"".join(chunks)[:limit]
+
+
 class _Exchange:
     """A response the app started with a watched status: held, not forwarded."""
 
@@ -110,10 +139,13 @@ class _Exchange:
         except BaseException:
             _close(result)
             raise
+        excerpt = b"".join(self.body)[:limit]
+        if not excerpt and self.environ.get("REQUEST_METHOD") == "HEAD":
+            excerpt = _body_of_get(middleware.app, self.environ, self.status_line, limit)
         answer = AppAnswer(
             int(self.status_line[:3]),
             tuple((name.lower(), value) for name, value in self.headers),
-            b"".join(self.body)[:limit],
+            excerpt,
         )
         failure = self.environ.get(ENVIRON_KEY)
         declared = failure.declared() if isinstance(failure, AuthFailure) else None

@@ -713,3 +713,134 @@ def test_the_apps_own_request_id_wins() -> None:
     decision = run((("x-request-id", "from-client"),), app_headers=(("x-request-id", "app-42"),))
     assert body(decision)["request_id"] == "app-42"
     assert header(decision, "x-request-id") == ["app-42"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "status", "app_body", "query", "reason", "out_status"),
+    [
+        # A 403 with words of its own: the app read the Basic credentials.
+        pytest.param(
+            (("authorization", "Basic Ym9iOnB3LWNvcnJlY3QtMQ=="),),
+            403,
+            b'{"detail":"Admins only"}',
+            "",
+            "forbidden",
+            403,
+            id="basic-403-admins-only",
+        ),
+        # A bare 403 (Starlette's requires()) to credentials of another scheme.
+        pytest.param(
+            (("authorization", "Basic dTpw"),),
+            403,
+            b"Forbidden",
+            "",
+            "scheme_not_accepted",
+            401,
+            id="basic-bare-403",
+        ),
+        # A query token the app did read: its 403 and its "Invalid token" stand.
+        pytest.param(
+            (),
+            403,
+            b'{"detail":"You are not an administrator"}',
+            f"access_token={SECRET}",
+            "forbidden",
+            403,
+            id="query-token-403",
+        ),
+        pytest.param(
+            (),
+            401,
+            b'{"detail":"Invalid token"}',
+            f"access_token={SECRET}",
+            "credentials_invalid",
+            401,
+            id="query-token-rejected",
+        ),
+        pytest.param(
+            (),
+            401,
+            b'{"detail":"Not authenticated"}',
+            f"access_token={SECRET}",
+            "credentials_missing",
+            401,
+            id="query-token-unread",
+        ),
+    ],
+)
+def test_what_the_app_saw(
+    sent: tuple[tuple[str, str], ...],
+    status: int,
+    app_body: bytes,
+    query: str,
+    reason: str,
+    out_status: int,
+) -> None:
+    decision = run(sent, status=status, body=app_body, query=query)
+    assert body(decision)["reason"] == reason
+    assert decision.status == out_status
+
+
+def test_list_scope_is_space_separated() -> None:
+    decision = run(
+        BEARER,
+        declared=Declared(
+            Reason.INSUFFICIENT_SCOPE, {"required_scope": ["items:read", "items:write"]}
+        ),
+    )
+    assert body(decision)["required_scope"] == "items:read items:write"
+    assert challenge(decision).parameters["scope"] == "items:read items:write"
+
+
+def test_short_password_is_scrubbed() -> None:
+    decision = run(
+        (("authorization", "Basic YWxpY2U6cHcx"),),  # alice:pw1
+        schemes=("Basic",),
+        app_headers=(("www-authenticate", 'Basic realm="k", note="pw1"'),),
+        body=b'{"detail":"bad credential pw1"}',
+    )
+    assert "pw1" not in decision.body.decode()
+    assert "pw1" not in repr(decision.headers)
+
+
+def test_the_apps_problem_details_are_kept() -> None:
+    app_problem = {
+        "type": "https://example.com/probs/out-of-credit",
+        "title": "You do not have enough credit.",
+        "detail": "Your current balance is 30, but that costs 50.",
+        "instance": "/account/12345/msgs/abc",
+        "balance": 30,
+        "accounts": ["/account/12345", "/account/67890"],
+    }
+    decision = run(
+        BEARER,
+        status=403,
+        app_headers=(("content-type", "application/problem+json"),),
+        body=json.dumps(app_problem).encode(),
+    )
+    problem = body(decision)
+    for member in ("type", "title", "instance", "detail", "balance", "accounts"):
+        assert problem[member] == app_problem[member]
+    assert problem["status"] == 403
+    assert problem["reason"] == "forbidden"
+
+
+def test_utf8_in_the_apps_challenge_description() -> None:
+    value = 'Bearer error="invalid_token", error_description="Jeton expir\u00e9"'
+    raw = value.encode("utf-8").decode("latin-1")  # as an ASGI/WSGI server hands it over
+    decision = run(BEARER, app_headers=(("www-authenticate", raw),))
+    assert body(decision)["detail"] == "Jeton expir\u00e9"
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "flagged"),
+    [
+        pytest.param("public, max-age=600", True, id="public"),
+        pytest.param("s-maxage=60", True, id="s-maxage"),
+        pytest.param("max-age=0, must-revalidate", False, id="max-age-0"),
+        pytest.param("no-cache", False, id="no-cache"),
+    ],
+)
+def test_cacheable_failure_is_reported(cache_control: str, flagged: bool) -> None:
+    decision = run(BEARER, app_headers=(("cache-control", cache_control),))
+    assert ("cacheable_failure" in decision.misconfig) is flagged

@@ -27,7 +27,9 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
         ),
         pytest.param("Invalid token header.", (), "Invalid token header.", id="words-4"),
         pytest.param("nothing secret", (), "nothing secret", id="clean"),
-        pytest.param("ab", ("ab",), "ab", id="too-short-to-be-a-secret"),
+        # A short secret is replaced where it stands alone, not inside words.
+        pytest.param("bad pw1 given", ("pw1",), "bad [redacted] given", id="short-alone"),
+        pytest.param("abc", ("ab",), "abc", id="short-inside-a-word"),
     ],
 )
 def test_scrub(text: str, secrets: tuple[str, ...], expected: str) -> None:

@@ -211,7 +211,8 @@ def parse_credentials(
         extra.append(str(api_key[1]))
     if session is not None:
         extra.append(session[1])
-    extra.extend(value for _, value in cookies if len(value) >= 8)
+    # Any cookie may be a secret; one- to three-letter values ("en") are not.
+    extra.extend(value for _, value in cookies if len(value) >= 4)
     api_key_header = api_key[0] if api_key else None
     session_cookie = session[0] if session else None
 

@@ -33,6 +33,7 @@ __all__ = ["WATCHED_STATUSES", "Decision", "decide", "merge_vary"]
 # else passes through untouched and unbuffered.
 WATCHED_STATUSES = frozenset({401, 403})
 
+_CACHEABLE_RE = re.compile(r"\bpublic\b|\bs-maxage\b|\bmax-age\s*=\s*[1-9]", re.I)
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _VARY_ADDED = ("Authorization", "Cookie", "Origin")
 # Headers of the app's answer that the failure response replaces.
@@ -291,6 +292,7 @@ def decide(
         request_id=request_id,
         instance=instance,
         secrets=secrets,
+        app_status=answer.status,
     )
     headers: list[tuple[str, str]] = [
         (key, value)
@@ -357,6 +359,6 @@ def _misconfig(answer: AppAnswer, failure: Failure) -> tuple[str, ...]:
         Reason.SCHEME_NOT_ACCEPTED,
     ):
         kinds.append("403_for_missing_credentials")
-    if any("public" in v or "max-age" in v for v in answer.get_all("cache-control")):
+    if any(_CACHEABLE_RE.search(v) for v in answer.get_all("cache-control")):
         kinds.append("cacheable_failure")
     return tuple(kinds)

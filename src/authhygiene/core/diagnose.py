@@ -73,6 +73,8 @@ class Failure:
     app_detail: str | None
     challenges: tuple[Challenge, ...] | None
     source: str
+    # The app's own RFC 9457 body, when it sent one: its members are kept.
+    app_problem: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +224,25 @@ def _app_message(answer: AppAnswer) -> str | None:
     return None
 
 
+_MAX_APP_PROBLEM_MEMBERS = 32
+
+
+def _app_problem(answer: AppAnswer) -> dict[str, object] | None:
+    """The app's own problem details (RFC 9457 §3), when it sent them."""
+    content_type = next(iter(answer.get_all("content-type")), "").lower()
+    if not content_type.startswith("application/problem+json") or answer.get_all(
+        "content-encoding"
+    ):
+        return None
+    try:
+        data = json.loads(answer.body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or len(data) > _MAX_APP_PROBLEM_MEMBERS:
+        return None
+    return {str(key)[:64]: value for key, value in data.items()}
+
+
 def _json_error(answer: AppAnswer) -> str | None:
     try:
         data = json.loads(answer.body)
@@ -259,6 +280,22 @@ def _recognise(status: int, texts: list[str], errors: set[str]) -> Recogniser | 
 _SCOPE_IN_TEXT_RE = re.compile(
     r"\bscopes?\b[:=]?\s*['\"]?([A-Za-z0-9:._/\-]{1,64})['\"]?\.?\s*$", re.I
 )
+
+
+# How apps say "you sent nothing" (FastAPI's "Not authenticated", DRF's
+# "Authentication credentials were not provided.", "Missing Authorization
+# Header" from Flask-JWT-Extended).
+_NOT_SEEN_RE = re.compile(
+    r"not authenticated|not provided|missing|required|no (auth\w*|credentials|token)", re.I
+)
+
+
+def _utf8(header_text: str) -> str:
+    """Header values arrive latin-1 decoded; apps usually wrote UTF-8."""
+    try:
+        return header_text.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return header_text
 
 
 def _scope_in(texts: list[str]) -> str | None:
@@ -327,7 +364,7 @@ def diagnose(
     acceptable = set(accepted) | (set(schemes) if schemes_given else set())
     message = app_message(answer)
     # An app's challenge may explain itself where its body does not.
-    described = [text for c in challenges or () if (text := c.param("error_description"))]
+    described = [_utf8(text) for c in challenges or () if (text := c.param("error_description"))]
     if message is None and described:
         message = _clean(described[0])
     moment = int(now)
@@ -339,6 +376,8 @@ def diagnose(
     log_facts = _jwt_log_facts(jwt, moment)
     facts: dict[str, object] = {}
 
+    app_problem = _app_problem(answer)
+
     def failure(reason: Reason, source: str) -> Failure:
         return Failure(
             reason,
@@ -347,13 +386,16 @@ def diagnose(
             message,
             tuple(challenges) if challenges is not None else None,
             source,
+            app_problem,
         )
 
     if declared is not None:
         facts.update(declared.facts)
-        if facts.get("required_scope") is not None:
+        required = facts.get("required_scope")
+        if required is not None:
             # One spelling for body and challenge (RFC 6750 §3 scope syntax).
-            facts["required_scope"] = scope_value(str(facts["required_scope"]).split())
+            items = required if isinstance(required, list | tuple | set) else [required]
+            facts["required_scope"] = scope_value(" ".join(map(str, items)).split())
         if declared.detail:
             message = _clean(declared.detail)
         if declared.reason in (Reason.TOKEN_EXPIRED, Reason.TOKEN_NOT_YET_VALID):
@@ -379,7 +421,15 @@ def diagnose(
         facts["problem"] = credentials.misuse[0].value
         facts["accepted_schemes"] = list(accepted)
         return failure(Reason.CREDENTIALS_MALFORMED, "request")
-    if credentials.scheme is not None and credentials.scheme not in acceptable:
+    # A 403 that says something of its own ("Admins only") shows the app read
+    # the credentials and refused them (RFC 9110 §15.5.4), whatever their
+    # scheme; a bare 403 (Starlette's requires(), Django's PermissionDenied)
+    # to credentials of another scheme is the anonymous 403 of R2.
+    if (
+        (answer.status != 403 or message is None)
+        and credentials.scheme is not None
+        and credentials.scheme not in acceptable
+    ):
         facts["scheme"] = credentials.scheme
         facts["accepted_schemes"] = list(accepted)
         return failure(Reason.SCHEME_NOT_ACCEPTED, "request")
@@ -396,9 +446,14 @@ def diagnose(
             facts.update(timed[1])
         return failure(reason, f"recogniser:{row.source}")
 
-    if credentials.source == "query" and "invalid_token" not in errors:
-        # RFC 6750 §2.3 makes the query method optional, and nothing says this
-        # app reads it: to the app the request carried no credentials.
+    if (
+        credentials.source == "query"
+        and answer.status == 401
+        and "invalid_token" not in errors
+        and (message is None or _NOT_SEEN_RE.search(message))
+    ):
+        # RFC 6750 §2.3 makes the query method optional, and the app's words
+        # say it saw no credentials: it does not read the query string.
         facts["problem"] = "token_in_query"
         facts["accepted_schemes"] = list(accepted)
         return failure(Reason.CREDENTIALS_MISSING, "request")

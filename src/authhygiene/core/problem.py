@@ -128,6 +128,12 @@ def _fact(value: object, secrets: tuple[str, ...]) -> Any:
     return scrub(str(value)[:MAX_FACT_CHARS], secrets)
 
 
+def _app_value(value: object, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        return {str(k)[:64]: _app_value(v, secrets) for k, v in list(value.items())[:32]}
+    return _fact(value, secrets)
+
+
 def problem_body(
     policy: Policy,
     failure: Failure,
@@ -137,6 +143,7 @@ def problem_body(
     request_id: str,
     instance: str | None,
     secrets: tuple[str, ...] = (),
+    app_status: int | None = None,
 ) -> bytes:
     """Encode the body. `secrets` (the request's token) are scrubbed from
     every string that came from the app or the request."""
@@ -147,9 +154,16 @@ def problem_body(
         "title": info.title,
         "status": status,
     }
+    app = failure.app_problem
+    if app and app_status == status:
+        # The app already speaks RFC 9457 and we keep its status: its type,
+        # title and instance are what its clients dispatch on.
+        for member in ("type", "title", "instance"):
+            if isinstance(app.get(member), str):
+                body[member] = scrub(str(app[member])[:MAX_FACT_CHARS], secrets)
     if policy.explain != "minimal":
         body["detail"] = text
-    if instance is not None:
+    if instance is not None and "instance" not in body:
         body["instance"] = instance
     body["reason"] = failure.reason.value
     if policy.explain != "minimal":
@@ -160,6 +174,10 @@ def problem_body(
                 body[key] = _fact(value, secrets)
     if policy.explain == "full":
         body["diagnosis"] = failure.source
+    for key, value in (app or {}).items():
+        # The app's extension members (RFC 9457 §3.2) stay, scrubbed.
+        if key not in body and key not in ("status", "detail", "error", "error_description"):
+            body[key] = _app_value(value, secrets)
     body["request_id"] = request_id
     # OAuth 2.0 clients read these two (RFC 6749 §5.2 shape) where RFC 6750
     # (or RFC 9470) defines a code; where it says "no error code" (missing

@@ -162,7 +162,8 @@ REASONS: dict[Reason, ReasonInfo] = {
         403,
         None,
         "Access to this resource is forbidden",
-        "This API refuses these credentials for this resource; retrying with them will fail again.",
+        "The server refuses this request with these credentials; do not repeat it with the"
+        " same credentials.",
         "authz_fail",
     ),
     Reason.CLIENT_BLOCKED: ReasonInfo(

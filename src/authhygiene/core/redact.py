@@ -35,8 +35,12 @@ _NOT_PRINTABLE_ASCII_RE = re.compile(r"[^\x20-\x7e]")
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """Replace every known secret and every credential-looking value."""
     for secret in secrets:
-        if secret and len(secret) >= 4:
+        if len(secret) >= 4:
             text = text.replace(secret, REDACTED)
+        elif secret:
+            # A short secret (a 3-letter password) would match inside words;
+            # it is replaced where it stands alone.
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", REDACTED, text)
     return _SECRET_TEXT_RE.sub(REDACTED, text)
 
 
