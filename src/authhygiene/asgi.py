@@ -17,8 +17,13 @@ from typing import Any
 
 from authhygiene._runtime import Runtime
 from authhygiene.core.credentials import RequestView
-from authhygiene.core.decision import WATCHED_STATUSES, Decision
-from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.decision import (
+    WATCHED_STATUSES,
+    WATCHED_WITH_CREDENTIALS,
+    Decision,
+    carries_credentials,
+)
+from authhygiene.core.diagnose import AppAnswer, Declared, declared_from_exception
 from authhygiene.core.reasons import REASONS
 from authhygiene.errors import AuthFailure
 
@@ -43,6 +48,11 @@ def _view(scope: Scope) -> RequestView:
         ),
         client=client[0] if client else None,
     )
+
+
+def _carries_credentials(scope: Scope) -> bool:
+    authorization = any(name == b"authorization" for name, _ in scope.get("headers", ()))
+    return carries_credentials(authorization, scope.get("query_string", b"").decode("latin-1"))
 
 
 def _full_path(scope: Scope) -> str:
@@ -123,8 +133,12 @@ class AuthHygiene:
                 return
             if state is None:
                 status = message["status"]
-                # The success path: one comparison for 1xx-3xx, one set lookup for 4xx.
-                if status < 400 or (status < 500 and status not in WATCHED_STATUSES):
+                # The success path: one comparison for 1xx-3xx, set lookups for 4xx.
+                if status < 400 or (
+                    status < 500
+                    and status not in WATCHED_STATUSES
+                    and (status not in WATCHED_WITH_CREDENTIALS or not _carries_credentials(scope))
+                ):
                     state = True
                     await send(message)
                     return
@@ -135,27 +149,39 @@ class AuthHygiene:
 
         try:
             await self.app(scope, receive, send_wrapper)
-        except AuthFailure as exc:
+        except Exception as exc:
+            # The app's own AuthFailure, or a library's auth exception it let
+            # escape (pyjwt): answered as the refusal it is, not as a 500.
+            declared = (
+                exc.declared() if isinstance(exc, AuthFailure) else declared_from_exception(exc)
+            )
+            if declared is None:
+                await self._settle(scope, send, state)
+                raise
             if state is True or state is False:
                 raise  # a response is already on the wire
-            if await self._answer(scope, send, None, exc.declared()) is None:
+            if await self._answer(scope, send, None, declared) is None:
                 # Report-only: change nothing, not even a 500 the app started.
                 if state is not None:
                     await state.flush(send)
                 raise
             return
         except BaseException:
-            if state is not True and isinstance(state, _Held):
-                if state.status < 500:
-                    # A 401/403 cut short: none of it reached the wire, so it
-                    # still leaves correct (R1), then the error propagates.
-                    await self._answer(scope, send, state, None)
-                else:
-                    await state.flush(send)  # e.g. the server-error layer's own 500
+            await self._settle(scope, send, state)
             raise
         # `state is not True` first: the success path pays one identity check.
         if state is not True and isinstance(state, _Held):
             await state.flush(send)
+
+    async def _settle(self, scope: Scope, send: Send, state: _Held | bool | None) -> None:
+        """Before an exception propagates: send what the app started."""
+        if state is not True and isinstance(state, _Held):
+            if state.status < 500:
+                # A 401/403 cut short: none of it reached the wire, so it
+                # still leaves correct (R1), then the error propagates.
+                await self._answer(scope, send, state, None)
+            else:
+                await state.flush(send)  # e.g. the server-error layer's own 500
 
     async def _hold(self, scope: Scope, send: Send, held: _Held, message: Message) -> _Held | bool:
         """Add a message to the held response; the exchange's next state."""

@@ -18,8 +18,13 @@ from typing import Any, Literal
 
 from authhygiene._runtime import Runtime
 from authhygiene.core.credentials import RequestView
-from authhygiene.core.decision import WATCHED_STATUSES, Decision
-from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.decision import (
+    WATCHED_STATUSES,
+    WATCHED_WITH_CREDENTIALS,
+    Decision,
+    carries_credentials,
+)
+from authhygiene.core.diagnose import AppAnswer, Declared, declared_from_exception
 from authhygiene.core.reasons import REASONS
 from authhygiene.errors import ENVIRON_KEY, AuthFailure
 
@@ -31,6 +36,44 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 # Status-line prefixes of the statuses the core is asked about.
 _WATCHED_CODES = frozenset(str(code) for code in WATCHED_STATUSES)
+_WITH_CREDENTIALS_CODES = frozenset(str(code) for code in WATCHED_WITH_CREDENTIALS)
+# Where the Flask signal below leaves an exception Flask turned into a 500.
+EXCEPTION_KEY = "authhygiene.exception"
+
+
+def _watched(status: str, environ: dict[str, Any]) -> bool:
+    code = status[:3]
+    if code in _WATCHED_CODES or ENVIRON_KEY in environ:
+        return True
+    if code in _WITH_CREDENTIALS_CODES:
+        return carries_credentials(
+            "HTTP_AUTHORIZATION" in environ, str(environ.get("QUERY_STRING", ""))
+        )
+    return code[0] == "5" and EXCEPTION_KEY in environ
+
+
+def _declared(exc: Exception) -> Declared | None:
+    return exc.declared() if isinstance(exc, AuthFailure) else declared_from_exception(exc)
+
+
+def _remember_exception(sender: object, exception: Exception, **extra: object) -> None:
+    from flask import request
+
+    request.environ[EXCEPTION_KEY] = exception
+
+
+def _listen_to_flask(app: object) -> None:
+    """Flask turns an exception a view lets escape into its own 500 before
+    we see it; its got_request_exception signal still names it. Connected
+    only for `app.wsgi_app` of a Flask app, the documented one-liner."""
+    owner = getattr(app, "__self__", None)
+    if owner is None or not type(owner).__module__.startswith("flask"):
+        return
+    try:
+        from flask import got_request_exception
+    except ImportError:  # pragma: no cover - a Flask app without flask
+        return
+    got_request_exception.connect(_remember_exception, sender=owner, weak=False)
 
 
 def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
@@ -149,6 +192,13 @@ class _Exchange:
         )
         failure = self.environ.get(ENVIRON_KEY)
         declared = failure.declared() if isinstance(failure, AuthFailure) else None
+        escaped = self.environ.get(EXCEPTION_KEY)
+        if declared is None and isinstance(escaped, Exception):
+            declared = declared_from_exception(escaped)
+            if declared is None:
+                # A 500 for an exception that is not an auth failure: as it was.
+                self.start_response(self.status_line, self.headers)
+                return _Chain(self.body, iterator, result)
         decision = middleware.runtime.handle(view_from_environ(self.environ), answer, declared)
         if decision is None or not decision.rewrite:
             # Not ours to change: the app's answer, whole, as it was.
@@ -195,9 +245,15 @@ class _Deferred:
                 read = [next(source)]
             except StopIteration:
                 read = []
-            except AuthFailure as exc:
+            except Exception as exc:
+                declared = _declared(exc)
+                if declared is None:
+                    self.close()
+                    raise
                 _close(self._result)
-                self._iterator = iter(self._middleware.raised(self._environ, self._sr, exc))
+                self._iterator = iter(
+                    self._middleware.raised(self._environ, self._sr, declared, exc)
+                )
                 return next(self._iterator)
             except BaseException:
                 self.close()
@@ -254,6 +310,7 @@ class AuthHygieneWSGI:
         self.app = app
         self.runtime = Runtime.from_options(options)
         self.limit = self.runtime.policy.max_body_bytes
+        _listen_to_flask(app)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         # None until the app starts its response, True once forwarded, else
@@ -264,9 +321,9 @@ class AuthHygieneWSGI:
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
             nonlocal state
-            # A plain string comparison settles every non-4xx status; only 4xx
-            # pay for the prefix lookup (every AuthFailure status is a 4xx).
-            if "4" <= status < "5" and (status[:3] in _WATCHED_CODES or ENVIRON_KEY in environ):
+            # A plain string comparison settles 1xx-3xx; only 4xx/5xx pay for
+            # the lookups (every AuthFailure status is a 4xx).
+            if status >= "4" and _watched(status, environ):
                 state = _Exchange(environ, start_response, status, headers)
                 return state.body.append  # PEP 3333 write(): collected like the iterable
             state = True
@@ -274,8 +331,11 @@ class AuthHygieneWSGI:
 
         try:
             result = self.app(environ, start)
-        except AuthFailure as exc:
-            return self.raised(environ, start_response, exc)
+        except Exception as exc:
+            declared = _declared(exc)
+            if declared is None:
+                raise
+            return self.raised(environ, start_response, declared, exc)
         if state is True:
             return result  # the success path: untouched, the server closes it
         if state is None:
@@ -283,9 +343,12 @@ class AuthHygieneWSGI:
         return state.finish(self, result)
 
     def raised(
-        self, environ: dict[str, Any], start_response: StartResponse, exc: AuthFailure
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        declared: Declared,
+        exc: Exception,
     ) -> list[bytes]:
-        declared: Declared = exc.declared()
         answer = AppAnswer(REASONS[declared.reason].status)
         decision = self.runtime.handle(view_from_environ(environ), answer, declared)
         if decision is None or not decision.rewrite:

@@ -7,15 +7,31 @@ once, so both adapters share it and it is tested as plain functions.
 
 from authhygiene.core.challenge import Challenge, parse_challenges
 from authhygiene.core.credentials import Credentials, Misuse, RequestView, parse_credentials
-from authhygiene.core.decision import WATCHED_STATUSES, Decision, decide
-from authhygiene.core.diagnose import RECOGNISERS, AppAnswer, Declared, Failure, diagnose
+from authhygiene.core.decision import (
+    WATCHED_STATUSES,
+    WATCHED_WITH_CREDENTIALS,
+    Decision,
+    carries_credentials,
+    decide,
+)
+from authhygiene.core.diagnose import (
+    EXCEPTIONS,
+    RECOGNISERS,
+    AppAnswer,
+    Declared,
+    Failure,
+    declared_from_exception,
+    diagnose,
+)
 from authhygiene.core.policy import Policy, PolicyError
 from authhygiene.core.reasons import REASONS, Reason, ReasonInfo
 
 __all__ = [
+    "EXCEPTIONS",
     "REASONS",
     "RECOGNISERS",
     "WATCHED_STATUSES",
+    "WATCHED_WITH_CREDENTIALS",
     "AppAnswer",
     "Challenge",
     "Credentials",
@@ -28,7 +44,9 @@ __all__ = [
     "Reason",
     "ReasonInfo",
     "RequestView",
+    "carries_credentials",
     "decide",
+    "declared_from_exception",
     "diagnose",
     "parse_challenges",
     "parse_credentials",

@@ -56,10 +56,14 @@ _CANONICAL_SCHEMES = {
 TOKEN_SCHEMES = frozenset({"Bearer", "DPoP"})
 
 # RFC 6750 §2.3 names `access_token`; the others are what clients commonly use.
-QUERY_TOKEN_PARAMS = ("access_token",)
+QUERY_TOKEN_PARAMS = ("access_token", "token", "api_key")
 DEFAULT_API_KEY_HEADERS = ("x-api-key", "api-key", "x-auth-token")
 DEFAULT_SESSION_COOKIES = ("sessionid", "session")
 
+# Header names clients put API keys and tokens in, right or wrong.
+_KEYISH_HEADER_RE = re.compile(
+    r"(x-)?(api[-_]?key|apikey|api[-_]?token|auth[-_]?token|access[-_]?token|token|key)"
+)
 _JOINED_HEADERS_RE = re.compile(r",\s*[!#$%&'*+\-.^_`|~0-9A-Za-z]+[ \t]+\S")
 
 
@@ -111,6 +115,9 @@ class Credentials:
     misuse: tuple[Misuse, ...] = ()
     api_key_header: str | None = None
     session_cookie: str | None = None
+    # A header that looks like it carries an API key but is not one the
+    # policy reads (e.g. "Api-Token" where the API reads "X-API-Key").
+    stray_key_header: str | None = None
     # Every secret-bearing value the request carried (token, decoded Basic
     # password, API key, cookie values): scrubbed from anything we echo.
     secrets: tuple[str, ...] = field(default=(), repr=False)
@@ -215,6 +222,16 @@ def parse_credentials(
     extra.extend(value for _, value in cookies if len(value) >= 4)
     api_key_header = api_key[0] if api_key else None
     session_cookie = session[0] if session else None
+    stray = next(
+        (
+            (name, value)
+            for name, value in view.headers
+            if name not in api_key_headers and _KEYISH_HEADER_RE.fullmatch(name) and value
+        ),
+        None,
+    )
+    if stray is not None:
+        extra.append(stray[1])
 
     def credentials(
         scheme: str | None, token: str | None, source: str | None, misuse: tuple[Misuse, ...]
@@ -232,7 +249,14 @@ def parse_credentials(
         elif source is None and session_cookie is not None:
             source = "cookie"
         return Credentials(
-            scheme, token, source, misuse, api_key_header, session_cookie, tuple(secrets)
+            scheme,
+            token,
+            source,
+            misuse,
+            api_key_header,
+            session_cookie,
+            stray[0] if stray else None,
+            tuple(secrets),
         )
 
     if not values:

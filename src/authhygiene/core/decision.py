@@ -27,11 +27,29 @@ from authhygiene.core.problem import CONTENT_TYPE, detail, problem_body
 from authhygiene.core.reasons import REASONS, Reason
 from authhygiene.core.redact import bounded, redact_query, scrub
 
-__all__ = ["WATCHED_STATUSES", "Decision", "decide", "merge_vary"]
+__all__ = [
+    "WATCHED_STATUSES",
+    "WATCHED_WITH_CREDENTIALS",
+    "Decision",
+    "carries_credentials",
+    "decide",
+    "merge_vary",
+]
 
 # Statuses whose response the adapters hold and hand to `decide`. Anything
 # else passes through untouched and unbuffered.
 WATCHED_STATUSES = frozenset({401, 403})
+# Held only when the request carried credentials: Starlette's
+# AuthenticationMiddleware answers bad credentials with 400, Flask-JWT-Extended
+# with 422. A form error from a request without credentials is never touched.
+WATCHED_WITH_CREDENTIALS = frozenset({400, 422})
+_QUERY_CREDENTIAL_MARKERS = ("access_token=", "token=", "api_key=")
+
+
+def carries_credentials(authorization: bool, query: str) -> bool:
+    """Cheap test an adapter runs only for a 400/422 response."""
+    return authorization or any(marker in query for marker in _QUERY_CREDENTIAL_MARKERS)
+
 
 _CACHEABLE_RE = re.compile(r"\bpublic\b|\bs-maxage\b|\bmax-age\s*=\s*[1-9]", re.I)
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -263,8 +281,7 @@ def decide(
         view, api_key_headers=policy.api_key_headers, session_cookies=policy.session_cookies
     )
     failure = diagnose(
-        schemes=policy.schemes,
-        schemes_given=policy.schemes_given,
+        policy=policy,
         credentials=credentials,
         answer=answer,
         declared=declared,

@@ -23,15 +23,18 @@ from dataclasses import dataclass, field
 from authhygiene.core.challenge import Challenge, parse_challenges, scope_value
 from authhygiene.core.credentials import Credentials
 from authhygiene.core.jwt_peek import JwtFacts, peek
+from authhygiene.core.policy import Policy
 from authhygiene.core.reasons import Reason
 
 __all__ = [
+    "EXCEPTIONS",
     "RECOGNISERS",
     "AppAnswer",
     "Declared",
     "Failure",
     "Recogniser",
     "app_message",
+    "declared_from_exception",
     "diagnose",
     "iso",
 ]
@@ -60,6 +63,7 @@ class Declared:
     reason: Reason
     facts: Mapping[str, object] = field(default_factory=dict)
     detail: str | None = None
+    source: str = "app:AuthFailure"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +94,19 @@ class Recogniser:
     reason: Reason | None
     message: re.Pattern[str] | None = None
     challenge_error: str | None = None
+    content_type: str | None = None
 
 
 _AUTH = frozenset({401, 403})
+# Flask-JWT-Extended answers bad tokens with 422; Starlette's
+# AuthenticationMiddleware answers AuthenticationError with 400. The adapters
+# hand us a 400/422 only when the request carried credentials.
+_ANY = frozenset({400, 401, 403, 422})
+# Recognised words that are about authentication, not authorization: a 403
+# that says them is the anonymous 403 of R2.
+_AUTHENTICATION_REASONS = frozenset({Reason.CREDENTIALS_MISSING, Reason.CREDENTIALS_INVALID})
 
-# The table starts small; the diagnosis issue grows it. Each row names where
-# its wording was taken from. Earlier rows win.
+# Each row names where its wording was taken from. Earlier rows win.
 RECOGNISERS: tuple[Recogniser, ...] = (
     Recogniser(
         "CSRF refusals: Django CsrfViewMiddleware (django/views/csrf.py), DRF"
@@ -129,16 +140,85 @@ RECOGNISERS: tuple[Recogniser, ...] = (
         message=re.compile(r"\binsufficient[_ ]scope\b|\bmissing (required )?scopes?\b", re.I),
     ),
     Recogniser(
-        "pyjwt InvalidSignatureError text (jwt/api_jws.py), passed on by apps",
-        _AUTH,
+        "pyjwt ExpiredSignatureError text, Flask-JWT-Extended 4.x 'Token has expired'",
+        _ANY,
+        Reason.TOKEN_EXPIRED,
+        message=re.compile(r"\b(signature|token) (has )?expired\b", re.I),
+    ),
+    Recogniser(
+        "pyjwt InvalidSignatureError text (jwt/api_jws.py), Flask-JWT-Extended 4.x 422",
+        _ANY,
         Reason.TOKEN_SIGNATURE_INVALID,
         message=re.compile(r"\bsignature verification failed\b", re.I),
     ),
     Recogniser(
-        "pyjwt ExpiredSignatureError text, Flask-JWT-Extended 'Token has expired'",
+        "pyjwt ImmatureSignatureError text ('The token is not yet valid (nbf)')",
+        _ANY,
+        Reason.TOKEN_NOT_YET_VALID,
+        message=re.compile(r"\bnot yet valid\b", re.I),
+    ),
+    Recogniser(
+        "Flask-JWT-Extended 4.x revoked-token callback: 401 'Token has been revoked'",
         _AUTH,
-        Reason.TOKEN_EXPIRED,
-        message=re.compile(r"\b(signature|token) has expired\b", re.I),
+        Reason.TOKEN_REVOKED,
+        message=re.compile(r"\btoken has been revoked\b", re.I),
+    ),
+    Recogniser(
+        "Flask-JWT-Extended 4.x 422s for unusable tokens (pyjwt DecodeError texts,"
+        " WrongTokenError, InvalidHeaderError)",
+        frozenset({422}),
+        Reason.CREDENTIALS_INVALID,
+        message=re.compile(
+            r"not enough segments|invalid (header|crypto|payload) padding|invalid header string"
+            r"|invalid payload string|only (non-refresh|refresh|access) tokens are allowed"
+            r"|bad authorization header|invalid token type|too many segments",
+            re.I,
+        ),
+    ),
+    Recogniser(
+        "No credentials, in the words of FastAPI security classes ('Not authenticated', 401"
+        " since 0.122, 403 before), DRF NotAuthenticated ('Authentication credentials were"
+        " not provided.'), Flask-JWT-Extended ('Missing Authorization Header')",
+        _AUTH,
+        Reason.CREDENTIALS_MISSING,
+        message=re.compile(
+            r"^not authenticated\.?$|authentication credentials were not provided"
+            r"|^missing authorization header",
+            re.I,
+        ),
+    ),
+    Recogniser(
+        "Rejected credentials, in the words of FastAPI HTTPBearer < 0.122 (403 'Invalid"
+        " authentication credentials') and the FastAPI docs ('Could not validate"
+        " credentials'), DRF AuthenticationFailed ('Invalid token.', 'Incorrect"
+        " authentication credentials.', 'Invalid username/password.')",
+        _AUTH,
+        Reason.CREDENTIALS_INVALID,
+        message=re.compile(
+            r"invalid authentication credentials|could not validate credentials"
+            r"|^invalid token\.?$|incorrect authentication credentials|invalid username/password",
+            re.I,
+        ),
+    ),
+    Recogniser(
+        "DRF PermissionDenied: 'You do not have permission to perform this action.'",
+        frozenset({403}),
+        Reason.FORBIDDEN,
+        message=re.compile(r"you do not have permission to perform this action", re.I),
+    ),
+    Recogniser(
+        "Starlette AuthenticationMiddleware default on_error: 400 text/plain with the"
+        " AuthenticationError's text (starlette/middleware/authentication.py)",
+        frozenset({400}),
+        Reason.CREDENTIALS_INVALID,
+        message=re.compile(
+            r"\b(invalid|bad|wrong|incorrect|expired|unknown|malformed)\b.*"
+            r"\b(credentials?|token|password|auth\w*|signature|api[- ]?key|jwt)\b"
+            r"|\b(credentials?|token|password|signature|jwt)\b.*"
+            r"\b(invalid|expired|incorrect|wrong|rejected)\b",
+            re.I,
+        ),
+        content_type="text/plain",
     ),
 )
 
@@ -266,9 +346,14 @@ def _page_text(answer: AppAnswer) -> str | None:
     return " ".join(_TAG_RE.sub(" ", text).split())
 
 
-def _recognise(status: int, texts: list[str], errors: set[str]) -> Recogniser | None:
+def _recognise(
+    status: int, texts: list[str], errors: set[str], answer: AppAnswer
+) -> Recogniser | None:
+    content_type = next(iter(answer.get_all("content-type")), "").lower()
     for row in RECOGNISERS:
         if status not in row.statuses:
+            continue
+        if row.content_type is not None and not content_type.startswith(row.content_type):
             continue
         if row.challenge_error is not None and row.challenge_error in errors:
             return row
@@ -329,34 +414,67 @@ def _jwt_log_facts(facts: JwtFacts | None, now: int) -> dict[str, object]:
     return {key: value for key, value in out.items() if value is not None}
 
 
-def _time_reason(facts: JwtFacts | None, now: int) -> tuple[Reason, dict[str, object]] | None:
+def _time_reason(
+    facts: JwtFacts | None, now: int, window: int
+) -> tuple[Reason, dict[str, object]] | None:
+    """exp / nbf / iat against this server's clock (RFC 7519 §4.1.4-6), with
+    the signed distance and a clock-skew suspicion when it is small."""
     if facts is None:
         return None
     if facts.exp is not None and facts.exp <= now:
+        ago = now - facts.exp
         return Reason.TOKEN_EXPIRED, {
             "expired_at": iso(facts.exp),
             "server_time": iso(now),
-            "expired_seconds_ago": now - facts.exp,
+            "expired_seconds_ago": ago,
+            "clock_skew_suspected": ago <= window,
         }
     if facts.nbf is not None and facts.nbf > now:
+        wait = facts.nbf - now
         return Reason.TOKEN_NOT_YET_VALID, {
             "not_before": iso(facts.nbf),
             "server_time": iso(now),
-            "valid_in_seconds": facts.nbf - now,
+            "valid_in_seconds": wait,
+            "clock_skew_suspected": wait <= window,
         }
+    if facts.iat is not None and facts.iat > now:
+        # Issued "in the future": pyjwt refuses it as ImmatureSignatureError.
+        ahead = facts.iat - now
+        return Reason.TOKEN_NOT_YET_VALID, {
+            "issued_at": iso(facts.iat),
+            "server_time": iso(now),
+            "valid_in_seconds": ahead,
+            "clock_skew_suspected": ahead <= window,
+        }
+    return None
+
+
+def _algorithm_reason(
+    facts: JwtFacts | None, algorithms: tuple[str, ...] | None
+) -> dict[str, object] | None:
+    """RFC 8725 §3.1: `alg: none` is never acceptable; an algorithm outside
+    the policy's list is not either."""
+    if facts is None or facts.alg is None:
+        return None
+    if facts.alg.lower() == "none" or (algorithms is not None and facts.alg not in algorithms):
+        found: dict[str, object] = {"alg": facts.alg}
+        if algorithms is not None:
+            found["accepted_algorithms"] = list(algorithms)
+        return found
     return None
 
 
 def diagnose(
     *,
-    schemes: tuple[str, ...],
-    schemes_given: bool = True,
+    policy: Policy,
     credentials: Credentials,
     answer: AppAnswer,
     declared: Declared | None,
     now: float,
 ) -> Failure | None:
     """Explain the app's refusal, or None when it is not an auth failure."""
+    schemes, schemes_given = policy.schemes, policy.schemes_given
+    window = policy.clock_skew_window
     challenges = parse_challenges(answer.get_all("www-authenticate"))
     accepted = _accepted(schemes, challenges)
     # The app's own challenges say what it takes; schemes configured
@@ -399,22 +517,28 @@ def diagnose(
         if declared.detail:
             message = _clean(declared.detail)
         if declared.reason in (Reason.TOKEN_EXPIRED, Reason.TOKEN_NOT_YET_VALID):
-            timed = _time_reason(jwt, moment)
+            timed = _time_reason(jwt, moment, window)
             if timed is not None and timed[0] is declared.reason:
                 facts = {**timed[1], **facts}
-        return failure(declared.reason, "app:AuthFailure")
+        return failure(declared.reason, declared.source)
 
     errors = {
         challenge.param("error") or "" for challenge in challenges or () if challenge.param("error")
     }
     json_error = _json_error(answer) if answer.body[:1] == b"{" else None
     texts = [text for text in (json_error, message, _page_text(answer), *described) if text]
-    row = _recognise(answer.status, texts, errors)
+    row = _recognise(answer.status, texts, errors, answer)
     if row is not None and row.reason is None:
         return None  # not about authentication (R2 does not apply)
+    if row is None and answer.status not in (401, 403):
+        return None  # a 400/422 is ours only when a recogniser names it: never a form error
 
     # RFC 6750 §3.1: what the request carried decides these, whatever the app said.
     if not credentials.presented:
+        if credentials.stray_key_header and policy.api_key_headers_given:
+            facts["problem"] = "api_key_in_wrong_header"
+            facts["sent_header"] = credentials.stray_key_header
+            facts["expected_headers"] = list(policy.api_key_headers)
         facts["accepted_schemes"] = list(accepted)
         return failure(Reason.CREDENTIALS_MISSING, "request")
     if credentials.misuse:
@@ -423,10 +547,12 @@ def diagnose(
         return failure(Reason.CREDENTIALS_MALFORMED, "request")
     # A 403 that says something of its own ("Admins only") shows the app read
     # the credentials and refused them (RFC 9110 §15.5.4), whatever their
-    # scheme; a bare 403 (Starlette's requires(), Django's PermissionDenied)
-    # to credentials of another scheme is the anonymous 403 of R2.
+    # scheme; a bare 403 (Starlette's requires(), Django's PermissionDenied),
+    # or one whose words are about authentication (FastAPI < 0.122), to
+    # credentials of another scheme is the anonymous 403 of R2.
+    about_authentication = row is not None and row.reason in _AUTHENTICATION_REASONS
     if (
-        (answer.status != 403 or message is None)
+        (answer.status != 403 or message is None or about_authentication)
         and credentials.scheme is not None
         and credentials.scheme not in acceptable
     ):
@@ -434,14 +560,14 @@ def diagnose(
         facts["accepted_schemes"] = list(accepted)
         return failure(Reason.SCHEME_NOT_ACCEPTED, "request")
 
-    if row is not None and row.reason is not None:
+    if row is not None and row.reason is not None and not about_authentication:
         reason = row.reason
         if reason is Reason.INSUFFICIENT_SCOPE:
             scope = next((c.param("scope") for c in challenges or () if c.param("scope")), None)
             scope = scope or _scope_in(texts)
             if scope:
                 facts["required_scope"] = scope
-        timed = _time_reason(jwt, moment)
+        timed = _time_reason(jwt, moment, window)
         if timed is not None and timed[0] is reason:
             facts.update(timed[1])
         return failure(reason, f"recogniser:{row.source}")
@@ -457,10 +583,58 @@ def diagnose(
         facts["problem"] = "token_in_query"
         facts["accepted_schemes"] = list(accepted)
         return failure(Reason.CREDENTIALS_MISSING, "request")
-    if answer.status == 403:
+    if answer.status == 403 and not about_authentication:
         return failure(Reason.FORBIDDEN, "status")
-    timed = _time_reason(jwt, moment)
+    if row is not None and row.reason is Reason.CREDENTIALS_MISSING:
+        facts["accepted_schemes"] = list(accepted)
+        return failure(Reason.CREDENTIALS_MISSING, f"recogniser:{row.source}")
+
+    # What the unverified token shows, most telling first.
+    algorithm = _algorithm_reason(jwt, policy.algorithms)
+    if algorithm is not None:
+        facts.update(algorithm)
+        return failure(Reason.TOKEN_ALGORITHM_REJECTED, "jwt-claims")
+    timed = _time_reason(jwt, moment, window)
     if timed is not None:
         facts.update(timed[1])
         return failure(timed[0], "jwt-claims")
-    return failure(Reason.CREDENTIALS_INVALID, "status")
+    if (
+        policy.token_format == "jwt"
+        and jwt is None
+        and credentials.token
+        and credentials.scheme in ("Bearer", "DPoP")
+    ):
+        facts["problem"] = "not_a_jwt"
+        return failure(Reason.CREDENTIALS_INVALID, "request")
+    source = f"recogniser:{row.source}" if row is not None else "status"
+    return failure(Reason.CREDENTIALS_INVALID, source)
+
+
+# Exceptions an app lets escape, by qualified class name (the core imports no
+# library), most specific first: the first one in the exception's MRO wins.
+# A reason of None is a server fault (key or JWKS trouble): never a 401.
+EXCEPTIONS: tuple[tuple[str, Reason | None], ...] = (
+    ("jwt.exceptions.PyJWKClientError", None),
+    ("jwt.exceptions.InvalidKeyError", None),
+    ("jwt.exceptions.ExpiredSignatureError", Reason.TOKEN_EXPIRED),
+    ("jwt.exceptions.ImmatureSignatureError", Reason.TOKEN_NOT_YET_VALID),
+    ("jwt.exceptions.InvalidAudienceError", Reason.TOKEN_AUDIENCE_MISMATCH),
+    ("jwt.exceptions.InvalidIssuerError", Reason.TOKEN_ISSUER_MISMATCH),
+    ("jwt.exceptions.InvalidSignatureError", Reason.TOKEN_SIGNATURE_INVALID),
+    ("jwt.exceptions.InvalidAlgorithmError", Reason.TOKEN_ALGORITHM_REJECTED),
+    ("jwt.exceptions.MissingRequiredClaimError", Reason.CREDENTIALS_INVALID),
+    ("jwt.exceptions.DecodeError", Reason.CREDENTIALS_INVALID),
+    ("jwt.exceptions.InvalidTokenError", Reason.CREDENTIALS_INVALID),
+)
+
+
+def declared_from_exception(exception: BaseException) -> Declared | None:
+    """An uncaught library exception that explains a refusal, as if the app
+    had raised AuthFailure; None for anything else (it propagates)."""
+    names = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(exception).__mro__}
+    for name, reason in EXCEPTIONS:
+        if name in names:
+            if reason is None:
+                return None
+            return Declared(reason, {}, str(exception)[:200] or None, f"exception:{name}")
+    return None

@@ -51,12 +51,18 @@ class Policy:
     request_id_header: str | None = "x-request-id"
     api_key_headers: tuple[str, ...] = DEFAULT_API_KEY_HEADERS
     session_cookies: tuple[str, ...] = DEFAULT_SESSION_COOKIES
+    algorithms: tuple[str, ...] | None = None
+    token_format: str | None = None
+    clock_skew_window: int = 120
     max_body_bytes: int = 64 * 1024
     log_level: str = "warning"
     fingerprint_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
     # Whether `schemes` was configured (True) or is the default: an app's own
     # challenges then say what it accepts.
     schemes_given: bool = field(default=False, init=False)
+    # Whether `api_key_headers` was configured: only then is an API key in
+    # another header "in the wrong header".
+    api_key_headers_given: bool = field(default=False, init=False)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Policy:
@@ -101,6 +107,19 @@ class Policy:
         for name in ("api_key_headers", "session_cookies"):
             if name in values:
                 values[name] = _names(name, values[name], lower=name == "api_key_headers")
+        if values.get("algorithms") is not None:
+            values["algorithms"] = _algorithms(values["algorithms"])
+        if values.get("token_format") not in (None, "jwt", "opaque"):
+            raise PolicyError(
+                f"authhygiene: token_format={values['token_format']!r} is not 'jwt', 'opaque'"
+                " or None."
+            )
+        if "clock_skew_window" in values:
+            window = values["clock_skew_window"]
+            if not isinstance(window, int) or isinstance(window, bool) or not 0 <= window <= 3600:
+                raise PolicyError(
+                    "authhygiene: clock_skew_window must be a number of seconds from 0 to 3600."
+                )
         if "max_body_bytes" in values:
             size = values["max_body_bytes"]
             if not isinstance(size, int) or isinstance(size, bool) or not 1024 <= size <= 1 << 20:
@@ -119,6 +138,7 @@ class Policy:
             values["fingerprint_key"] = _key(values["fingerprint_key"])
         policy = cls(**values)
         object.__setattr__(policy, "schemes_given", "schemes" in options)
+        object.__setattr__(policy, "api_key_headers_given", "api_key_headers" in options)
         if policy.resource_metadata and not {"Bearer", "DPoP"} & set(policy.schemes):
             raise PolicyError(
                 "authhygiene: resource_metadata (RFC 9728) is sent in Bearer or DPoP challenges,"
@@ -196,6 +216,20 @@ def _header_uri(option: str, value: object, *, web: bool) -> str:
                 f"authhygiene: {option}={value!r} must be an absolute https:// URL (RFC 9728 §3)."
             )
     return value
+
+
+def _algorithms(value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise PolicyError("authhygiene: algorithms must be a sequence such as ('RS256',).")
+    names = tuple(str(item) for item in cast(Iterable[object], value))
+    if not names:
+        raise PolicyError("authhygiene: algorithms is empty; name the JWS algorithms you verify.")
+    if any(name.lower() == "none" for name in names):
+        raise PolicyError(
+            "authhygiene: algorithms lists 'none'; unsigned tokens must never be accepted"
+            " (RFC 8725 §3.1). Remove it."
+        )
+    return names
 
 
 def _header_name(option: str, value: object) -> str:

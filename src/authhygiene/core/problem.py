@@ -58,6 +58,13 @@ def explanation(failure: Failure) -> str:
             "The token was sent in the query string, which this API does not read; send it"
             f" in the Authorization header ({_schemes_text(facts.get('accepted_schemes'))})."
         )
+    if reason is Reason.CREDENTIALS_MISSING and facts.get("problem") == "api_key_in_wrong_header":
+        expected = facts.get("expected_headers")
+        names = ", ".join(str(name) for name in expected) if isinstance(expected, list) else "?"
+        return (
+            f"An API key was sent in the '{facts.get('sent_header')}' header; this API reads"
+            f" it from {names}."
+        )
     if reason is Reason.CREDENTIALS_MISSING:
         return (
             "This request carried no credentials; this API accepts"
@@ -72,12 +79,28 @@ def explanation(failure: Failure) -> str:
         return _MISUSE_DETAIL[str(facts["problem"])]
     if reason is Reason.TOKEN_EXPIRED and "expired_at" in facts:
         ago = facts.get("expired_seconds_ago")
-        tail = f", {ago} s before this request" if isinstance(ago, int) else ""
-        return f"The token expired at {facts['expired_at']}{tail}."
-    if reason is Reason.TOKEN_NOT_YET_VALID and "not_before" in facts:
+        text = f"The token expired at {facts['expired_at']}"
+        text += f", {ago} s before this request" if isinstance(ago, int) else ""
+        if facts.get("clock_skew_suspected"):
+            text += (
+                "; if it was issued moments ago, this server's clock may be ahead of the issuer's"
+            )
+        return text + "."
+    if reason is Reason.TOKEN_NOT_YET_VALID and "valid_in_seconds" in facts:
         wait = facts.get("valid_in_seconds")
-        tail = f", {wait} s after this request" if isinstance(wait, int) else ""
-        return f"The token is not valid before {facts['not_before']}{tail}."
+        since = facts.get("not_before") or facts.get("issued_at")
+        text = f"The token is not valid for another {wait} s (from {since})"
+        if facts.get("clock_skew_suspected"):
+            text += ": the issuer's clock may be ahead of this server's"
+        return text + "."
+    if reason is Reason.TOKEN_ALGORITHM_REJECTED and facts.get("alg"):
+        accepted = facts.get("accepted_algorithms")
+        tail = f"; this API accepts {_schemes_text(accepted)}" if accepted else ""
+        if str(facts["alg"]).lower() == "none":
+            return f"The token is unsigned ('alg': 'none'), which is never accepted{tail}."
+        return f"The token is signed with '{facts['alg']}', which is not accepted{tail}."
+    if reason is Reason.CREDENTIALS_INVALID and facts.get("problem") == "not_a_jwt":
+        return "The token is not a JWT (three base64url parts separated by dots)."
     if reason is Reason.INSUFFICIENT_SCOPE and facts.get("required_scope"):
         return f"This resource requires the scope '{facts['required_scope']}'."
     return REASONS[reason].title + "."
@@ -94,12 +117,29 @@ def detail(failure: Failure, secrets: tuple[str, ...] = ()) -> str:
     if not failure.app_detail:
         return ours
     theirs = scrub(failure.app_detail, secrets)
-    if failure.source in _SPECIFIC_SOURCES or (
-        failure.source.startswith("recogniser:") and failure.facts
-    ):
+    if (
+        failure.source in _SPECIFIC_SOURCES
+        or failure.source.startswith("exception:")
+        or (failure.source.startswith(("recogniser:", "app:")) and failure.facts)
+    ) and ours != REASONS[failure.reason].title + ".":
         return f"{theirs.rstrip('. ')}: {ours[0].lower()}{ours[1:]}"
     return theirs
 
+
+# What to do about a specific problem the request showed.
+_PROBLEM_HINTS = {
+    "doubled_scheme": "Remove the second scheme word: send 'Authorization: {scheme} <token>'.",
+    "quoted_token": "Send the token without quotes: 'Authorization: {scheme} <token>'.",
+    "whitespace_in_token": "Send the token on one line, with no spaces or line breaks inside it.",
+    "empty_token": "Put the token after the scheme word: 'Authorization: {scheme} <token>'.",
+    "multiple_authorization_headers": "Send one Authorization header, not several.",
+    "token_in_header_and_query": "Send the token once, in the Authorization header only.",
+    "token_in_query": (
+        "Move the token from the URL to the header: 'Authorization: {scheme} <token>'."
+    ),
+    "api_key_in_wrong_header": "Send the API key in the {expected} header.",
+    "not_a_jwt": "Send the JWT access token issued for this API, not another kind of token.",
+}
 
 # Challenge schemes that stand for an API key sent in a header of its own
 # (FastAPI's APIKeyHeader answers "WWW-Authenticate: APIKey").
@@ -112,6 +152,24 @@ def hint(failure: Failure) -> str:
     scheme = accepted[0] if isinstance(accepted, list) and accepted else "Bearer"
     if failure.reason is Reason.CREDENTIALS_MISSING and scheme in _API_KEY_SCHEMES:
         return "Send the API key in the request header this API reads (e.g. 'X-API-Key: <key>')."
+    problem = str(facts.get("problem"))
+    if problem in _PROBLEM_HINTS:
+        expected = facts.get("expected_headers")
+        return _PROBLEM_HINTS[problem].format(
+            scheme=scheme,
+            expected=", ".join(map(str, expected)) if isinstance(expected, list) else "?",
+        )
+    if failure.reason is Reason.TOKEN_ALGORITHM_REJECTED and facts.get("accepted_algorithms"):
+        return (
+            "Request a token signed with one of: "
+            f"{_schemes_text(facts.get('accepted_algorithms'))}."
+        )
+    if facts.get("clock_skew_suspected"):
+        base = REASONS[failure.reason].hint
+        return (
+            base + " If fresh tokens fail too, synchronise the clocks (NTP) of the issuer and"
+            " this server."
+        )
     required = facts.get("required_scope")
     return REASONS[failure.reason].hint.format(
         scheme=scheme,

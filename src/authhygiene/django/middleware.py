@@ -17,9 +17,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from authhygiene._runtime import Runtime
-from authhygiene.core.decision import WATCHED_STATUSES, Decision
-from authhygiene.core.diagnose import AppAnswer
+from authhygiene.core.decision import (
+    WATCHED_STATUSES,
+    WATCHED_WITH_CREDENTIALS,
+    Decision,
+    carries_credentials,
+)
+from authhygiene.core.diagnose import AppAnswer, Declared, declared_from_exception
 from authhygiene.core.policy import PolicyError
+from authhygiene.core.reasons import REASONS
 from authhygiene.django import checks as _checks  # noqa: F401  (registers the checks)
 from authhygiene.errors import AuthFailure
 from authhygiene.wsgi import view_from_environ
@@ -69,19 +75,36 @@ class AuthHygieneMiddleware:
         return self._process(request, response)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, AuthFailure):
-            return None
+        # The view's AuthFailure, or a library's auth exception it let escape
+        # (pyjwt): answered as the refusal it is instead of Django's 500.
+        if isinstance(exception, AuthFailure):
+            declared = exception.declared()
+        else:
+            found = declared_from_exception(exception)
+            if found is None:
+                return None
+            declared = found
+        status = REASONS[declared.reason].status
         if self.runtime.policy.report_only:
             # Change nothing: Django answers as it would without us; we only log.
-            answer = AppAnswer(exception.code or 401)
-            self.runtime.handle(view_from_environ(request.META), answer, exception.declared())
+            self.runtime.handle(view_from_environ(request.META), AppAnswer(status), declared)
             return None
-        setattr(request, _FAILURE_ATTR, exception)
-        return HttpResponse(status=exception.code or 401)
+        setattr(request, _FAILURE_ATTR, declared)
+        return HttpResponse(status=status)
 
     def _process(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-        failure = getattr(request, _FAILURE_ATTR, None)
-        if response.status_code not in WATCHED_STATUSES and failure is None:
+        declared = getattr(request, _FAILURE_ATTR, None)
+        status = response.status_code
+        if (
+            status not in WATCHED_STATUSES
+            and declared is None
+            and (
+                status not in WATCHED_WITH_CREDENTIALS
+                or not carries_credentials(
+                    "HTTP_AUTHORIZATION" in request.META, request.META.get("QUERY_STRING", "")
+                )
+            )
+        ):
             return response
         body = b""
         if isinstance(response, HttpResponse):
@@ -91,8 +114,11 @@ class AuthHygieneMiddleware:
             tuple((name.lower(), value) for name, value in response.items()),
             body,
         )
-        declared = failure.declared() if isinstance(failure, AuthFailure) else None
-        decision = self.runtime.handle(view_from_environ(request.META), answer, declared)
+        decision = self.runtime.handle(
+            view_from_environ(request.META),
+            answer,
+            declared if isinstance(declared, Declared) else None,
+        )
         if decision is None or not decision.rewrite:
             return response
         return _response(decision, response)
