@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import jwt
 import pytest
 import structlog
 
@@ -224,3 +225,40 @@ def test_401_cut_short_by_an_error_still_leaves_correct() -> None:
     assert captured[0]["status"] == 401
     assert headers[b"www-authenticate"] == b'Bearer realm="api"'
     assert headers[b"cache-control"] == b"no-store"
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "reason"),
+    [
+        pytest.param(jwt.ExpiredSignatureError("x"), 401, "token_expired", id="exp"),
+        pytest.param(jwt.InvalidAudienceError("x"), 401, "token_audience_mismatch", id="aud"),
+    ],
+)
+def test_uncaught_pyjwt_exception_is_answered(error: Exception, status: int, reason: str) -> None:
+    sent = run(wrap(app_sending(start(500), body(b"Internal Server Error"), raise_after=error)))
+    assert sent[0]["status"] == status
+    assert json.loads(sent[1]["body"])["reason"] == reason
+
+
+def test_jwks_failure_is_not_a_401() -> None:
+    with pytest.raises(jwt.PyJWKClientError):
+        run(wrap(app_sending(raise_after=jwt.PyJWKClientError("unreachable"))))
+
+
+@pytest.mark.parametrize(
+    ("headers", "rewritten"),
+    [
+        pytest.param([(b"authorization", b"Bearer tok-123456")], True, id="with-credentials"),
+        pytest.param([], False, id="without-credentials"),
+    ],
+)
+def test_422_is_held_only_with_credentials(headers: list[Any], rewritten: bool) -> None:
+    messages = (
+        start(422, (b"content-type", b"application/json")),
+        body(b'{"msg":"Signature verification failed"}'),
+    )
+    sent = run(wrap(app_sending(*messages)), {"headers": headers})
+    if rewritten:
+        assert sent[0]["status"] == 401
+    else:
+        assert sent == list(messages)

@@ -231,3 +231,28 @@ def test_head_is_explained_like_get() -> None:
     assert head_status == get_status == "403 Forbidden"
     assert dict(head_headers)["www-authenticate"] == dict(get_headers)["www-authenticate"]
     assert 'scope="items"' in dict(head_headers)["www-authenticate"]
+
+
+def test_flask_500_for_an_uncaught_pyjwt_error_is_answered() -> None:
+    import jwt
+    from flask import Flask
+
+    app = Flask(__name__)
+
+    @app.get("/items")
+    def items() -> Any:
+        raise jwt.ExpiredSignatureError("Signature has expired")
+
+    @app.get("/boom")
+    def boom() -> Any:
+        raise RuntimeError("not about auth")
+
+    app.wsgi_app = wrap(app.wsgi_app)  # type: ignore[method-assign]
+    env = environ(PATH_INFO="/items", SERVER_NAME="x", SERVER_PORT="80")
+    env["wsgi.url_scheme"] = "http"
+    status, _, data = call(app.wsgi_app, dict(env))
+    assert status == "401 Unauthorized"
+    assert json.loads(data)["reason"] == "token_expired"
+    status, _, data = call(app.wsgi_app, {**env, "PATH_INFO": "/boom"})
+    assert status.startswith("500")
+    assert b"Internal Server Error" in data

@@ -263,9 +263,12 @@ def test_expired_token_facts() -> None:
     assert problem["expired_at"] == "2027-01-15T07:58:25Z"
     assert problem["server_time"] == "2027-01-15T08:00:00Z"
     assert problem["expired_seconds_ago"] == 95
-    assert (
-        problem["detail"] == "The token expired at 2027-01-15T07:58:25Z, 95 s before this request."
+    assert problem["clock_skew_suspected"] is True  # within the 120 s window
+    assert problem["detail"] == (
+        "The token expired at 2027-01-15T07:58:25Z, 95 s before this request; if it was issued"
+        " moments ago, this server's clock may be ahead of the issuer's."
     )
+    assert "synchronise the clocks" in problem["hint"]
     # The subject is identity data: never in the body or the log.
     assert "someone" not in decision.body.decode()
     assert "someone" not in repr(decision.log)

@@ -1,0 +1,431 @@
+"""Diagnosis of refusals the app did not explain (issue 3), as tables:
+what the request carried, what the app answered -> reason, status, facts."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import jwt
+import pytest
+
+from authhygiene.core.credentials import RequestView
+from authhygiene.core.decision import Decision, decide
+from authhygiene.core.diagnose import AppAnswer, declared_from_exception
+from authhygiene.core.policy import Policy
+from authhygiene.core.reasons import Reason
+
+NOW = 1_800_000_000
+
+
+def b64(data: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def token(header: dict[str, Any] | None = None, **claims: Any) -> str:
+    return f"{b64(header or {'alg': 'HS256', 'typ': 'JWT'})}.{b64(claims)}.c2lnbmF0dXJl"
+
+
+def run(
+    headers: tuple[tuple[str, str], ...] = (),
+    *,
+    status: int = 401,
+    body: bytes = b"",
+    content_type: str = "application/json",
+    query: str = "",
+    **options: Any,
+) -> Decision | None:
+    policy = Policy.from_options({"realm": "api", **options})
+    view = RequestView("GET", "/items", query, headers, "127.0.0.1")
+    answer = AppAnswer(status, (("content-type", content_type),), body)
+    return decide(policy, view, answer, now=NOW)
+
+
+def problem(decision: Decision | None) -> dict[str, Any]:
+    assert decision is not None
+    data: dict[str, Any] = json.loads(decision.body)
+    return data
+
+
+def bearer(value: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {value}"),)
+
+
+@pytest.mark.parametrize(
+    ("value", "options", "reason", "facts"),
+    [
+        pytest.param(
+            token({"alg": "none"}, exp=NOW + 60),
+            {},
+            "token_algorithm_rejected",
+            {"alg": "none"},
+            id="alg-none",
+        ),
+        pytest.param(
+            token({"alg": "HS256"}),
+            {"algorithms": ("RS256",)},
+            "token_algorithm_rejected",
+            {"alg": "HS256", "accepted_algorithms": ["RS256"]},
+            id="alg-outside-list",
+        ),
+        pytest.param(
+            token(exp=NOW - 95),
+            {},
+            "token_expired",
+            {"expired_seconds_ago": 95, "clock_skew_suspected": True},
+            id="expired-recently",
+        ),
+        pytest.param(
+            token(exp=NOW - 86400),
+            {},
+            "token_expired",
+            {"expired_seconds_ago": 86400, "clock_skew_suspected": False},
+            id="expired-long-ago",
+        ),
+        pytest.param(
+            token(nbf=NOW + 30),
+            {},
+            "token_not_yet_valid",
+            {"valid_in_seconds": 30, "clock_skew_suspected": True},
+            id="nbf-ahead",
+        ),
+        pytest.param(
+            token(iat=NOW + 45),
+            {},
+            "token_not_yet_valid",
+            {"valid_in_seconds": 45, "issued_at": "2027-01-15T08:00:45Z"},
+            id="iat-ahead",
+        ),
+        pytest.param(
+            token(nbf=NOW + 30),
+            {"clock_skew_window": 10},
+            "token_not_yet_valid",
+            {"clock_skew_suspected": False},
+            id="narrow-window",
+        ),
+        pytest.param(
+            "opaque-token-value",
+            {"token_format": "jwt"},
+            "credentials_invalid",
+            {"problem": "not_a_jwt"},
+            id="not-a-jwt",
+        ),
+        pytest.param("opaque-token-value", {}, "credentials_invalid", {}, id="opaque-ok"),
+    ],
+)
+def test_what_the_token_shows(
+    value: str, options: dict[str, Any], reason: str, facts: dict[str, Any]
+) -> None:
+    body = problem(run(bearer(value), **options))
+    assert body["reason"] == reason
+    assert body["status"] == 401
+    assert body["error"] == "invalid_token"
+    for key, expected in facts.items():
+        assert body[key] == expected, key
+    assert value not in json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "options", "reason", "facts"),
+    [
+        pytest.param(
+            (),
+            "token=abcdef123",
+            {},
+            "credentials_missing",
+            {"problem": "token_in_query"},
+            id="query-token",
+        ),
+        pytest.param(
+            (),
+            "api_key=abcdef123",
+            {},
+            "credentials_missing",
+            {"problem": "token_in_query"},
+            id="query-api-key",
+        ),
+        pytest.param(
+            (("api-token", "k-123456789"),),
+            "",
+            {"api_key_headers": ("X-API-Key",)},
+            "credentials_missing",
+            {
+                "problem": "api_key_in_wrong_header",
+                "sent_header": "api-token",
+                "expected_headers": ["x-api-key"],
+            },
+            id="api-key-wrong-header",
+        ),
+        pytest.param(
+            (("api-token", "k-123456789"),),
+            "",
+            {},
+            "credentials_missing",
+            {},
+            id="api-key-header-not-named",
+        ),
+        pytest.param(
+            (("authorization", "JWT abc.def.ghi"),),
+            "",
+            {},
+            "scheme_not_accepted",
+            {"scheme": "JWT"},
+            id="jwt-scheme",
+        ),
+        pytest.param(
+            (("authorization", "token abcdef"),),
+            "",
+            {},
+            "scheme_not_accepted",
+            {"scheme": "Token"},
+            id="token-scheme-lowercase",
+        ),
+    ],
+)
+def test_what_the_request_shows(
+    headers: tuple[tuple[str, str], ...],
+    query: str,
+    options: dict[str, Any],
+    reason: str,
+    facts: dict[str, Any],
+) -> None:
+    body = problem(run(headers, query=query, body=b'{"detail":"Not authenticated"}', **options))
+    assert body["reason"] == reason
+    assert "error" not in body  # RFC 6750 §3.1: no code for these
+    for key, expected in facts.items():
+        assert body[key] == expected, key
+    if "problem" not in facts:
+        assert "problem" not in body or body["problem"] != "api_key_in_wrong_header"
+    assert "k-123456789" not in json.dumps(body)
+
+
+GOOD = bearer(token(exp=NOW + 600))
+
+# Wordings of auth code we don't own -> (status out, reason). Each row cites its source.
+RECOGNISED = [
+    # FastAPI security classes, 401 since 0.122 and 403 before.
+    pytest.param(
+        (),
+        403,
+        {"detail": "Not authenticated"},
+        "text",
+        401,
+        "credentials_missing",
+        id="fastapi-old-403-missing",
+    ),
+    pytest.param(
+        (("authorization", "Basic dTpw"),),
+        403,
+        {"detail": "Invalid authentication credentials"},
+        "json",
+        401,
+        "scheme_not_accepted",
+        id="fastapi-old-403-wrong-scheme",
+    ),
+    pytest.param(
+        GOOD,
+        403,
+        {"detail": "Invalid authentication credentials"},
+        "json",
+        401,
+        "credentials_invalid",
+        id="fastapi-old-403-invalid",
+    ),
+    pytest.param(
+        GOOD,
+        401,
+        {"detail": "Could not validate credentials"},
+        "json",
+        401,
+        "credentials_invalid",
+        id="fastapi-docs",
+    ),
+    # Django REST framework.
+    pytest.param(
+        (("cookie", "sessionid=abc123456"),),
+        403,
+        {"detail": "Authentication credentials were not provided."},
+        "json",
+        401,
+        "credentials_missing",
+        id="drf-session-coerced-403",
+    ),
+    pytest.param(
+        GOOD,
+        401,
+        {"detail": "Invalid token."},
+        "json",
+        401,
+        "credentials_invalid",
+        id="drf-authentication-failed",
+    ),
+    pytest.param(
+        GOOD,
+        403,
+        {"detail": "You do not have permission to perform this action."},
+        "json",
+        403,
+        "forbidden",
+        id="drf-permission-denied",
+    ),
+    # Flask-JWT-Extended.
+    pytest.param(
+        GOOD,
+        422,
+        {"msg": "Signature verification failed"},
+        "json",
+        401,
+        "token_signature_invalid",
+        id="fjwt-422-signature",
+    ),
+    pytest.param(
+        GOOD,
+        422,
+        {"msg": "Not enough segments"},
+        "json",
+        401,
+        "credentials_invalid",
+        id="fjwt-422-segments",
+    ),
+    pytest.param(
+        GOOD,
+        422,
+        {"msg": "Only non-refresh tokens are allowed"},
+        "json",
+        401,
+        "credentials_invalid",
+        id="fjwt-422-refresh",
+    ),
+    pytest.param(
+        GOOD,
+        401,
+        {"msg": "Token has been revoked"},
+        "json",
+        401,
+        "token_revoked",
+        id="fjwt-revoked",
+    ),
+    pytest.param(
+        GOOD, 401, {"msg": "Token has expired"}, "json", 401, "token_expired", id="fjwt-expired"
+    ),
+    # Starlette AuthenticationMiddleware's default on_error.
+    pytest.param(
+        GOOD,
+        400,
+        "Invalid token signature",
+        "text",
+        401,
+        "credentials_invalid",
+        id="starlette-400",
+    ),
+]
+
+
+@pytest.mark.parametrize(("headers", "status", "body", "kind", "out", "reason"), RECOGNISED)
+def test_recognisers(
+    headers: tuple[tuple[str, str], ...],
+    status: int,
+    body: object,
+    kind: str,
+    out: int,
+    reason: str,
+) -> None:
+    raw = json.dumps(body).encode() if kind == "json" else str(body).encode()
+    content_type = "application/json" if kind == "json" else "text/plain; charset=utf-8"
+    decision = run(headers, status=status, body=raw, content_type=content_type)
+    assert decision is not None
+    assert decision.status == out
+    assert problem(decision)["reason"] == reason
+
+
+# A 400/422 that is not about credentials passes through untouched.
+NOT_OURS = [
+    pytest.param(
+        GOOD,
+        422,
+        {"detail": [{"type": "missing", "loc": ["body", "name"], "msg": "Field required"}]},
+        "json",
+        id="fastapi-validation-with-token",
+    ),
+    pytest.param(GOOD, 400, "Invalid JSON body", "text", id="plain-400-with-token"),
+    pytest.param((), 400, "Invalid basic auth credentials", "text", id="400-without-credentials"),
+    pytest.param(
+        (), 422, {"msg": "Signature verification failed"}, "json", id="422-without-credentials"
+    ),
+    pytest.param(GOOD, 400, {"error": "Missing field: token"}, "json", id="json-400-field"),
+]
+
+
+@pytest.mark.parametrize(("headers", "status", "body", "kind"), NOT_OURS)
+def test_unrelated_400_and_422_are_left_alone(
+    headers: tuple[tuple[str, str], ...], status: int, body: object, kind: str
+) -> None:
+    from authhygiene.core.decision import carries_credentials
+
+    raw = json.dumps(body).encode() if kind == "json" else str(body).encode()
+    content_type = "application/json" if kind == "json" else "text/plain"
+    # The adapters never hand over a 400/422 from a request without credentials...
+    authorization = any(name == "authorization" for name, _ in headers)
+    if not carries_credentials(authorization, ""):
+        return
+    # ...and the core leaves the others alone.
+    assert run(headers, status=status, body=raw, content_type=content_type) is None
+
+
+@pytest.mark.parametrize(
+    ("exception", "reason"),
+    [
+        pytest.param(
+            jwt.ExpiredSignatureError("Signature has expired"), Reason.TOKEN_EXPIRED, id="expired"
+        ),
+        pytest.param(
+            jwt.ImmatureSignatureError("The token is not yet valid (nbf)"),
+            Reason.TOKEN_NOT_YET_VALID,
+            id="immature",
+        ),
+        pytest.param(
+            jwt.InvalidAudienceError("Audience doesn't match"),
+            Reason.TOKEN_AUDIENCE_MISMATCH,
+            id="audience",
+        ),
+        pytest.param(
+            jwt.InvalidIssuerError("Invalid issuer"), Reason.TOKEN_ISSUER_MISMATCH, id="issuer"
+        ),
+        pytest.param(
+            jwt.InvalidSignatureError("Signature verification failed"),
+            Reason.TOKEN_SIGNATURE_INVALID,
+            id="signature",
+        ),
+        pytest.param(
+            jwt.InvalidAlgorithmError("The specified alg value is not allowed"),
+            Reason.TOKEN_ALGORITHM_REJECTED,
+            id="algorithm",
+        ),
+        pytest.param(
+            jwt.MissingRequiredClaimError("exp"), Reason.CREDENTIALS_INVALID, id="missing-claim"
+        ),
+        pytest.param(
+            jwt.DecodeError("Not enough segments"), Reason.CREDENTIALS_INVALID, id="decode"
+        ),
+        # Server faults: never a 401.
+        pytest.param(jwt.PyJWKClientError("Fail to fetch data from the url"), None, id="jwks"),
+        pytest.param(jwt.InvalidKeyError("bad key"), None, id="key"),
+        pytest.param(ValueError("unrelated"), None, id="unrelated"),
+    ],
+)
+def test_uncaught_exceptions(exception: Exception, reason: Reason | None) -> None:
+    declared = declared_from_exception(exception)
+    if reason is None:
+        assert declared is None
+    else:
+        assert declared is not None
+        assert declared.reason is reason
+        assert declared.source.startswith("exception:jwt.exceptions.")
+
+
+def test_algorithms_option_refuses_none() -> None:
+    from authhygiene.core.policy import PolicyError
+
+    with pytest.raises(PolicyError, match="RFC 8725"):
+        Policy.from_options({"realm": "api", "algorithms": ("HS256", "none")})
