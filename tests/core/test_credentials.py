@@ -87,7 +87,7 @@ def view(*headers: tuple[str, str], query: str = "") -> RequestView:
             True,
             id="header-and-query",
         ),
-        pytest.param((), f"access_token={TOKEN}", "Bearer", (), True, id="query-only"),
+        pytest.param((), f"access_token={TOKEN}", None, (), True, id="query-only"),
         pytest.param((("x-api-key", "k"),), "", None, (), True, id="api-key"),
         pytest.param((("cookie", "theme=dark; sessionid=s"),), "", None, (), True, id="session"),
         pytest.param((("cookie", "theme=dark"),), "", None, (), False, id="other-cookie"),

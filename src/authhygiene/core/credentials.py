@@ -261,8 +261,10 @@ def parse_credentials(
 
     if not values:
         if query_token is not None:
+            # No scheme: a query parameter names none (the app may read it as
+            # a bearer token or an API key, or not at all).
             return credentials(
-                "Bearer", query_token, "query", (Misuse.EMPTY_TOKEN,) if not query_token else ()
+                None, query_token, "query", (Misuse.EMPTY_TOKEN,) if not query_token else ()
             )
         return credentials(None, None, None, ())
 

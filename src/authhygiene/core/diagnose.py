@@ -158,6 +158,35 @@ RECOGNISERS: tuple[Recogniser, ...] = (
         message=re.compile(r"\bnot yet valid\b", re.I),
     ),
     Recogniser(
+        "pyjwt InvalidAlgorithmError text, Flask-JWT-Extended 4.x 422",
+        _ANY,
+        Reason.TOKEN_ALGORITHM_REJECTED,
+        message=re.compile(
+            r"\bspecified alg value is not allowed\b|\balgorithm not allowed\b", re.I
+        ),
+    ),
+    Recogniser(
+        "pyjwt InvalidAudienceError text, Flask-JWT-Extended 4.x 422",
+        _ANY,
+        Reason.TOKEN_AUDIENCE_MISMATCH,
+        message=re.compile(r"\baudience doesn't match\b|\binvalid audience\b", re.I),
+    ),
+    Recogniser(
+        "pyjwt InvalidIssuerError text, Flask-JWT-Extended 4.x 422",
+        _ANY,
+        Reason.TOKEN_ISSUER_MISMATCH,
+        message=re.compile(r"\binvalid issuer\b", re.I),
+    ),
+    Recogniser(
+        "DRF TokenAuthentication / BasicAuthentication: 'Invalid token header. Token string"
+        " should not contain spaces.' and the like (rest_framework/authentication.py)",
+        _AUTH,
+        Reason.CREDENTIALS_MALFORMED,
+        message=re.compile(
+            r"invalid (token|basic) header|should not contain (spaces|invalid characters)", re.I
+        ),
+    ),
+    Recogniser(
         "Flask-JWT-Extended 4.x revoked-token callback: 401 'Token has been revoked'",
         _AUTH,
         Reason.TOKEN_REVOKED,
@@ -171,7 +200,8 @@ RECOGNISERS: tuple[Recogniser, ...] = (
         message=re.compile(
             r"not enough segments|invalid (header|crypto|payload) padding|invalid header string"
             r"|invalid payload string|only (non-refresh|refresh|access) tokens are allowed"
-            r"|bad authorization header|invalid token type|too many segments",
+            r"|bad authorization header|invalid token type|too many segments"
+            r"|missing claim|token is missing the",
             re.I,
         ),
     ),

@@ -1,0 +1,1 @@
+"""Real third-party auth stacks, run bare and with the one line, case by case."""

@@ -1,0 +1,146 @@
+"""Each real stack, as its docs teach, answers each case of cases.py: first
+on its own (the "before" recorded in the table must still be what the
+installed package answers), then with the one line (status, reason, RFC 6750
+`error`, challenge, problem body, headers, one log event, no credential
+anywhere), and byte-for-byte unchanged where the case is not an auth failure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.servers import Reply, assert_absent, challenges, without_date
+
+from .cases import CASES, FAULT, NOT_TRUE, Case
+from .live import LiveStacks, run
+from .render_table import END, START, render, rows, structure
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+PROBLEM_MEMBERS = ("type", "title", "status", "detail", "reason", "hint", "request_id")
+CASE_PARAMS = [pytest.param(case, id=case.id) for case in CASES]
+
+
+def _comparable(reply: Reply) -> list[tuple[str, str]]:
+    """Headers minus Date; DRF builds `Allow` from a set, so its order differs
+    between two processes (hash randomisation): compared as a set."""
+    out = []
+    for key, value in without_date(reply.headers):
+        if key.lower() == "allow":
+            value = ", ".join(sorted(item.strip() for item in value.split(",")))
+        out.append((key, value))
+    return out
+
+
+def _own_words(reply: Reply) -> str:
+    return (
+        reply.body.decode("utf-8", "replace") + "\n" + "\n".join(reply.get_all("www-authenticate"))
+    )
+
+
+@pytest.mark.parametrize("case", CASE_PARAMS)
+def test_stack_answers_on_its_own(live: LiveStacks, case: Case) -> None:
+    """The table's "before" column: what the installed package answers."""
+    reply = run(live, case, "bare").reply
+
+    assert reply.status == case.before
+    assert case.says in _own_words(reply)
+
+
+def _check_fact(problem: dict[str, Any], name: str, expected: object) -> None:
+    value = problem.get(name)
+    if expected is NOT_TRUE:
+        assert value in (None, False), name
+    elif isinstance(expected, range):
+        assert isinstance(value, int), name
+        assert value in expected, name
+    elif isinstance(expected, type):
+        assert isinstance(value, expected), name
+    else:
+        assert value == expected, name
+
+
+def _check_failure(case: Case, reply: Reply) -> None:
+    assert reply.status == case.status
+    assert reply.get("content-type") == "application/problem+json"
+    assert reply.get_all("cache-control") == ["no-store"]
+    assert reply.get_all("pragma") == ["no-cache"]
+    vary = {item.strip().lower() for value in reply.get_all("vary") for item in value.split(",")}
+    assert {"authorization", "cookie", "origin"} <= vary
+    problem = reply.json()
+    for member in PROBLEM_MEMBERS:
+        assert member in problem, member
+    assert problem["status"] == reply.status
+    assert problem["reason"] == case.reason
+    assert isinstance(problem["detail"], str)
+    assert problem["detail"]
+    assert isinstance(problem["hint"], str)
+    assert problem["hint"]
+    assert problem.get("error") == case.error  # none where RFC 6750 §3.1 has none
+    parsed = challenges(reply)  # werkzeug parses each; realm quoted when present
+    if reply.status == 401:
+        assert parsed  # RFC 9110 §15.5.2
+    # RFC 6750 error codes live in Bearer/DPoP challenges only: a DRF "Token" or
+    # a Basic challenge never carries one.
+    token_challenges = [c for c in parsed if c.type in ("bearer", "dpop")]
+    errors = [c.parameters.get("error") for c in token_challenges if c.parameters.get("error")]
+    assert not [c for c in parsed if c not in token_challenges and c.parameters.get("error")]
+    if case.error is None:
+        assert errors == []
+    elif token_challenges or reply.status == 401:
+        assert errors == [case.error]
+    if case.scope is not None:
+        assert problem["required_scope"] == case.scope
+        assert [c.parameters.get("scope") for c in parsed if c.parameters.get("error")] == [
+            case.scope
+        ]
+    for name, expected in case.facts:
+        _check_fact(problem, name, expected)
+    if case.detail is not None:
+        assert case.detail in problem["detail"]
+    # Every challenge names a realm (RFC 9110 §11.5): ours, or the app's own
+    # when its valid challenge already named one (Flask-HTTPAuth's
+    # "Authentication Required"), which is kept.
+    realms = [c.parameters.get("realm") for c in parsed if c.token is None]
+    assert all(realms), realms
+
+
+@pytest.mark.parametrize("case", CASE_PARAMS)
+def test_stack_answers_with_the_one_line(live: LiveStacks, case: Case) -> None:
+    exchange = run(live, case, "wrapped")
+    reply = exchange.reply
+    failures = [event for event in exchange.events if event["event"] == "auth.failure"]
+
+    if case.reason is None:
+        # Not an auth failure: the app's own bytes, and nothing logged.
+        bare = run(live, case, "bare").reply
+        assert reply.status == bare.status == case.status
+        assert _comparable(reply) == _comparable(bare)
+        assert reply.body == bare.body
+        assert failures == []
+    elif case.reason == FAULT:
+        # A key or JWKS failure is the server's fault, never the caller's.
+        assert 500 <= reply.status < 600
+        assert reply.get_all("www-authenticate") == []
+        for leak in (b"Traceback", b"Error:", b"jwt."):  # a safe body: no exception text
+            assert leak not in reply.body
+    else:
+        _check_failure(case, reply)
+        assert len(failures) == 1
+        if "reason" in failures[0]:  # in-process capture (gunicorn's is text)
+            assert failures[0]["reason"] == case.reason
+            assert failures[0]["status"] == reply.status
+    assert_absent(exchange.secrets, reply.wire_text, exchange.log_text)
+
+
+def test_readme_table_matches_a_live_run(live: LiveStacks) -> None:
+    """README's table (between the markers, once the lead has added them) is
+    what render_table.py prints now, in stack, case, statuses and reasons."""
+    text = README.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        pytest.skip("README.md has no stacks table markers yet")
+    in_readme = text.split(START, 1)[1].split(END, 1)[0]
+
+    assert structure(in_readme) == structure(render(rows(live)))
