@@ -410,7 +410,9 @@ def test_detail_adds_our_explanation_when_we_know_more() -> None:
         pytest.param(
             "safe", {"detail", "hint", "expired_at", "server_time"}, {"diagnosis"}, id="safe"
         ),
-        pytest.param("full", {"detail", "hint", "expired_at", "diagnosis"}, set(), id="full"),
+        pytest.param(
+            "full", {"detail", "hint", "expired_at", "diagnosis", "token"}, set(), id="full"
+        ),
     ],
 )
 def test_explain_levels(explain: str, present: set[str], absent: set[str]) -> None:

@@ -231,7 +231,11 @@ def problem_body(
             if key not in body:
                 body[key] = _fact(value, secrets)
     if policy.explain == "full":
+        # Development: how we know, and what the unverified token's header
+        # and time claims say (never identity claims such as `sub`).
         body["diagnosis"] = failure.source
+        if failure.log_facts:
+            body["token"] = {key: _fact(value, secrets) for key, value in failure.log_facts.items()}
     for key, value in (app or {}).items():
         # The app's extension members (RFC 9457 §3.2) stay, scrubbed.
         if key not in body and key not in ("status", "detail", "error", "error_description"):
