@@ -422,11 +422,20 @@ FAILURES = [
     ),
 ]
 
-# Examples whose app names the missing scope in a machine-readable way
-# (FastAPI's challenge scope="items", Starlette's AuthFailure(required_scope=...)).
 # Every example names the missing scope: in its challenge (FastAPI, Starlette) or
 # in its message (Flask, Django), which the recogniser reads.
 NAMES_SCOPE = frozenset({"fastapi", "starlette", "flask", "django"})
+
+
+# Starlette's docs-style backend returns None for another scheme, so
+# `requires()` answers a bare 403 that a Basic-auth app's permission refusal
+# looks exactly like; with only the default `schemes` that 403 is kept (and
+# made hygienic), never guessed into "use Bearer".
+KEPT_403 = {("starlette", "basic-to-bearer-api")}
+
+
+def _probe_id(failure: Failure) -> str | None:
+    return next((param.id for param in FAILURES if param.values[0] is failure), None)
 
 
 @pytest.mark.parametrize("failure", FAILURES)
@@ -435,6 +444,10 @@ def test_failure_is_answered_correctly(example: Served, failure: Failure) -> Non
     authorization = failure.header()
     exchange = example.get(failure.path, authorization)
 
+    if (example.name, _probe_id(failure)) in KEPT_403:
+        body = _assert_failure_hygiene(exchange, 403, "forbidden", failure.also)
+        assert _challenges(exchange) == []
+        return
     body = _assert_failure_hygiene(exchange, failure.status, failure.reason, failure.also)
     challenges = _challenges(exchange)
     if failure.error is None:
@@ -493,7 +506,9 @@ def test_app_message_survives_in_detail(example: Served, probe: str, message: st
     exchange = example.get(failure.path, authorization)
 
     body = _assert_failure_hygiene(exchange, failure.status, failure.reason, failure.also)
-    assert body["detail"].startswith(message), body["detail"]
+    # The app's words lead `detail` when they agree with the diagnosis, else
+    # they are kept as `app_detail` and `detail` is our one sentence.
+    assert body["detail"].startswith(message) or body.get("app_detail", "").startswith(message)
     _assert_never_echoed(exchange, authorization)
 
 

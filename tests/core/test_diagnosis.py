@@ -307,13 +307,19 @@ RECOGNISED = [
         id="fjwt-revoked",
     ),
     pytest.param(
-        GOOD, 401, {"msg": "Token has expired"}, "json", 401, "token_expired", id="fjwt-expired"
+        bearer(token(exp=NOW - 3600)),
+        401,
+        {"msg": "Token has expired"},
+        "json",
+        401,
+        "token_expired",
+        id="fjwt-expired",
     ),
     # Starlette AuthenticationMiddleware's default on_error.
     pytest.param(
-        GOOD,
+        (("authorization", "Basic dTpw"),),
         400,
-        "Invalid token signature",
+        "Invalid basic auth credentials",
         "text",
         401,
         "credentials_invalid",
@@ -354,6 +360,23 @@ NOT_OURS = [
         (), 422, {"msg": "Signature verification failed"}, "json", id="422-without-credentials"
     ),
     pytest.param(GOOD, 400, {"error": "Missing field: token"}, "json", id="json-400-field"),
+    pytest.param(
+        GOOD, 400, {"detail": "Verification token has expired"}, "json", id="other-token-expired"
+    ),
+    pytest.param(GOOD, 400, "Reset token has expired", "text", id="other-token-expired-text"),
+    pytest.param(GOOD, 422, {"detail": "Missing claim number"}, "json", id="insurance-claim"),
+    pytest.param(GOOD, 422, {"msg": "Missing claim number"}, "json", id="msg-shaped-claim"),
+    pytest.param(
+        GOOD, 400, "Invalid password: it must contain a digit", "text", id="password-policy"
+    ),
+    pytest.param(
+        GOOD,
+        400,
+        {"error": "Signature verification failed for payload"},
+        "json",
+        id="webhook-signature",
+    ),
+    pytest.param(GOOD, 422, {"msg": "Token has expired"}, "json", id="fjwt-shape-but-valid-exp"),
 ]
 
 

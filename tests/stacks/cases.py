@@ -188,7 +188,7 @@ def _drf() -> list[Case]:
         Case(s, "`TokenAuthentication`: no credentials", "/token", (), 401, not_provided, 401, "credentials_missing"),
         Case(s, "`TokenAuthentication`: unknown token", "/token", auth("Token {drf_bad}"), 401, "Invalid token.", 401, "credentials_invalid", detail="Invalid token"),
         Case(s, "`TokenAuthentication`: a Bearer token", "/token", bearer("valid"), 401, not_provided, 401, "scheme_not_accepted"),
-        Case(s, "`TokenAuthentication`: whitespace in token", "/token", auth("Token {drf_bad} {other}"), 401, "should not contain spaces", 400, "credentials_malformed", "invalid_request"),
+        Case(s, "`TokenAuthentication`: whitespace in token", "/token", auth("Token {drf_bad} {other}"), 401, "should not contain spaces", 400, "credentials_malformed"),
         Case(s, "`SessionAuthentication` first: no credentials", "/session", (), 403, not_provided, 401, "credentials_missing"),
         Case(s, "`BasicAuthentication`: no credentials", "/basic", (), 401, not_provided, 401, "credentials_missing"),
         Case(s, "`BasicAuthentication`: wrong password", "/basic", auth("Basic {basic_bad}"), 401, "Invalid username/password.", 401, "credentials_invalid"),

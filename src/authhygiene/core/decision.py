@@ -292,11 +292,14 @@ def decide(
     status = _status(policy, failure, answer.status)
     error = REASONS[failure.reason].error
     if (
-        error == "invalid_token"
+        error in ("invalid_token", "invalid_request")
         and credentials.scheme not in TOKEN_SCHEMES
         and credentials.source != "query"
+        and (error == "invalid_token" or credentials.scheme is not None)
     ):
-        error = None  # RFC 6750 codes describe bearer tokens, not Basic or API keys
+        # RFC 6750 codes describe bearer tokens, not Basic, DRF's "Token" or
+        # API keys: no code in the body where no challenge can carry one.
+        error = None
     request_id, instance = _request_id(policy, view, answer)
     secrets = credentials.secrets
     # "minimal" says no more in the challenge than in the body.

@@ -79,6 +79,8 @@ class Failure:
     source: str
     # The app's own RFC 9457 body, when it sent one: its members are kept.
     app_problem: Mapping[str, object] | None = None
+    # What the app's own words were recognised as saying, if anything.
+    words: Reason | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +96,18 @@ class Recogniser:
     reason: Reason | None
     message: re.Pattern[str] | None = None
     challenge_error: str | None = None
-    content_type: str | None = None
+    # For a 400/422 only: the library's own answer shape, required to match.
+    shape: str | None = None
 
 
 _AUTH = frozenset({401, 403})
-# Flask-JWT-Extended answers bad tokens with 422; Starlette's
-# AuthenticationMiddleware answers AuthenticationError with 400. The adapters
-# hand us a 400/422 only when the request carried credentials.
-_ANY = frozenset({400, 401, 403, 422})
+# Flask-JWT-Extended answers bad tokens with 422 and a body of exactly
+# {"msg": ...}; Starlette's AuthenticationMiddleware answers AuthenticationError
+# with a text/plain 400. The adapters hand us a 400/422 only when the request
+# carried credentials, and a 400/422 row fires only on its library's shape.
+_FJWT = frozenset({401, 403, 422})
+SHAPE_FJWT = "flask-jwt-extended"
+SHAPE_TEXT = "text/plain"
 # Recognised words that are about authentication, not authorization: a 403
 # that says them is the anonymous 403 of R2.
 _AUTHENTICATION_REASONS = frozenset({Reason.CREDENTIALS_MISSING, Reason.CREDENTIALS_INVALID})
@@ -141,41 +147,45 @@ RECOGNISERS: tuple[Recogniser, ...] = (
     ),
     Recogniser(
         "pyjwt ExpiredSignatureError text, Flask-JWT-Extended 4.x 'Token has expired'",
-        _ANY,
+        _FJWT,
         Reason.TOKEN_EXPIRED,
         message=re.compile(r"\b(signature|token) (has )?expired\b", re.I),
+        shape=SHAPE_FJWT,
     ),
     Recogniser(
         "pyjwt InvalidSignatureError text (jwt/api_jws.py), Flask-JWT-Extended 4.x 422",
-        _ANY,
+        _FJWT,
         Reason.TOKEN_SIGNATURE_INVALID,
-        message=re.compile(r"\bsignature verification failed\b", re.I),
+        message=re.compile(r"^signature verification failed\.?$", re.I),
+        shape=SHAPE_FJWT,
     ),
     Recogniser(
         "pyjwt ImmatureSignatureError text ('The token is not yet valid (nbf)')",
-        _ANY,
+        _FJWT,
         Reason.TOKEN_NOT_YET_VALID,
-        message=re.compile(r"\bnot yet valid\b", re.I),
+        message=re.compile(r"\btoken is not yet valid\b", re.I),
+        shape=SHAPE_FJWT,
     ),
     Recogniser(
         "pyjwt InvalidAlgorithmError text, Flask-JWT-Extended 4.x 422",
-        _ANY,
+        _FJWT,
         Reason.TOKEN_ALGORITHM_REJECTED,
-        message=re.compile(
-            r"\bspecified alg value is not allowed\b|\balgorithm not allowed\b", re.I
-        ),
+        message=re.compile(r"^the specified alg value is not allowed\.?$", re.I),
+        shape=SHAPE_FJWT,
     ),
     Recogniser(
         "pyjwt InvalidAudienceError text, Flask-JWT-Extended 4.x 422",
-        _ANY,
+        _FJWT,
         Reason.TOKEN_AUDIENCE_MISMATCH,
-        message=re.compile(r"\baudience doesn't match\b|\binvalid audience\b", re.I),
+        message=re.compile(r"^(audience doesn't match|invalid audience)\.?$", re.I),
+        shape=SHAPE_FJWT,
     ),
     Recogniser(
         "pyjwt InvalidIssuerError text, Flask-JWT-Extended 4.x 422",
-        _ANY,
+        _FJWT,
         Reason.TOKEN_ISSUER_MISMATCH,
-        message=re.compile(r"\binvalid issuer\b", re.I),
+        message=re.compile(r"^invalid issuer\.?$", re.I),
+        shape=SHAPE_FJWT,
     ),
     Recogniser(
         "DRF TokenAuthentication / BasicAuthentication: 'Invalid token header. Token string"
@@ -194,16 +204,17 @@ RECOGNISERS: tuple[Recogniser, ...] = (
     ),
     Recogniser(
         "Flask-JWT-Extended 4.x 422s for unusable tokens (pyjwt DecodeError texts,"
-        " WrongTokenError, InvalidHeaderError)",
+        " WrongTokenError, InvalidHeaderError, MissingRequiredClaimError)",
         frozenset({422}),
         Reason.CREDENTIALS_INVALID,
         message=re.compile(
-            r"not enough segments|invalid (header|crypto|payload) padding|invalid header string"
-            r"|invalid payload string|only (non-refresh|refresh|access) tokens are allowed"
-            r"|bad authorization header|invalid token type|too many segments"
-            r"|missing claim|token is missing the",
+            r"^(not enough segments|too many segments|invalid (header|crypto|payload) padding"
+            r"|invalid (header|payload) string.*|only (non-refresh|refresh|access) tokens are"
+            r" allowed|bad authorization header.*|invalid token type.*"
+            r"|token is missing the .{1,40} claim)\.?$",
             re.I,
         ),
+        shape=SHAPE_FJWT,
     ),
     Recogniser(
         "No credentials, in the words of FastAPI security classes ('Not authenticated', 401"
@@ -238,17 +249,17 @@ RECOGNISERS: tuple[Recogniser, ...] = (
     ),
     Recogniser(
         "Starlette AuthenticationMiddleware default on_error: 400 text/plain with the"
-        " AuthenticationError's text (starlette/middleware/authentication.py)",
+        " AuthenticationError's text, e.g. the docs' 'Invalid basic auth credentials'"
+        " (starlette/middleware/authentication.py)",
         frozenset({400}),
         Reason.CREDENTIALS_INVALID,
         message=re.compile(
-            r"\b(invalid|bad|wrong|incorrect|expired|unknown|malformed)\b.*"
-            r"\b(credentials?|token|password|auth\w*|signature|api[- ]?key|jwt)\b"
-            r"|\b(credentials?|token|password|signature|jwt)\b.*"
-            r"\b(invalid|expired|incorrect|wrong|rejected)\b",
+            r"^(invalid|bad|wrong|incorrect|expired|malformed|unknown|missing)"
+            r" (basic |bearer |jwt |api |access )?(auth(entication)? )?"
+            r"(credentials?|token|jwt|api[- ]?key|auth(orization)? header|signature)\.?$",
             re.I,
         ),
-        content_type="text/plain",
+        shape=SHAPE_TEXT,
     ),
 )
 
@@ -376,14 +387,29 @@ def _page_text(answer: AppAnswer) -> str | None:
     return " ".join(_TAG_RE.sub(" ", text).split())
 
 
+def _shape(answer: AppAnswer) -> str | None:
+    content_type = next(iter(answer.get_all("content-type")), "").lower()
+    if content_type.startswith("text/plain"):
+        return SHAPE_TEXT
+    if "json" in content_type and answer.body[:1] == b"{":
+        try:
+            data = json.loads(answer.body)
+        except (ValueError, RecursionError):
+            return None
+        if isinstance(data, dict) and list(data) == ["msg"] and isinstance(data["msg"], str):
+            return SHAPE_FJWT
+    return None
+
+
 def _recognise(
     status: int, texts: list[str], errors: set[str], answer: AppAnswer
 ) -> Recogniser | None:
-    content_type = next(iter(answer.get_all("content-type")), "").lower()
+    # A 400/422 is an app's own answer unless it has a library's exact shape.
+    shape = _shape(answer) if status not in _AUTH else None
     for row in RECOGNISERS:
         if status not in row.statuses:
             continue
-        if row.content_type is not None and not content_type.startswith(row.content_type):
+        if status not in _AUTH and (row.shape is None or row.shape != shape):
             continue
         if row.challenge_error is not None and row.challenge_error in errors:
             return row
@@ -479,14 +505,42 @@ def _time_reason(
     return None
 
 
+def _contradicted(reason: Reason | None, facts: JwtFacts | None, now: int) -> bool:
+    """The app's words name a time failure the request's own JWT does not have."""
+    if facts is None:
+        return False
+    if reason is Reason.TOKEN_EXPIRED:
+        return facts.exp is not None and facts.exp > now
+    if reason is Reason.TOKEN_NOT_YET_VALID:
+        return not (
+            (facts.nbf is not None and facts.nbf > now)
+            or (facts.iat is not None and facts.iat > now)
+        )
+    return False
+
+
+def _carried(credentials: Credentials) -> dict[str, object]:
+    if credentials.api_key_header is not None and credentials.scheme is None:
+        return {"sent_header": credentials.api_key_header}
+    if credentials.scheme is not None:
+        return {"scheme": credentials.scheme}
+    if credentials.session_cookie is not None:
+        return {"sent_cookie": credentials.session_cookie}
+    return {}
+
+
 def _algorithm_reason(
-    facts: JwtFacts | None, algorithms: tuple[str, ...] | None
+    facts: JwtFacts | None, algorithms: tuple[str, ...] | None, *, always: bool = False
 ) -> dict[str, object] | None:
     """RFC 8725 §3.1: `alg: none` is never acceptable; an algorithm outside
-    the policy's list is not either."""
+    the policy's list is not either. `always`: the app already said so."""
     if facts is None or facts.alg is None:
         return None
-    if facts.alg.lower() == "none" or (algorithms is not None and facts.alg not in algorithms):
+    if (
+        always
+        or facts.alg.lower() == "none"
+        or (algorithms is not None and facts.alg not in algorithms)
+    ):
         found: dict[str, object] = {"alg": facts.alg}
         if algorithms is not None:
             found["accepted_algorithms"] = list(algorithms)
@@ -507,9 +561,10 @@ def diagnose(
     window = policy.clock_skew_window
     challenges = parse_challenges(answer.get_all("www-authenticate"))
     accepted = _accepted(schemes, challenges)
-    # The app's own challenges say what it takes; schemes configured
-    # explicitly are taken too (the app's challenge may name fewer).
-    acceptable = set(accepted) | (set(schemes) if schemes_given else set())
+    # What we know the API takes: its own challenges' schemes, and `schemes`
+    # when configured. The default ("Bearer",) is a guess we never hold a
+    # request to.
+    known = {c.scheme for c in challenges or ()} | (set(schemes) if schemes_given else set())
     message = app_message(answer)
     # An app's challenge may explain itself where its body does not.
     described = [_utf8(text) for c in challenges or () if (text := c.param("error_description"))]
@@ -525,6 +580,7 @@ def diagnose(
     facts: dict[str, object] = {}
 
     app_problem = _app_problem(answer)
+    row: Recogniser | None = None
 
     def failure(reason: Reason, source: str) -> Failure:
         return Failure(
@@ -535,6 +591,7 @@ def diagnose(
             tuple(challenges) if challenges is not None else None,
             source,
             app_problem,
+            row.reason if row is not None else None,
         )
 
     if declared is not None:
@@ -546,6 +603,8 @@ def diagnose(
             facts["required_scope"] = scope_value(" ".join(map(str, items)).split())
         if declared.detail:
             message = _clean(declared.detail)
+        if declared.reason is Reason.TOKEN_ALGORITHM_REJECTED:
+            facts.update(_algorithm_reason(jwt, policy.algorithms, always=True) or {})
         if declared.reason in (Reason.TOKEN_EXPIRED, Reason.TOKEN_NOT_YET_VALID):
             timed = _time_reason(jwt, moment, window)
             if timed is not None and timed[0] is declared.reason:
@@ -560,7 +619,9 @@ def diagnose(
     row = _recognise(answer.status, texts, errors, answer)
     if row is not None and row.reason is None:
         return None  # not about authentication (R2 does not apply)
-    if row is None and answer.status not in (401, 403):
+    if row is not None and _contradicted(row.reason, jwt, moment):
+        row = None  # "Reset token has expired" about another token than this one
+    if row is None and answer.status not in _AUTH:
         return None  # a 400/422 is ours only when a recogniser names it: never a form error
 
     # RFC 6750 §3.1: what the request carried decides these, whatever the app said.
@@ -569,22 +630,39 @@ def diagnose(
             facts["problem"] = "api_key_in_wrong_header"
             facts["sent_header"] = credentials.stray_key_header
             facts["expected_headers"] = list(policy.api_key_headers)
+        if row is not None and row.reason is Reason.CREDENTIALS_INVALID:
+            message = None  # "Incorrect credentials" to a request that carried none
         facts["accepted_schemes"] = list(accepted)
         return failure(Reason.CREDENTIALS_MISSING, "request")
     if credentials.misuse:
         facts["problem"] = credentials.misuse[0].value
+        if credentials.scheme and credentials.scheme in known:
+            facts["scheme"] = credentials.scheme
         facts["accepted_schemes"] = list(accepted)
         return failure(Reason.CREDENTIALS_MALFORMED, "request")
-    # A 403 that says something of its own ("Admins only") shows the app read
-    # the credentials and refused them (RFC 9110 §15.5.4), whatever their
-    # scheme; a bare 403 (Starlette's requires(), Django's PermissionDenied),
-    # or one whose words are about authentication (FastAPI < 0.122), to
-    # credentials of another scheme is the anonymous 403 of R2.
+    # Another scheme than the API takes is "no credentials" to it (RFC 6750
+    # §3.1). Where we know what it takes (its own challenges, or `schemes`
+    # configured), a 401, a bare 403 or a 403 about authentication proves it;
+    # a 403 that says something of its own ("Admins only") shows the app read
+    # them (RFC 9110 §15.5.4). Where we only guess (the default schemes), the
+    # app must say it saw nothing ("Not authenticated", "Missing ...").
     about_authentication = row is not None and row.reason in _AUTHENTICATION_REASONS
+    if known:
+        other_scheme = answer.status != 403 or message is None or about_authentication
+    else:
+        # Only a guess: a 401 whose words do not say the credentials were
+        # read and rejected, or a 403 about authentication (FastAPI < 0.122).
+        other_scheme = (
+            answer.status == 401
+            and (
+                row is None
+                or row.reason in (Reason.CREDENTIALS_MISSING, Reason.CREDENTIALS_MALFORMED)
+            )
+        ) or (answer.status == 403 and about_authentication)
     if (
-        (answer.status != 403 or message is None or about_authentication)
+        other_scheme
         and credentials.scheme is not None
-        and credentials.scheme not in acceptable
+        and credentials.scheme not in (known or set(schemes))
     ):
         facts["scheme"] = credentials.scheme
         facts["accepted_schemes"] = list(accepted)
@@ -597,6 +675,8 @@ def diagnose(
             scope = scope or _scope_in(texts)
             if scope:
                 facts["required_scope"] = scope
+        if reason is Reason.TOKEN_ALGORITHM_REJECTED:
+            facts.update(_algorithm_reason(jwt, policy.algorithms, always=True) or {})
         timed = _time_reason(jwt, moment, window)
         if timed is not None and timed[0] is reason:
             facts.update(timed[1])
@@ -616,7 +696,12 @@ def diagnose(
     if answer.status == 403 and not about_authentication:
         return failure(Reason.FORBIDDEN, "status")
     if row is not None and row.reason is Reason.CREDENTIALS_MISSING:
-        facts["accepted_schemes"] = list(accepted)
+        # The app found nothing it reads, yet the request carried something:
+        # say what, and where the API looks instead.
+        facts["problem"] = "credentials_not_read"
+        facts.update(_carried(credentials))
+        if known:
+            facts["accepted_schemes"] = list(accepted)
         return failure(Reason.CREDENTIALS_MISSING, f"recogniser:{row.source}")
 
     # What the unverified token shows, most telling first.

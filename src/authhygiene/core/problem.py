@@ -43,6 +43,10 @@ _MISUSE_DETAIL = {
 }
 
 
+def _first(values: object) -> object:
+    return values[0] if isinstance(values, list | tuple) and values else None
+
+
 def _schemes_text(schemes: object) -> str:
     if isinstance(schemes, list | tuple) and schemes:
         return ", ".join(str(s) for s in schemes)
@@ -53,6 +57,23 @@ def explanation(failure: Failure) -> str:
     """Our own sentence for `detail` when the app gave none."""
     facts = failure.facts
     reason = failure.reason
+    if reason is Reason.CREDENTIALS_MISSING and facts.get("problem") == "credentials_not_read":
+        if facts.get("sent_header"):
+            what = f"an API key in the '{facts['sent_header']}' header"
+        elif facts.get("scheme"):
+            what = f"'Authorization: {facts['scheme']} ...'"
+        else:
+            what = "a session cookie"
+        return f"This request carried {what}, but not in a form this API reads."
+    if (
+        reason is Reason.CREDENTIALS_MISSING
+        and facts.get("problem") == "token_in_query"
+        and _first(facts.get("accepted_schemes")) in _API_KEY_SCHEMES
+    ):
+        return (
+            "The key was sent in the query string, which this API does not read; send it in"
+            " the request header this API reads."
+        )
     if reason is Reason.CREDENTIALS_MISSING and facts.get("problem") == "token_in_query":
         return (
             "The token was sent in the query string, which this API does not read; send it"
@@ -71,9 +92,10 @@ def explanation(failure: Failure) -> str:
             f" {_schemes_text(facts.get('accepted_schemes'))}."
         )
     if reason is Reason.SCHEME_NOT_ACCEPTED:
+        accepted = facts.get("accepted_schemes")
         return (
             f"The request used the '{facts.get('scheme', '?')}' scheme; this API accepts"
-            f" {_schemes_text(facts.get('accepted_schemes'))}."
+            f" {_schemes_text(accepted)}."
         )
     if reason is Reason.CREDENTIALS_MALFORMED and str(facts.get("problem")) in _MISUSE_DETAIL:
         return _MISUSE_DETAIL[str(facts["problem"])]
@@ -106,24 +128,31 @@ def explanation(failure: Failure) -> str:
     return REASONS[reason].title + "."
 
 
-# Diagnoses that know more than a generic app message like "Not authenticated".
-_SPECIFIC_SOURCES = ("request", "jwt-claims")
-
-
 def detail(failure: Failure, secrets: tuple[str, ...] = ()) -> str:
-    """The app's own words survive; where the request or the token's claims
-    tell us more than they do, our sentence follows them."""
+    """One sentence on what was wrong. The app's own words lead it when they
+    agree with the diagnosis; where the request, the token or a library's
+    exception tell us more (or tell us otherwise), our sentence stands
+    alone and the app's words are kept as `app_detail`."""
     ours = explanation(failure)
-    if not failure.app_detail:
+    theirs = scrub(failure.app_detail, secrets) if failure.app_detail else None
+    if theirs is None:
         return ours
-    theirs = scrub(failure.app_detail, secrets)
-    if (
-        failure.source in _SPECIFIC_SOURCES
-        or failure.source.startswith("exception:")
-        or (failure.source.startswith(("recogniser:", "app:")) and failure.facts)
-    ) and ours != REASONS[failure.reason].title + ".":
+    if ours == REASONS[failure.reason].title + ".":
+        return theirs  # we know no more than the app said
+    if _keeps_app_words(failure):
         return f"{theirs.rstrip('. ')}: {ours[0].lower()}{ours[1:]}"
-    return theirs
+    return ours
+
+
+def _keeps_app_words(failure: Failure) -> bool:
+    source = failure.source
+    if source.startswith("exception:"):
+        return False  # a library's internal text (R13); ours says it better
+    if source == "request":
+        return failure.words is failure.reason  # "Not authenticated" + nothing carried
+    return source == "jwt-claims" or (
+        source.startswith(("recogniser:", "app:")) and bool(failure.facts)
+    )
 
 
 # What to do about a specific problem the request showed.
@@ -139,6 +168,7 @@ _PROBLEM_HINTS = {
     ),
     "api_key_in_wrong_header": "Send the API key in the {expected} header.",
     "not_a_jwt": "Send the JWT access token issued for this API, not another kind of token.",
+    "credentials_not_read": "Send the credentials the way this API reads them: {accepted}.",
 }
 
 # Challenge schemes that stand for an API key sent in a header of its own
@@ -150,6 +180,8 @@ def hint(failure: Failure) -> str:
     facts = failure.facts
     accepted = facts.get("accepted_schemes")
     scheme = accepted[0] if isinstance(accepted, list) and accepted else "Bearer"
+    if failure.reason is Reason.CREDENTIALS_MALFORMED and isinstance(facts.get("scheme"), str):
+        scheme = str(facts["scheme"])  # the client's own, accepted scheme (DRF's "Token")
     if failure.reason is Reason.CREDENTIALS_MISSING and scheme in _API_KEY_SCHEMES:
         return "Send the API key in the request header this API reads (e.g. 'X-API-Key: <key>')."
     problem = str(facts.get("problem"))
@@ -157,6 +189,7 @@ def hint(failure: Failure) -> str:
         expected = facts.get("expected_headers")
         return _PROBLEM_HINTS[problem].format(
             scheme=scheme,
+            accepted=_schemes_text(accepted) if accepted else "see its documentation",
             expected=", ".join(map(str, expected)) if isinstance(expected, list) else "?",
         )
     if failure.reason is Reason.TOKEN_ALGORITHM_REJECTED and facts.get("accepted_algorithms"):
@@ -240,6 +273,14 @@ def problem_body(
         # The app's extension members (RFC 9457 §3.2) stay, scrubbed.
         if key not in body and key not in ("status", "detail", "error", "error_description"):
             body[key] = _app_value(value, secrets)
+    if (
+        policy.explain != "minimal"
+        and failure.app_detail
+        and not _keeps_app_words(failure)
+        and text != scrub(failure.app_detail, secrets)
+        and "app_detail" not in body
+    ):
+        body["app_detail"] = scrub(failure.app_detail, secrets)  # the app's words survive
     body["request_id"] = request_id
     # OAuth 2.0 clients read these two (RFC 6749 §5.2 shape) where RFC 6750
     # (or RFC 9470) defines a code; where it says "no error code" (missing

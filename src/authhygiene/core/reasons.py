@@ -98,7 +98,7 @@ REASONS: dict[Reason, ReasonInfo] = {
         401,
         "invalid_token",
         "The access token is not valid yet",
-        "Wait until the token's 'nbf' time, or check the clocks of the issuer and this server.",
+        "Wait until the token becomes valid, or check the clocks of the issuer and this server.",
         "authn_token_invalid",
     ),
     Reason.TOKEN_SIGNATURE_INVALID: ReasonInfo(
