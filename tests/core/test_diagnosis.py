@@ -452,3 +452,103 @@ def test_algorithms_option_refuses_none() -> None:
 
     with pytest.raises(PolicyError, match="RFC 8725"):
         Policy.from_options({"realm": "api", "algorithms": ("HS256", "none")})
+
+
+@pytest.mark.parametrize(
+    ("headers", "app_challenge", "options", "detail"),
+    [
+        pytest.param(
+            (("api-key", "k-123456789"),),
+            "APIKey",
+            {},
+            "Not authenticated: this request carried an API key in the 'api-key' header, but not"
+            " in a form this API reads.",
+            id="api-key-header-not-read",
+        ),
+        pytest.param(
+            (("authorization", "ApiKey k-123456789"),),
+            "APIKey",
+            {},
+            "Not authenticated: this request carried 'Authorization: ApiKey ...', but not in a"
+            " form this API reads.",
+            id="apikey-scheme-not-read",
+        ),
+    ],
+)
+def test_credentials_the_app_did_not_read(
+    headers: tuple[tuple[str, str], ...], app_challenge: str, options: dict[str, Any], detail: str
+) -> None:
+    policy = Policy.from_options({"realm": "api", **options})
+    answer = AppAnswer(
+        401,
+        (("content-type", "application/json"), ("www-authenticate", app_challenge)),
+        b'{"detail":"Not authenticated"}',
+    )
+    decision = decide(policy, RequestView("GET", "/k", "", headers), answer, now=NOW)
+    body = problem(decision)
+    assert body["reason"] == "credentials_missing"
+    assert body["problem"] == "credentials_not_read"
+    assert body["detail"] == detail
+    assert "k-123456789" not in json.dumps(body)
+
+
+def test_contradicting_app_words_are_kept_beside_one_true_sentence() -> None:
+    # DRF AuthenticationFailed raised for a request that carried nothing.
+    body = problem(run((), body=b'{"detail":"Incorrect authentication credentials."}'))
+    assert body["detail"] == "This request carried no credentials; this API accepts Bearer."
+    # Flask-JWT-Extended's words about two headers: ours say exactly what was wrong.
+    body = problem(
+        run(
+            (("authorization", "Bearer a.b.c"), ("authorization", "Bearer d.e.f")),
+            body=b"{\"msg\":\"Missing 'Bearer' type in 'Authorization' header.\"}",
+        )
+    )
+    assert body["detail"] == "The request carried more than one Authorization header."
+    assert body["app_detail"] == "Missing 'Bearer' type in 'Authorization' header."
+
+
+def test_recognised_algorithm_refusal_keeps_the_alg_fact() -> None:
+    body = problem(
+        run(
+            bearer(token({"alg": "none"})),
+            status=422,
+            body=b'{"msg":"The specified alg value is not allowed"}',
+            algorithms=("HS256",),
+        )
+    )
+    assert body["reason"] == "token_algorithm_rejected"
+    assert body["alg"] == "none"
+    assert body["accepted_algorithms"] == ["HS256"]
+
+
+def test_exception_text_gives_way_to_our_sentence() -> None:
+    from authhygiene.core.diagnose import declared_from_exception
+
+    policy = Policy.from_options({"realm": "api"})
+    declared = declared_from_exception(
+        jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
+    )
+    decision = decide(
+        policy,
+        RequestView("GET", "/", "", bearer(token(nbf=NOW + 30))),
+        AppAnswer(401),
+        declared=declared,
+        now=NOW,
+    )
+    body = problem(decision)
+    assert body["detail"].startswith("The token is not valid for another 30 s")
+    assert "wait until the token becomes valid" in body["hint"].lower()
+
+
+def test_api_key_in_the_query_is_told_to_use_the_header() -> None:
+    policy = Policy.from_options({"realm": "api"})
+    answer = AppAnswer(
+        401,
+        (("content-type", "application/json"), ("www-authenticate", "APIKey")),
+        b'{"detail":"Not authenticated"}',
+    )
+    decision = decide(policy, RequestView("GET", "/k", "api_key=k-123456789", ()), answer, now=NOW)
+    body = problem(decision)
+    assert body["problem"] == "token_in_query"
+    assert "request header this API reads" in body["detail"]
+    assert "X-API-Key" in body["hint"]
