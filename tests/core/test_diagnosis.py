@@ -461,16 +461,15 @@ def test_algorithms_option_refuses_none() -> None:
             (("api-key", "k-123456789"),),
             "APIKey",
             {},
-            "Not authenticated: this request carried an API key in the 'api-key' header, but not"
-            " in a form this API reads.",
+            "This request carried an API key in the 'api-key' header, but not in a form this API"
+            " reads.",
             id="api-key-header-not-read",
         ),
         pytest.param(
             (("authorization", "ApiKey k-123456789"),),
             "APIKey",
             {},
-            "Not authenticated: this request carried 'Authorization: ApiKey ...', but not in a"
-            " form this API reads.",
+            "This request carried 'Authorization: ApiKey ...', but not in a form this API reads.",
             id="apikey-scheme-not-read",
         ),
     ],
@@ -489,6 +488,7 @@ def test_credentials_the_app_did_not_read(
     assert body["reason"] == "credentials_missing"
     assert body["problem"] == "credentials_not_read"
     assert body["detail"] == detail
+    assert body["app_detail"] == "Not authenticated"  # "not provided" is not true here
     assert "k-123456789" not in json.dumps(body)
 
 
@@ -552,3 +552,58 @@ def test_api_key_in_the_query_is_told_to_use_the_header() -> None:
     assert body["problem"] == "token_in_query"
     assert "request header this API reads" in body["detail"]
     assert "X-API-Key" in body["hint"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "body", "reason", "out"),
+    [
+        # DRF [SessionAuthentication, TokenAuthentication]: its "Invalid token." 403
+        # shows it read the Token: a 401 invalid, never "use Bearer".
+        pytest.param(
+            (("authorization", "Token badbadbad"),),
+            403,
+            b'{"detail":"Invalid token."}',
+            "credentials_invalid",
+            401,
+            id="drf-token-read",
+        ),
+        # FastAPI < 0.122 HTTPBearer: these words only ever meant "another scheme".
+        pytest.param(
+            (("authorization", "Token badbadbad"),),
+            403,
+            b'{"detail":"Invalid authentication credentials"}',
+            "scheme_not_accepted",
+            401,
+            id="fastapi-old-wrong-scheme",
+        ),
+        # RFC 7617 §2: Basic credentials must be base64 of user:password.
+        pytest.param(
+            (("authorization", "Basic !!!notb64"),),
+            401,
+            b'{"detail":"Not authenticated"}',
+            "credentials_malformed",
+            400,
+            id="basic-not-base64",
+        ),
+        # Flask-JWT-Extended's default JWT cookie is a credential.
+        pytest.param(
+            (("cookie", "access_token_cookie=abc.def.ghi"),),
+            401,
+            b'{"msg":"Missing Authorization Header"}',
+            "credentials_missing",
+            401,
+            id="fjwt-cookie",
+        ),
+    ],
+)
+def test_what_the_app_read(
+    headers: tuple[tuple[str, str], ...], status: int, body: bytes, reason: str, out: int
+) -> None:
+    decision = run(headers, status=status, body=body)
+    assert decision is not None
+    assert decision.status == out
+    data = problem(decision)
+    assert data["reason"] == reason
+    if reason == "credentials_missing":
+        assert data["problem"] == "credentials_not_read"
+        assert "carried a session cookie" in data["detail"]

@@ -58,7 +58,8 @@ TOKEN_SCHEMES = frozenset({"Bearer", "DPoP"})
 # RFC 6750 §2.3 names `access_token`; the others are what clients commonly use.
 QUERY_TOKEN_PARAMS = ("access_token", "token", "api_key")
 DEFAULT_API_KEY_HEADERS = ("x-api-key", "api-key", "x-auth-token")
-DEFAULT_SESSION_COOKIES = ("sessionid", "session")
+# Django, Flask and Starlette sessions; Flask-JWT-Extended's default JWT cookie.
+DEFAULT_SESSION_COOKIES = ("sessionid", "session", "access_token_cookie")
 
 # Header names clients put API keys and tokens in, right or wrong.
 _KEYISH_HEADER_RE = re.compile(
@@ -78,6 +79,7 @@ class Misuse(StrEnum):
     WHITESPACE_IN_TOKEN = "whitespace_in_token"
     INVALID_CHARACTERS = "invalid_characters"
     OVERSIZED = "oversized"
+    BASIC_NOT_BASE64 = "basic_not_base64"
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,15 @@ def _cookies(headers: Iterable[str]) -> Iterable[tuple[str, str]]:
                 yield name.strip(), value.strip()
 
 
+def _is_basic(token: str | None) -> bool:
+    if not token or len(token) > 4096:
+        return False
+    try:
+        return b":" in base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+
+
 def _basic_password(token: str | None) -> str | None:
     # RFC 7617 §2: base64(user-id ":" password); the password is a secret.
     if not token or len(token) > 4096:
@@ -287,6 +298,8 @@ def parse_credentials(
         token = rest.strip(" \t") or None
         if token is None and scheme == "Basic":
             misuse.append(Misuse.EMPTY_TOKEN)
+        elif scheme == "Basic" and not _is_basic(token):
+            misuse.append(Misuse.BASIC_NOT_BASE64)  # RFC 7617 §2
     if query_token is not None and scheme in TOKEN_SCHEMES:
         # RFC 6750 §3.1: a token sent by more than one method is invalid_request.
         misuse.append(Misuse.TOKEN_IN_HEADER_AND_QUERY)

@@ -439,6 +439,9 @@ def _utf8(header_text: str) -> str:
         return header_text
 
 
+_WRONG_SCHEME_403_RE = re.compile(r"^invalid authentication credentials\.?$", re.I)
+
+
 def _scope_in(texts: list[str]) -> str | None:
     """A single scope named at the end of an app's message ("Missing scope items")."""
     for text in texts:
@@ -630,8 +633,6 @@ def diagnose(
             facts["problem"] = "api_key_in_wrong_header"
             facts["sent_header"] = credentials.stray_key_header
             facts["expected_headers"] = list(policy.api_key_headers)
-        if row is not None and row.reason is Reason.CREDENTIALS_INVALID:
-            message = None  # "Incorrect credentials" to a request that carried none
         facts["accepted_schemes"] = list(accepted)
         return failure(Reason.CREDENTIALS_MISSING, "request")
     if credentials.misuse:
@@ -658,7 +659,16 @@ def diagnose(
                 row is None
                 or row.reason in (Reason.CREDENTIALS_MISSING, Reason.CREDENTIALS_MALFORMED)
             )
-        ) or (answer.status == 403 and about_authentication)
+        ) or (
+            answer.status == 403
+            and row is not None
+            and (
+                row.reason is Reason.CREDENTIALS_MISSING
+                # FastAPI < 0.122 HTTPBearer said this for another scheme only;
+                # DRF's "Invalid token." shows the token was read.
+                or any(_WRONG_SCHEME_403_RE.search(text) for text in texts)
+            )
+        )
     if (
         other_scheme
         and credentials.scheme is not None
@@ -677,6 +687,9 @@ def diagnose(
                 facts["required_scope"] = scope
         if reason is Reason.TOKEN_ALGORITHM_REJECTED:
             facts.update(_algorithm_reason(jwt, policy.algorithms, always=True) or {})
+        if reason is Reason.CREDENTIALS_MALFORMED and credentials.scheme:
+            facts["scheme"] = credentials.scheme  # hints name the client's own scheme
+            facts["accepted_schemes"] = list(accepted)
         timed = _time_reason(jwt, moment, window)
         if timed is not None and timed[0] is reason:
             facts.update(timed[1])

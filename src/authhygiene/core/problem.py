@@ -40,6 +40,7 @@ _MISUSE_DETAIL = {
         "The token contains characters a bearer token cannot have (RFC 6750 §2.1)."
     ),
     "oversized": "The Authorization header is too large to be examined.",
+    "basic_not_base64": "The Basic credentials are not the base64 of 'user:password' (RFC 7617).",
 }
 
 
@@ -148,6 +149,8 @@ def _keeps_app_words(failure: Failure) -> bool:
     source = failure.source
     if source.startswith("exception:"):
         return False  # a library's internal text (R13); ours says it better
+    if failure.facts.get("problem") == "credentials_not_read":
+        return False  # the app said "not provided"; the request carried some
     if source == "request":
         return failure.words is failure.reason  # "Not authenticated" + nothing carried
     return source == "jwt-claims" or (
@@ -161,6 +164,7 @@ _PROBLEM_HINTS = {
     "quoted_token": "Send the token without quotes: 'Authorization: {scheme} <token>'.",
     "whitespace_in_token": "Send the token on one line, with no spaces or line breaks inside it.",
     "empty_token": "Put the token after the scheme word: 'Authorization: {scheme} <token>'.",
+    "basic_not_base64": "Send 'Authorization: Basic ' followed by base64('user:password').",
     "multiple_authorization_headers": "Send one Authorization header, not several.",
     "token_in_header_and_query": "Send the token once, in the Authorization header only.",
     "token_in_query": (
