@@ -5,6 +5,7 @@ Adapters turn a request into a `RequestView` and the app's answer into an
 once, so both adapters share it and it is tested as plain functions.
 """
 
+from authhygiene.core.answer import AppAnswer, Declared
 from authhygiene.core.challenge import Challenge, parse_challenges
 from authhygiene.core.credentials import Credentials, Misuse, RequestView, parse_credentials
 from authhygiene.core.decision import (
@@ -14,17 +15,15 @@ from authhygiene.core.decision import (
     carries_credentials,
     decide,
 )
-from authhygiene.core.diagnose import (
-    EXCEPTIONS,
-    RECOGNISERS,
-    AppAnswer,
-    Declared,
-    Failure,
-    declared_from_exception,
-    diagnose,
-)
+from authhygiene.core.diagnose import Failure, diagnose
 from authhygiene.core.policy import Policy, PolicyError
 from authhygiene.core.reasons import REASONS, Reason, ReasonInfo
+from authhygiene.core.recognisers import (
+    EXCEPTIONS,
+    RECOGNISERS,
+    Recogniser,
+    declared_from_exception,
+)
 
 __all__ = [
     "EXCEPTIONS",
@@ -43,6 +42,7 @@ __all__ = [
     "PolicyError",
     "Reason",
     "ReasonInfo",
+    "Recogniser",
     "RequestView",
     "carries_credentials",
     "decide",
