@@ -191,24 +191,17 @@ def _cookies(headers: Iterable[str]) -> Iterable[tuple[str, str]]:
                 yield name.strip(), value.strip()
 
 
-def _is_basic(token: str | None) -> bool:
-    if not token or len(token) > 4096:
-        return False
-    try:
-        return b":" in base64.b64decode(token, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-
-
 def _basic_password(token: str | None) -> str | None:
-    # RFC 7617 §2: base64(user-id ":" password); the password is a secret.
+    """RFC 7617 §2: base64(user-id ":" password). The password (a secret),
+    "" when it is empty, None when the credentials are not of that form."""
     if not token or len(token) > 4096:
         return None
     try:
         decoded = base64.b64decode(token, validate=True).decode("utf-8", "replace")
     except (binascii.Error, ValueError):
         return None
-    return decoded.partition(":")[2] or None
+    _, colon, password = decoded.partition(":")
+    return password if colon else None
 
 
 def parse_credentials(
@@ -298,7 +291,7 @@ def parse_credentials(
         token = rest.strip(" \t") or None
         if token is None and scheme == "Basic":
             misuse.append(Misuse.EMPTY_TOKEN)
-        elif scheme == "Basic" and not _is_basic(token):
+        elif scheme == "Basic" and _basic_password(token) is None:
             misuse.append(Misuse.BASIC_NOT_BASE64)  # RFC 7617 §2
     if query_token is not None and scheme in TOKEN_SCHEMES:
         # RFC 6750 §3.1: a token sent by more than one method is invalid_request.

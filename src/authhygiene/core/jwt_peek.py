@@ -16,12 +16,13 @@ import math
 import re
 from dataclasses import dataclass
 
+from authhygiene.core.redact import NOT_PRINTABLE_ASCII_RE
+
 __all__ = ["JwtFacts", "peek"]
 
 MAX_TOKEN_CHARS = 16 * 1024
 _SEGMENT_RE = re.compile(r"[A-Za-z0-9_-]*")
 _TEXT_FACT_CHARS = 128
-_NOT_PRINTABLE_ASCII_RE = re.compile(r"[^\x20-\x7e]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ def _text(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     # Only printable ASCII survives, bounded: these values reach logs.
-    cleaned = _NOT_PRINTABLE_ASCII_RE.sub("", value[:_TEXT_FACT_CHARS])
+    cleaned = NOT_PRINTABLE_ASCII_RE.sub("", value[:_TEXT_FACT_CHARS])
     return cleaned or None
 
 

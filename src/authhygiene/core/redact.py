@@ -11,7 +11,14 @@ import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode
 
-__all__ = ["REDACTED", "SECRET_KEY_RE", "bounded", "redact_query", "scrub"]
+__all__ = [
+    "NOT_PRINTABLE_ASCII_RE",
+    "REDACTED",
+    "SECRET_KEY_RE",
+    "bounded",
+    "redact_query",
+    "scrub",
+]
 
 REDACTED = "[redacted]"
 # Values that look like credentials wherever they appear.
@@ -29,7 +36,7 @@ SECRET_KEY_RE = re.compile(
     re.I,
 )
 _MAX_QUERY_CHARS = 2048
-_NOT_PRINTABLE_ASCII_RE = re.compile(r"[^\x20-\x7e]")
+NOT_PRINTABLE_ASCII_RE = re.compile(r"[^\x20-\x7e]")
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
@@ -46,7 +53,7 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
 
 def bounded(text: str, limit: int) -> str:
     """Printable ASCII only, at most `limit` characters: safe for a log line."""
-    cleaned = _NOT_PRINTABLE_ASCII_RE.sub("?", text[:limit])
+    cleaned = NOT_PRINTABLE_ASCII_RE.sub("?", text[:limit])
     return cleaned + "..." if len(text) > limit else cleaned
 
 
