@@ -30,6 +30,7 @@ def test_core_imports_no_framework() -> None:
 
 def test_public_names() -> None:
     assert set(authhygiene.__all__) == {
+        "CORS",
         "REASONS",
         "AuthFailure",
         "AuthHygiene",

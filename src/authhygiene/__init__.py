@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from authhygiene.asgi import AuthHygiene
+    from authhygiene.core.cors import CORS
     from authhygiene.core.policy import Policy, PolicyError
     from authhygiene.core.reasons import REASONS, Reason
     from authhygiene.errors import AuthFailure
     from authhygiene.wsgi import AuthHygieneWSGI
 
 __all__ = [
+    "CORS",
     "REASONS",
     "AuthFailure",
     "AuthHygiene",
@@ -36,6 +38,7 @@ __all__ = [
 _WHERE = {
     "AuthHygiene": "authhygiene.asgi",
     "AuthHygieneWSGI": "authhygiene.wsgi",
+    "CORS": "authhygiene.core.cors",
     "AuthFailure": "authhygiene.errors",
     "Policy": "authhygiene.core.policy",
     "PolicyError": "authhygiene.core.policy",

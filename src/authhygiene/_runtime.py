@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from authhygiene.core.cors import CorsLayer
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision, decide
 from authhygiene.core.diagnose import AppAnswer, Declared
@@ -30,6 +31,8 @@ def _check_logger(logger: Any, level: str) -> None:
 class Runtime:
     policy: Policy
     logger: Any
+    # The adapters' CORS step when ``cors=`` is configured, else None.
+    cors: CorsLayer | None = None
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Runtime:
@@ -47,7 +50,14 @@ class Runtime:
             # say it in the log too, where an operator looks first.
             default_logger().error("auth.misconfig", kind="invalid_options", error=str(exc))
             raise
-        return cls(policy, logger if logger is not None else default_logger())
+        cors = None
+        if policy.cors is not None:
+            cors = CorsLayer(
+                policy.cors,
+                policy.problem_type_base,
+                (policy.request_id_header,) if policy.request_id_header else (),
+            )
+        return cls(policy, logger if logger is not None else default_logger(), cors)
 
     def handle(
         self, view: RequestView, answer: AppAnswer, declared: Declared | None = None

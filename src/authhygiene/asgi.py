@@ -8,6 +8,13 @@ returns, because Starlette's ServerErrorMiddleware sends its 500 *before*
 re-raising the exception, and an `AuthFailure` behind that 500 still
 deserves its own answer. Non-HTTP scopes (websocket, lifespan) are passed
 through before anything else happens.
+
+With ``cors=`` a CORS step runs first: it answers preflights before the app
+(and its auth) see them, and puts the CORS headers on every response start.
+Starlette and FastAPI place their server-error layer outside every
+``add_middleware`` middleware, so its 500 would leave without them; the
+step is therefore moved in front of that layer once, at the first lifespan
+or HTTP call (see `_place_cors_outside`).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from authhygiene._runtime import Runtime
+from authhygiene.core.cors import CorsLayer, headers_from_probe, probe_headers, request_origin
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import (
     WATCHED_STATUSES,
@@ -101,6 +109,90 @@ class _Held:
             await send(message)
 
 
+# Set on the scope once the CORS step ran (outside the server-error layer),
+# so the middleware itself does not run it a second time.
+_CORS_DONE = "authhygiene.cors"
+
+
+def _decode(headers: Any) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in headers]
+
+
+def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+async def _cors_step(
+    layer: CorsLayer, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Answer a preflight, or run `app` with CORS headers on its response."""
+    origins: list[str] = []
+    requested_method = None
+    requested_headers: list[str] = []
+    for name, value in scope.get("headers", ()):
+        if name == b"origin":
+            origins.append(value.decode("latin-1"))
+        elif name == b"access-control-request-method":
+            requested_method = value.decode("latin-1")
+        elif name == b"access-control-request-headers":
+            requested_headers.append(value.decode("latin-1"))
+    scope[_CORS_DONE] = True
+    if scope.get("method") == "OPTIONS" and origins and requested_method is not None:
+        # R20: the app's auth never sees a preflight, so it is never a 401.
+        status, headers, body = layer.preflight(
+            origins, requested_method, ",".join(requested_headers) or None
+        )
+        await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
+        await send({"type": "http.response.body", "body": body})
+        return
+    origin = request_origin(origins)
+
+    async def cors_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = layer.headers(origin, _decode(message.get("headers", ())), message["status"])
+            message = {**message, "headers": _encode(headers)}
+        await send(message)
+
+    await app(scope, receive, cors_send)
+
+
+class _CorsOutside:
+    """The CORS step in front of Starlette's server-error layer, so that the
+    500 it renders for an unhandled exception is readable by the page too."""
+
+    def __init__(self, app: ASGIApp, layer: CorsLayer) -> None:
+        self.app = app
+        self.layer = layer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await _cors_step(self.layer, self.app, scope, receive, send)
+
+
+def _place_cors_outside(middleware: AuthHygiene, scope: Scope) -> None:
+    """Put the CORS step in front of the Starlette/FastAPI server-error layer
+    this middleware sits behind (it is built lazily, so only the running
+    app knows it). Does nothing for any other arrangement."""
+    app = scope.get("app")
+    stack = getattr(app, "middleware_stack", None)
+    try:
+        from starlette.middleware.errors import ServerErrorMiddleware
+    except ImportError:  # pragma: no cover - starlette is a dependency
+        return
+    if not isinstance(stack, ServerErrorMiddleware) or middleware.runtime.cors is None:
+        return
+    inner: object = stack.app
+    for _ in range(64):
+        if inner is middleware:
+            app.middleware_stack = _CorsOutside(stack, middleware.runtime.cors)  # type: ignore[union-attr]
+            return
+        inner = getattr(inner, "app", None)
+        if inner is None:
+            return
+
+
 class AuthHygiene:
     """Make every auth failure an ASGI app answers correct and self-explaining.
 
@@ -115,11 +207,22 @@ class AuthHygiene:
         self.runtime = Runtime.from_options(options)
         self._limit = self.runtime.policy.max_body_bytes
         self._report_only = self.runtime.policy.report_only
+        self._cors = self.runtime.cors
+        self._placed = self._cors is None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._placed:
+            self._placed = True
+            _place_cors_outside(self, scope)
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self._cors is not None and _CORS_DONE not in scope:
+            await _cors_step(self._cors, self._exchange, scope, receive, send)
+            return
+        await self._exchange(scope, receive, send)
+
+    async def _exchange(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         # One cell for the whole exchange: None until the response starts,
         # True once we forward everything, False once we drop the rest (our
@@ -215,7 +318,7 @@ class AuthHygiene:
         report-only mode)."""
         if declared is not None:
             # The app raised: what it may have started (a 500) is not its answer.
-            answer = AppAnswer(REASONS[declared.reason].status)
+            answer = AppAnswer(REASONS[declared.reason].status, tuple(await self._app_cors(scope)))
         else:
             assert held is not None
             answer = held.answer(self._limit)
@@ -227,6 +330,41 @@ class AuthHygiene:
             await held.flush(send)
             return False
         return None
+
+    async def _app_cors(self, scope: Scope) -> list[tuple[str, str]]:
+        """For a failure we answer ourselves (an exception escaped the app and
+        its CORS layer): ask that layer, with a preflight for this request,
+        whether this origin may read it, and keep only a yes for this exact
+        origin. Nothing is asked without an Origin or with ``cors=``."""
+        if self._cors is not None:
+            return []
+        origin = request_origin(
+            [v.decode("latin-1") for n, v in scope.get("headers", ()) if n == b"origin"]
+        )
+        if origin is None:
+            return []
+        authorization = any(n == b"authorization" for n, _ in scope.get("headers", ()))
+        probe = {
+            **scope,
+            "method": "OPTIONS",
+            "headers": _encode(probe_headers(origin, scope.get("method", "GET"), authorization)),
+        }
+        started: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start" and not started:
+                started.append(message)
+
+        try:
+            await self.app(probe, receive, send)
+        except Exception:
+            return []
+        if not started:
+            return []
+        return headers_from_probe(origin, _decode(started[0].get("headers", ())))
 
 
 async def _write(send: Send, decision: Decision, *, head: bool) -> None:

@@ -17,6 +17,15 @@ __all__ = ["DEFAULT_LOGGER_NAME", "default_logger", "emit", "emit_misconfig"]
 
 DEFAULT_LOGGER_NAME = "authhygiene"
 
+# What to change, for the kinds whose fix is not obvious from the name.
+_FIXES = {
+    "preflight_refused": "the app's auth answered a CORS preflight, which never carries"
+    " credentials; put the CORS layer in front of the auth, or pass cors=CORS(...) to"
+    " authhygiene, which answers preflights before the app runs",
+    "cors_wildcard_with_credentials": "the app answered Access-Control-Allow-Origin: * with"
+    " credentials, which browsers refuse; list the exact origins of your front ends",
+}
+
 _reported: set[str] = set()
 _reported_lock = threading.Lock()
 
@@ -43,4 +52,5 @@ def emit_misconfig(logger: Any, kinds: tuple[str, ...], fields: Mapping[str, obj
             kind=kind,
             path=fields.get("path"),
             status=fields.get("app_status", fields.get("status")),
+            **({"fix": _FIXES[kind]} if kind in _FIXES else {}),
         )

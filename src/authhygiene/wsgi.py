@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from authhygiene._runtime import Runtime
+from authhygiene.core.cors import CorsLayer, headers_from_probe, probe_headers, request_origin
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import (
     WATCHED_STATUSES,
@@ -299,6 +300,72 @@ class _Chain:
         _close(self._owner)
 
 
+def _cors_start(
+    layer: CorsLayer, origin: str | None, start_response: StartResponse
+) -> StartResponse:
+    """start_response with the CORS headers added to whatever starts."""
+
+    def start(
+        status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        lowered = [(name.lower(), value) for name, value in headers]
+        return start_response(status, layer.headers(origin, lowered, int(status[:3])), exc_info)
+
+    return start
+
+
+def _origins(environ: Mapping[str, Any]) -> list[str]:
+    # Servers join repeated fields with ", ", which no origin contains.
+    origin = environ.get("HTTP_ORIGIN")
+    return [origin] if isinstance(origin, str) else []
+
+
+def _app_cors(app: WSGIApp, environ: dict[str, Any]) -> list[tuple[str, str]]:
+    """For a failure we answer ourselves: ask the app's own CORS layer with a
+    preflight whether this origin may read it (see the ASGI adapter)."""
+    origin = request_origin(_origins(environ))
+    if origin is None:
+        return []
+    probe = {
+        key: value
+        for key, value in environ.items()
+        if not key.startswith("HTTP_") and key not in ("CONTENT_TYPE", "CONTENT_LENGTH")
+    }
+    probe["REQUEST_METHOD"] = "OPTIONS"
+    probe["wsgi.input"] = _EMPTY
+    method = str(environ.get("REQUEST_METHOD", "GET"))
+    for name, value in probe_headers(origin, method, "HTTP_AUTHORIZATION" in environ):
+        probe["HTTP_" + name.upper().replace("-", "_")] = value
+    started: list[list[tuple[str, str]]] = []
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started.append([(name.lower(), value) for name, value in headers])
+        return lambda data: None
+
+    try:
+        _close(app(probe, start))
+    except Exception:
+        return []
+    return headers_from_probe(origin, started[-1]) if started else []
+
+
+class _Empty:
+    def read(self, size: int = -1) -> bytes:
+        return b""
+
+    def readline(self, size: int = -1) -> bytes:
+        return b""
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return []
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+
+_EMPTY = _Empty()
+
+
 class AuthHygieneWSGI:
     """Make every auth failure a WSGI app answers correct and self-explaining.
 
@@ -310,9 +377,26 @@ class AuthHygieneWSGI:
         self.app = app
         self.runtime = Runtime.from_options(options)
         self.limit = self.runtime.policy.max_body_bytes
+        self._cors = self.runtime.cors
         _listen_to_flask(app)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self._cors is not None:
+            origins = _origins(environ)
+            if (
+                origins
+                and environ.get("REQUEST_METHOD") == "OPTIONS"
+                and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+            ):
+                # R20: answered here; the app's auth never sees a preflight.
+                status, headers, body = self._cors.preflight(
+                    origins,
+                    str(environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"]),
+                    environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
+                )
+                start_response(_status_line(status), headers)
+                return [body]
+            start_response = _cors_start(self._cors, request_origin(origins), start_response)
         # None until the app starts its response, True once forwarded, else
         # the held exchange. One cell: the success path stays a closure call.
         state: _Exchange | Literal[True] | None = None
@@ -349,7 +433,8 @@ class AuthHygieneWSGI:
         declared: Declared,
         exc: Exception,
     ) -> list[bytes]:
-        answer = AppAnswer(REASONS[declared.reason].status)
+        cors = _app_cors(self.app, environ) if self._cors is None else []
+        answer = AppAnswer(REASONS[declared.reason].status, tuple(cors))
         decision = self.runtime.handle(view_from_environ(environ), answer, declared)
         if decision is None or not decision.rewrite:
             raise exc  # report-only: change nothing

@@ -7,6 +7,7 @@ once, so both adapters share it and it is tested as plain functions.
 
 from authhygiene.core.answer import AppAnswer, Declared
 from authhygiene.core.challenge import Challenge, parse_challenges
+from authhygiene.core.cors import CORS
 from authhygiene.core.credentials import Credentials, Misuse, RequestView, parse_credentials
 from authhygiene.core.decision import (
     WATCHED_STATUSES,
@@ -26,6 +27,7 @@ from authhygiene.core.recognisers import (
 )
 
 __all__ = [
+    "CORS",
     "EXCEPTIONS",
     "REASONS",
     "RECOGNISERS",

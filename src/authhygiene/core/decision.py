@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from authhygiene.core.challenge import Challenge, rfc6750_text, scope_value
+from authhygiene.core.cors import expose_on_failure, request_origin
 from authhygiene.core.credentials import (
     TOKEN_SCHEMES,
     Credentials,
@@ -332,9 +333,14 @@ def decide(
     )
     if policy.request_id_header:
         headers.append((policy.request_id_header, request_id))
+    if policy.cors is None and request_origin(view.get_all("origin")) is not None:
+        # The app's CORS layer (or none) decides who reads this; we make sure
+        # whoever may read it can read the challenge (R21). With ``cors=``
+        # the adapter's CORS step does this for every response.
+        headers = expose_on_failure(headers, _also_exposed(policy))
     log = _log_fields(policy, view, failure, credentials, status, answer.status, request_id)
     # An AuthFailure the app raised is its own answer: nothing to report.
-    misconfig = _misconfig(answer, failure) if declared is None else ()
+    misconfig = _misconfig(answer, failure, view) if declared is None else ()
     if policy.report_only:
         return Decision(
             answer.status,
@@ -367,9 +373,21 @@ def _changes(
     return changes
 
 
-def _misconfig(answer: AppAnswer, failure: Failure) -> tuple[str, ...]:
+def _also_exposed(policy: Policy) -> tuple[str, ...]:
+    return (policy.request_id_header,) if policy.request_id_header else ()
+
+
+def _misconfig(answer: AppAnswer, failure: Failure, view: RequestView) -> tuple[str, ...]:
     """What is wrong with the app's own answer, for `auth.misconfig`."""
     kinds = []
+    if view.method == "OPTIONS" and view.get("access-control-request-method") is not None:
+        # R20: the app's auth ran on a preflight, which never carries
+        # credentials; the browser will never send the real request.
+        kinds.append("preflight_refused")
+    if answer.get_all("access-control-allow-origin") == ["*"] and [
+        value.strip().lower() for value in answer.get_all("access-control-allow-credentials")
+    ] == ["true"]:
+        kinds.append("cors_wildcard_with_credentials")  # R19
     if answer.get_all("www-authenticate") and failure.challenges is None:
         kinds.append("app_challenge_invalid")
     if answer.status == 401 and not answer.get_all("www-authenticate"):

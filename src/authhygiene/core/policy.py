@@ -15,12 +15,14 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
+from authhygiene.core.cors import CORS
 from authhygiene.core.credentials import (
     DEFAULT_API_KEY_HEADERS,
     DEFAULT_SESSION_COOKIES,
     TCHAR_RE,
     canonical_scheme,
 )
+from authhygiene.core.option_error import PolicyError
 
 __all__ = ["DEFAULT_PROBLEM_TYPE_BASE", "Explain", "Policy", "PolicyError"]
 
@@ -31,10 +33,6 @@ _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _URI_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 # RFC 6750 §3: error_uri characters; we hold every URI we put in a header to it.
 _HEADER_URI_RE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
-
-
-class PolicyError(ValueError):
-    """A middleware option is wrong; the message says what to change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +54,7 @@ class Policy:
     clock_skew_window: int = 120
     max_body_bytes: int = 64 * 1024
     log_level: str = "warning"
+    cors: CORS | None = None
     fingerprint_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
     # Whether `schemes` was configured (True) or is the default: an app's own
     # challenges then say what it accepts.
@@ -134,6 +133,8 @@ class Policy:
                     f" {', '.join(_LOG_LEVELS)}."
                 )
             values["log_level"] = level
+        if values.get("cors") is not None:
+            values["cors"] = CORS.from_mapping(values["cors"])
         if "fingerprint_key" in values:
             values["fingerprint_key"] = _key(values["fingerprint_key"])
         policy = cls(**values)

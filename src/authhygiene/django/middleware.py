@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from authhygiene._runtime import Runtime
+from authhygiene.core.cors import request_origin
 from authhygiene.core.decision import (
     WATCHED_STATUSES,
     WATCHED_WITH_CREDENTIALS,
@@ -66,13 +67,59 @@ class AuthHygieneMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self._async:
             return self.__acall__(request)
+        preflight = self._preflight(request)
+        if preflight is not None:
+            return preflight
         response = self.get_response(request)
         assert isinstance(response, HttpResponseBase)
-        return self._process(request, response)
+        return self._cors_headers(request, self._process(request, response))
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        preflight = self._preflight(request)
+        if preflight is not None:
+            return preflight
         response = await self.get_response(request)  # type: ignore[misc]
-        return self._process(request, response)
+        return self._cors_headers(request, self._process(request, response))
+
+    def _preflight(self, request: HttpRequest) -> HttpResponse | None:
+        """R20: with ``cors`` configured, a preflight is answered here, before
+        any middleware below this one or the view's auth sees it."""
+        cors = self.runtime.cors
+        meta = request.META
+        if (
+            cors is None
+            or request.method != "OPTIONS"
+            or "HTTP_ORIGIN" not in meta
+            or "HTTP_ACCESS_CONTROL_REQUEST_METHOD" not in meta
+        ):
+            return None
+        status, headers, body = cors.preflight(
+            [meta["HTTP_ORIGIN"]],
+            meta["HTTP_ACCESS_CONTROL_REQUEST_METHOD"],
+            meta.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
+        )
+        response = HttpResponse(body, status=status)
+        if status == 204:
+            del response["Content-Type"]  # RFC 9110 §15.3.5: no content, no type
+        for name, value in headers:
+            response[name] = value
+        return response
+
+    def _cors_headers(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        cors = self.runtime.cors
+        if cors is None:
+            return response
+        origin = request.META.get("HTTP_ORIGIN")
+        current = [(name.lower(), value) for name, value in response.items()]
+        updated = cors.headers(
+            request_origin([origin] if origin else []), current, response.status_code
+        )
+        for name, _ in current:
+            if name not in {n for n, _ in updated}:
+                del response[name]
+        for name, value in updated:
+            response[name] = value
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         # The view's AuthFailure, or a library's auth exception it let escape

@@ -1,0 +1,470 @@
+"""CORS for auth failures: answer preflights, make failures readable by page code.
+
+Why this lives beside the auth core: the most common way a correct 401 still
+breaks a browser app is CORS. A preflight (which never carries credentials)
+sent through the app's auth is answered 401 and the real request never
+leaves the browser; a 401 or 500 without `Access-Control-Allow-Origin` reaches
+the page as an opaque "CORS error"; a challenge the page cannot read because
+`WWW-Authenticate` was not exposed (it is not CORS-safelisted, Fetch §3.2.3).
+
+Two modes, both decided here and applied by the adapters:
+
+- `CORS(...)` passed as ``cors=``: authhygiene is the app's CORS layer. It
+  answers preflights itself, before the app and its auth run (R20), and puts
+  the exact origin, credentials and `Vary: Origin` on every response to an
+  allowed origin (R19), failures and 5xx included, exposing
+  `WWW-Authenticate` on failures (R21).
+- no ``cors=``: the app's own CORS layer (Starlette's CORSMiddleware,
+  django-cors-headers, flask-cors) decides; on failure responses we only add
+  our headers to the exposed list, never replace the app's.
+
+Request input is untrusted: an origin is reflected only when it is one
+well-formed, lowercase, bounded serialisation that the policy allows.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from authhygiene.core.option_error import PolicyError
+
+__all__ = [
+    "CORS",
+    "FAILURE_EXPOSED",
+    "CorsLayer",
+    "apply_cors",
+    "expose_on_failure",
+    "headers_from_probe",
+    "preflight_answer",
+    "probe_headers",
+    "request_origin",
+]
+
+
+DEFAULT_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+# Headers of a failure that page code needs and that are not CORS-safelisted.
+FAILURE_EXPOSED = ("WWW-Authenticate", "Retry-After")
+_MAX_ORIGIN = 512
+_MAX_REQUESTED_HEADERS = 2048
+# An origin as browsers serialise it (Fetch §3.2.5 / HTML "serialization of
+# an origin"): lowercase scheme and host, a port only when not the default.
+_ORIGIN_RE = re.compile(
+    r"[a-z][a-z0-9+.\-]*://(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9\-.]*[a-z0-9])?)(?::[0-9]{1,5})?"
+)
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+# Origins no sane allow-list contains: a regex matching them matches anything.
+_UNRELATED_ORIGINS = (
+    "https://attacker.invalid",
+    "http://attacker.invalid:8080",
+    "https://evil-example.com",
+)
+
+
+def _strings(option: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise PolicyError(
+            f"authhygiene: CORS {option} must be a list of strings, e.g. {option}=[...];"
+            f" got {value!r}."
+        )
+    items = tuple(cast(Iterable[object], value))
+    for item in items:
+        if not isinstance(item, str):
+            raise PolicyError(f"authhygiene: CORS {option} contains {item!r}, not a string.")
+    return cast(tuple[str, ...], items)
+
+
+def normalise_origin(value: str) -> str:
+    """`scheme://host[:port]` as a browser would send it, or PolicyError."""
+    if value == "*":
+        return value
+    raw = value.strip()
+    if raw == "null":
+        raise PolicyError(
+            "authhygiene: CORS allow_origins lists 'null'; sandboxed iframes, file: pages and"
+            " redirects all send it, so allowing it allows anyone. Remove it."
+        )
+    if "*" in raw:
+        raise PolicyError(
+            f"authhygiene: CORS origin {value!r} has a wildcard; allow_origins takes exact"
+            " origins. For subdomains use allow_origin_regex, e.g."
+            r" allow_origin_regex=r'https://[a-z0-9-]+\.example\.com'."
+        )
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as exc:
+        raise PolicyError(
+            f"authhygiene: CORS origin {value!r} is not a URL origin: {exc}."
+        ) from exc
+    if not parts.scheme or not parts.hostname or "://" not in raw:
+        raise PolicyError(
+            f"authhygiene: CORS origin {value!r} needs a scheme and a host, e.g."
+            " 'https://app.example.com'."
+        )
+    if parts.username is not None or parts.password is not None:
+        raise PolicyError(f"authhygiene: CORS origin {value!r} must not contain user information.")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or raw.endswith("?"):
+        raise PolicyError(
+            f"authhygiene: CORS origin {value!r} has a path, query or fragment; an origin is"
+            f" only scheme://host[:port], e.g. {parts.scheme}://{parts.netloc}."
+        )
+    host = parts.hostname
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host.lower()
+    except UnicodeError as exc:
+        raise PolicyError(f"authhygiene: CORS origin {value!r} has an invalid host.") from exc
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = parts.scheme.lower()
+    origin = f"{scheme}://{host}"
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        origin += f":{port}"
+    if _ORIGIN_RE.fullmatch(origin) is None or len(origin) > _MAX_ORIGIN:
+        raise PolicyError(f"authhygiene: CORS origin {value!r} is not a valid origin.")
+    return origin
+
+
+def _tokens(option: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    for item in values:
+        if item != "*" and _TOKEN_RE.fullmatch(item) is None:
+            raise PolicyError(
+                f"authhygiene: CORS {option} contains {item!r}, which is not a token."
+            )
+    return values
+
+
+def _merge_names(*groups: Iterable[str]) -> list[str]:
+    """Comma-list items in first-seen order, deduplicated case-insensitively."""
+    seen: dict[str, str] = {}
+    for group in groups:
+        for value in group:
+            for item in value.split(","):
+                item = item.strip()
+                if item and item.lower() not in seen:
+                    seen[item.lower()] = item
+    return list(seen.values())
+
+
+@dataclass(frozen=True, slots=True)
+class CORS:
+    """authhygiene as the app's CORS layer: ``cors=CORS(allow_origins=[...])``.
+
+    Validated and normalised here, at construction, so a policy that would let
+    any site read credentialed responses never starts.
+    """
+
+    allow_origins: Sequence[str] = ()
+    allow_origin_regex: str | None = None
+    allow_credentials: bool = True
+    allow_methods: Sequence[str] = DEFAULT_METHODS
+    # "*" answers a preflight with the headers it asked for (a literal `*`
+    # is not a wildcard for credentialed requests, Fetch §3.2.3).
+    allow_headers: Sequence[str] = ("*",)
+    expose_headers: Sequence[str] = ()
+    max_age: int = 600
+    _origins: frozenset[str] = field(init=False, repr=False, compare=False, default=frozenset())
+    _regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+    _any: bool = field(init=False, repr=False, compare=False, default=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.allow_credentials, bool):
+            raise PolicyError("authhygiene: CORS allow_credentials must be True or False.")
+        origins = tuple(normalise_origin(o) for o in _strings("allow_origins", self.allow_origins))
+        any_origin = "*" in origins
+        if any_origin and self.allow_credentials:
+            raise PolicyError(
+                "authhygiene: CORS allow_origins=['*'] with allow_credentials=True would let any"
+                " website read your users' authenticated responses, and browsers refuse `*` with"
+                " credentials anyway (Fetch). List the exact origins of your front ends, e.g."
+                " allow_origins=['https://app.example.com'], or set allow_credentials=False."
+            )
+        regex = None
+        if self.allow_origin_regex is not None:
+            if not isinstance(self.allow_origin_regex, str) or not self.allow_origin_regex:
+                raise PolicyError(
+                    "authhygiene: CORS allow_origin_regex must be a non-empty string."
+                )
+            try:
+                regex = re.compile(self.allow_origin_regex)
+            except re.error as exc:
+                raise PolicyError(
+                    f"authhygiene: CORS allow_origin_regex={self.allow_origin_regex!r} does not"
+                    f" compile: {exc}."
+                ) from exc
+            matched = [o for o in _UNRELATED_ORIGINS if regex.fullmatch(o)]
+            if matched and self.allow_credentials:
+                raise PolicyError(
+                    f"authhygiene: CORS allow_origin_regex={self.allow_origin_regex!r} matches"
+                    f" {matched[0]!r}, so with allow_credentials=True any website could read"
+                    " your users' authenticated responses. Anchor it to your own domain, e.g."
+                    r" r'https://[a-z0-9-]+\.example\.com' (dots escaped)."
+                )
+        if not origins and regex is None:
+            raise PolicyError(
+                "authhygiene: CORS needs allow_origins (exact origins such as"
+                " 'https://app.example.com') or allow_origin_regex."
+            )
+        methods = _tokens("allow_methods", _strings("allow_methods", self.allow_methods))
+        if not methods:
+            raise PolicyError("authhygiene: CORS allow_methods is empty; name at least 'GET'.")
+        headers = _tokens("allow_headers", _strings("allow_headers", self.allow_headers))
+        if "*" not in headers:
+            # Fetch: `*` never covers Authorization, and this is what we are for.
+            headers = tuple(_merge_names(("Authorization",), headers))
+        exposed = _tokens("expose_headers", _strings("expose_headers", self.expose_headers))
+        if "*" in exposed and self.allow_credentials:
+            raise PolicyError(
+                "authhygiene: CORS expose_headers=['*'] exposes nothing to credentialed requests"
+                " (Fetch: `*` is a header name there). List the headers, e.g."
+                " expose_headers=['X-Request-Id']; WWW-Authenticate and Retry-After are exposed"
+                " on failures already."
+            )
+        max_age = self.max_age
+        if not isinstance(max_age, int) or isinstance(max_age, bool) or not 0 <= max_age <= 86400:
+            raise PolicyError(
+                "authhygiene: CORS max_age must be seconds from 0 to 86400 (Chromium caps it at"
+                " 7200)."
+            )
+        set_ = object.__setattr__
+        set_(self, "allow_origins", tuple(o for o in origins if o != "*"))
+        set_(self, "allow_methods", tuple(m.upper() if m != "*" else m for m in methods))
+        set_(self, "allow_headers", headers)
+        set_(self, "expose_headers", exposed)
+        set_(self, "_origins", frozenset(o for o in origins if o != "*"))
+        set_(self, "_regex", regex)
+        set_(self, "_any", any_origin)
+
+    @classmethod
+    def from_mapping(cls, options: Any) -> CORS:
+        """A CORS from a Django settings dict (``AUTHHYGIENE["cors"]``)."""
+        if isinstance(options, CORS):
+            return options
+        if not isinstance(options, dict):
+            raise PolicyError(
+                "authhygiene: cors must be authhygiene.CORS(...) or a dict of its options,"
+                f" e.g. {{'allow_origins': ['https://app.example.com']}}; got {options!r}."
+            )
+        known = sorted(f.name for f in fields(cls) if f.init)
+        for name in options:
+            if name not in known:
+                close = difflib.get_close_matches(str(name), known, n=1)
+                suggestion = f" Did you mean {close[0]!r}?" if close else ""
+                raise PolicyError(
+                    f"authhygiene: unknown CORS option {name!r}.{suggestion}"
+                    f" Known options: {', '.join(known)}."
+                )
+        return cls(**options)
+
+    def allows(self, origin: str) -> bool:
+        """Whether `origin` (already a valid serialisation) may read responses."""
+        if self._any or origin in self._origins:
+            return True
+        return self._regex is not None and self._regex.fullmatch(origin) is not None
+
+    def allow_origin_value(self, origin: str) -> str:
+        """`*` only when any origin is allowed without credentials (R19)."""
+        return "*" if self._any and not self.allow_credentials else origin
+
+
+def request_origin(values: Sequence[str]) -> str | None:
+    """The request's origin when it is exactly one well-formed serialisation.
+
+    Several Origin fields, `null` (sandboxed frames, file: pages, some
+    redirects), oversized, non-ASCII or CR/LF-bearing values are all "no
+    origin we would ever reflect" (behaviour 4)."""
+    if len(values) != 1:
+        return None
+    origin = values[0]
+    if len(origin) > _MAX_ORIGIN or _ORIGIN_RE.fullmatch(origin) is None:
+        return None
+    return origin
+
+
+_VARY_PREFLIGHT = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+
+
+def _requested_headers(value: str | None) -> list[str]:
+    if not value or len(value) > _MAX_REQUESTED_HEADERS:
+        return []
+    names = [item.strip() for item in value.split(",") if item.strip()]
+    if any(_TOKEN_RE.fullmatch(name) is None for name in names):
+        return []
+    return _merge_names(names)
+
+
+def preflight_answer(
+    cors: CORS,
+    origin_values: Sequence[str],
+    request_method: str,
+    request_headers: str | None,
+    *,
+    problem_type_base: str,
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The whole answer to a preflight: status, headers, body.
+
+    An allowed origin gets 204 with what the policy allows, even when the
+    requested method or headers are not among them: the browser then names
+    the missing method or header in its console, which is what the page's
+    developer needs to read. A disallowed origin gets a 403 without any CORS
+    header, so the browser refuses, and a curl user reads why."""
+    origin = request_origin(origin_values)
+    if origin is None or not cors.allows(origin):
+        body = json.dumps(
+            {
+                "type": problem_type_base + "origin-not-allowed",
+                "title": "Cross-origin request not allowed",
+                "status": 403,
+                "detail": "This API does not accept browser requests from this origin.",
+                "reason": "origin_not_allowed",
+                "hint": "Call the API from an origin its CORS policy allows, or ask its"
+                " operators to add yours.",
+            },
+            separators=(",", ":"),
+        ).encode()
+        return (
+            403,
+            [
+                ("content-type", "application/problem+json"),
+                ("content-length", str(len(body))),
+                ("cache-control", "no-store"),
+                ("vary", _VARY_PREFLIGHT),
+            ],
+            body,
+        )
+    headers = [("access-control-allow-origin", cors.allow_origin_value(origin))]
+    if cors.allow_credentials:
+        headers.append(("access-control-allow-credentials", "true"))
+    if "*" in cors.allow_methods:
+        method = request_method.strip()
+        methods = [method] if _TOKEN_RE.fullmatch(method) else []
+    else:
+        methods = list(cors.allow_methods)
+    if methods:
+        headers.append(("access-control-allow-methods", ", ".join(methods)))
+    if "*" in cors.allow_headers:
+        allowed = _merge_names(("Authorization",), _requested_headers(request_headers))
+    else:
+        allowed = list(cors.allow_headers)
+    headers.append(("access-control-allow-headers", ", ".join(allowed)))
+    headers.append(("access-control-max-age", str(cors.max_age)))
+    headers.append(("vary", _VARY_PREFLIGHT))
+    return 204, headers, b""
+
+
+_CORS_SET = frozenset({"access-control-allow-origin", "access-control-allow-credentials"})
+
+
+def apply_cors(
+    cors: CORS,
+    origin: str | None,
+    headers: Sequence[tuple[str, str]],
+    *,
+    failure: bool,
+    also_exposed: Sequence[str] = (),
+) -> list[tuple[str, str]]:
+    """The response's headers with our CORS headers set (lowercase names in,
+    lowercase names out). Idempotent, so applying it twice changes nothing.
+
+    `Vary: Origin` goes on every response, with or without an Origin, so a
+    cache never hands one origin's answer to another (Fetch §3.2.5 example).
+    The app's Expose-Headers list is kept and extended, never replaced."""
+    allowed = origin is not None and cors.allows(origin)
+    out: list[tuple[str, str]] = []
+    vary: list[str] = []
+    exposed: list[str] = []
+    for name, value in headers:
+        if name == "vary":
+            vary.append(value)
+        elif name == "access-control-expose-headers":
+            exposed.append(value)
+        elif name not in _CORS_SET:
+            out.append((name, value))
+    merged_vary = _merge_names(vary, ("Origin",))
+    out.append(("vary", "*" if "*" in merged_vary else ", ".join(merged_vary)))
+    if not allowed:
+        if exposed:
+            out.append(("access-control-expose-headers", ", ".join(_merge_names(exposed))))
+        return out
+    assert origin is not None
+    out.append(("access-control-allow-origin", cors.allow_origin_value(origin)))
+    if cors.allow_credentials:
+        out.append(("access-control-allow-credentials", "true"))
+    names = _merge_names(
+        exposed, cors.expose_headers, FAILURE_EXPOSED if failure else (), also_exposed
+    )
+    if names:
+        out.append(("access-control-expose-headers", ", ".join(names)))
+    return out
+
+
+def expose_on_failure(
+    headers: Sequence[tuple[str, str]], also_exposed: Sequence[str] = ()
+) -> list[tuple[str, str]]:
+    """Without ``cors=``: the app's CORS layer decides who may read; we only
+    add our failure headers to the list it exposes, never replacing it."""
+    out = [(name, value) for name, value in headers if name != "access-control-expose-headers"]
+    exposed = [value for name, value in headers if name == "access-control-expose-headers"]
+    out.append(
+        (
+            "access-control-expose-headers",
+            ", ".join(_merge_names(exposed, FAILURE_EXPOSED, also_exposed)),
+        )
+    )
+    return out
+
+
+def probe_headers(origin: str, method: str, authorization: bool) -> list[tuple[str, str]]:
+    """The request headers of a preflight that asks the app's own CORS layer
+    about a response we produced ourselves (an exception that escaped it)."""
+    headers = [("origin", origin), ("access-control-request-method", method)]
+    if authorization:
+        headers.append(("access-control-request-headers", "authorization"))
+    return headers
+
+
+def headers_from_probe(origin: str, answer: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """What of the app's preflight answer may go on our own failure: its
+    allow-origin only when it names this exact origin (or `*`), and its
+    credentials flag. Nothing is copied on any other answer."""
+    allow = [value.strip() for name, value in answer if name == "access-control-allow-origin"]
+    if len(allow) != 1 or allow[0] not in (origin, "*"):
+        return []
+    out = [("access-control-allow-origin", allow[0])]
+    credentials = [v.strip() for n, v in answer if n == "access-control-allow-credentials"]
+    if credentials == ["true"]:
+        out.append(("access-control-allow-credentials", "true"))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class CorsLayer:
+    """What the adapters need from a configured CORS policy, built once."""
+
+    cors: CORS
+    problem_type_base: str
+    also_exposed: tuple[str, ...] = ()
+
+    def preflight(
+        self, origin_values: Sequence[str], request_method: str, request_headers: str | None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        return preflight_answer(
+            self.cors,
+            origin_values,
+            request_method,
+            request_headers,
+            problem_type_base=self.problem_type_base,
+        )
+
+    def headers(
+        self, origin: str | None, headers: Sequence[tuple[str, str]], status: int
+    ) -> list[tuple[str, str]]:
+        return apply_cors(
+            self.cors, origin, headers, failure=status >= 400, also_exposed=self.also_exposed
+        )
