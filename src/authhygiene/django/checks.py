@@ -1,4 +1,5 @@
-"""Django system checks for `settings.AUTHHYGIENE` (ids authhygiene.E001-E003)."""
+"""Django system checks for `settings.AUTHHYGIENE` (ids authhygiene.E001-E003,
+W001-W002 for the arrangement with django-cors-headers)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from authhygiene._runtime import Runtime
 from authhygiene.core.policy import PolicyError
@@ -14,6 +15,7 @@ from authhygiene.core.policy import PolicyError
 __all__ = ["MIDDLEWARE_PATH", "check_settings"]
 
 MIDDLEWARE_PATH = "authhygiene.django.AuthHygieneMiddleware"
+CORSHEADERS_PATH = "corsheaders.middleware.CorsMiddleware"
 
 
 @register(Tags.security)
@@ -45,4 +47,35 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         Runtime.from_options(options)
     except PolicyError as exc:
         errors.append(Error(str(exc), id="authhygiene.E003"))
+    errors.extend(_cors_arrangement(options))
     return errors
+
+
+def _cors_arrangement(options: Mapping[str, Any]) -> list[CheckMessage]:
+    """Two CORS layers disagree; one above us overwrites what we expose."""
+    middleware = list(getattr(settings, "MIDDLEWARE", ()))
+    if CORSHEADERS_PATH not in middleware or MIDDLEWARE_PATH not in middleware:
+        return []
+    if options.get("cors") is not None:
+        return [
+            Warning(
+                "Both django-cors-headers and AUTHHYGIENE['cors'] are configured.",
+                hint="Keep one CORS layer: remove CorsMiddleware from MIDDLEWARE, or drop"
+                " 'cors' from AUTHHYGIENE (authhygiene then keeps django-cors-headers' headers).",
+                id="authhygiene.W001",
+            )
+        ]
+    exposed = [str(name).lower() for name in getattr(settings, "CORS_EXPOSE_HEADERS", ())]
+    above = middleware.index(CORSHEADERS_PATH) < middleware.index(MIDDLEWARE_PATH)
+    if above and exposed and "www-authenticate" not in exposed:
+        return [
+            Warning(
+                "django-cors-headers sits above authhygiene in MIDDLEWARE and replaces"
+                " Access-Control-Expose-Headers with CORS_EXPOSE_HEADERS, so browser code"
+                " cannot read the WWW-Authenticate of a 401.",
+                hint="Put 'authhygiene.django.AuthHygieneMiddleware' above CorsMiddleware,"
+                " or add 'www-authenticate' to CORS_EXPOSE_HEADERS.",
+                id="authhygiene.W002",
+            )
+        ]
+    return []

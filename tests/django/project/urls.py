@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/async-items", views.async_items),
     path("api/jwt-items", views.jwt_items),
     path("api/echo", views.echo),
+    path("boom", views.boom),
     path("api/write", views.write),
     path("api/async-write", views.async_write),
     path("api/forbidden", views.forbidden),

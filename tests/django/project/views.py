@@ -168,3 +168,8 @@ def denied(request: HttpRequest) -> HttpResponse:
 def form(request: HttpRequest) -> HttpResponse:
     # CsrfViewMiddleware protects this POST like any other.
     return HttpResponse(b"saved", content_type="text/plain")
+
+
+def boom(request: HttpRequest) -> HttpResponse:
+    """A bug, not a refusal: Django answers its own 500."""
+    raise RuntimeError("not an auth failure")
