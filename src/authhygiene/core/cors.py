@@ -25,6 +25,7 @@ well-formed, lowercase, bounded serialisation that the policy allows.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -54,8 +55,9 @@ _MAX_ORIGIN = 512
 _MAX_REQUESTED_HEADERS = 2048
 # An origin as browsers serialise it (Fetch §3.2.5 / HTML "serialization of
 # an origin"): lowercase scheme and host, a port only when not the default.
+_LABEL = r"[a-z0-9_](?:[a-z0-9_\-]*[a-z0-9_])?"
 _ORIGIN_RE = re.compile(
-    r"[a-z][a-z0-9+.\-]*://(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9\-.]*[a-z0-9])?)(?::[0-9]{1,5})?"
+    rf"[a-z][a-z0-9+.\-]*://(?:\[[0-9a-f:.]+\]|{_LABEL}(?:\.{_LABEL})*)(?::[0-9]{{1,5}})?"
 )
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -76,7 +78,10 @@ def _strings(option: str, value: object) -> tuple[str, ...]:
     items = tuple(cast(Iterable[object], value))
     for item in items:
         if not isinstance(item, str):
-            raise PolicyError(f"authhygiene: CORS {option} contains {item!r}, not a string.")
+            raise PolicyError(
+                f"authhygiene: CORS {option} contains {item!r}; give every entry as a string,"
+                f" e.g. {option}=['...']."
+            )
     return cast(tuple[str, ...], items)
 
 
@@ -110,32 +115,69 @@ def normalise_origin(value: str) -> str:
         )
     if parts.username is not None or parts.password is not None:
         raise PolicyError(f"authhygiene: CORS origin {value!r} must not contain user information.")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or raw.endswith("?"):
+    if parts.path not in ("", "/") or parts.query or parts.fragment or raw[-1] in "?#":
         raise PolicyError(
             f"authhygiene: CORS origin {value!r} has a path, query or fragment; an origin is"
             f" only scheme://host[:port], e.g. {parts.scheme}://{parts.netloc}."
         )
     host = parts.hostname
-    try:
-        host = host.encode("idna").decode("ascii") if not host.isascii() else host.lower()
-    except UnicodeError as exc:
-        raise PolicyError(f"authhygiene: CORS origin {value!r} has an invalid host.") from exc
+    if not host.isascii():
+        # Browsers send IDNs in their UTS #46 A-label form; Python's "idna"
+        # codec is IDNA 2003 and differs (ß, ς, joiners), so we do not guess.
+        raise PolicyError(
+            f"authhygiene: CORS origin {value!r} has a non-ASCII host; write it as browsers send"
+            " it in the Origin header, in its ASCII 'xn--' form (the address bar's punycode)."
+        )
     if ":" in host:
-        host = f"[{host}]"
+        try:
+            host = f"[{_ipv6_text(host)}]"
+        except ValueError as exc:
+            raise PolicyError(
+                f"authhygiene: CORS origin {value!r} has an invalid IPv6 address: {exc}."
+            ) from exc
     scheme = parts.scheme.lower()
     origin = f"{scheme}://{host}"
     if port is not None and port != _DEFAULT_PORTS.get(scheme):
         origin += f":{port}"
     if _ORIGIN_RE.fullmatch(origin) is None or len(origin) > _MAX_ORIGIN:
-        raise PolicyError(f"authhygiene: CORS origin {value!r} is not a valid origin.")
+        raise PolicyError(
+            f"authhygiene: CORS origin {value!r} is not an origin a browser sends; write it as"
+            " scheme://host[:port] with a host of dot-separated letters, digits and hyphens"
+            f" (no empty label, no trailing dot), at most {_MAX_ORIGIN} characters."
+        )
     return origin
+
+
+def _ipv6_text(host: str) -> str:
+    """The WHATWG URL serialisation of an IPv6 host: eight lowercase hex
+    pieces, the first longest run of two or more zero pieces as `::` (never
+    the dotted IPv4 tail Python prints for mapped addresses)."""
+    pieces = [
+        int.from_bytes(ipaddress.IPv6Address(host).packed[i : i + 2], "big")
+        for i in range(0, 16, 2)
+    ]
+    best_start, best_len = -1, 1
+    start = None
+    for index, piece in enumerate([*pieces, 1]):
+        if piece == 0 and start is None:
+            start = index
+        elif piece != 0 and start is not None:
+            if index - start > best_len:
+                best_start, best_len = start, index - start
+            start = None
+    text = [f"{piece:x}" for piece in pieces]
+    if best_start < 0:
+        return ":".join(text)
+    return ":".join(text[:best_start]) + "::" + ":".join(text[best_start + best_len :])
 
 
 def _tokens(option: str, values: tuple[str, ...]) -> tuple[str, ...]:
     for item in values:
         if item != "*" and _TOKEN_RE.fullmatch(item) is None:
             raise PolicyError(
-                f"authhygiene: CORS {option} contains {item!r}, which is not a token."
+                f"authhygiene: CORS {option} contains {item!r}, which is not an HTTP token;"
+                " give bare names such as 'X-Request-Id' or 'PATCH', one per entry, without"
+                " commas or spaces."
             )
     return values
 
@@ -233,7 +275,7 @@ class CORS:
                 " 7200)."
             )
         set_ = object.__setattr__
-        set_(self, "allow_origins", tuple(o for o in origins if o != "*"))
+        set_(self, "allow_origins", origins)
         set_(self, "allow_methods", tuple(m.upper() if m != "*" else m for m in methods))
         set_(self, "allow_headers", headers)
         set_(self, "expose_headers", exposed)
