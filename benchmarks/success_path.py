@@ -32,8 +32,9 @@ from typing import Any
 
 import jwt
 import structlog
+from starlette.middleware.cors import CORSMiddleware
 
-from authhygiene import AuthHygiene, AuthHygieneWSGI
+from authhygiene import CORS, AuthHygiene, AuthHygieneWSGI
 from benchmarks._harness import Variant
 
 __all__ = [
@@ -83,8 +84,11 @@ _REQUEST_HEADERS: tuple[tuple[str, str], ...] = (
     ("accept-language", "en-US,en;q=0.9"),
     ("authorization", f"Bearer {TOKEN}"),
     ("x-request-id", _REQUEST_ID),
+    ("origin", "https://app.example.com"),
     ("connection", "keep-alive"),
 )
+# The CORS variants allow the request's origin and expose one header of the app's.
+CORS_ORIGINS = ["https://app.example.com"]
 
 
 # --------------------------------------------------------------------- ASGI
@@ -168,7 +172,8 @@ def _asgi_runner(loop: asyncio.AbstractEventLoop, app: ASGIApp) -> Callable[[int
         # Timed inside the coroutine so run_until_complete's own cost is excluded.
         start = time.perf_counter_ns()
         for _ in range(n):
-            await app(scope, _receive, _discard)
+            # A server builds a new scope per request; middleware may mark it.
+            await app(dict(scope), _receive, _discard)
         return time.perf_counter_ns() - start
 
     def run(n: int) -> int:
@@ -342,10 +347,21 @@ COMPARISONS = (
     Comparison(
         "wsgi", "wsgi.success.bare", "wsgi.success.floor", "wsgi.success.authhygiene", TARGET_RATIO
     ),
+    # With cors=, authhygiene is the app's CORS layer: its floor is the CORS
+    # layer a Starlette/FastAPI app would otherwise run (same policy).
+    Comparison(
+        "asgi-cors",
+        "asgi.success.bare",
+        "asgi.cors.starlette",
+        "asgi.cors.authhygiene",
+        TARGET_RATIO,
+    ),
 )
 FAILURE_COMPARISONS = (
     FailureComparison("asgi", "asgi.failure.bare", "asgi.failure.authhygiene"),
     FailureComparison("wsgi", "wsgi.failure.bare", "wsgi.failure.authhygiene"),
+    # For information: WSGI has no framework-neutral CORS layer to compare with.
+    FailureComparison("wsgi-cors", "wsgi.success.bare", "wsgi.cors.authhygiene"),
 )
 
 
@@ -379,6 +395,15 @@ def _verify(
     expected = asgi_exchange(loop, asgi_apps["asgi.success.bare"])
     for name in ("asgi.success.floor", "asgi.success.authhygiene"):
         _check(asgi_exchange(loop, asgi_apps[name]) == expected, f"{name} changed the response")
+    for name in ("asgi.cors.starlette", "asgi.cors.authhygiene"):
+        start = asgi_exchange(loop, asgi_apps[name])[0]
+        allowed = dict(start["headers"]).get(b"access-control-allow-origin")
+        _check(allowed == CORS_ORIGINS[0].encode(), f"{name} did not allow the origin")
+    _status, cors_headers, _body = wsgi_exchange(wsgi_apps["wsgi.cors.authhygiene"])
+    _check(
+        dict(cors_headers).get("access-control-allow-origin") == CORS_ORIGINS[0],
+        "wsgi.cors.authhygiene did not allow the origin",
+    )
     expected_wsgi = wsgi_exchange(wsgi_apps["wsgi.success.bare"])
     for name in ("wsgi.success.floor", "wsgi.success.authhygiene"):
         _check(wsgi_exchange(wsgi_apps[name]) == expected_wsgi, f"{name} changed the response")
@@ -430,6 +455,20 @@ def build() -> Scenario:
             "asgi.success.authhygiene": AuthHygiene(asgi_ok_app(), realm=REALM, logger=logger),
             "asgi.failure.bare": asgi_401_app(),
             "asgi.failure.authhygiene": AuthHygiene(asgi_401_app(), realm=REALM, logger=logger),
+            "asgi.cors.starlette": CORSMiddleware(
+                asgi_ok_app(),
+                allow_origins=CORS_ORIGINS,
+                allow_credentials=True,
+                allow_methods=["*"],
+                allow_headers=["*"],
+                expose_headers=["X-Request-Id"],
+            ),
+            "asgi.cors.authhygiene": AuthHygiene(
+                asgi_ok_app(),
+                realm=REALM,
+                logger=logger,
+                cors=CORS(allow_origins=CORS_ORIGINS, expose_headers=["X-Request-Id"]),
+            ),
         }
         wsgi_apps: dict[str, WSGIApp] = {
             "wsgi.success.bare": wsgi_ok_app(),
@@ -437,6 +476,12 @@ def build() -> Scenario:
             "wsgi.success.authhygiene": AuthHygieneWSGI(wsgi_ok_app(), realm=REALM, logger=logger),
             "wsgi.failure.bare": wsgi_401_app(),
             "wsgi.failure.authhygiene": AuthHygieneWSGI(wsgi_401_app(), realm=REALM, logger=logger),
+            "wsgi.cors.authhygiene": AuthHygieneWSGI(
+                wsgi_ok_app(),
+                realm=REALM,
+                logger=logger,
+                cors=CORS(allow_origins=CORS_ORIGINS, expose_headers=["X-Request-Id"]),
+            ),
         }
         checks = _verify(loop, asgi_apps, wsgi_apps)
     except BaseException:
@@ -444,6 +489,7 @@ def build() -> Scenario:
         devnull.close()
         raise
     descriptions = {
+        "starlette": "Starlette's CORSMiddleware, same policy",
         "bare": "the app alone",
         "floor": "do-nothing middleware wrapping send/start_response",
         "authhygiene": "behind authhygiene",

@@ -23,7 +23,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from authhygiene._runtime import Runtime
-from authhygiene.core.cors import CorsLayer, headers_from_probe, probe_headers, request_origin
+from authhygiene.core.cors import (
+    TOUCHED,
+    CorsLayer,
+    headers_from_probe,
+    probe_headers,
+    request_origin,
+)
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import (
     WATCHED_STATUSES,
@@ -112,6 +118,7 @@ class _Held:
 # Set on the scope once the CORS step ran (outside the server-error layer),
 # so the middleware itself does not run it a second time.
 _CORS_DONE = "authhygiene.cors"
+_TOUCHED = frozenset(name.encode("latin-1") for name in TOUCHED)
 
 
 def _decode(headers: Any) -> list[tuple[str, str]]:
@@ -149,8 +156,13 @@ async def _cors_step(
 
     async def cors_send(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = layer.headers(origin, _decode(message.get("headers", ())), message["status"])
-            message = {**message, "headers": _encode(headers)}
+            raw = message.get("headers", ())
+            status = message["status"]
+            if any(name.lower() in _TOUCHED for name, _ in raw):
+                headers = _encode(layer.headers(origin, _decode(raw), status))
+            else:
+                headers = [*raw, *_encode(layer.added(origin, status))]
+            message = {**message, "headers": headers}
         await send(message)
 
     await app(scope, receive, cors_send)
@@ -218,11 +230,10 @@ class AuthHygiene:
             await self.app(scope, receive, send)
             return
         if self._cors is not None and _CORS_DONE not in scope:
-            await _cors_step(self._cors, self._exchange, scope, receive, send)
+            # Re-enters this method with the scope marked: the exchange below
+            # stays inline, so the path without cors= pays no extra await.
+            await _cors_step(self._cors, self, scope, receive, send)
             return
-        await self._exchange(scope, receive, send)
-
-    async def _exchange(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         # One cell for the whole exchange: None until the response starts,
         # True once we forward everything, False once we drop the rest (our

@@ -308,8 +308,7 @@ def _cors_start(
     def start(
         status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
     ) -> Callable[[bytes], object]:
-        lowered = [(name.lower(), value) for name, value in headers]
-        return start_response(status, layer.headers(origin, lowered, int(status[:3])), exc_info)
+        return start_response(status, layer.headers(origin, headers, int(status[:3])), exc_info)
 
     return start
 

@@ -1230,3 +1230,43 @@ def test_apply_cors_raw_origin_property(options: dict[str, Any], sent: str, fail
     else:
         assert acao in ([], [sent])
         assert not acao or sent in options["allow_origins"]
+
+
+_HEADER_NAMES = st.sampled_from(
+    [
+        "Content-Type",
+        "content-length",
+        "Vary",
+        "vary",
+        "Access-Control-Expose-Headers",
+        "access-control-allow-origin",
+        "Access-Control-Allow-Credentials",
+        "X-Total",
+    ]
+)
+_HEADER_VALUES = st.sampled_from(["", "*", "Origin", "accept, Origin", "X-Total", "true", "a"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    headers=st.lists(st.tuples(_HEADER_NAMES, _HEADER_VALUES), max_size=6),
+    origin=st.sampled_from([None, APP, "https://other.example.com"]),
+    status=st.sampled_from([200, 304, 401, 500]),
+    credentials=st.booleans(),
+)
+def test_layer_fast_path_equals_the_general_rule(
+    headers: list[tuple[str, str]], origin: str | None, status: int, credentials: bool
+) -> None:
+    """`CorsLayer.headers` appends precomputed values when the app sent no
+    header it must merge with; whatever the path, the result is
+    `apply_cors`'s, up to the case of the app's own header names."""
+    cors = CORS(
+        allow_origins=[APP] if credentials else ["*"],
+        allow_credentials=credentials,
+        expose_headers=["X-Total"],
+    )
+    layer = cors_module.CorsLayer(cors, "tag:x:", ("x-request-id",))
+    general = apply_cors(
+        cors, origin, headers, failure=status >= 400, also_exposed=("x-request-id",)
+    )
+    assert layer.headers(origin, headers, status) == general

@@ -38,6 +38,7 @@ from authhygiene.core.option_error import PolicyError
 __all__ = [
     "CORS",
     "FAILURE_EXPOSED",
+    "TOUCHED",
     "CorsLayer",
     "apply_cors",
     "expose_on_failure",
@@ -411,8 +412,9 @@ def apply_cors(
     failure: bool,
     also_exposed: Sequence[str] = (),
 ) -> list[tuple[str, str]]:
-    """The response's headers with our CORS headers set (lowercase names in,
-    lowercase names out). Idempotent, so applying it twice changes nothing.
+    """The response's headers with our CORS headers set; the app's other
+    headers keep their names, ours are lowercase. Idempotent, so applying it
+    twice changes nothing.
 
     `Vary: Origin` goes on every response, with or without an Origin, so a
     cache never hands one origin's answer to another (Fetch §3.2.5 example).
@@ -422,11 +424,12 @@ def apply_cors(
     vary: list[str] = []
     exposed: list[str] = []
     for name, value in headers:
-        if name == "vary":
+        lowered = name.lower()
+        if lowered == "vary":
             vary.append(value)
-        elif name == "access-control-expose-headers":
+        elif lowered == "access-control-expose-headers":
             exposed.append(value)
-        elif name not in _CORS_SET:
+        elif lowered not in _CORS_SET:
             out.append((name, value))
     merged_vary = _merge_names(vary, ("Origin",))
     out.append(("vary", "*" if "*" in merged_vary else ", ".join(merged_vary)))
@@ -485,13 +488,44 @@ def headers_from_probe(origin: str, answer: Sequence[tuple[str, str]]) -> list[t
     return out
 
 
+# Response headers the CORS step merges with or replaces.
+TOUCHED = frozenset(
+    {
+        "vary",
+        "access-control-expose-headers",
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class CorsLayer:
-    """What the adapters need from a configured CORS policy, built once."""
+    """What the adapters need from a configured CORS policy, built once.
+
+    `headers` runs on every response, so the common case (the app sent no
+    Vary or CORS header of its own) appends precomputed values; anything
+    else goes through the general `apply_cors`, which gives the same result.
+    """
 
     cors: CORS
     problem_type_base: str
     also_exposed: tuple[str, ...] = ()
+    _tails: dict[bool, tuple[tuple[str, str], ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        for failure in (False, True):
+            tail: list[tuple[str, str]] = []
+            if self.cors.allow_credentials:
+                tail.append(("access-control-allow-credentials", "true"))
+            names = _merge_names(
+                self.cors.expose_headers, FAILURE_EXPOSED if failure else (), self.also_exposed
+            )
+            if names:
+                tail.append(("access-control-expose-headers", ", ".join(names)))
+            self._tails[failure] = tuple(tail)
 
     def preflight(
         self, origin_values: Sequence[str], request_method: str, request_headers: str | None
@@ -507,6 +541,25 @@ class CorsLayer:
     def headers(
         self, origin: str | None, headers: Sequence[tuple[str, str]], status: int
     ) -> list[tuple[str, str]]:
-        return apply_cors(
-            self.cors, origin, headers, failure=status >= 400, also_exposed=self.also_exposed
-        )
+        """The response's headers with ours set; names keep the app's case."""
+        for name, _ in headers:
+            if name.lower() in TOUCHED:
+                return apply_cors(
+                    self.cors,
+                    origin,
+                    headers,
+                    failure=status >= 400,
+                    also_exposed=self.also_exposed,
+                )
+        return [*headers, *self.added(origin, status)]
+
+    def added(self, origin: str | None, status: int) -> list[tuple[str, str]]:
+        """What to append to a response that has none of the `TOUCHED`
+        headers: the whole cost of the step on most responses."""
+        if origin is None or not self.cors.allows(origin):
+            return [("vary", "Origin")]
+        return [
+            ("vary", "Origin"),
+            ("access-control-allow-origin", self.cors.allow_origin_value(origin)),
+            *self._tails[status >= 400],
+        ]
