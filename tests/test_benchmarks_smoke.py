@@ -28,6 +28,9 @@ VARIANTS = [
     "asgi.failure.authhygiene",
     "wsgi.failure.bare",
     "wsgi.failure.authhygiene",
+    "asgi.cors.starlette",
+    "asgi.cors.authhygiene",
+    "wsgi.cors.authhygiene",
 ]
 # Few rounds and a fixed, small batch: enough to exercise every code path.
 QUICK_ARGS = ["--quick", "--rounds", "2", "--slices", "2", "--iterations", "20", "--seed", "7"]
