@@ -6,6 +6,11 @@ at all after a preflight, is only known by asking one. Debian's Chromium is
 driven through Playwright's sync API: one browser for the session, a fresh
 context (cookies, preflight cache) per test, the two front-end servers for
 the session, the API server per test.
+
+The browser's fixtures are package-scoped, which is still one browser per
+session (only this package uses it): Playwright's sync API keeps an asyncio
+loop running in the main thread while it is started, and the tests after
+this package call `asyncio.run()`, which refuses to run inside one.
 """
 
 from __future__ import annotations
@@ -15,18 +20,22 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from ..e2e.servers import WerkzeugThread
-from .apps import page_app
-from .harness import CHROMIUM, CHROMIUM_ARGS, Fronts, Tab
+# Rewrite the shared checks' asserts even when this package imports them
+# before tests/e2e/conftest.py registers them.
+pytest.register_assert_rewrite("tests.e2e.servers")
+
+from ..e2e.servers import WerkzeugThread  # noqa: E402
+from .apps import page_app  # noqa: E402
+from .harness import CHROMIUM, CHROMIUM_ARGS, Fronts, Tab  # noqa: E402
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(
@@ -51,7 +60,7 @@ def tab(browser: Browser) -> Iterator[Tab]:
         context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fronts() -> Iterator[Fronts]:
     with WerkzeugThread(page_app) as allowed, WerkzeugThread(page_app) as other:
         yield Fronts(f"http://127.0.0.1:{allowed.port}", f"http://127.0.0.1:{other.port}")
