@@ -347,8 +347,8 @@ class AuthHygiene:
         its CORS layer): ask that layer, with a preflight for this request,
         whether this origin may read it, and keep only a yes for this exact
         origin. Nothing is asked without an Origin or with ``cors=``."""
-        if self._cors is not None:
-            return []
+        if self._cors is not None or self._report_only:
+            return []  # report-only sends the app's own answer anyway
         origin = request_origin(
             [v.decode("latin-1") for n, v in scope.get("headers", ()) if n == b"origin"]
         )

@@ -432,7 +432,10 @@ class AuthHygieneWSGI:
         declared: Declared,
         exc: Exception,
     ) -> list[bytes]:
-        cors = _app_cors(self.app, environ) if self._cors is None else []
+        policy = self.runtime.policy
+        cors = (
+            _app_cors(self.app, environ) if policy.cors is None and not policy.report_only else []
+        )
         answer = AppAnswer(REASONS[declared.reason].status, tuple(cors))
         decision = self.runtime.handle(view_from_environ(environ), answer, declared)
         if decision is None or not decision.rewrite:
