@@ -3,8 +3,9 @@
 Why: the end-to-end tests show what a framework user sees; these pin the
 corners a server rarely produces on demand: non-HTTP scopes untouched with
 ``cors=``, the step placed in front of Starlette's server-error layer only
-when this middleware really sits behind it, a probe that fails or finds no
-CORS layer, apps that start their response lazily.
+when this middleware really sits behind it, the app's own CORS layer asked
+for a failure we answer, its mistakes reported, apps that start their
+response lazily.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import pytest
 import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from authhygiene import CORS, AuthFailure, AuthHygiene, AuthHygieneWSGI, Reason
-from authhygiene.asgi import _CorsOutside
+from authhygiene._asgi_cors import CorsOutside as _CorsOutside
 
 PAGE = "http://page.example"
 Message = dict[str, Any]
@@ -198,47 +200,154 @@ def test_step_is_not_placed_for_a_middleware_outside_the_stack() -> None:
     assert isinstance(inner.middleware_stack, ServerErrorMiddleware)
 
 
-def _raising_app(on_options: BaseException | None, options_headers: list[Any]) -> Any:
-    """Raises AuthFailure for GET; answers (or fails) the probe's OPTIONS."""
+def _starlette_with_its_own_cors(seen: list[str], **cors_options: Any) -> Starlette:
+    """authhygiene outermost, the app's CORSMiddleware inside it, a route
+    whose AuthFailure escapes both (Starlette does not handle it)."""
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["method"] == "OPTIONS":
-            if on_options is not None:
-                raise on_options
-            await send({"type": "http.response.start", "status": 200, "headers": options_headers})
-            await send({"type": "http.response.body", "body": b""})
-            return
+    def denied(request: Any) -> PlainTextResponse:
+        seen.append(request.method)
         raise AuthFailure(Reason.CREDENTIALS_INVALID)
 
-    return app
+    options = {"allow_origins": [PAGE], "allow_credentials": True, **cors_options}
+    return Starlette(
+        routes=[Route("/denied", denied, methods=["GET", "OPTIONS"])],
+        middleware=[
+            Middleware(AuthHygiene, realm="api", logger=structlog.get_logger("test")),
+            Middleware(CORSMiddleware, expose_headers=["X-Total"], **options),
+        ],
+    )
 
 
 @pytest.mark.parametrize(
-    ("on_options", "options_headers", "expected"),
+    ("origin", "cors_options", "expected"),
     [
+        pytest.param(PAGE, {}, PAGE, id="allowed"),
+        pytest.param("http://else.example", {}, None, id="another-origin"),
+        pytest.param(None, {}, None, id="no-origin"),
         pytest.param(
-            None,
-            [(b"access-control-allow-origin", PAGE.encode())],
             PAGE,
-            id="layer-says-yes",
+            {"allow_origins": [], "allow_origin_regex": r"http://page\.example"},
+            PAGE,
+            id="regex",
         ),
-        pytest.param(
-            None,
-            [(b"access-control-allow-origin", b"http://else.example")],
-            None,
-            id="layer-names-another-origin",
-        ),
-        pytest.param(None, [], None, id="no-layer"),
-        pytest.param(RuntimeError("no OPTIONS here"), [], None, id="probe-raises"),
     ],
 )
-def test_probe_for_failures_we_answer(
-    on_options: BaseException | None, options_headers: list[Any], expected: str | None
+def test_failures_we_answer_get_the_apps_own_cors_headers(
+    origin: str | None, cors_options: dict[str, Any], expected: str | None
 ) -> None:
-    app = wrap(_raising_app(on_options, options_headers))
-    sent = run(app, {"headers": [(b"origin", PAGE.encode()), (b"authorization", b"Bearer x")]})
+    """The app's Starlette CORSMiddleware computes the headers for our 401
+    with its own logic; no request (no OPTIONS) reaches the app for it."""
+    seen: list[str] = []
+    app = _starlette_with_its_own_cors(seen, **cors_options)
+    headers = [(b"authorization", b"Bearer x")]
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    sent = run(app, {"path": "/denied", "headers": headers})
+    got = headers_of(sent)
     assert sent[0]["status"] == 401
-    assert headers_of(sent).get("access-control-allow-origin") == expected
+    assert got.get("access-control-allow-origin") == expected
+    if expected:
+        assert got["access-control-allow-credentials"] == "true"
+        assert {"www-authenticate", "x-total"} <= {
+            item.strip().lower() for item in got["access-control-expose-headers"].split(",")
+        }
+    assert seen == ["GET"]
+
+
+def test_raw_asgi_app_gets_nothing_copied_and_is_called_once() -> None:
+    calls: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        calls.append(scope["method"])
+        raise AuthFailure(Reason.CREDENTIALS_INVALID)
+
+    sent = run(wrap(app), {"headers": [(b"origin", PAGE.encode())]})
+    assert sent[0]["status"] == 401
+    assert "access-control-allow-origin" not in headers_of(sent)
+    assert calls == ["GET"]
+
+
+def _misconfig_kinds(app: Any, scope: dict[str, Any]) -> list[str]:
+    from structlog.testing import CapturingLogger
+
+    from authhygiene import logging as hygiene_logging
+
+    hygiene_logging._reported.clear()
+    logger = CapturingLogger()
+    for middleware in app.user_middleware:
+        if middleware.cls is AuthHygiene:
+            middleware.kwargs["logger"] = logger
+    run(app, scope)
+    return [c.kwargs["kind"] for c in logger.calls if c.args and c.args[0] == "auth.misconfig"]
+
+
+@pytest.mark.parametrize(
+    ("hygiene_cors", "app_cors", "kind"),
+    [
+        pytest.param(
+            CORS(allow_origins=[PAGE]),
+            {"allow_origins": [PAGE]},
+            "cors_configured_twice",
+            id="twice",
+        ),
+        pytest.param(
+            None,
+            {"allow_origins": ["*"], "allow_credentials": True},
+            "cors_any_origin_with_credentials",
+            id="any-origin-with-credentials",
+        ),
+        pytest.param(None, {"allow_origins": ["*"]}, None, id="any-origin-no-credentials"),
+        pytest.param(None, {"allow_origins": [PAGE], "allow_credentials": True}, None, id="fine"),
+    ],
+)
+def test_app_cors_layer_mistakes_are_reported_once(
+    hygiene_cors: CORS | None, app_cors: dict[str, Any], kind: str | None
+) -> None:
+    def ok(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    options: dict[str, Any] = {"realm": "api"}
+    if hygiene_cors is not None:
+        options["cors"] = hygiene_cors
+    app = Starlette(
+        routes=[Route("/", ok)],
+        middleware=[Middleware(AuthHygiene, **options), Middleware(CORSMiddleware, **app_cors)],
+    )
+    kinds = _misconfig_kinds(app, {})
+    assert kinds == ([kind] if kind else [])
+
+
+def test_first_request_500_is_readable_without_lifespan() -> None:
+    """Placed at the first HTTP request (no lifespan, or a mounted sub-app):
+    that request's own 500 is rendered by Starlette's server-error layer
+    through the CORS step."""
+    app = _starlette(cors=True)
+
+    async def go() -> list[Message]:
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/boom",
+            "query_string": b"",
+            "headers": [(b"origin", PAGE.encode())],
+        }
+        with pytest.raises(RuntimeError):
+            await app(scope, receive, send)
+        return sent
+
+    sent = asyncio.run(go())
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert len(starts) == 1
+    assert starts[0]["status"] == 500
+    assert headers_of(sent)["access-control-allow-origin"] == PAGE
 
 
 # --- WSGI -------------------------------------------------------------------
@@ -299,43 +408,60 @@ def test_wsgi_lazy_app_gets_cors_headers() -> None:
     assert "Origin" in headers["vary"]
 
 
-@pytest.mark.parametrize(
-    ("options_headers", "expected"),
-    [
-        pytest.param([("Access-Control-Allow-Origin", PAGE)], PAGE, id="layer-says-yes"),
-        pytest.param([("Access-Control-Allow-Origin", "http://x.example")], None, id="other"),
-        pytest.param([], None, id="no-layer"),
-    ],
-)
-def test_wsgi_probe_for_failures_we_answer(
-    options_headers: list[tuple[str, str]], expected: str | None
-) -> None:
-    seen: list[dict[str, Any]] = []
+def test_wsgi_failure_we_answer_calls_the_app_once() -> None:
+    """No synthetic request reaches a WSGI app: Flask's own error handling
+    runs flask-cors on its answers; a raw WSGI app gets our 401 alone."""
+    calls: list[str] = []
 
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        if environ["REQUEST_METHOD"] == "OPTIONS":
-            seen.append(environ)
-            start_response("200 OK", options_headers)
-            return [environ["wsgi.input"].read()]
-        raise AuthFailure(Reason.CREDENTIALS_INVALID)
-
-    wrapped = AuthHygieneWSGI(app, realm="api")
-    env = environ(HTTP_ORIGIN=PAGE, HTTP_AUTHORIZATION="Bearer secret-token-1")
-    status, headers, _ = call(wrapped, env)
-    assert status.startswith("401")
-    assert headers.get("access-control-allow-origin") == expected
-    # The probe asks as a browser would, and carries none of the request's credentials.
-    assert seen[0]["HTTP_ACCESS_CONTROL_REQUEST_METHOD"] == "GET"
-    assert seen[0]["HTTP_ACCESS_CONTROL_REQUEST_HEADERS"] == "authorization"
-    assert "HTTP_AUTHORIZATION" not in seen[0]
-
-
-def test_wsgi_probe_that_raises_copies_nothing() -> None:
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        if environ["REQUEST_METHOD"] == "OPTIONS":
-            raise RuntimeError("no OPTIONS here")
+        calls.append(environ["REQUEST_METHOD"])
         raise AuthFailure(Reason.CREDENTIALS_MISSING)
 
     status, headers, _ = call(AuthHygieneWSGI(app, realm="api"), environ(HTTP_ORIGIN=PAGE))
     assert status.startswith("401")
     assert "access-control-allow-origin" not in headers
+    assert calls == ["GET"]
+
+
+@pytest.mark.parametrize(
+    ("flask_cors_options", "hygiene_cors", "kind"),
+    [
+        pytest.param(
+            {"supports_credentials": True}, None, "cors_any_origin_with_credentials", id="any"
+        ),
+        pytest.param({"origins": [PAGE], "supports_credentials": True}, None, None, id="fine"),
+        pytest.param({}, None, None, id="any-origin-no-credentials"),
+        pytest.param(
+            {"origins": [PAGE]}, CORS(allow_origins=[PAGE]), "cors_configured_twice", id="twice"
+        ),
+    ],
+)
+def test_flask_cors_mistakes_are_reported_once(
+    flask_cors_options: dict[str, Any], hygiene_cors: CORS | None, kind: str | None
+) -> None:
+    import flask_cors
+    from flask import Flask
+    from structlog.testing import CapturingLogger
+
+    from authhygiene import logging as hygiene_logging
+
+    hygiene_logging._reported.clear()
+    logger = CapturingLogger()
+    app = Flask(__name__)
+
+    @app.get("/")
+    def index() -> str:
+        return "ok"
+
+    options: dict[str, Any] = {"realm": "api", "logger": logger}
+    if hygiene_cors is not None:
+        options["cors"] = hygiene_cors
+    app.wsgi_app = AuthHygieneWSGI(app.wsgi_app, **options)  # type: ignore[method-assign]
+    flask_cors.CORS(app, **flask_cors_options)  # after the one line: read at the first request
+    from werkzeug.test import Client
+
+    client = Client(app)
+    for _ in range(2):
+        client.get("/", headers={"Origin": PAGE})
+    kinds = [c.kwargs["kind"] for c in logger.calls if c.args and c.args[0] == "auth.misconfig"]
+    assert kinds == ([kind] if kind else [])

@@ -14,7 +14,7 @@ With ``cors=`` a CORS step runs first: it answers preflights before the app
 Starlette and FastAPI place their server-error layer outside every
 ``add_middleware`` middleware, so its 500 would leave without them; the
 step is therefore moved in front of that layer once, at the first lifespan
-or HTTP call (see `_place_cors_outside`).
+or HTTP call (see `authhygiene._asgi_cors`).
 """
 
 from __future__ import annotations
@@ -22,14 +22,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from authhygiene._asgi_cors import CORS_DONE, Inspection, app_layer_headers, cors_step, inspect_app
 from authhygiene._runtime import Runtime
-from authhygiene.core.cors import (
-    TOUCHED,
-    CorsLayer,
-    headers_from_probe,
-    probe_headers,
-    request_origin,
-)
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import (
     WATCHED_STATUSES,
@@ -40,6 +34,7 @@ from authhygiene.core.decision import (
 from authhygiene.core.diagnose import AppAnswer, Declared, declared_from_exception
 from authhygiene.core.reasons import REASONS
 from authhygiene.errors import AuthFailure
+from authhygiene.logging import emit_misconfig
 
 __all__ = ["AuthHygiene"]
 
@@ -115,96 +110,6 @@ class _Held:
             await send(message)
 
 
-# Set on the scope once the CORS step ran (outside the server-error layer),
-# so the middleware itself does not run it a second time.
-_CORS_DONE = "authhygiene.cors"
-_TOUCHED = frozenset(name.encode("latin-1") for name in TOUCHED)
-
-
-def _decode(headers: Any) -> list[tuple[str, str]]:
-    return [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in headers]
-
-
-def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-
-
-async def _cors_step(
-    layer: CorsLayer, app: ASGIApp, scope: Scope, receive: Receive, send: Send
-) -> None:
-    """Answer a preflight, or run `app` with CORS headers on its response."""
-    origins: list[str] = []
-    requested_method = None
-    requested_headers: list[str] = []
-    for name, value in scope.get("headers", ()):
-        if name == b"origin":
-            origins.append(value.decode("latin-1"))
-        elif name == b"access-control-request-method":
-            requested_method = value.decode("latin-1")
-        elif name == b"access-control-request-headers":
-            requested_headers.append(value.decode("latin-1"))
-    scope[_CORS_DONE] = True
-    if scope.get("method") == "OPTIONS" and origins and requested_method is not None:
-        # R20: the app's auth never sees a preflight, so it is never a 401.
-        status, headers, body = layer.preflight(
-            origins, requested_method, ",".join(requested_headers) or None
-        )
-        await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
-        await send({"type": "http.response.body", "body": body})
-        return
-    origin = request_origin(origins)
-
-    async def cors_send(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            raw = message.get("headers", ())
-            status = message["status"]
-            if any(name.lower() in _TOUCHED for name, _ in raw):
-                headers = _encode(layer.headers(origin, _decode(raw), status))
-            else:
-                headers = [*raw, *_encode(layer.added(origin, status))]
-            message = {**message, "headers": headers}
-        await send(message)
-
-    await app(scope, receive, cors_send)
-
-
-class _CorsOutside:
-    """The CORS step in front of Starlette's server-error layer, so that the
-    500 it renders for an unhandled exception is readable by the page too."""
-
-    def __init__(self, app: ASGIApp, layer: CorsLayer) -> None:
-        self.app = app
-        self.layer = layer
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        await _cors_step(self.layer, self.app, scope, receive, send)
-
-
-def _place_cors_outside(middleware: AuthHygiene, scope: Scope) -> None:
-    """Put the CORS step in front of the Starlette/FastAPI server-error layer
-    this middleware sits behind (it is built lazily, so only the running
-    app knows it). Does nothing for any other arrangement."""
-    app = scope.get("app")
-    stack = getattr(app, "middleware_stack", None)
-    try:
-        from starlette.middleware.errors import ServerErrorMiddleware
-    except ImportError:  # pragma: no cover - starlette is a dependency
-        return
-    if not isinstance(stack, ServerErrorMiddleware) or middleware.runtime.cors is None:
-        return
-    inner: object = stack.app
-    for _ in range(64):
-        if inner is middleware:
-            app.middleware_stack = _CorsOutside(stack, middleware.runtime.cors)  # type: ignore[union-attr]
-            return
-        inner = getattr(inner, "app", None)
-        if inner is None:
-            return
-
-
 class AuthHygiene:
     """Make every auth failure an ASGI app answers correct and self-explaining.
 
@@ -220,19 +125,22 @@ class AuthHygiene:
         self._limit = self.runtime.policy.max_body_bytes
         self._report_only = self.runtime.policy.report_only
         self._cors = self.runtime.cors
-        self._placed = self._cors is None
+        self._inspection: Inspection | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self._placed:
-            self._placed = True
-            _place_cors_outside(self, scope)
+        server_errors = None
+        if self._inspection is None:
+            self._inspection = inspect_app(self, self.app, self._cors, scope)
+            server_errors = self._inspection.server_errors
+            if self._inspection.misconfig:
+                emit_misconfig(self.runtime.logger, self._inspection.misconfig, {})
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._cors is not None and _CORS_DONE not in scope:
+        if self._cors is not None and CORS_DONE not in scope:
             # Re-enters this method with the scope marked: the exchange below
             # stays inline, so the path without cors= pays no extra await.
-            await _cors_step(self._cors, self, scope, receive, send)
+            await cors_step(self._cors, self, scope, receive, send, server_errors)
             return
 
         # One cell for the whole exchange: None until the response starts,
@@ -329,7 +237,8 @@ class AuthHygiene:
         report-only mode)."""
         if declared is not None:
             # The app raised: what it may have started (a 500) is not its answer.
-            answer = AppAnswer(REASONS[declared.reason].status, tuple(await self._app_cors(scope)))
+            status = REASONS[declared.reason].status
+            answer = AppAnswer(status, tuple(await self._app_cors(scope, status)))
         else:
             assert held is not None
             answer = held.answer(self._limit)
@@ -342,40 +251,12 @@ class AuthHygiene:
             return False
         return None
 
-    async def _app_cors(self, scope: Scope) -> list[tuple[str, str]]:
+    async def _app_cors(self, scope: Scope, status: int) -> list[tuple[str, str]]:
         """For a failure we answer ourselves (an exception escaped the app and
-        its CORS layer): ask that layer, with a preflight for this request,
-        whether this origin may read it, and keep only a yes for this exact
-        origin. Nothing is asked without an Origin or with ``cors=``."""
-        if self._cors is not None or self._report_only:
+        its own CORS layer): the CORS headers that layer would have added."""
+        if self._cors is not None or self._report_only or self._inspection is None:
             return []  # report-only sends the app's own answer anyway
-        origin = request_origin(
-            [v.decode("latin-1") for n, v in scope.get("headers", ()) if n == b"origin"]
-        )
-        if origin is None:
-            return []
-        authorization = any(n == b"authorization" for n, _ in scope.get("headers", ()))
-        probe = {
-            **scope,
-            "method": "OPTIONS",
-            "headers": _encode(probe_headers(origin, scope.get("method", "GET"), authorization)),
-        }
-        started: list[Message] = []
-
-        async def receive() -> Message:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start" and not started:
-                started.append(message)
-
-        try:
-            await self.app(probe, receive, send)
-        except Exception:
-            return []
-        if not started:
-            return []
-        return headers_from_probe(origin, _decode(started[0].get("headers", ())))
+        return await app_layer_headers(self._inspection.app_cors, scope, status)
 
 
 async def _write(send: Send, decision: Decision, *, head: bool) -> None:

@@ -24,6 +24,11 @@ _FIXES = {
     " authhygiene, which answers preflights before the app runs",
     "cors_wildcard_with_credentials": "the app answered Access-Control-Allow-Origin: * with"
     " credentials, which browsers refuse; list the exact origins of your front ends",
+    "cors_any_origin_with_credentials": "the app's CORS layer allows every origin with"
+    " credentials, so it reflects any site's origin and every site can read your users'"
+    " responses; list the exact origins of your front ends",
+    "cors_configured_twice": "both the app's own CORS layer and authhygiene's cors= are"
+    " configured; keep one (authhygiene's answers preflights before the app's auth runs)",
 }
 
 _reported: set[str] = set()

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from authhygiene._runtime import Runtime
-from authhygiene.core.cors import CorsLayer, headers_from_probe, probe_headers, request_origin
+from authhygiene.core.cors import CorsLayer, request_origin
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import (
     WATCHED_STATUSES,
@@ -28,6 +28,7 @@ from authhygiene.core.decision import (
 from authhygiene.core.diagnose import AppAnswer, Declared, declared_from_exception
 from authhygiene.core.reasons import REASONS
 from authhygiene.errors import ENVIRON_KEY, AuthFailure
+from authhygiene.logging import emit_misconfig
 
 __all__ = ["AuthHygieneWSGI", "view_from_environ"]
 
@@ -319,50 +320,39 @@ def _origins(environ: Mapping[str, Any]) -> list[str]:
     return [origin] if isinstance(origin, str) else []
 
 
-def _app_cors(app: WSGIApp, environ: dict[str, Any]) -> list[tuple[str, str]]:
-    """For a failure we answer ourselves: ask the app's own CORS layer with a
-    preflight whether this origin may read it (see the ASGI adapter)."""
-    origin = request_origin(_origins(environ))
-    if origin is None:
-        return []
-    probe = {
-        key: value
-        for key, value in environ.items()
-        if not key.startswith("HTTP_") and key not in ("CONTENT_TYPE", "CONTENT_LENGTH")
-    }
-    probe["REQUEST_METHOD"] = "OPTIONS"
-    probe["wsgi.input"] = _EMPTY
-    method = str(environ.get("REQUEST_METHOD", "GET"))
-    for name, value in probe_headers(origin, method, "HTTP_AUTHORIZATION" in environ):
-        probe["HTTP_" + name.upper().replace("-", "_")] = value
-    started: list[list[tuple[str, str]]] = []
-
-    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        started.append([(name.lower(), value) for name, value in headers])
-        return lambda data: None
-
-    try:
-        _close(app(probe, start))
-    except Exception:
-        return []
-    return headers_from_probe(origin, started[-1]) if started else []
-
-
-class _Empty:
-    def read(self, size: int = -1) -> bytes:
-        return b""
-
-    def readline(self, size: int = -1) -> bytes:
-        return b""
-
-    def readlines(self, hint: int = -1) -> list[bytes]:
-        return []
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(())
-
-
-_EMPTY = _Empty()
+def _flask_cors_misconfig(app: object, configured: bool) -> tuple[str, ...]:
+    """What is wrong with flask-cors beside us, read once, best-effort, from
+    the after_request function it registers: configured together with
+    ``cors=``, or set for every origin with credentials (its default origins
+    with ``supports_credentials=True``), which reflects any origin, so every
+    site can read the app's authenticated responses."""
+    owner = getattr(app, "__self__", None)
+    funcs = [
+        func
+        for func in getattr(owner, "after_request_funcs", {}).get(None, [])
+        if getattr(func, "__name__", "") == "cors_after_request"
+    ]
+    if funcs and configured:
+        return ("cors_configured_twice",)
+    for func in funcs:
+        if getattr(func, "__name__", "") != "cors_after_request":
+            continue
+        for cell in getattr(func, "__closure__", None) or ():
+            try:
+                resources = cell.cell_contents
+            except ValueError:  # pragma: no cover - an empty cell
+                continue
+            if not isinstance(resources, list):
+                continue
+            for resource in resources:
+                options = (
+                    resource[1] if isinstance(resource, tuple) and len(resource) == 2 else None
+                )
+                if getattr(options, "allow_all_origins", False) and getattr(
+                    options, "supports_credentials", False
+                ):
+                    return ("cors_any_origin_with_credentials",)
+    return ()
 
 
 class AuthHygieneWSGI:
@@ -377,9 +367,16 @@ class AuthHygieneWSGI:
         self.runtime = Runtime.from_options(options)
         self.limit = self.runtime.policy.max_body_bytes
         self._cors = self.runtime.cors
+        self._inspected = False
         _listen_to_flask(app)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if not self._inspected:
+            # At the first request, not here: flask-cors may be set up later.
+            self._inspected = True
+            misconfig = _flask_cors_misconfig(self.app, self._cors is not None)
+            if misconfig:
+                emit_misconfig(self.runtime.logger, misconfig, {})
         if self._cors is not None:
             origins = _origins(environ)
             if (
@@ -432,11 +429,7 @@ class AuthHygieneWSGI:
         declared: Declared,
         exc: Exception,
     ) -> list[bytes]:
-        policy = self.runtime.policy
-        cors = (
-            _app_cors(self.app, environ) if policy.cors is None and not policy.report_only else []
-        )
-        answer = AppAnswer(REASONS[declared.reason].status, tuple(cors))
+        answer = AppAnswer(REASONS[declared.reason].status)
         decision = self.runtime.handle(view_from_environ(environ), answer, declared)
         if decision is None or not decision.rewrite:
             raise exc  # report-only: change nothing

@@ -24,9 +24,8 @@ from authhygiene.core.cors import (
     CorsLayer,
     apply_cors,
     expose_on_failure,
-    headers_from_probe,
+    headers_from_layer,
     preflight_answer,
-    probe_headers,
     request_origin,
 )
 from authhygiene.core.option_error import PolicyError as CorePolicyError
@@ -172,7 +171,7 @@ REFUSALS = [
     ),
     pytest.param(
         {"allow_origin_regex": r"https?://.*"},
-        "Anchor it to your own domain",
+        "Anchor it to your own hosts",
         id="regex-any-host",
     ),
     pytest.param(
@@ -182,8 +181,28 @@ REFUSALS = [
         id="regex-unescaped-dots",
     ),
     pytest.param(
+        {"allow_origin_regex": r"https://localhost.*"},
+        "matches 'https://localhost.attacker.invalid'",
+        id="regex-host-goes-on",
+    ),
+    pytest.param(
+        {"allow_origin_regex": r"https://example\.com.*"},
+        "end it at the host (or port)",
+        id="regex-domain-goes-on",
+    ),
+    pytest.param(
+        {"allow_origin_regex": r"https://app.example.com"},
+        "has an unescaped '.'",
+        id="regex-unescaped-dot",
+    ),
+    pytest.param(
+        {"allow_origin_regex": r"https://APP\.example\.com", "allow_credentials": False},
+        "write it in lowercase",
+        id="regex-uppercase-never-matches",
+    ),
+    pytest.param(
         {"allow_origin_regex": r"https://.*example\.com"},
-        "(dots escaped)",
+        "start subdomains after a dot",
         id="regex-suffix-without-dot",
     ),
     pytest.param(
@@ -958,7 +977,7 @@ def test_expose_on_failure(
 
 
 # ---------------------------------------------------------------------------
-# headers_from_probe: what the app's CORS layer said to a synthetic preflight.
+# headers_from_layer: what the app's own CORS layer would have put on a failure.
 
 PROBE = [
     pytest.param(
@@ -1013,39 +1032,30 @@ PROBE = [
     pytest.param([("access-control-allow-origin", "null")], [], id="null"),
     pytest.param([("access-control-allow-credentials", "true")], [], id="credentials-only"),
     pytest.param([], [], id="nothing"),
+    pytest.param(
+        [
+            ("access-control-allow-origin", APP),
+            ("access-control-expose-headers", "X-Total, x-total"),
+            ("access-control-expose-headers", "X-Page, bad header"),
+        ],
+        [
+            ("access-control-allow-origin", APP),
+            ("access-control-expose-headers", "X-Total, X-Page"),
+        ],
+        id="exposed-merged-tokens-only",
+    ),
+    pytest.param(
+        [("access-control-allow-origin", EVIL), ("access-control-expose-headers", "X-Total")],
+        [],
+        id="exposed-not-for-another-origin",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("answer", "expected"), PROBE)
-def test_headers_from_probe(answer: list[tuple[str, str]], expected: list[tuple[str, str]]) -> None:
+def test_headers_from_layer(answer: list[tuple[str, str]], expected: list[tuple[str, str]]) -> None:
     """Copied only when the app's CORS layer named this exact origin (or `*`)."""
-    assert headers_from_probe(APP, answer) == expected
-
-
-@pytest.mark.parametrize(
-    ("method", "authorization", "expected"),
-    [
-        pytest.param(
-            "GET",
-            False,
-            [("origin", APP), ("access-control-request-method", "GET")],
-            id="anonymous",
-        ),
-        pytest.param(
-            "DELETE",
-            True,
-            [
-                ("origin", APP),
-                ("access-control-request-method", "DELETE"),
-                ("access-control-request-headers", "authorization"),
-            ],
-            id="with-authorization",
-        ),
-    ],
-)
-def test_probe_headers(method: str, authorization: bool, expected: list[tuple[str, str]]) -> None:
-    """The synthetic preflight asks what the real browser would have asked."""
-    assert probe_headers(APP, method, authorization) == expected
+    assert headers_from_layer(APP, answer) == expected
 
 
 # ---------------------------------------------------------------------------
@@ -1270,3 +1280,21 @@ def test_layer_fast_path_equals_the_general_rule(
         cors, origin, headers, failure=status >= 400, also_exposed=("x-request-id",)
     )
     assert layer.headers(origin, headers, status) == general
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"https://[a-z0-9-]+\.example\.com",
+        r"https://.*\.example\.com",
+        r"https://.+\.example\.com",
+        r"http://localhost(:\d+)?",
+        r"http://(localhost|127\.0\.0\.1):\d{4}",
+        r"https://(app|admin)\.example\.com",
+        r"https://pr-\d+\.preview\.example\.com",
+    ],
+)
+def test_anchored_patterns_are_accepted(pattern: str) -> None:
+    """The checks refuse patterns that let other sites in, not the usual
+    ways of listing one's own subdomains, ports and preview hosts."""
+    assert CORS(allow_origin_regex=pattern).allow_origin_regex == pattern

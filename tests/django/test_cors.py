@@ -225,3 +225,41 @@ def test_checks_for_the_arrangement_with_corsheaders(
     ):
         ids = [m.id for m in run_checks() if str(m.id).startswith("authhygiene.")]
     assert ids == expected
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        pytest.param(
+            {"CORS_ALLOW_ALL_ORIGINS": True, "CORS_ALLOW_CREDENTIALS": True},
+            ["authhygiene.W003"],
+            id="all-origins-with-credentials",
+        ),
+        pytest.param(
+            {"CORS_ORIGIN_ALLOW_ALL": True, "CORS_ALLOW_CREDENTIALS": True},
+            ["authhygiene.W003"],
+            id="old-setting-name",
+        ),
+        pytest.param({"CORS_ALLOW_ALL_ORIGINS": True}, [], id="all-origins-no-credentials"),
+        pytest.param(
+            {"CORS_ALLOWED_ORIGINS": [PAGE], "CORS_ALLOW_CREDENTIALS": True}, [], id="listed"
+        ),
+    ],
+)
+def test_check_for_corsheaders_allowing_every_origin(
+    extra: dict[str, Any], expected: list[str]
+) -> None:
+    """W003: django-cors-headers then reflects any site's Origin with
+    credentials; the browser lets every site read the API's answers."""
+    from django.core.checks import run_checks
+
+    stack = list(project_settings.MIDDLEWARE)
+    stack.insert(1, "corsheaders.middleware.CorsMiddleware")
+    with override_settings(
+        AUTHHYGIENE={"realm": "api"},
+        MIDDLEWARE=stack,
+        INSTALLED_APPS=[*project_settings.INSTALLED_APPS, "corsheaders"],
+        **extra,
+    ):
+        ids = [m.id for m in run_checks() if str(m.id).startswith("authhygiene.")]
+    assert ids == expected

@@ -42,9 +42,8 @@ __all__ = [
     "CorsLayer",
     "apply_cors",
     "expose_on_failure",
-    "headers_from_probe",
+    "headers_from_layer",
     "preflight_answer",
-    "probe_headers",
     "request_origin",
 ]
 
@@ -172,6 +171,102 @@ def _ipv6_text(host: str) -> str:
     return ":".join(text[:best_start]) + "::" + ":".join(text[best_start + best_len :])
 
 
+def _sample(pattern: str, bare_any: str) -> str | None:
+    """The shortest string the regex matches (first alternatives, fewest
+    repeats), with a bare `.` written as `bare_any`; None for a construct
+    this reading does not follow (look-arounds, back-references...)."""
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+
+        parsed = _parser.parse(pattern)
+    except Exception:  # pragma: no cover - compiled fine just before
+        return None
+    out: list[str] = []
+
+    def one_of(items: Any) -> str | None:
+        for op, arg in items:
+            name = str(op)
+            if name == "LITERAL":
+                return chr(arg)
+            if name == "RANGE":
+                return chr(arg[0])
+            if name == "CATEGORY":
+                return {"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a"}.get(str(arg))
+            return None
+        return None
+
+    def walk(items: Any, repeated: bool) -> bool:
+        for op, arg in items:
+            name = str(op)
+            if name == "LITERAL":
+                out.append(chr(arg))
+            elif name == "NOT_LITERAL":
+                out.append("b" if chr(arg) == "a" else "a")
+            elif name == "ANY":
+                out.append("a" if repeated else bare_any)
+            elif name == "IN":
+                char = one_of(arg)
+                if char is None:
+                    return False
+                out.append(char)
+            elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+                for _ in range(min(arg[0], 64)):
+                    if not walk(arg[2], True):
+                        return False
+            elif name == "SUBPATTERN":
+                if not walk(arg[-1], repeated):
+                    return False
+            elif name == "BRANCH":
+                if not walk(arg[1][0], repeated):
+                    return False
+            elif name == "ATOMIC_GROUP":
+                if not walk(arg, repeated):
+                    return False
+            elif name != "AT":
+                return False
+        return True
+
+    return "".join(out) if walk(parsed, False) else None
+
+
+def _check_regex(pattern: str, regex: re.Pattern[str], *, credentials: bool) -> None:
+    """Refuse the usual ways an origin pattern lets other sites in: matching
+    anything, an unescaped dot, a host that may go on after yours
+    (`https://example\\.com.*`), a host that merely ends with your domain
+    (`https://.*example\\.com`). Found by trying origins derived from the
+    pattern's own shortest match. And one that can never match: uppercase."""
+    option = f"authhygiene: CORS allow_origin_regex={pattern!r}"
+    sample = _sample(pattern, ".")
+    if sample is not None and sample != sample.lower():
+        raise PolicyError(
+            f"{option} has uppercase letters, but browsers send origins in lowercase, so it"
+            " would never match; write it in lowercase."
+        )
+    if not credentials:
+        return
+    attacks = list(_UNRELATED_ORIGINS)
+    if sample is not None and "://" in sample:
+        scheme, host = sample.split("://", 1)
+        attacks.append(sample + ".attacker.invalid")
+        labels = host.split(":")[0].split(".")
+        if len(labels) >= 2 and all(labels[-2:]):
+            attacks.append(f"{scheme}://attacker{'.'.join(labels[-2:])}")
+    for attack in attacks:
+        if regex.fullmatch(attack):
+            raise PolicyError(
+                f"{option} matches {attack!r}, so with allow_credentials=True that site could"
+                " read your users' authenticated responses. Anchor it to your own hosts: escape"
+                " the dots, end it at the host (or port), and start subdomains after a dot, e.g."
+                r" r'https://[a-z0-9-]+\.example\.com'."
+            )
+    dotted = _sample(pattern, "x")
+    if sample is not None and dotted is not None and dotted != sample:
+        raise PolicyError(
+            f"{option} has an unescaped '.', which matches any character ({dotted!r} matches);"
+            r" write '\.' for a dot, e.g. r'https://app\.example\.com'."
+        )
+
+
 def _tokens(option: str, values: tuple[str, ...]) -> tuple[str, ...]:
     for item in values:
         if item != "*" and _TOKEN_RE.fullmatch(item) is None:
@@ -241,14 +336,7 @@ class CORS:
                     f"authhygiene: CORS allow_origin_regex={self.allow_origin_regex!r} does not"
                     f" compile: {exc}."
                 ) from exc
-            matched = [o for o in _UNRELATED_ORIGINS if regex.fullmatch(o)]
-            if matched and self.allow_credentials:
-                raise PolicyError(
-                    f"authhygiene: CORS allow_origin_regex={self.allow_origin_regex!r} matches"
-                    f" {matched[0]!r}, so with allow_credentials=True any website could read"
-                    " your users' authenticated responses. Anchor it to your own domain, e.g."
-                    r" r'https://[a-z0-9-]+\.example\.com' (dots escaped)."
-                )
+            _check_regex(self.allow_origin_regex, regex, credentials=self.allow_credentials)
         if not origins and regex is None:
             raise PolicyError(
                 "authhygiene: CORS needs allow_origins (exact origins such as"
@@ -465,19 +553,11 @@ def expose_on_failure(
     return out
 
 
-def probe_headers(origin: str, method: str, authorization: bool) -> list[tuple[str, str]]:
-    """The request headers of a preflight that asks the app's own CORS layer
-    about a response we produced ourselves (an exception that escaped it)."""
-    headers = [("origin", origin), ("access-control-request-method", method)]
-    if authorization:
-        headers.append(("access-control-request-headers", "authorization"))
-    return headers
-
-
-def headers_from_probe(origin: str, answer: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """What of the app's preflight answer may go on our own failure: its
-    allow-origin only when it names this exact origin (or `*`), and its
-    credentials flag. Nothing is copied on any other answer."""
+def headers_from_layer(origin: str, answer: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """What of the app's own CORS layer's headers may go on a failure we
+    answered ourselves: its allow-origin only when it names this exact origin
+    (or `*`), its credentials flag, and its exposed header names (tokens
+    only). Nothing at all when it did not allow this origin."""
     allow = [value.strip() for name, value in answer if name == "access-control-allow-origin"]
     if len(allow) != 1 or allow[0] not in (origin, "*"):
         return []
@@ -485,6 +565,13 @@ def headers_from_probe(origin: str, answer: Sequence[tuple[str, str]]) -> list[t
     credentials = [v.strip() for n, v in answer if n == "access-control-allow-credentials"]
     if credentials == ["true"]:
         out.append(("access-control-allow-credentials", "true"))
+    exposed = [
+        name
+        for name in _merge_names(v for n, v in answer if n == "access-control-expose-headers")
+        if _TOKEN_RE.fullmatch(name)
+    ]
+    if exposed:
+        out.append(("access-control-expose-headers", ", ".join(exposed)))
     return out
 
 

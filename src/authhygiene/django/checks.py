@@ -1,5 +1,5 @@
 """Django system checks for `settings.AUTHHYGIENE` (ids authhygiene.E001-E003,
-W001-W002 for the arrangement with django-cors-headers)."""
+W001-W003 for the arrangement with django-cors-headers)."""
 
 from __future__ import annotations
 
@@ -65,10 +65,24 @@ def _cors_arrangement(options: Mapping[str, Any]) -> list[CheckMessage]:
                 id="authhygiene.W001",
             )
         ]
+    found: list[CheckMessage] = []
+    any_origin = getattr(settings, "CORS_ALLOW_ALL_ORIGINS", False) or getattr(
+        settings, "CORS_ORIGIN_ALLOW_ALL", False
+    )
+    if any_origin and getattr(settings, "CORS_ALLOW_CREDENTIALS", False):
+        found.append(
+            Warning(
+                "django-cors-headers allows every origin with credentials: it reflects any"
+                " site's Origin, so every site can read your users' authenticated responses.",
+                hint="Replace CORS_ALLOW_ALL_ORIGINS with CORS_ALLOWED_ORIGINS listing the exact"
+                " origins of your front ends.",
+                id="authhygiene.W003",
+            )
+        )
     exposed = [str(name).lower() for name in getattr(settings, "CORS_EXPOSE_HEADERS", ())]
     above = middleware.index(CORSHEADERS_PATH) < middleware.index(MIDDLEWARE_PATH)
     if above and exposed and "www-authenticate" not in exposed:
-        return [
+        found.append(
             Warning(
                 "django-cors-headers sits above authhygiene in MIDDLEWARE and replaces"
                 " Access-Control-Expose-Headers with CORS_EXPOSE_HEADERS, so browser code"
@@ -77,5 +91,5 @@ def _cors_arrangement(options: Mapping[str, Any]) -> list[CheckMessage]:
                 " or add 'www-authenticate' to CORS_EXPOSE_HEADERS.",
                 id="authhygiene.W002",
             )
-        ]
-    return []
+        )
+    return found

@@ -1,0 +1,212 @@
+"""The ASGI side of CORS: the step that answers preflights and decorates
+response starts, and what we learn once from a Starlette/FastAPI app.
+
+Why Starlette gets attention of its own: its server-error layer is built
+outside every ``add_middleware`` middleware, so the 500 it renders never
+passes through us; and its `CORSMiddleware`, when the app keeps its own CORS
+layer, sits inside us, so a failure we answer ourselves (an exception that
+escaped it) never passes through it. Both are found once, at the first call,
+by walking the middleware chain the running app built; nothing is patched
+but the app's own `middleware_stack` attribute, and only with ``cors=``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from authhygiene.core.cors import TOUCHED, CorsLayer, headers_from_layer, request_origin
+
+__all__ = ["CORS_DONE", "Inspection", "app_layer_headers", "cors_step", "inspect_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Set on the scope once the CORS step ran (outside the server-error layer),
+# so the middleware itself does not run it a second time.
+CORS_DONE = "authhygiene.cors"
+_TOUCHED = frozenset(name.encode("latin-1") for name in TOUCHED)
+_MAX_DEPTH = 64
+
+
+def _decode(headers: Any) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in headers]
+
+
+def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+async def cors_step(
+    layer: CorsLayer,
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    server_errors: Any = None,
+) -> None:
+    """Answer a preflight, or run `app` with CORS headers on its response.
+
+    `server_errors` is Starlette's server-error layer when this request
+    already runs inside it (the first request, before the step could be
+    placed in front of it): an unhandled exception's 500 is then rendered by
+    that very layer, through this step, so even that one is readable."""
+    origins: list[str] = []
+    requested_method = None
+    requested_headers: list[str] = []
+    for name, value in scope.get("headers", ()):
+        if name == b"origin":
+            origins.append(value.decode("latin-1"))
+        elif name == b"access-control-request-method":
+            requested_method = value.decode("latin-1")
+        elif name == b"access-control-request-headers":
+            requested_headers.append(value.decode("latin-1"))
+    scope[CORS_DONE] = True
+    if scope.get("method") == "OPTIONS" and origins and requested_method is not None:
+        # R20: the app's auth never sees a preflight, so it is never a 401.
+        status, headers, body = layer.preflight(
+            origins, requested_method, ",".join(requested_headers) or None
+        )
+        await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
+        await send({"type": "http.response.body", "body": body})
+        return
+    origin = request_origin(origins)
+    started = False
+
+    async def cors_send(message: Message) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            started = True
+            raw = message.get("headers", ())
+            status = message["status"]
+            if any(name.lower() in _TOUCHED for name, _ in raw):
+                headers = _encode(layer.headers(origin, _decode(raw), status))
+            else:
+                headers = [*raw, *_encode(layer.added(origin, status))]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    if server_errors is None:
+        await app(scope, receive, cors_send)
+        return
+    try:
+        await app(scope, receive, cors_send)
+    except Exception as exc:
+        if started:
+            raise
+        error = exc
+        # The server-error layer's own rendering (debug page, the app's 500
+        # handler or its plain 500), through our send; it re-raises, and the
+        # outer layer, seeing a response started, only re-raises too.
+        renderer = copy.copy(server_errors)
+
+        async def raise_again(scope: Scope, receive: Receive, send: Send) -> None:
+            raise error
+
+        renderer.app = raise_again
+        await renderer(scope, receive, cors_send)
+        raise
+
+
+class CorsOutside:
+    """The CORS step in front of Starlette's server-error layer, so that the
+    500 it renders for an unhandled exception is readable by the page too."""
+
+    def __init__(self, app: ASGIApp, layer: CorsLayer) -> None:
+        self.app = app
+        self.layer = layer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await cors_step(self.layer, self.app, scope, receive, send)
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """What the first call taught us about the app around and inside us."""
+
+    # Starlette's server-error layer, when the step was placed in front of it.
+    server_errors: Any = None
+    # The app's own Starlette CORSMiddleware inside us, if any.
+    app_cors: Any = None
+    misconfig: tuple[str, ...] = ()
+
+
+def _chain(app: object) -> list[object]:
+    found = []
+    for _ in range(_MAX_DEPTH):
+        if app is None:
+            break
+        found.append(app)
+        app = getattr(app, "app", None)
+    return found
+
+
+def inspect_app(
+    middleware: object, inner: object, layer: CorsLayer | None, scope: Scope
+) -> Inspection:
+    """Walk the chains once: place the CORS step in front of the
+    Starlette/FastAPI server-error layer this middleware sits behind (with
+    ``cors=``), and find the app's own CORSMiddleware inside us."""
+    try:
+        from starlette.middleware.cors import CORSMiddleware
+        from starlette.middleware.errors import ServerErrorMiddleware
+    except ImportError:  # pragma: no cover - starlette is a dependency
+        return Inspection()
+    app_cors = next((a for a in _chain(inner) if isinstance(a, CORSMiddleware)), None)
+    misconfig = []
+    if app_cors is not None:
+        if layer is not None:
+            misconfig.append("cors_configured_twice")
+        elif getattr(
+            app_cors, "allow_all_origins", False
+        ) and "Access-Control-Allow-Credentials" in (getattr(app_cors, "simple_headers", {})):
+            # Starlette then reflects any origin (when a cookie is sent) with
+            # credentials: every site can read your users' responses.
+            misconfig.append("cors_any_origin_with_credentials")
+    server_errors = None
+    app = scope.get("app")
+    stack = getattr(app, "middleware_stack", None)
+    if (
+        layer is not None
+        and isinstance(stack, ServerErrorMiddleware)
+        and any(a is middleware for a in _chain(stack.app))
+    ):
+        app.middleware_stack = CorsOutside(stack, layer)  # type: ignore[union-attr]
+        server_errors = stack
+    return Inspection(server_errors, app_cors, tuple(misconfig))
+
+
+async def app_layer_headers(app_cors: Any, scope: Scope, status: int) -> list[tuple[str, str]]:
+    """For a failure we answer ourselves: the headers the app's own
+    Starlette CORSMiddleware would have put on it, computed by that layer's
+    own `send` on our response start (no request reaches the app), of which
+    we keep only an allow-origin naming this exact origin (or `*`), its
+    credentials flag and its exposed headers."""
+    origin = request_origin(
+        [v.decode("latin-1") for n, v in scope.get("headers", ()) if n == b"origin"]
+    )
+    if origin is None or app_cors is None:
+        return []
+    try:
+        from starlette.datastructures import Headers
+
+        captured: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            captured.append(message)
+
+        start = {"type": "http.response.start", "status": status, "headers": []}
+        await app_cors.send(start, send=capture, request_headers=Headers(scope=scope))
+    except Exception:  # a CORS layer of another shape: copy nothing
+        return []
+    if not captured:
+        return []
+    return headers_from_layer(origin, _decode(captured[0].get("headers", ())))
