@@ -56,25 +56,20 @@ async def cors_step(
     already runs inside it (the first request, before the step could be
     placed in front of it): an unhandled exception's 500 is then rendered by
     that very layer, through this step, so even that one is readable."""
-    origins: list[str] = []
-    requested_method = None
-    requested_headers: list[str] = []
-    for name, value in scope.get("headers", ()):
-        if name == b"origin":
-            origins.append(value.decode("latin-1"))
-        elif name == b"access-control-request-method":
-            requested_method = value.decode("latin-1")
-        elif name == b"access-control-request-headers":
-            requested_headers.append(value.decode("latin-1"))
+    raw_headers = scope.get("headers", ())
+    origins = [value.decode("latin-1") for name, value in raw_headers if name == b"origin"]
     scope[CORS_DONE] = True
-    if scope.get("method") == "OPTIONS" and origins and requested_method is not None:
-        # R20: the app's auth never sees a preflight, so it is never a 401.
-        status, headers, body = layer.preflight(
-            origins, requested_method, ",".join(requested_headers) or None
-        )
-        await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
-        await send({"type": "http.response.body", "body": body})
-        return
+    if scope.get("method") == "OPTIONS" and origins:
+        requested_method = None
+        requested_headers: list[str] = []
+        for name, value in raw_headers:
+            if name == b"access-control-request-method":
+                requested_method = value.decode("latin-1")
+            elif name == b"access-control-request-headers":
+                requested_headers.append(value.decode("latin-1"))
+        if requested_method is not None:
+            await _preflight(layer, send, origins, requested_method, requested_headers)
+            return
     origin = request_origin(origins)
     started = False
 
@@ -84,10 +79,12 @@ async def cors_step(
             started = True
             raw = message.get("headers", ())
             status = message["status"]
-            if any(name.lower() in _TOUCHED for name, _ in raw):
-                headers = _encode(layer.headers(origin, _decode(raw), status))
+            for name, _ in raw:
+                if name.lower() in _TOUCHED:
+                    headers = _encode(layer.headers(origin, _decode(raw), status))
+                    break
             else:
-                headers = [*raw, *_encode(layer.added(origin, status))]
+                headers = [*raw, *layer.added_encoded(origin, status)]
             message = {**message, "headers": headers}
         await send(message)
 
@@ -111,6 +108,21 @@ async def cors_step(
         renderer.app = raise_again
         await renderer(scope, receive, cors_send)
         raise
+
+
+async def _preflight(
+    layer: CorsLayer,
+    send: Send,
+    origins: list[str],
+    requested_method: str,
+    requested_headers: list[str],
+) -> None:
+    # R20: the app's auth never sees a preflight, so it is never a 401.
+    status, headers, body = layer.preflight(
+        origins, requested_method, ",".join(requested_headers) or None
+    )
+    await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
+    await send({"type": "http.response.body", "body": body})
 
 
 class CorsOutside:

@@ -404,6 +404,12 @@ class CORS:
         return "*" if self._any and not self.allow_credentials else origin
 
 
+# Origins already checked against the grammar: the same few arrive on every
+# request of a browser app, and the match is the step's costliest part.
+_CHECKED: dict[str, bool] = {}
+_CHECKED_MAX = 4096
+
+
 def request_origin(values: Sequence[str]) -> str | None:
     """The request's origin when it is exactly one well-formed serialisation.
 
@@ -413,9 +419,13 @@ def request_origin(values: Sequence[str]) -> str | None:
     if len(values) != 1:
         return None
     origin = values[0]
-    if len(origin) > _MAX_ORIGIN or _ORIGIN_RE.fullmatch(origin) is None:
-        return None
-    return origin
+    known = _CHECKED.get(origin)
+    if known is None:
+        known = len(origin) <= _MAX_ORIGIN and _ORIGIN_RE.fullmatch(origin) is not None
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()  # bounded: a client may send any number of origins
+        _CHECKED[origin] = known
+    return origin if known else None
 
 
 _VARY_PREFLIGHT = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
@@ -575,6 +585,7 @@ def headers_from_layer(origin: str, answer: Sequence[tuple[str, str]]) -> list[t
     return out
 
 
+_ENCODED_MAX = 1024
 # Response headers the CORS step merges with or replaces.
 TOUCHED = frozenset(
     {
@@ -599,6 +610,9 @@ class CorsLayer:
     problem_type_base: str
     also_exposed: tuple[str, ...] = ()
     _tails: dict[bool, tuple[tuple[str, str], ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _encoded: dict[tuple[str | None, bool], tuple[tuple[bytes, bytes], ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
 
@@ -639,6 +653,22 @@ class CorsLayer:
                     also_exposed=self.also_exposed,
                 )
         return [*headers, *self.added(origin, status)]
+
+    def added_encoded(self, origin: str | None, status: int) -> tuple[tuple[bytes, bytes], ...]:
+        """`added`, latin-1 encoded for a byte-level protocol (ASGI), cached:
+        a few allowed origins in practice, bounded all the same since an
+        allow_origin_regex admits any number."""
+        key = (origin, status >= 400)
+        encoded = self._encoded.get(key)
+        if encoded is None:
+            encoded = tuple(
+                (name.encode("latin-1"), value.encode("latin-1"))
+                for name, value in self.added(origin, status)
+            )
+            if len(self._encoded) >= _ENCODED_MAX:
+                self._encoded.clear()
+            self._encoded[key] = encoded
+        return encoded
 
     def added(self, origin: str | None, status: int) -> list[tuple[str, str]]:
         """What to append to a response that has none of the `TOUCHED`
