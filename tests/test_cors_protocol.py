@@ -270,9 +270,6 @@ def test_raw_asgi_app_gets_nothing_copied_and_is_called_once() -> None:
 def _misconfig_kinds(app: Any, scope: dict[str, Any]) -> list[str]:
     from structlog.testing import CapturingLogger
 
-    from authhygiene import logging as hygiene_logging
-
-    hygiene_logging._reported.clear()
     logger = CapturingLogger()
     for middleware in app.user_middleware:
         if middleware.cls is AuthHygiene:
@@ -443,9 +440,6 @@ def test_flask_cors_mistakes_are_reported_once(
     from flask import Flask
     from structlog.testing import CapturingLogger
 
-    from authhygiene import logging as hygiene_logging
-
-    hygiene_logging._reported.clear()
     logger = CapturingLogger()
     app = Flask(__name__)
 
