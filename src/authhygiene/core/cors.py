@@ -19,21 +19,21 @@ Two modes, both decided here and applied by the adapters:
   our headers to the exposed list, never replace the app's.
 
 Request input is untrusted: an origin is reflected only when it is one
-well-formed, lowercase, bounded serialisation that the policy allows.
+well-formed, lowercase, bounded serialisation (`origins.request_origin`)
+that the policy allows.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from authhygiene.core.option_error import PolicyError
+from authhygiene.core.origins import check_regex, normalise_origin, request_origin
 
 __all__ = [
     "CORS",
@@ -51,22 +51,8 @@ __all__ = [
 DEFAULT_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 # Headers of a failure that page code needs and that are not CORS-safelisted.
 FAILURE_EXPOSED = ("WWW-Authenticate", "Retry-After")
-_MAX_ORIGIN = 512
 _MAX_REQUESTED_HEADERS = 2048
-# An origin as browsers serialise it (Fetch §3.2.5 / HTML "serialization of
-# an origin"): lowercase scheme and host, a port only when not the default.
-_LABEL = r"[a-z0-9_](?:[a-z0-9_\-]*[a-z0-9_])?"
-_ORIGIN_RE = re.compile(
-    rf"[a-z][a-z0-9+.\-]*://(?:\[[0-9a-f:.]+\]|{_LABEL}(?:\.{_LABEL})*)(?::[0-9]{{1,5}})?"
-)
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-# Origins no sane allow-list contains: a regex matching them matches anything.
-_UNRELATED_ORIGINS = (
-    "https://attacker.invalid",
-    "http://attacker.invalid:8080",
-    "https://evil-example.com",
-)
 
 
 def _strings(option: str, value: object) -> tuple[str, ...]:
@@ -83,188 +69,6 @@ def _strings(option: str, value: object) -> tuple[str, ...]:
                 f" e.g. {option}=['...']."
             )
     return cast(tuple[str, ...], items)
-
-
-def normalise_origin(value: str) -> str:
-    """`scheme://host[:port]` as a browser would send it, or PolicyError."""
-    if value == "*":
-        return value
-    raw = value.strip()
-    if raw == "null":
-        raise PolicyError(
-            "authhygiene: CORS allow_origins lists 'null'; sandboxed iframes, file: pages and"
-            " redirects all send it, so allowing it allows anyone. Remove it."
-        )
-    if "*" in raw:
-        raise PolicyError(
-            f"authhygiene: CORS origin {value!r} has a wildcard; allow_origins takes exact"
-            " origins. For subdomains use allow_origin_regex, e.g."
-            r" allow_origin_regex=r'https://[a-z0-9-]+\.example\.com'."
-        )
-    try:
-        parts = urlsplit(raw)
-        port = parts.port
-    except ValueError as exc:
-        raise PolicyError(
-            f"authhygiene: CORS origin {value!r} is not a URL origin: {exc}."
-        ) from exc
-    if not parts.scheme or not parts.hostname or "://" not in raw:
-        raise PolicyError(
-            f"authhygiene: CORS origin {value!r} needs a scheme and a host, e.g."
-            " 'https://app.example.com'."
-        )
-    if parts.username is not None or parts.password is not None:
-        raise PolicyError(f"authhygiene: CORS origin {value!r} must not contain user information.")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or raw[-1] in "?#":
-        raise PolicyError(
-            f"authhygiene: CORS origin {value!r} has a path, query or fragment; an origin is"
-            f" only scheme://host[:port], e.g. {parts.scheme}://{parts.netloc}."
-        )
-    host = parts.hostname
-    if not host.isascii():
-        # Browsers send IDNs in their UTS #46 A-label form; Python's "idna"
-        # codec is IDNA 2003 and differs (ß, ς, joiners), so we do not guess.
-        raise PolicyError(
-            f"authhygiene: CORS origin {value!r} has a non-ASCII host; write it as browsers send"
-            " it in the Origin header, in its ASCII 'xn--' form (the address bar's punycode)."
-        )
-    if ":" in host:
-        try:
-            host = f"[{_ipv6_text(host)}]"
-        except ValueError as exc:
-            raise PolicyError(
-                f"authhygiene: CORS origin {value!r} has an invalid IPv6 address: {exc}."
-            ) from exc
-    scheme = parts.scheme.lower()
-    origin = f"{scheme}://{host}"
-    if port is not None and port != _DEFAULT_PORTS.get(scheme):
-        origin += f":{port}"
-    if _ORIGIN_RE.fullmatch(origin) is None or len(origin) > _MAX_ORIGIN:
-        raise PolicyError(
-            f"authhygiene: CORS origin {value!r} is not an origin a browser sends; write it as"
-            " scheme://host[:port] with a host of dot-separated letters, digits and hyphens"
-            f" (no empty label, no trailing dot), at most {_MAX_ORIGIN} characters."
-        )
-    return origin
-
-
-def _ipv6_text(host: str) -> str:
-    """The WHATWG URL serialisation of an IPv6 host: eight lowercase hex
-    pieces, the first longest run of two or more zero pieces as `::` (never
-    the dotted IPv4 tail Python prints for mapped addresses)."""
-    pieces = [
-        int.from_bytes(ipaddress.IPv6Address(host).packed[i : i + 2], "big")
-        for i in range(0, 16, 2)
-    ]
-    best_start, best_len = -1, 1
-    start = None
-    for index, piece in enumerate([*pieces, 1]):
-        if piece == 0 and start is None:
-            start = index
-        elif piece != 0 and start is not None:
-            if index - start > best_len:
-                best_start, best_len = start, index - start
-            start = None
-    text = [f"{piece:x}" for piece in pieces]
-    if best_start < 0:
-        return ":".join(text)
-    return ":".join(text[:best_start]) + "::" + ":".join(text[best_start + best_len :])
-
-
-def _sample(pattern: str, bare_any: str) -> str | None:
-    """The shortest string the regex matches (first alternatives, fewest
-    repeats), with a bare `.` written as `bare_any`; None for a construct
-    this reading does not follow (look-arounds, back-references...)."""
-    try:
-        from re import _parser  # type: ignore[attr-defined]
-
-        parsed = _parser.parse(pattern)
-    except Exception:  # pragma: no cover - compiled fine just before
-        return None
-    out: list[str] = []
-
-    def one_of(items: Any) -> str | None:
-        for op, arg in items:
-            name = str(op)
-            if name == "LITERAL":
-                return chr(arg)
-            if name == "RANGE":
-                return chr(arg[0])
-            if name == "CATEGORY":
-                return {"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a"}.get(str(arg))
-            return None
-        return None
-
-    def walk(items: Any, repeated: bool) -> bool:
-        for op, arg in items:
-            name = str(op)
-            if name == "LITERAL":
-                out.append(chr(arg))
-            elif name == "NOT_LITERAL":
-                out.append("b" if chr(arg) == "a" else "a")
-            elif name == "ANY":
-                out.append("a" if repeated else bare_any)
-            elif name == "IN":
-                char = one_of(arg)
-                if char is None:
-                    return False
-                out.append(char)
-            elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-                for _ in range(min(arg[0], 64)):
-                    if not walk(arg[2], True):
-                        return False
-            elif name == "SUBPATTERN":
-                if not walk(arg[-1], repeated):
-                    return False
-            elif name == "BRANCH":
-                if not walk(arg[1][0], repeated):
-                    return False
-            elif name == "ATOMIC_GROUP":
-                if not walk(arg, repeated):
-                    return False
-            elif name != "AT":
-                return False
-        return True
-
-    return "".join(out) if walk(parsed, False) else None
-
-
-def _check_regex(pattern: str, regex: re.Pattern[str], *, credentials: bool) -> None:
-    """Refuse the usual ways an origin pattern lets other sites in: matching
-    anything, an unescaped dot, a host that may go on after yours
-    (`https://example\\.com.*`), a host that merely ends with your domain
-    (`https://.*example\\.com`). Found by trying origins derived from the
-    pattern's own shortest match. And one that can never match: uppercase."""
-    option = f"authhygiene: CORS allow_origin_regex={pattern!r}"
-    sample = _sample(pattern, ".")
-    if sample is not None and sample != sample.lower():
-        raise PolicyError(
-            f"{option} has uppercase letters, but browsers send origins in lowercase, so it"
-            " would never match; write it in lowercase."
-        )
-    if not credentials:
-        return
-    attacks = list(_UNRELATED_ORIGINS)
-    if sample is not None and "://" in sample:
-        scheme, host = sample.split("://", 1)
-        attacks.append(sample + ".attacker.invalid")
-        labels = host.split(":")[0].split(".")
-        if len(labels) >= 2 and all(labels[-2:]):
-            attacks.append(f"{scheme}://attacker{'.'.join(labels[-2:])}")
-    for attack in attacks:
-        if regex.fullmatch(attack):
-            raise PolicyError(
-                f"{option} matches {attack!r}, so with allow_credentials=True that site could"
-                " read your users' authenticated responses. Anchor it to your own hosts: escape"
-                " the dots, end it at the host (or port), and start subdomains after a dot, e.g."
-                r" r'https://[a-z0-9-]+\.example\.com'."
-            )
-    dotted = _sample(pattern, "x")
-    if sample is not None and dotted is not None and dotted != sample:
-        raise PolicyError(
-            f"{option} has an unescaped '.', which matches any character ({dotted!r} matches);"
-            r" write '\.' for a dot, e.g. r'https://app\.example\.com'."
-        )
 
 
 def _tokens(option: str, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -336,7 +140,7 @@ class CORS:
                     f"authhygiene: CORS allow_origin_regex={self.allow_origin_regex!r} does not"
                     f" compile: {exc}."
                 ) from exc
-            _check_regex(self.allow_origin_regex, regex, credentials=self.allow_credentials)
+            check_regex(self.allow_origin_regex, regex, credentials=self.allow_credentials)
         if not origins and regex is None:
             raise PolicyError(
                 "authhygiene: CORS needs allow_origins (exact origins such as"
@@ -402,30 +206,6 @@ class CORS:
     def allow_origin_value(self, origin: str) -> str:
         """`*` only when any origin is allowed without credentials (R19)."""
         return "*" if self._any and not self.allow_credentials else origin
-
-
-# Origins already checked against the grammar: the same few arrive on every
-# request of a browser app, and the match is the step's costliest part.
-_CHECKED: dict[str, bool] = {}
-_CHECKED_MAX = 4096
-
-
-def request_origin(values: Sequence[str]) -> str | None:
-    """The request's origin when it is exactly one well-formed serialisation.
-
-    Several Origin fields, `null` (sandboxed frames, file: pages, some
-    redirects), oversized, non-ASCII or CR/LF-bearing values are all "no
-    origin we would ever reflect" (behaviour 4)."""
-    if len(values) != 1:
-        return None
-    origin = values[0]
-    known = _CHECKED.get(origin)
-    if known is None:
-        known = len(origin) <= _MAX_ORIGIN and _ORIGIN_RE.fullmatch(origin) is not None
-        if len(_CHECKED) >= _CHECKED_MAX:
-            _CHECKED.clear()  # bounded: a client may send any number of origins
-        _CHECKED[origin] = known
-    return origin if known else None
 
 
 _VARY_PREFLIGHT = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
