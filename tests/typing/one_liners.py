@@ -11,7 +11,7 @@ from flask import Flask
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from authhygiene import AuthFailure, AuthHygiene, AuthHygieneWSGI, Reason
+from authhygiene import CORS, AuthFailure, AuthHygiene, AuthHygieneWSGI, Reason
 
 fastapi_app = FastAPI()
 fastapi_app.add_middleware(AuthHygiene, realm="api")
@@ -27,3 +27,21 @@ flask_app.wsgi_app = AuthHygieneWSGI(flask_app.wsgi_app, realm="api")  # type: i
 
 def refuse() -> None:
     raise AuthFailure(Reason.INSUFFICIENT_SCOPE, required_scope="items:write")
+
+
+# The README's "Browser apps" lines: authhygiene as the app's CORS layer.
+browser_api = FastAPI()
+browser_api.add_middleware(
+    AuthHygiene, realm="api", cors=CORS(allow_origins=["https://app.example.com"])
+)
+browser_flask = Flask(__name__)
+browser_flask.wsgi_app = AuthHygieneWSGI(  # type: ignore[method-assign]
+    browser_flask.wsgi_app,
+    realm="api",
+    cors=CORS(
+        allow_origins=("https://app.example.com",),
+        allow_origin_regex=r"https://[a-z0-9-]+\.example\.com",
+        expose_headers=["X-Request-Id"],
+        max_age=600,
+    ),
+)
