@@ -294,6 +294,18 @@ def _misconfig_kinds(app: Any, scope: dict[str, Any]) -> list[str]:
             id="any-origin-with-credentials",
         ),
         pytest.param(None, {"allow_origins": ["*"]}, None, id="any-origin-no-credentials"),
+        pytest.param(
+            None,
+            {"allow_origin_regex": r"https?://.*", "allow_credentials": True},
+            "cors_any_origin_with_credentials",
+            id="any-site-regex-with-credentials",
+        ),
+        pytest.param(
+            None,
+            {"allow_origin_regex": r"https://[a-z]+\.page\.example", "allow_credentials": True},
+            None,
+            id="anchored-regex",
+        ),
         pytest.param(None, {"allow_origins": [PAGE], "allow_credentials": True}, None, id="fine"),
     ],
 )
@@ -427,6 +439,12 @@ def test_wsgi_failure_we_answer_calls_the_app_once() -> None:
             {"supports_credentials": True}, None, "cors_any_origin_with_credentials", id="any"
         ),
         pytest.param({"origins": [PAGE], "supports_credentials": True}, None, None, id="fine"),
+        pytest.param(
+            {"origins": r"https?://.*", "supports_credentials": True},
+            None,
+            "cors_any_origin_with_credentials",
+            id="any-site-pattern",
+        ),
         pytest.param({}, None, None, id="any-origin-no-credentials"),
         pytest.param(
             {"origins": [PAGE]}, CORS(allow_origins=[PAGE]), "cors_configured_twice", id="twice"

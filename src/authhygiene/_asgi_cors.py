@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from authhygiene.core.cors import TOUCHED, CorsLayer, headers_from_layer, request_origin
+from authhygiene.core.origins import matches_any_site
 
 __all__ = ["CORS_DONE", "Inspection", "app_layer_headers", "cors_step", "inspect_app"]
 
@@ -161,6 +162,19 @@ def _chain(app: object) -> list[object]:
     return found
 
 
+def _reflects_any_site(app_cors: Any) -> bool:
+    """Starlette's CORSMiddleware with credentials and `allow_origins=["*"]`
+    (it then reflects the origin of any request with a cookie) or an
+    `allow_origin_regex` that admits unrelated sites: every site can read
+    the app's authenticated responses."""
+    if "Access-Control-Allow-Credentials" not in getattr(app_cors, "simple_headers", {}):
+        return False
+    if getattr(app_cors, "allow_all_origins", False):
+        return True
+    regex = getattr(app_cors, "allow_origin_regex", None)
+    return regex is not None and matches_any_site(regex.fullmatch)
+
+
 def inspect_app(
     middleware: object, inner: object, layer: CorsLayer | None, scope: Scope
 ) -> Inspection:
@@ -177,11 +191,7 @@ def inspect_app(
     if app_cors is not None:
         if layer is not None:
             misconfig.append("cors_configured_twice")
-        elif getattr(
-            app_cors, "allow_all_origins", False
-        ) and "Access-Control-Allow-Credentials" in (getattr(app_cors, "simple_headers", {})):
-            # Starlette then reflects any origin (when a cookie is sent) with
-            # credentials: every site can read your users' responses.
+        elif _reflects_any_site(app_cors):
             misconfig.append("cors_any_origin_with_credentials")
     server_errors = None
     app = scope.get("app")

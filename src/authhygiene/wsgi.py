@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from authhygiene._runtime import Runtime
-from authhygiene.core.cors import CorsLayer, request_origin
+from authhygiene.core.cors import CorsLayer, headers_from_layer, request_origin
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import (
     WATCHED_STATUSES,
@@ -26,6 +26,7 @@ from authhygiene.core.decision import (
     carries_credentials,
 )
 from authhygiene.core.diagnose import AppAnswer, Declared, declared_from_exception
+from authhygiene.core.origins import matches_any_site
 from authhygiene.core.reasons import REASONS
 from authhygiene.errors import ENVIRON_KEY, AuthFailure
 from authhygiene.logging import emit_misconfig
@@ -58,10 +59,38 @@ def _declared(exc: Exception) -> Declared | None:
     return exc.declared() if isinstance(exc, AuthFailure) else declared_from_exception(exc)
 
 
+# Where the same signal leaves the CORS headers flask-cors would have added:
+# with exceptions propagating (debug), Flask never runs its after_request.
+APP_CORS_KEY = "authhygiene.app_cors"
+
+
 def _remember_exception(sender: object, exception: Exception, **extra: object) -> None:
     from flask import request
 
     request.environ[EXCEPTION_KEY] = exception
+    if "Origin" in request.headers:
+        headers = _flask_cors_headers(sender)
+        if headers:
+            request.environ[APP_CORS_KEY] = headers
+
+
+def _flask_cors_headers(app: object) -> list[tuple[str, str]]:
+    """The CORS headers flask-cors computes for this request, asked of its
+    own after_request function on an empty response (inside the request
+    context the signal runs in; nothing else of the app runs)."""
+    for func in getattr(app, "after_request_funcs", {}).get(None, []):
+        if getattr(func, "__name__", "") != "cors_after_request":
+            continue
+        try:
+            response = func(app.response_class())  # type: ignore[attr-defined]
+        except Exception:
+            return []
+        return [
+            (name.lower(), value)
+            for name, value in response.headers.items()
+            if name.lower().startswith("access-control-")
+        ]
+    return []
 
 
 def _listen_to_flask(app: object) -> None:
@@ -320,6 +349,18 @@ def _origins(environ: Mapping[str, Any]) -> list[str]:
     return [origin] if isinstance(origin, str) else []
 
 
+def _any_site_pattern(origins: Iterable[object]) -> bool:
+    """flask-cors' origins: strings (`*` is any) and compiled patterns, tried
+    with `match`; does one admit unrelated sites?"""
+    for origin in origins:
+        if origin == "*":
+            return True
+        match = getattr(origin, "match", None)
+        if callable(match) and matches_any_site(match):
+            return True
+    return False
+
+
 def _flask_cors_misconfig(app: object, configured: bool) -> tuple[str, ...]:
     """What is wrong with flask-cors beside us, read once, best-effort, from
     the after_request function it registers: configured together with
@@ -348,8 +389,9 @@ def _flask_cors_misconfig(app: object, configured: bool) -> tuple[str, ...]:
                 options = (
                     resource[1] if isinstance(resource, tuple) and len(resource) == 2 else None
                 )
-                if getattr(options, "allow_all_origins", False) and getattr(
-                    options, "supports_credentials", False
+                if getattr(options, "supports_credentials", False) and (
+                    getattr(options, "allow_all_origins", False)
+                    or _any_site_pattern(getattr(options, "origins", None) or ())
                 ):
                     return ("cors_any_origin_with_credentials",)
     return ()
@@ -429,7 +471,12 @@ class AuthHygieneWSGI:
         declared: Declared,
         exc: Exception,
     ) -> list[bytes]:
-        answer = AppAnswer(REASONS[declared.reason].status)
+        app_cors: list[tuple[str, str]] = []
+        origin = request_origin(_origins(environ))
+        if origin is not None and self._cors is None:
+            # An escaped exception (Flask in debug): flask-cors' own answer.
+            app_cors = headers_from_layer(origin, environ.get(APP_CORS_KEY, ()))
+        answer = AppAnswer(REASONS[declared.reason].status, tuple(app_cors))
         decision = self.runtime.handle(view_from_environ(environ), answer, declared)
         if decision is None or not decision.rewrite:
             raise exc  # report-only: change nothing

@@ -171,18 +171,18 @@ REFUSALS = [
     ),
     pytest.param(
         {"allow_origin_regex": r"https?://.*"},
-        "Anchor it to your own hosts",
+        "Anchor every alternative to your own hosts",
         id="regex-any-host",
     ),
     pytest.param(
-        # Unescaped dots: `.` matches the `-` of evil-example.com.
+        # Unescaped dots: `.` also matches the `-` of evil-example.com.
         {"allow_origin_regex": r"https://[a-z0-9-]+.example.com"},
-        "matches 'https://evil-example.com'",
+        "has an unescaped '.', which matches any character",
         id="regex-unescaped-dots",
     ),
     pytest.param(
         {"allow_origin_regex": r"https://localhost.*"},
-        "matches 'https://localhost.attacker.invalid'",
+        "matches 'https://localhosta.attacker.invalid'",
         id="regex-host-goes-on",
     ),
     pytest.param(
@@ -199,6 +199,36 @@ REFUSALS = [
         {"allow_origin_regex": r"https://APP\.example\.com", "allow_credentials": False},
         "write it in lowercase",
         id="regex-uppercase-never-matches",
+    ),
+    pytest.param(
+        {"allow_origin_regex": r"https://app\.example\.com|http://localhost.*"},
+        "matches 'http://localhosta.attacker.invalid'",
+        id="regex-second-alternative-goes-on",
+    ),
+    pytest.param(
+        {"allow_origin_regex": r"(?:https://app\.example\.com|https://staging\.example\.com.*)"},
+        "Anchor every alternative",
+        id="regex-grouped-alternative-goes-on",
+    ),
+    pytest.param(
+        {"allow_origin_regex": r"https://app\.example\.com|https://admin.example.com"},
+        "has an unescaped '.'",
+        id="regex-unescaped-dot-in-alternative",
+    ),
+    pytest.param(
+        {"allow_origin_regex": r"https://app\.example\.com|https://ADMIN\.example\.com"},
+        "write it in lowercase",
+        id="regex-uppercase-alternative",
+    ),
+    pytest.param(
+        {"allow_origin_regex": r"https://[a-z0-9-]+\.example\.com/"},
+        "would allow nothing",
+        id="regex-trailing-slash-never-matches",
+    ),
+    pytest.param(
+        {"allow_origin_regex": r"https://app\.example\.com:443"},
+        "without a path, a trailing slash or a default port",
+        id="regex-default-port-never-matches",
     ),
     pytest.param(
         {"allow_origin_regex": r"https://.*example\.com"},
@@ -1292,9 +1322,73 @@ def test_layer_fast_path_equals_the_general_rule(
         r"http://(localhost|127\.0\.0\.1):\d{4}",
         r"https://(app|admin)\.example\.com",
         r"https://pr-\d+\.preview\.example\.com",
+        r"https://app\.example\.com|https://admin\.example\.com",
+        r"https://[A-Za-z0-9-]+\.example\.com",
+        r"https://[\w-]+\.example\.com",
+        r"https://a\.example\.com/?",
+        r"http://127\.0\.0\.1:[0-9]+",
     ],
 )
 def test_anchored_patterns_are_accepted(pattern: str) -> None:
     """The checks refuse patterns that let other sites in, not the usual
     ways of listing one's own subdomains, ports and preview hosts."""
     assert CORS(allow_origin_regex=pattern).allow_origin_regex == pattern
+
+
+_REGEX_PIECES = st.sampled_from(
+    [
+        "https://",
+        "http://",
+        "a",
+        "example",
+        r"\.",
+        ".",
+        ".*",
+        ".+",
+        "[a-z]",
+        "[^/]",
+        "[A-Z]",
+        r"\d",
+        r"\w",
+        "(",
+        ")",
+        "(?:",
+        "|",
+        "?",
+        "+",
+        "*",
+        "{2}",
+        ":",
+        "/",
+        "-",
+        "^",
+        "$",
+        "(?=a)",
+        r"\1",
+        "[0-9]+",
+        "localhost",
+        "com",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pieces=st.lists(_REGEX_PIECES, max_size=12), credentials=st.booleans())
+def test_any_pattern_is_judged_or_refused_never_crashes(
+    pieces: list[str], credentials: bool
+) -> None:
+    """Whatever the pattern, construction either succeeds or raises
+    PolicyError with a message: the pattern reading never crashes."""
+    pattern = "".join(pieces)
+    try:
+        re.compile(pattern)
+    except re.error:
+        return
+    if not pattern:
+        return
+    message = ""
+    try:
+        CORS(allow_origin_regex=pattern, allow_credentials=credentials)
+    except PolicyError as exc:
+        message = str(exc)
+    assert not message or message.startswith("authhygiene: CORS")

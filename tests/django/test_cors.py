@@ -242,6 +242,19 @@ def test_checks_for_the_arrangement_with_corsheaders(
         ),
         pytest.param({"CORS_ALLOW_ALL_ORIGINS": True}, [], id="all-origins-no-credentials"),
         pytest.param(
+            {"CORS_ALLOWED_ORIGIN_REGEXES": [r"^https?://.*$"], "CORS_ALLOW_CREDENTIALS": True},
+            ["authhygiene.W003"],
+            id="any-site-regex",
+        ),
+        pytest.param(
+            {
+                "CORS_ALLOWED_ORIGIN_REGEXES": [r"^https://\w+\.page\.example$"],
+                "CORS_ALLOW_CREDENTIALS": True,
+            },
+            [],
+            id="anchored-regex",
+        ),
+        pytest.param(
             {"CORS_ALLOWED_ORIGINS": [PAGE], "CORS_ALLOW_CREDENTIALS": True}, [], id="listed"
         ),
     ],

@@ -337,6 +337,30 @@ def test_app_cors_layer_is_kept_and_the_challenge_exposed(
     assert ("x-total" in exposed(reply)) is app_layer_answered
 
 
+@pytest.mark.parametrize(
+    ("origin", "expected"),
+    [pytest.param(PAGE, PAGE, id="allowed"), pytest.param(OTHER, None, id="other")],
+)
+def test_flask_debug_escaped_pyjwt_error_keeps_flask_cors_headers(
+    origin: str, expected: str | None
+) -> None:
+    """In debug (or with PROPAGATE_EXCEPTIONS) Flask re-raises a view's
+    exception, so flask-cors never sees it; our 401 still carries what
+    flask-cors computes for this request, for its allowed origins only."""
+    logger = CapturingLogger()
+    app = flask_app("app", logger, [])
+    app.config["PROPAGATE_EXCEPTIONS"] = True
+    headers = [("Origin", origin), ("Authorization", f"Bearer {expired()}")]
+    with WerkzeugThread(app) as server:
+        reply = fetch(server.port, "/me", headers=headers)
+    assert reply.status == 401
+    assert reply.json()["reason"] == "token_expired"
+    assert reply.get("access-control-allow-origin") == expected
+    if expected:
+        assert reply.get("access-control-allow-credentials") == "true"
+        assert {"www-authenticate", "x-total"} <= set(exposed(reply))
+
+
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_app_cors_layer_other_origin_gets_nothing_copied(framework: str) -> None:
     headers = [("Origin", OTHER), ("Authorization", f"Bearer {expired()}")]

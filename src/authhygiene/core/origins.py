@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from authhygiene.core.option_error import PolicyError
 
-__all__ = ["MAX_ORIGIN", "check_regex", "normalise_origin", "request_origin"]
+__all__ = [
+    "MAX_ORIGIN",
+    "check_regex",
+    "matches_any_site",
+    "normalise_origin",
+    "request_origin",
+]
 
 MAX_ORIGIN = 512
 # An origin as browsers serialise it (Fetch §3.2.5 / HTML "serialization of
@@ -121,100 +127,155 @@ def _ipv6_text(host: str) -> str:
     return ":".join(text[:best_start]) + "::" + ":".join(text[best_start + best_len :])
 
 
-def _sample(pattern: str, bare_any: str) -> str | None:
-    """The shortest string the regex matches (first alternatives, fewest
-    repeats), with a bare `.` written as `bare_any`; None for a construct
-    this reading does not follow (look-arounds, back-references...)."""
+_MAX_SAMPLES = 64
+# Strings a pattern matches, each with a bare `.` written as "." and as "x".
+_Samples = list[tuple[str, str]]
+# Characters a sample prefers for a class: what origins are made of.
+_PREFERRED = "abcdefghijklmnopqrstuvwxyz987654321-0._:/"
+
+
+def _class_char(items: Any) -> str | None:
+    """A character of a regex class, preferring those origins are made of."""
+    negate = bool(items) and str(items[0][0]) == "NEGATE"
+    covered: list[tuple[int, int]] = []
+    for op, arg in items[1:] if negate else items:
+        name = str(op)
+        if name == "LITERAL":
+            covered.append((arg, arg))
+        elif name == "RANGE":
+            covered.append((arg[0], arg[1]))
+        elif name == "CATEGORY":
+            covered.extend(
+                {
+                    "CATEGORY_DIGIT": [(48, 57)],
+                    "CATEGORY_WORD": [(48, 57), (65, 90), (95, 95), (97, 122)],
+                }.get(str(arg), [])
+            )
+        else:
+            return None
+    for char in _PREFERRED + "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        inside = any(lo <= ord(char) <= hi for lo, hi in covered)
+        if inside != negate:
+            return char
+    return None if negate or not covered else chr(covered[0][0])
+
+
+def _samples(pattern: str, *, fewest: bool) -> list[tuple[str, str]] | None:
+    """Strings the regex matches, one per combination of its alternatives
+    (bounded), each as a pair: a bare `.` written as "." and as "x". With
+    `fewest`, every repeat its minimum; else at least once (`.*` is "a").
+    None for a construct this reading does not follow (look-arounds...)."""
     try:
         from re import _parser  # type: ignore[attr-defined]
 
         parsed = _parser.parse(pattern)
     except Exception:  # pragma: no cover - compiled fine just before
         return None
-    out: list[str] = []
 
-    def one_of(items: Any) -> str | None:
+    def add(acc: _Samples, dot: str, x: str) -> _Samples:
+        return [(d + dot, e + x) for d, e in acc]
+
+    def walk(items: Any, repeated: bool, acc: _Samples) -> _Samples | None:
         for op, arg in items:
             name = str(op)
+            found: _Samples | None = acc
             if name == "LITERAL":
-                return chr(arg)
-            if name == "RANGE":
-                return chr(arg[0])
-            if name == "CATEGORY":
-                return {"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a"}.get(str(arg))
-            return None
-        return None
-
-    def walk(items: Any, repeated: bool) -> bool:
-        for op, arg in items:
-            name = str(op)
-            if name == "LITERAL":
-                out.append(chr(arg))
+                found = add(acc, chr(arg), chr(arg))
             elif name == "NOT_LITERAL":
-                out.append("b" if chr(arg) == "a" else "a")
+                other = "b" if chr(arg) == "a" else "a"
+                found = add(acc, other, other)
             elif name == "ANY":
-                out.append("a" if repeated else bare_any)
+                found = add(acc, "a", "a") if repeated else add(acc, ".", "x")
             elif name == "IN":
-                char = one_of(arg)
-                if char is None:
-                    return False
-                out.append(char)
+                char = _class_char(arg)
+                found = None if char is None else add(acc, char, char)
             elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-                for _ in range(min(arg[0], 64)):
-                    if not walk(arg[2], True):
-                        return False
+                low, high, sub = arg
+                count = low if fewest else max(low, min(1, high))
+                for _ in range(min(count, 64)):
+                    found = walk(sub, True, found) if found is not None else None
             elif name == "SUBPATTERN":
-                if not walk(arg[-1], repeated):
-                    return False
-            elif name == "BRANCH":
-                if not walk(arg[1][0], repeated):
-                    return False
+                found = walk(arg[-1], repeated, acc)
             elif name == "ATOMIC_GROUP":
-                if not walk(arg, repeated):
-                    return False
+                found = walk(arg, repeated, acc)
+            elif name == "BRANCH":
+                alternatives: _Samples = []
+                for alternative in arg[1]:
+                    one = walk(alternative, repeated, acc)
+                    if one is None:
+                        return None
+                    alternatives.extend(one)
+                found = alternatives[:_MAX_SAMPLES]
             elif name != "AT":
-                return False
-        return True
+                return None
+            if found is None:
+                return None
+            acc = found
+        return acc
 
-    return "".join(out) if walk(parsed, False) else None
+    return walk(parsed, False, [("", "")])
+
+
+def _is_origin(text: str) -> bool:
+    try:
+        return normalise_origin(text) == text
+    except PolicyError:
+        return False
 
 
 def check_regex(pattern: str, regex: re.Pattern[str], *, credentials: bool) -> None:
-    """Refuse the usual ways an origin pattern lets other sites in: matching
-    anything, an unescaped dot, a host that may go on after yours
-    (`https://example\\.com.*`), a host that merely ends with your domain
-    (`https://.*example\\.com`). Found by trying origins derived from the
-    pattern's own shortest match. And one that can never match: uppercase."""
+    """Refuse an origin pattern that lets other sites in, or never matches.
+
+    Each alternative is tried: origins derived from what it matches (a host
+    going on after yours, `https://example\\.com.*`; a host merely ending with
+    your domain, `https://.*example\\.com`; a bare `.` taken literally) and
+    unrelated sites. An alternative that only matches what browsers never
+    send (uppercase, a path or trailing slash, a default port) is refused too,
+    since it would silently allow nothing."""
     option = f"authhygiene: CORS allow_origin_regex={pattern!r}"
-    sample = _sample(pattern, ".")
-    if sample is not None and sample != sample.lower():
-        raise PolicyError(
-            f"{option} has uppercase letters, but browsers send origins in lowercase, so it"
-            " would never match; write it in lowercase."
-        )
+    attacks = list(_UNRELATED_ORIGINS)
+    matches_anything = any(regex.fullmatch(attack) for attack in attacks)
+    fewest = _samples(pattern, fewest=True) or []
+    once = _samples(pattern, fewest=False) or []
+    for (low, _), (sample, dotted) in zip(fewest, once, strict=False):
+        if sample != sample.lower():
+            raise PolicyError(
+                f"{option} has uppercase letters, but browsers send origins in lowercase, so"
+                f" {sample!r} would never match; write it in lowercase."
+            )
+        if not matches_anything and not _is_origin(low) and not _is_origin(sample):
+            raise PolicyError(
+                f"{option} matches only values like {sample!r}, which browsers never send in"
+                " Origin (they send scheme://host[:port], lowercase, without a path, a trailing"
+                " slash or a default port), so it would allow nothing; write the origin itself."
+            )
+        if "://" in sample:
+            scheme, host = sample.split("://", 1)
+            attacks.append(sample + ".attacker.invalid")
+            labels = host.split(":")[0].split(".")
+            if len(labels) >= 2 and all(labels[-2:]):
+                attacks.append(f"{scheme}://attacker{'.'.join(labels[-2:])}")
+        if credentials and dotted != sample and regex.fullmatch(dotted):
+            raise PolicyError(
+                f"{option} has an unescaped '.', which matches any character ({dotted!r}"
+                r" matches); write '\.' for a dot, e.g. r'https://app\.example\.com'."
+            )
     if not credentials:
         return
-    attacks = list(_UNRELATED_ORIGINS)
-    if sample is not None and "://" in sample:
-        scheme, host = sample.split("://", 1)
-        attacks.append(sample + ".attacker.invalid")
-        labels = host.split(":")[0].split(".")
-        if len(labels) >= 2 and all(labels[-2:]):
-            attacks.append(f"{scheme}://attacker{'.'.join(labels[-2:])}")
     for attack in attacks:
         if regex.fullmatch(attack):
             raise PolicyError(
                 f"{option} matches {attack!r}, so with allow_credentials=True that site could"
-                " read your users' authenticated responses. Anchor it to your own hosts: escape"
-                " the dots, end it at the host (or port), and start subdomains after a dot, e.g."
-                r" r'https://[a-z0-9-]+\.example\.com'."
+                " read your users' authenticated responses. Anchor every alternative to your own"
+                " hosts: escape the dots, end it at the host (or port), and start subdomains"
+                r" after a dot, e.g. r'https://[a-z0-9-]+\.example\.com'."
             )
-    dotted = _sample(pattern, "x")
-    if sample is not None and dotted is not None and dotted != sample:
-        raise PolicyError(
-            f"{option} has an unescaped '.', which matches any character ({dotted!r} matches);"
-            r" write '\.' for a dot, e.g. r'https://app\.example\.com'."
-        )
+
+
+def matches_any_site(match: Callable[[str], object]) -> bool:
+    """Whether an origin test admits unrelated sites: for reading the app's
+    own CORS layer's settings (a regex, a wildcard) the way we read ours."""
+    return any(match(origin) for origin in _UNRELATED_ORIGINS)
 
 
 # Origins already checked against the grammar: the same few arrive on every

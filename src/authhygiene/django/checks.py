@@ -3,6 +3,7 @@ W001-W003 for the arrangement with django-cors-headers)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from authhygiene._runtime import Runtime
+from authhygiene.core.origins import matches_any_site
 from authhygiene.core.policy import PolicyError
 
 __all__ = ["MIDDLEWARE_PATH", "check_settings"]
@@ -69,13 +71,18 @@ def _cors_arrangement(options: Mapping[str, Any]) -> list[CheckMessage]:
     any_origin = getattr(settings, "CORS_ALLOW_ALL_ORIGINS", False) or getattr(
         settings, "CORS_ORIGIN_ALLOW_ALL", False
     )
+    regexes = [str(p) for p in getattr(settings, "CORS_ALLOWED_ORIGIN_REGEXES", ())]
+    any_origin = any_origin or matches_any_site(
+        lambda origin: any(re.match(pattern, origin) for pattern in regexes)
+    )
     if any_origin and getattr(settings, "CORS_ALLOW_CREDENTIALS", False):
         found.append(
             Warning(
                 "django-cors-headers allows every origin with credentials: it reflects any"
                 " site's Origin, so every site can read your users' authenticated responses.",
-                hint="Replace CORS_ALLOW_ALL_ORIGINS with CORS_ALLOWED_ORIGINS listing the exact"
-                " origins of your front ends.",
+                hint="Replace CORS_ALLOW_ALL_ORIGINS (or a CORS_ALLOWED_ORIGIN_REGEXES entry that"
+                " matches any site) with CORS_ALLOWED_ORIGINS listing the exact origins of your"
+                " front ends.",
                 id="authhygiene.W003",
             )
         )
