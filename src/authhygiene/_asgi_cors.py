@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from authhygiene.core.cors import TOUCHED, CorsLayer, headers_from_layer, request_origin
-from authhygiene.core.origins import matches_any_site
+from authhygiene.core.origin_patterns import matches_any_site
 
 __all__ = ["CORS_DONE", "Inspection", "app_layer_headers", "cors_step", "inspect_app"]
 

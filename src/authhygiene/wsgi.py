@@ -26,7 +26,7 @@ from authhygiene.core.decision import (
     carries_credentials,
 )
 from authhygiene.core.diagnose import AppAnswer, Declared, declared_from_exception
-from authhygiene.core.origins import matches_any_site
+from authhygiene.core.origin_patterns import matches_any_site
 from authhygiene.core.reasons import REASONS
 from authhygiene.errors import ENVIRON_KEY, AuthFailure
 from authhygiene.logging import emit_misconfig

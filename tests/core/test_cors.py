@@ -177,12 +177,12 @@ REFUSALS = [
     pytest.param(
         # Unescaped dots: `.` also matches the `-` of evil-example.com.
         {"allow_origin_regex": r"https://[a-z0-9-]+.example.com"},
-        "has an unescaped '.', which matches any character",
+        "matches 'https://evil-example.com'",
         id="regex-unescaped-dots",
     ),
     pytest.param(
         {"allow_origin_regex": r"https://localhost.*"},
-        "matches 'https://localhosta.attacker.invalid'",
+        "matches 'https://localhost.attacker.invalid' (your host going on)",
         id="regex-host-goes-on",
     ),
     pytest.param(
@@ -202,7 +202,7 @@ REFUSALS = [
     ),
     pytest.param(
         {"allow_origin_regex": r"https://app\.example\.com|http://localhost.*"},
-        "matches 'http://localhosta.attacker.invalid'",
+        "matches 'http://localhost.attacker.invalid'",
         id="regex-second-alternative-goes-on",
     ),
     pytest.param(

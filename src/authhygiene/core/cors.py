@@ -33,7 +33,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, cast
 
 from authhygiene.core.option_error import PolicyError
-from authhygiene.core.origins import check_regex, normalise_origin, request_origin
+from authhygiene.core.origin_patterns import check_pattern
+from authhygiene.core.origins import normalise_origin, request_origin
 
 __all__ = [
     "CORS",
@@ -135,12 +136,12 @@ class CORS:
                 )
             try:
                 regex = re.compile(self.allow_origin_regex)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:
                 raise PolicyError(
                     f"authhygiene: CORS allow_origin_regex={self.allow_origin_regex!r} does not"
                     f" compile: {exc}."
                 ) from exc
-            check_regex(self.allow_origin_regex, regex, credentials=self.allow_credentials)
+            check_pattern(self.allow_origin_regex, regex, credentials=self.allow_credentials)
         if not origins and regex is None:
             raise PolicyError(
                 "authhygiene: CORS needs allow_origins (exact origins such as"

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from authhygiene._runtime import Runtime
-from authhygiene.core.origins import matches_any_site
+from authhygiene.core.origin_patterns import matches_any_site
 from authhygiene.core.policy import PolicyError
 
 __all__ = ["MIDDLEWARE_PATH", "check_settings"]
