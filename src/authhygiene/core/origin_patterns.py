@@ -71,7 +71,7 @@ SHARED_HOSTING = frozenset(
 _SECOND_LEVELS = frozenset({"co", "com", "org", "net", "gov", "ac", "edu", "ne", "or", "go"})
 _MAX_SAMPLES = 4096
 _SLOW_MS = 50.0
-_SLOW_SIZE = 20
+_SLOW_SIZES = (6, 8, 10, 12, 14, 16, 18, 20)
 # Characters a sample takes from a class, most useful first: what hosts and
 # ports are made of.
 _PREFERRED = "a9-.:0_xbcdefghijklmnopqrstuvwyz12345678/"
@@ -272,15 +272,15 @@ def _slow(regex: re.Pattern[str], samples: list[_Sample]) -> str | None:
     machine never refuses a sane pattern: a linear pattern matches these
     few dozen characters in microseconds, an exponential one in seconds."""
     bases = {sample for sample, _ in samples if "://" in sample} or {"https://a"}
-    for base in sorted(bases)[:16]:
-        scheme, host, _ = _split(base)
-        for filler in ("a", "a-", "a.", "9"):
-            for probe in (
-                f"{scheme}://{filler * _SLOW_SIZE}!",
-                f"{scheme}://{filler * _SLOW_SIZE}{host}!",
-            ):
-                if all(_seconds(regex, probe) * 1000 > _SLOW_MS for _ in range(3)):
-                    return probe
+    for size in _SLOW_SIZES:
+        # Growing sizes, so an exponential pattern is caught at the first
+        # size where it is slow, long before a probe could take minutes.
+        for base in sorted(bases)[:16]:
+            scheme, host, _ = _split(base)
+            for filler in ("a", "a-", "a.", "9"):
+                for probe in (f"{scheme}://{filler * size}!", f"{scheme}://{filler * size}{host}!"):
+                    if all(_seconds(regex, probe) * 1000 > _SLOW_MS for _ in range(3)):
+                        return probe
     return None
 
 
