@@ -43,6 +43,29 @@ def run(app: Any, scope: dict[str, Any]) -> list[Message]:
     return sent
 
 
+def run_raising(app: Any, path: str) -> list[Message]:
+    """What the app sent for `path` (with an allowed Origin) before the
+    unhandled exception it raises reached the server."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": b"",
+        "headers": [(b"origin", PAGE.encode())],
+    }
+    with pytest.raises(RuntimeError):
+        asyncio.run(app(scope, receive, send))
+    return sent
+
+
 def headers_of(sent: list[Message]) -> dict[str, str]:
     start = next(m for m in sent if m["type"] == "http.response.start")
     return {k.decode(): v.decode() for k, v in start["headers"]}
@@ -160,27 +183,7 @@ def test_step_is_placed_in_front_of_starlettes_server_error_layer() -> None:
     assert isinstance(app.middleware_stack, _CorsOutside)
     assert isinstance(app.middleware_stack.app, ServerErrorMiddleware)
 
-    async def go() -> list[Message]:
-        sent: list[Message] = []
-
-        async def receive() -> Message:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        scope = {
-            "type": "http",
-            "method": "GET",
-            "path": "/boom",
-            "query_string": b"",
-            "headers": [(b"origin", PAGE.encode())],
-        }
-        with pytest.raises(RuntimeError):
-            await app(scope, receive, send)
-        return sent
-
-    sent = asyncio.run(go())
+    sent = run_raising(app, "/boom")
     assert sent[0]["status"] == 500
     assert headers_of(sent)["access-control-allow-origin"] == PAGE
 
@@ -332,27 +335,7 @@ def test_first_request_500_is_readable_without_lifespan() -> None:
     through the CORS step."""
     app = _starlette(cors=True)
 
-    async def go() -> list[Message]:
-        sent: list[Message] = []
-
-        async def receive() -> Message:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        scope = {
-            "type": "http",
-            "method": "GET",
-            "path": "/boom",
-            "query_string": b"",
-            "headers": [(b"origin", PAGE.encode())],
-        }
-        with pytest.raises(RuntimeError):
-            await app(scope, receive, send)
-        return sent
-
-    sent = asyncio.run(go())
+    sent = run_raising(app, "/boom")
     starts = [m for m in sent if m["type"] == "http.response.start"]
     assert len(starts) == 1
     assert starts[0]["status"] == 500
