@@ -272,15 +272,20 @@ def _slow(regex: re.Pattern[str], samples: list[_Sample]) -> str | None:
     machine never refuses a sane pattern: a linear pattern matches these
     few dozen characters in microseconds, an exponential one in seconds."""
     bases = {sample for sample, _ in samples if "://" in sample} or {"https://a"}
+    heads: set[str] = set()
+    for base in sorted(bases)[:64]:
+        scheme, host, _ = _split(base)
+        # The repeat may follow fixed text (`https://app-([a-z]+-?)*...`):
+        # start the hostile run after every prefix of a match's host.
+        heads.update(f"{scheme}://{host[:cut]}" for cut in range(min(len(host), 40) + 1))
     for size in _SLOW_SIZES:
         # Growing sizes, so an exponential pattern is caught at the first
         # size where it is slow, long before a probe could take minutes.
-        for base in sorted(bases)[:16]:
-            scheme, host, _ = _split(base)
+        for head in sorted(heads):
             for filler in ("a", "a-", "a.", "9"):
-                for probe in (f"{scheme}://{filler * size}!", f"{scheme}://{filler * size}{host}!"):
-                    if all(_seconds(regex, probe) * 1000 > _SLOW_MS for _ in range(3)):
-                        return probe
+                probe = f"{head}{filler * size}!"
+                if all(_seconds(regex, probe) * 1000 > _SLOW_MS for _ in range(3)):
+                    return probe
     return None
 
 
@@ -293,6 +298,7 @@ def check_pattern(pattern: str, regex: re.Pattern[str], *, credentials: bool) ->
         r" (or port), start subdomains after a dot, e.g. r'https://[a-z0-9-]+\.example\.com',"
         " or list exact origins in allow_origins."
     )
+    parsed: Any = ()
     try:
         from re import _parser  # type: ignore[attr-defined]
 
