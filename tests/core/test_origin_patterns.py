@@ -63,6 +63,16 @@ LETS_OTHERS_IN = [
     pytest.param(
         r"https://[a-z0-9-]+\.herokuapp\.com", "https://attacker.herokuapp.com", id="heroku"
     ),
+    pytest.param(r"https://myapp.*\.com", "https://myapp.attacker.com", id="open-name"),
+    # Anyone may claim a free *.vercel.app alias, this one included.
+    pytest.param(
+        r"https://myapp-[a-z0-9]+-myteam\.vercel\.app",
+        "https://myapp-attacker-myteam.vercel.app",
+        id="shared-host-any-alias",
+    ),
+    pytest.param(
+        r"https://(www\.)?example(-[a-z]+)?\.com", "https://example-attacker.com", id="open-suffix"
+    ),
 ]
 
 
@@ -126,7 +136,6 @@ SANE = [
     r"https://[a-z0-9]{32}\.example\.com",
     r"https://[a-z0-9]{1,63}\.example\.com",
     r"https://([a-z0-9]+-)*[a-z0-9]+\.example\.com",
-    r"https://myapp-[a-z0-9]+-myteam\.vercel\.app",
     LONG_ALTERNATION,
 ]
 

@@ -235,6 +235,23 @@ def _attacks(origin: str) -> Iterator[tuple[str, str]]:
             yield f"{scheme}://{first}attacker.{shared}{tail}", f"anyone's site on {shared}"
 
 
+def _insertions(origin: str) -> Iterator[tuple[str, str]]:
+    """Attacker text put anywhere inside the host (`https://myapp.*\\.com`
+    admits myapp.attacker.com), kept when it lands on another site, or on
+    another name under a shared hosting suffix."""
+    scheme, host, port = _split(origin)
+    if host.startswith("["):
+        return
+    tail = f":{port}" if port else ""
+    site = _site(host)
+    shared = site in SHARED_HOSTING or any(host.endswith("." + s) for s in SHARED_HOSTING)
+    for cut in range(min(len(host), 64) + 1):
+        for text in ("attacker", "attacker."):
+            candidate = host[:cut] + text + host[cut:]
+            if _site(candidate) != site or (shared and candidate != host):
+                yield f"{scheme}://{candidate}{tail}", "a name you do not own"
+
+
 def _is_origin(text: str) -> bool:
     if request_origin([text]) != text:
         return False
@@ -360,7 +377,7 @@ def check_pattern(pattern: str, regex: re.Pattern[str], *, credentials: bool) ->
                     f"{option} matches {origin!r}, a host merely ending with {site!r}, not a"
                     f" subdomain of it: put '\\.' before the domain." + fix
                 )
-        for attack, what in _attacks(origin):
+        for attack, what in [*_attacks(origin), *_insertions(origin)]:
             if _is_origin(attack) and regex.fullmatch(attack):
                 raise PolicyError(
                     f"{option} matches {attack!r} ({what}), so with allow_credentials=True that"
