@@ -85,7 +85,7 @@ def build(setup: Setup, origin: str) -> tuple[Any, Record]:
     recorder, and the record it writes to."""
     record = Record()
     if setup.asgi:
-        return _WireASGI(_fastapi(setup, origin, record), record.wire), record
+        return _Recording(_fastapi(setup, origin, record), record.wire), record
     return _wire_wsgi(_flask(setup, origin, record), record.wire), record
 
 
@@ -102,22 +102,9 @@ def _options(setup: Setup, origin: str, record: Record) -> dict[str, Any]:
 # --- ASGI: FastAPI ------------------------------------------------------------
 
 
-class _WireASGI:
-    def __init__(self, app: Any, wire: list[str]) -> None:
-        self.app = app
-        self.wire = wire
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            self.wire.append(scope["method"])
-        await self.app(scope, receive, send)
-
-
-Credentials = Annotated[HTTPAuthorizationCredentials, Depends(HTTPBearer())]
-
-
-class _Reached:
-    """Innermost middleware: every request that reached the app's own code."""
+class _Recording:
+    """Records the method of every HTTP request that reaches it: outermost
+    it sees the wire, innermost what reached the app's own code."""
 
     def __init__(self, app: Any, seen: list[str]) -> None:
         self.app = app
@@ -127,6 +114,9 @@ class _Reached:
         if scope["type"] == "http":
             self.seen.append(scope["method"])
         await self.app(scope, receive, send)
+
+
+Credentials = Annotated[HTTPAuthorizationCredentials, Depends(HTTPBearer())]
 
 
 def _fastapi(setup: Setup, origin: str, record: Record) -> FastAPI:
@@ -174,9 +164,9 @@ def _fastapi(setup: Setup, origin: str, record: Record) -> FastAPI:
     else:  # pragma: no cover - a typo in a case table
         raise ValueError(setup.auth)
 
-    # add_middleware puts the last added outermost: _Reached is innermost,
+    # add_middleware puts the last added outermost: _Recording is innermost,
     # then the app's CORS layer, then the one line (as the README says).
-    app.add_middleware(_Reached, seen=record.app)
+    app.add_middleware(_Recording, seen=record.app)
     if setup.app_cors:
         app.add_middleware(
             CORSMiddleware,
