@@ -35,6 +35,7 @@ def test_public_names() -> None:
         "AuthFailure",
         "AuthHygiene",
         "AuthHygieneWSGI",
+        "LogLimit",
         "Policy",
         "PolicyError",
         "Reason",

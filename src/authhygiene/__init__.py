@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from authhygiene.asgi import AuthHygiene
     from authhygiene.core.cors import CORS
+    from authhygiene.core.flood import LogLimit
     from authhygiene.core.policy import Policy, PolicyError
     from authhygiene.core.reasons import REASONS, Reason
     from authhygiene.errors import AuthFailure
@@ -30,6 +31,7 @@ __all__ = [
     "AuthFailure",
     "AuthHygiene",
     "AuthHygieneWSGI",
+    "LogLimit",
     "Policy",
     "PolicyError",
     "Reason",
@@ -39,6 +41,7 @@ _WHERE = {
     "AuthHygiene": "authhygiene.asgi",
     "AuthHygieneWSGI": "authhygiene.wsgi",
     "CORS": "authhygiene.core.cors",
+    "LogLimit": "authhygiene.core.flood",
     "AuthFailure": "authhygiene.errors",
     "Policy": "authhygiene.core.policy",
     "PolicyError": "authhygiene.core.policy",

@@ -4,16 +4,25 @@ logged"."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
+import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from authhygiene.core.cors import CorsLayer
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision, decide
 from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.flood import FloodGate
 from authhygiene.core.policy import Policy, PolicyError
 from authhygiene.logging import default_logger, emit, emit_misconfig
+from authhygiene.metrics import FailureMetrics, failure_metrics
+
+SUPPRESSED_EVENT = "auth.failure.suppressed"
 
 __all__ = ["Runtime"]
 
@@ -27,12 +36,57 @@ def _check_logger(logger: Any, level: str) -> None:
             )
 
 
+class _Summaries:
+    """Writes `auth.failure.suppressed` when a window closes, also when no
+    further failure comes to trigger it: a storm that stops still gets its
+    count logged, by a timer thread that exists only while counts wait."""
+
+    def __init__(self, gate: FloodGate, logger: Any, level: str) -> None:
+        self.gate, self.logger, self.level = gate, logger, level
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._pid = 0
+        self._at_exit = False
+
+    def write(self, closed: list[Any]) -> None:
+        for summary in closed:
+            emit(self.logger, self.level, SUPPRESSED_EVENT, summary.fields())
+
+    def schedule(self) -> None:
+        with self._lock:
+            if self._timer is not None and self._pid == os.getpid():
+                return
+            # A timer started before a fork does not run in the child.
+            self._pid = os.getpid()
+            self._timer = threading.Timer(self.gate.limit.window_s + 0.25, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+            if not self._at_exit:
+                self._at_exit = True
+                atexit.register(self._exit)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self._timer = None
+        self.write(self.gate.flush(time.time()))
+        if self.gate.pending():
+            self.schedule()
+
+    def _exit(self) -> None:
+        # At exit the log's stream may already be closed (a test runner's
+        # capture, a server's redirected stdout): then there is nothing to do.
+        with contextlib.suppress(ValueError, OSError):
+            self.write(self.gate.flush(time.time(), everything=True))
+
+
 @dataclass(frozen=True, slots=True)
 class Runtime:
     policy: Policy
     logger: Any
     # The adapters' CORS step when ``cors=`` is configured, else None.
     cors: CorsLayer | None = None
+    metrics: FailureMetrics | None = None
+    summaries: _Summaries | None = field(default=None, repr=False)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Runtime:
@@ -44,6 +98,7 @@ class Runtime:
             policy = Policy.from_options(rest)
             if logger is not None:
                 _check_logger(logger, policy.log_level)
+            metrics = failure_metrics(policy.metrics)
         except PolicyError as exc:
             # Raised here, at construction. Starlette builds its middleware
             # lazily and uvicorn's `--lifespan auto` hides a start-up error, so
@@ -57,14 +112,43 @@ class Runtime:
                 policy.problem_type_base,
                 (policy.request_id_header,) if policy.request_id_header else (),
             )
-        return cls(policy, logger if logger is not None else default_logger(), cors)
+        logger = logger if logger is not None else default_logger()
+        summaries = (
+            _Summaries(FloodGate(policy.log_limit), logger, policy.log_level)
+            if policy.log_limit is not None
+            else None
+        )
+        return cls(policy, logger, cors, metrics, summaries)
 
     def handle(
         self, view: RequestView, answer: AppAnswer, declared: Declared | None = None
     ) -> Decision | None:
         decision = decide(self.policy, view, answer, declared=declared)
         if decision is not None:
-            emit(self.logger, self.policy.log_level, decision.event, decision.log)
-            if decision.misconfig:
-                emit_misconfig(self.logger, decision.misconfig, decision.log)
+            self._record(decision)
         return decision
+
+    def _record(self, decision: Decision) -> None:
+        log = decision.log
+        reason, status = str(log["reason"]), log["status"]
+        if self.metrics is not None:
+            self.metrics.failure(reason, status, log.get("scheme"))
+        write = True
+        if self.summaries is not None:
+            client, path = log.get("client"), log.get("path")
+            write, closed = self.summaries.gate.admit(
+                reason,
+                client if isinstance(client, str) else None,
+                path if isinstance(path, str) else None,
+                status,
+                time.time(),
+            )
+            self.summaries.write(closed)
+            if not write:
+                if self.metrics is not None:
+                    self.metrics.suppressed()
+                self.summaries.schedule()
+        if write:
+            emit(self.logger, self.policy.log_level, decision.event, log)
+        if decision.misconfig:
+            emit_misconfig(self.logger, decision.misconfig, log)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from authhygiene.core.challenge import Challenge, rfc6750_text, scope_value
+from authhygiene.core.clients import client_address
 from authhygiene.core.cors import expose_on_failure, request_origin
 from authhygiene.core.credentials import (
     TOKEN_SCHEMES,
@@ -251,7 +252,7 @@ def _log_fields(
             "method": bounded(view.method, 16),
             "path": bounded(scrub(view.path, secrets), 512),
             "query": redact_query(view.query) or None,
-            "client": view.client,
+            "client": bounded(client_address(policy.trusted_proxies, view) or "", 64) or None,
             "user_agent": (bounded(scrub(view.get("user-agent") or "", secrets), 256) or None),
             "origin": bounded(view.get("origin") or "", 256) or None,
             "request_id": request_id,
@@ -266,7 +267,8 @@ def _log_fields(
     for key, value in {**failure.facts, **failure.log_facts}.items():
         if key not in fields:
             fields[key] = scrub(value, secrets) if isinstance(value, str) else value
-    return {key: value for key, value in fields.items() if value is not None}
+    omit = policy.log_omit
+    return {key: value for key, value in fields.items() if value is not None and key not in omit}
 
 
 def decide(

@@ -125,11 +125,14 @@ def _jwt_log_facts(facts: JwtFacts | None, now: int) -> dict[str, object]:
     if facts is None:
         return {}
     out: dict[str, object] = {"alg": facts.alg, "kid": facts.kid, "iss": facts.iss}
+    if facts.aud:
+        out["aud"] = facts.aud[0] if len(facts.aud) == 1 else list(facts.aud)
     for claim in ("exp", "nbf", "iat"):
         value = getattr(facts, claim)
         if value is not None:
             out[claim] = iso(value)
             out[f"{claim}_delta_s"] = value - now
+    out.update(facts.claims)
     return {key: value for key, value in out.items() if value is not None}
 
 
@@ -235,7 +238,7 @@ def diagnose(
         message = clean_text(described[0])
     moment = int(now)
     jwt = (
-        peek(credentials.token)
+        peek(credentials.token, policy.log_claims)
         if credentials.token and credentials.scheme in ("Bearer", "DPoP", None)
         else None
     )

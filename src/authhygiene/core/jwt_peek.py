@@ -23,6 +23,7 @@ __all__ = ["JwtFacts", "peek"]
 MAX_TOKEN_CHARS = 16 * 1024
 _SEGMENT_RE = re.compile(r"[A-Za-z0-9_-]*")
 _TEXT_FACT_CHARS = 128
+_MAX_AUDIENCES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,10 @@ class JwtFacts:
     exp: int | None
     nbf: int | None
     iat: int | None
+    # RFC 7519 §4.1.3: one audience or several; each bounded like `iss`.
+    aud: tuple[str, ...] = ()
+    # The claims the operator asked to log (`log_claims`), text or numbers only.
+    claims: tuple[tuple[str, str | int], ...] = ()
 
 
 def _decode_segment(segment: str) -> object:
@@ -61,8 +66,24 @@ def _time(value: object) -> int | None:
     return int(value)
 
 
-def peek(token: str) -> JwtFacts | None:
-    """Facts from a compact-serialised JWS, or None when `token` is not one."""
+def _audience(value: object) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    return tuple(text for item in items[:_MAX_AUDIENCES] if (text := _text(item)) is not None)
+
+
+def _claim(value: object) -> str | int | None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    if isinstance(value, int):
+        return value if abs(value) < 1 << 53 else None
+    return _text(value)
+
+
+def peek(token: str, claims: tuple[str, ...] = ()) -> JwtFacts | None:
+    """Facts from a compact-serialised JWS, or None when `token` is not one.
+
+    `claims` names further payload claims to read (the operator's
+    `log_claims`, such as `sub`); only text and integers are kept."""
     if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
         return None
     header_b64, payload_b64, _ = token.split(".")
@@ -80,4 +101,8 @@ def peek(token: str) -> JwtFacts | None:
         exp=_time(payload.get("exp")),
         nbf=_time(payload.get("nbf")),
         iat=_time(payload.get("iat")),
+        aud=_audience(payload.get("aud")),
+        claims=tuple(
+            (name, value) for name in claims if (value := _claim(payload.get(name))) is not None
+        ),
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
+from authhygiene.core.clients import TrustedProxies, trusted_proxies
 from authhygiene.core.cors import CORS
 from authhygiene.core.credentials import (
     DEFAULT_API_KEY_HEADERS,
@@ -22,14 +23,52 @@ from authhygiene.core.credentials import (
     TCHAR_RE,
     canonical_scheme,
 )
+from authhygiene.core.flood import LogLimit, log_limit
 from authhygiene.core.option_error import PolicyError
 
-__all__ = ["DEFAULT_PROBLEM_TYPE_BASE", "Explain", "Policy", "PolicyError"]
+__all__ = [
+    "DEFAULT_PROBLEM_TYPE_BASE",
+    "LOG_FIELDS_OMITTABLE",
+    "Explain",
+    "Policy",
+    "PolicyError",
+]
 
 Explain = Literal["full", "safe", "minimal"]
 DEFAULT_PROBLEM_TYPE_BASE = "tag:authhygiene,2026:problem:"
 _EXPLAIN_LEVELS = ("full", "safe", "minimal")
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# Fields of `auth.failure` an operator may leave out (personal data such as
+# the client address, or noise); `reason`, `status` and `request_id` stay.
+LOG_FIELDS_OMITTABLE = frozenset(
+    {
+        "app_status",
+        "owasp_event",
+        "scheme",
+        "credential_source",
+        "method",
+        "path",
+        "query",
+        "client",
+        "user_agent",
+        "origin",
+        "credential_fingerprint",
+        "diagnosis",
+        "alg",
+        "kid",
+        "iss",
+        "aud",
+    }
+)
+# Claims already logged under their own names, and the event's own keys: a
+# `log_claims` entry must not shadow them.
+_RESERVED_CLAIMS = (
+    frozenset(
+        {"alg", "kid", "iss", "aud", "exp", "nbf", "iat", "reason", "status", "event", "level"}
+    )
+    | LOG_FIELDS_OMITTABLE
+)
+_CLAIM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,63}")
 _URI_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 # RFC 6750 §3: error_uri characters; we hold every URI we put in a header to it.
 _HEADER_URI_RE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
@@ -55,6 +94,12 @@ class Policy:
     max_body_bytes: int = 64 * 1024
     log_level: str = "warning"
     cors: CORS | None = None
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
+    log_claims: tuple[str, ...] = ()
+    log_omit: frozenset[str] = frozenset()
+    log_limit: LogLimit | None = field(default_factory=LogLimit)
+    # None: count failures in Prometheus when prometheus-client is installed.
+    metrics: bool | None = None
     fingerprint_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
     # Whether `schemes` was configured (True) or is the default: an app's own
     # challenges then say what it accepts.
@@ -135,6 +180,19 @@ class Policy:
             values["log_level"] = level
         if values.get("cors") is not None:
             values["cors"] = CORS.from_mapping(values["cors"])
+        if "trusted_proxies" in values:
+            values["trusted_proxies"] = trusted_proxies(values["trusted_proxies"])
+        if "log_claims" in values:
+            values["log_claims"] = _log_claims(values["log_claims"])
+        if "log_omit" in values:
+            values["log_omit"] = _log_omit(values["log_omit"])
+        if "log_limit" in values:
+            values["log_limit"] = log_limit(values["log_limit"])
+        if "metrics" in values and values["metrics"] not in (None, True, False):
+            raise PolicyError(
+                "authhygiene: metrics must be True (require prometheus-client), False (off) or"
+                " None (on when prometheus-client is installed)."
+            )
         if "fingerprint_key" in values:
             values["fingerprint_key"] = _key(values["fingerprint_key"])
         policy = cls(**values)
@@ -248,6 +306,28 @@ def _names(option: str, value: object, *, lower: bool) -> tuple[str, ...]:
             raise PolicyError(f"authhygiene: {option} contains {item!r}, which is not a token.")
         names.append(item.lower() if lower else item)
     return tuple(names)
+
+
+def _log_claims(value: object) -> tuple[str, ...]:
+    names = _names("log_claims", value, lower=False)
+    for name in names:
+        if name in _RESERVED_CLAIMS or _CLAIM_NAME_RE.fullmatch(name) is None:
+            raise PolicyError(
+                f"authhygiene: log_claims cannot name {name!r}: it is already logged or is not"
+                " a claim name. Name extra JWT claims such as 'sub', 'jti' or 'client_id'."
+            )
+    return names
+
+
+def _log_omit(value: object) -> frozenset[str]:
+    names = _names("log_omit", value, lower=False)
+    for name in names:
+        if name not in LOG_FIELDS_OMITTABLE:
+            raise PolicyError(
+                f"authhygiene: log_omit cannot leave out {name!r}; fields that can be left out:"
+                f" {', '.join(sorted(LOG_FIELDS_OMITTABLE))}."
+            )
+    return frozenset(names)
 
 
 def _key(value: object) -> bytes:

@@ -271,8 +271,13 @@ def problem_body(
         # Development: how we know, and what the unverified token's header
         # and time claims say (never identity claims such as `sub`).
         body["diagnosis"] = failure.source
-        if failure.log_facts:
-            body["token"] = {key: _fact(value, secrets) for key, value in failure.log_facts.items()}
+        token = {
+            key: _fact(value, secrets)
+            for key, value in failure.log_facts.items()
+            if key not in policy.log_claims  # identity claims are for the log only
+        }
+        if token:
+            body["token"] = token
     for key, value in (app or {}).items():
         # The app's extension members (RFC 9457 §3.2) stay, scrubbed.
         if key not in body and key not in ("status", "detail", "error", "error_description"):

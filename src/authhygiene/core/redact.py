@@ -1,42 +1,146 @@
 """Keep secrets out of text that leaves the server (bodies) or reaches a log.
 
-Used on the app's own message before it becomes `detail`, and on every
-request-derived string in the log event. The full structlog redaction
-processor builds on these patterns.
+`scrub` is used on the app's own message before it becomes `detail`, on
+every request-derived string in the middleware's log event, and by the
+public redaction processor and logging filter (`authhygiene.logging`) on
+whatever an app logs. It recognises credentials by their shape, because a
+log line carries no type: a JWT, a scheme word followed by a credential, a
+header line naming a secret header, a secret-named query parameter, the
+prefixes of well-known API keys, a PEM private key, and long runs of
+high-entropy characters. Hex runs (request ids, hashes, fingerprints) are
+deliberately left alone: they are what operators correlate by.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 __all__ = [
     "NOT_PRINTABLE_ASCII_RE",
     "REDACTED",
+    "SECRET_HEADERS",
     "SECRET_KEY_RE",
+    "SECRET_NAME_RE",
     "bounded",
+    "credential_spans",
+    "high_entropy",
     "redact_query",
     "scrub",
 ]
 
 REDACTED = "[redacted]"
-# Values that look like credentials wherever they appear.
+
+# Headers whose value is a credential, whatever it looks like (RFC 9110
+# §11.6.2, §11.7.2; RFC 6265; RFC 9449 §4).
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "dpop",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+        "x-access-token",
+        "x-csrf-token",
+        "x-xsrf-token",
+        "x-amz-security-token",
+    }
+)
+
+_HEADER_LINE_NAMES = (
+    r"proxy-authorization|authorization|set-cookie|cookie|dpop"
+    r"|x-api-key|api-key|x-auth-token|x-access-token|x-amz-security-token"
+)
+# Values that look like credentials wherever they appear. Each alternative
+# keeps its harmless prefix in group `keep` and replaces the rest.
 _SECRET_TEXT_RE = re.compile(
-    r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"  # JWT / JWS compact
+    # A PEM private key block, whole.
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"
+    # JWT / JWS compact serialisation (RFC 7515 §7.1): a JSON header is "eyJ".
+    r"|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"
+    # A header line naming a secret header, in a dump or an error message:
+    # the value up to the end of the line (or a quote closing a repr).
+    rf"|(?P<keep>\b(?i:{_HEADER_LINE_NAMES})[\"']?\s*[:=]\s*[\"']?)[^\r\n\"']+"
     # A scheme word and a credential-looking run: 8+ characters of which a
     # later one is a digit, a symbol or a capital. Plain words ("Token
     # expired", "Missing bearer token") are an app's message, not a secret.
     r"|\b(?i:bearer|basic|dpop|token|apikey|digest)\s+"
-    r"(?=[A-Za-z0-9\-._~+/]+?[0-9A-Z\-._~+/=])[A-Za-z0-9\-._~+/]{8,}=*",
+    r"(?=[A-Za-z0-9\-._~+/]+?[0-9A-Z\-._~+/=])[A-Za-z0-9\-._~+/]{8,}=*"
+    # Well-known API key and token formats (Stripe, GitHub, GitLab, Slack,
+    # AWS access key ids, Google API keys, OpenAI/Anthropic-style keys).
+    r"|\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}"
+    r"|\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{30,}"
+    r"|\bglpat-[A-Za-z0-9_\-]{20,}"
+    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+    r"|\bAIza[0-9A-Za-z_\-]{35}"
+    r"|\bsk-[A-Za-z0-9_\-]{20,}"
 )
-# Names of query parameters, headers or keys whose values are secrets.
+# A secret-named parameter in a URL or form text: `?access_token=...`.
+_QUERY_PARAM_RE = re.compile(r"(?P<keep>(?:^|[?&;])(?P<name>[^=&#?;\s\"'<>]{1,64})=)[^&#;\s\"'<>]+")
+# Candidate runs for the entropy test.
+_RUN_RE = re.compile(r"[A-Za-z0-9+/_\-]{24,}={0,2}")
+_HEX_RE = re.compile(r"[0-9a-fA-F\-]+")
+# Names of query parameters whose values are secrets (searched anywhere in
+# the name: `next_token`, `X-Amz-Signature`, `client_secret`).
 SECRET_KEY_RE = re.compile(
-    r"token|secret|passw|pwd|api[-_]?key|apikey|auth|session|cookie|signature|sig$|^code$|key$",
+    r"token|secret|passw|pwd|api[-_]?key|apikey|auth|session|cookie|signature|sig$|^code$|key$"
+    r"|jwt|credential",
+    re.I,
+)
+# Names of fields (log keys, dict keys) whose values are secrets: the name
+# ends in a secret noun. `token_format` or `credential_fingerprint` do not.
+SECRET_NAME_RE = re.compile(
+    r"(?:^|[_\-.\s])(?:authorization|auth|password|passwd|passphrase|pwd|pass|secret|token|jwt"
+    r"|bearer|api[_-]?key|apikey|private[_-]?key|secret[_-]?key|signing[_-]?key|access[_-]?key"
+    r"|client[_-]?secret|cookies?|set[_-]cookie|session(?:[_-]?id)?|sessionid|dpop|otp"
+    r"|credentials?|csrf|xsrf)$",
     re.I,
 )
 _MAX_QUERY_CHARS = 2048
 NOT_PRINTABLE_ASCII_RE = re.compile(r"[^\x20-\x7e]")
+
+
+def high_entropy(run: str) -> bool:
+    """Whether a 24+ character run looks random enough to be a key or token.
+
+    Random base64/base62 of that length has upper case, lower case and
+    digits and about 4 bits of entropy per character; identifiers,
+    words and paths do not. Pure hex is exempt (ids, hashes)."""
+    if _HEX_RE.fullmatch(run):
+        return False
+    classes = (
+        any(c.islower() for c in run),
+        any(c.isupper() for c in run),
+        any(c.isdigit() for c in run),
+    )
+    if sum(classes) < 3:
+        return False
+    counts = Counter(run)
+    length = len(run)
+    entropy = -sum(n / length * math.log2(n / length) for n in counts.values())
+    return entropy >= (3.8 if length >= 32 else 4.0)
+
+
+def _keep_prefix(match: re.Match[str]) -> str:
+    keep = match.group("keep")
+    return (keep or "") + REDACTED
+
+
+def _param(match: re.Match[str]) -> str:
+    if SECRET_KEY_RE.search(unquote(match.group("name"))):
+        return match.group("keep") + REDACTED
+    return match.group(0)
+
+
+def _entropy(match: re.Match[str]) -> str:
+    return REDACTED if high_entropy(match.group(0)) else match.group(0)
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
@@ -48,7 +152,28 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
             # A short secret (a 3-letter password) would match inside words;
             # it is replaced where it stands alone.
             text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", REDACTED, text)
-    return _SECRET_TEXT_RE.sub(REDACTED, text)
+    text = _SECRET_TEXT_RE.sub(_keep_prefix, text)
+    if "=" in text:
+        text = _QUERY_PARAM_RE.sub(_param, text)
+    return _RUN_RE.sub(_entropy, text)
+
+
+def credential_spans(text: str, *, entropy: bool = False) -> list[tuple[int, int]]:
+    """Where `text` holds something shaped like a credential that is not
+    already masked: what a leak check looks for. The entropy test is off by
+    default, as random ids are not leaks."""
+    spans = []
+    for match in _SECRET_TEXT_RE.finditer(text):
+        start = match.start() + len(match.group("keep") or "")
+        if text[start : match.end()] != REDACTED:
+            spans.append((start, match.end()))
+    for match in _QUERY_PARAM_RE.finditer(text):
+        start = match.start() + len(match.group("keep"))
+        if text[start : match.end()] != REDACTED and _param(match) != match.group(0):
+            spans.append((start, match.end()))
+    if entropy:
+        spans.extend(m.span() for m in _RUN_RE.finditer(text) if high_entropy(m.group(0)))
+    return sorted(spans)
 
 
 def bounded(text: str, limit: int) -> str:

@@ -1,0 +1,148 @@
+"""Who the client was, for the log: the socket's peer, or the address a
+proxy we trust says it forwarded for.
+
+`X-Forwarded-For` and `Forwarded` (RFC 7239) are written by whoever sends
+the request, so they are read only when the socket's peer is one of the
+configured `trusted_proxies`, and then from the right: each trusted hop is
+skipped, and the first address that is not trusted is the client. Anything
+left of it was written by the client itself and proves nothing. This is the
+rule uvicorn's `--forwarded-allow-ips` and nginx's `real_ip_recursive`
+follow.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import cast
+
+from authhygiene.core.credentials import RequestView
+from authhygiene.core.option_error import PolicyError
+
+__all__ = ["TrustedProxies", "client_address", "trusted_proxies"]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_MAX_FORWARDED_CHARS = 4096
+_MAX_HOPS = 32
+# RFC 7239 §6: node = nodename [ ":" node-port ]; nodename = IPv4address /
+# "[" IPv6address "]" / "unknown" / obfnode ("_" 1*( ALPHA / DIGIT / "." / "_" / "-")).
+_OBFUSCATED_RE = re.compile(r"_[A-Za-z0-9._\-]{1,64}")
+_FOR_RE = re.compile(r'(?:^|;)\s*for\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*)', re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedProxies:
+    """The proxies whose forwarding headers we believe."""
+
+    networks: tuple[Network, ...] = ()
+    # "unix": a peer on a Unix socket (no address) is the local proxy.
+    unix: bool = False
+    # "*": every hop is trusted, so the leftmost address is the client.
+    everyone: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.networks) or self.unix or self.everyone
+
+    def trusts(self, address: Address | None) -> bool:
+        if self.everyone:
+            return True
+        if address is None:
+            return self.unix
+        return any(address in network for network in self.networks)
+
+
+def trusted_proxies(value: object) -> TrustedProxies:
+    """Validate the `trusted_proxies` option: addresses and CIDR ranges,
+    "unix" for a Unix-socket peer, or "*" to trust every hop."""
+    if isinstance(value, TrustedProxies):
+        return value
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, Iterable):
+        raise PolicyError(
+            "authhygiene: trusted_proxies must be a sequence of addresses or CIDR ranges,"
+            " e.g. ('10.0.0.0/8', '127.0.0.1')."
+        )
+    networks: list[Network] = []
+    unix = everyone = False
+    for item in cast(Iterable[object], value):
+        if item == "*":
+            everyone = True
+            continue
+        if item in ("unix", "unix:"):
+            unix = True
+            continue
+        if not isinstance(item, str):
+            raise PolicyError(f"authhygiene: trusted_proxies contains {item!r}, not a string.")
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise PolicyError(
+                f"authhygiene: trusted_proxies contains {item!r}, which is not an IP address"
+                " or a CIDR range such as '10.0.0.0/8'; use 'unix' for a proxy on a Unix"
+                " socket and '*' only when every hop in front of the app is yours."
+            ) from None
+    return TrustedProxies(tuple(networks), unix, everyone)
+
+
+def _address(text: str | None) -> Address | None:
+    if not text:
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _node(text: str) -> str:
+    """An address from one hop, without port, brackets or quotes; the text
+    itself only for RFC 7239's "unknown" and obfuscated identifiers."""
+    text = text.strip().strip('"').strip()
+    if text.startswith("["):
+        host = text[1 : text.find("]")] if "]" in text else ""
+    elif text.count(":") == 1:
+        host = text.split(":", 1)[0]  # IPv4 with a port, as some proxies write it
+    else:
+        host = text
+    address = _address(host)
+    if address is not None:
+        return str(address)
+    if _OBFUSCATED_RE.fullmatch(host):
+        return host
+    return "unknown"
+
+
+def _hops(view: RequestView) -> list[str]:
+    forwarded = view.get_all("forwarded")
+    if forwarded:
+        text = ",".join(forwarded)[:_MAX_FORWARDED_CHARS]
+        hops = []
+        for element in text.split(",")[-_MAX_HOPS:]:
+            match = _FOR_RE.search(element)
+            hops.append(_node(match.group(1)) if match else "unknown")
+        return hops
+    text = ",".join(view.get_all("x-forwarded-for"))[:_MAX_FORWARDED_CHARS]
+    return [_node(hop) for hop in text.split(",")[-_MAX_HOPS:] if hop.strip()]
+
+
+def client_address(trusted: TrustedProxies, view: RequestView) -> str | None:
+    """The client as far as the trusted proxies vouch for it."""
+    peer = _address(view.client)
+    if not trusted or not trusted.trusts(peer):
+        return str(peer) if peer is not None else view.client
+    client = str(peer) if peer is not None else view.client
+    for hop in reversed(_hops(view)):
+        client = hop
+        address = _address(hop)
+        # A hop that is no address ("unknown", an obfuscated name) is never
+        # a proxy of ours: it is the client as far as anyone can tell.
+        if (address is None and not trusted.everyone) or not trusted.trusts(address):
+            break
+    return client

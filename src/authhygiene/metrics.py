@@ -1,0 +1,87 @@
+"""Prometheus counters for auth failures, with the `prometheus` extra.
+
+`authhygiene_failures_total{reason,status,scheme}` counts every failure the
+middleware answered (suppressed log lines included: metrics are how a flood
+is seen). Labels stay low-cardinality: `reason` comes from the fixed
+taxonomy, `status` from a handful of codes, and `scheme` from the known
+scheme names, with anything a client made up counted as "other"; paths and
+clients never become labels. `authhygiene_log_events_suppressed_total`
+counts the `auth.failure` lines the flood gate held back.
+
+Without prometheus-client installed nothing is imported: the module is only
+loaded when the package is found. The counters live in prometheus-client's
+default registry, once per process, so every middleware instance (and its
+multiprocess mode under gunicorn, with PROMETHEUS_MULTIPROC_DIR set) shares
+them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from typing import Any
+
+from authhygiene.core.option_error import PolicyError
+
+__all__ = ["FAILURES", "SUPPRESSED", "FailureMetrics", "failure_metrics"]
+
+FAILURES = "authhygiene_failures"
+SUPPRESSED = "authhygiene_log_events_suppressed"
+# The scheme label's values: RFC 9110 registry names and common custom ones;
+# anything else a client sends is "other", so it cannot grow the series.
+_SCHEMES = frozenset(
+    {"Bearer", "Basic", "DPoP", "Digest", "Negotiate", "Token", "JWT", "ApiKey", "HOBA", "Mutual"}
+)
+
+
+class FailureMetrics:
+    """The two counters, created once per process."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter
+
+        self._failures: Any = Counter(
+            FAILURES,
+            "Authentication failures answered by authhygiene.",
+            ("reason", "status", "scheme"),
+        )
+        self._suppressed: Any = Counter(
+            SUPPRESSED,
+            "auth.failure log events not written because identical failures came too fast.",
+        )
+
+    def failure(self, reason: str, status: object, scheme: object) -> None:
+        if scheme is None:
+            label = "none"
+        elif scheme in _SCHEMES:
+            label = str(scheme)
+        else:
+            label = "other"
+        self._failures.labels(reason, str(status), label).inc()
+
+    def suppressed(self, count: int = 1) -> None:
+        self._suppressed.inc(count)
+
+
+_shared: FailureMetrics | None = None
+_shared_lock = threading.Lock()
+
+
+def failure_metrics(option: bool | None) -> FailureMetrics | None:
+    """The process's counters for the `metrics` option: None (on when
+    prometheus-client is installed), True (required) or False (off)."""
+    global _shared
+    if option is False:
+        return None
+    if importlib.util.find_spec("prometheus_client") is None:
+        if option:
+            raise PolicyError(
+                "authhygiene: metrics=True needs prometheus-client; install the extra with"
+                " `pip install 'authhygiene[prometheus]'`, or pass metrics=None to count"
+                " failures only when it is installed."
+            )
+        return None
+    with _shared_lock:
+        if _shared is None:
+            _shared = FailureMetrics()
+        return _shared
