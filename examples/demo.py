@@ -19,7 +19,9 @@ import contextlib
 import http.client
 import io
 import json
+import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -29,6 +31,8 @@ from datetime import timedelta
 import structlog
 import uvicorn
 from fastapi_app import app, create_access_token
+
+from authhygiene.logging import flush_suppressed, redact
 
 REALM_LINE = 'app.add_middleware(AuthHygiene, realm="example-api")'
 # Response headers worth a look on an auth failure, in the order shown.
@@ -41,6 +45,11 @@ SHOWN_HEADERS = (
     "X-Request-ID",
 )
 WIDTH = 78
+# Where `make demo` leaves its JSON log, for `authhygiene logs` to read again.
+LOG_FILE = f"{tempfile.gettempdir()}/authhygiene-demo.jsonl"
+# A client stuck retrying an expired token: enough to pass the default
+# log_limit of 20 identical events a minute.
+RETRIES = 60
 
 
 @dataclass(frozen=True)
@@ -119,16 +128,50 @@ def _cases() -> list[Case]:
 
 
 def configure_logging(stream: io.TextIOBase | io.StringIO) -> None:
-    """structlog as a production service would set it up: one JSON object a line."""
+    """structlog as a production service would set it up: one JSON object a
+    line, with authhygiene's `redact` last before the renderer so that no
+    log line of the app's own can carry a credential either."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact,
             structlog.processors.JSONRenderer(),
         ],
         logger_factory=structlog.WriteLoggerFactory(file=stream),
     )
+
+
+class _Tee(io.StringIO):
+    """The log as the demo shows it, and as a file `authhygiene logs` reads."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+
+    def write(self, text: str) -> int:
+        self.file.write(text)
+        self.file.flush()
+        return super().write(text)
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
+def _send(
+    port: int, path: str, authorization: str | None
+) -> tuple[http.client.HTTPResponse, bytes]:
+    headers = {"Authorization": authorization} if authorization else {}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response, response.read()
+    finally:
+        connection.close()
 
 
 class ThreadedServer:
@@ -173,7 +216,7 @@ def _indent(text: str, prefix: str = "    ") -> str:
 
 
 def run_demo() -> int:
-    logs = io.StringIO()
+    logs = _Tee(LOG_FILE)
     configure_logging(logs)
     cases = _cases()
     seen = 0  # how much of the log buffer has been shown
@@ -202,14 +245,7 @@ def run_demo() -> int:
             print()
             print(f"  > GET {case.path} HTTP/1.1")
             print(f"  > {case.shown}")
-            headers = {"Authorization": case.authorization} if case.authorization else {}
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            try:
-                connection.request("GET", case.path, headers=headers)
-                response = connection.getresponse()
-                body = response.read()
-            finally:
-                connection.close()
+            response, body = _send(port, case.path, case.authorization)
             print()
             print(f"  < HTTP/1.1 {response.status} {response.reason}")
             for name in SHOWN_HEADERS:
@@ -226,6 +262,52 @@ def run_demo() -> int:
                     print(f"    {line}")
             else:
                 print("  Logged by the middleware: nothing (success passes through untouched).")
+        print()
+        print(_heading(f"{len(cases) + 1}/{len(cases) + 1}  A client retrying an expired token"))
+        print()
+        print(
+            textwrap.fill(
+                f"The same expired token, {RETRIES} times in a row, as a stuck mobile client"
+                " sends it. The log keeps the first 20 identical failures a minute and counts"
+                " the rest into one auth.failure.suppressed line (written when the minute"
+                " ends; here, on shutdown).",
+                WIDTH,
+                initial_indent="  ",
+                subsequent_indent="  ",
+            )
+        )
+        expired = next(c for c in cases if c.title == "An expired token")
+        before = logs.getvalue().count("\n")
+        statuses = {
+            _send(port, "/users/me", expired.authorization)[0].status for _ in range(RETRIES)
+        }
+        written = logs.getvalue().count("\n") - before
+        print()
+        print(f"  Answered {RETRIES} times with {', '.join(map(str, sorted(statuses)))};")
+        print(f"  auth.failure lines written: {written}.")
+    flush_suppressed()
+    seen_lines = logs.getvalue()[seen:].splitlines()
+    for line in seen_lines:
+        if '"auth.failure.suppressed"' in line:
+            print("  Logged when the window closed:")
+            print(f"    {line}")
+    logs.close()
+    print()
+    print(_heading("authhygiene logs: the summary an operator reads", "═"))
+    print()
+    print(f"  $ authhygiene logs {LOG_FILE}")
+    print()
+    summary = subprocess.run(
+        [sys.executable, "-m", "authhygiene", "logs", LOG_FILE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    print(_indent(summary.stdout.rstrip()))
+    if summary.returncode not in (0, 1):
+        print(summary.stderr, file=sys.stderr)
+        return summary.returncode
     print()
     print(_heading("done", "═"))
     print()

@@ -158,8 +158,14 @@ def test_failure_after_response_started_propagates() -> None:
         run(wrap(app))
 
 
-@pytest.mark.parametrize("scope_type", ["websocket", "lifespan"])
-def test_other_scopes_are_passed_through(scope_type: str) -> None:
+@pytest.mark.parametrize(
+    ("scope_type", "options"),
+    [
+        pytest.param("websocket", {}, id="websocket"),
+        pytest.param("lifespan", {"log_limit": None}, id="lifespan-without-log-limit"),
+    ],
+)
+def test_other_scopes_are_passed_through(scope_type: str, options: dict[str, Any]) -> None:
     seen: list[Any] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -172,8 +178,46 @@ def test_other_scopes_are_passed_through(scope_type: str) -> None:
         return None
 
     scope = {"type": scope_type}
-    asyncio.run(wrap(app)(scope, receive, send))
+    asyncio.run(wrap(app, **options)(scope, receive, send))
     assert seen == [(scope, receive, send)]
+
+
+def test_lifespan_messages_pass_unchanged_and_shutdown_writes_pending_counts() -> None:
+    """uvicorn ends by re-raising SIGTERM, so `atexit` never runs: the counts
+    the flood gate holds are written when the app reports its shutdown."""
+    captured = structlog.testing.CapturingLogger()
+    middleware = AuthHygiene(
+        app_sending(start(401), body(b"no")),
+        realm="api",
+        logger=captured,
+        log_limit={"per_key": 1, "total": 10, "window_s": 3600},
+    )
+    for _ in range(3):
+        run(middleware)
+    assert [call.args[0] for call in captured.calls].count("auth.failure") == 1
+    sent: list[Message] = []
+    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+    async def lifespan_app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "lifespan.startup"
+        await send({"type": "lifespan.startup.complete"})
+        assert (await receive())["type"] == "lifespan.shutdown"
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def receive() -> Message:
+        return inbox.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    middleware.app = lifespan_app
+    asyncio.run(middleware({"type": "lifespan"}, receive, send))
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    summaries = [
+        call.kwargs for call in captured.calls if call.args[0] == "auth.failure.suppressed"
+    ]
+    assert len(summaries) == 1
+    assert summaries[0]["count"] == 2
 
 
 def test_pathsend_after_401_completes_the_hold() -> None:

@@ -9,6 +9,7 @@ import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from authhygiene.metrics import FailureMetrics, failure_metrics
 
 SUPPRESSED_EVENT = "auth.failure.suppressed"
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "flush_suppressed"]
 
 
 def _check_logger(logger: Any, level: str) -> None:
@@ -46,7 +47,6 @@ class _Summaries:
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._pid = 0
-        self._at_exit = False
 
     def write(self, closed: list[Any]) -> None:
         for summary in closed:
@@ -61,9 +61,7 @@ class _Summaries:
             self._timer = threading.Timer(self.gate.limit.window_s + 0.25, self._fire)
             self._timer.daemon = True
             self._timer.start()
-            if not self._at_exit:
-                self._at_exit = True
-                atexit.register(self._exit)
+            _WAITING.add(self)
 
     def _fire(self) -> None:
         with self._lock:
@@ -72,11 +70,28 @@ class _Summaries:
         if self.gate.pending():
             self.schedule()
 
-    def _exit(self) -> None:
-        # At exit the log's stream may already be closed (a test runner's
-        # capture, a server's redirected stdout): then there is nothing to do.
-        with contextlib.suppress(ValueError, OSError):
-            self.write(self.gate.flush(time.time(), everything=True))
+    def flush(self) -> None:
+        self.write(self.gate.flush(time.time(), everything=True))
+
+
+# The gates holding counts not yet written, for `flush_suppressed`.
+_WAITING: weakref.WeakSet[_Summaries] = weakref.WeakSet()
+
+
+def flush_suppressed() -> None:
+    """Write every pending `auth.failure.suppressed` count now."""
+    for summaries in list(_WAITING):
+        summaries.flush()
+
+
+def _at_exit() -> None:
+    # At exit the log's stream may already be closed (a test runner's
+    # capture, a server's redirected stdout): then there is nothing to do.
+    with contextlib.suppress(ValueError, OSError):
+        flush_suppressed()
+
+
+atexit.register(_at_exit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from authhygiene._asgi_cors import CORS_DONE, Inspection, app_layer_headers, cors_step, inspect_app
-from authhygiene._runtime import Runtime
+from authhygiene._runtime import Runtime, flush_suppressed
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import (
     WATCHED_STATUSES,
@@ -127,6 +127,18 @@ class AuthHygiene:
         self._cors = self.runtime.cors
         self._inspection: Inspection | None = None
 
+    def _flush_at_shutdown(self, send: Send) -> Send:
+        """`send` for the lifespan scope, unchanged but for one thing: when
+        the app has shut down, pending `auth.failure.suppressed` counts are
+        written. uvicorn ends by re-raising SIGTERM, so `atexit` never runs."""
+
+        async def lifespan_send(message: Message) -> None:
+            await send(message)
+            if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                flush_suppressed()
+
+        return lifespan_send
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         server_errors = None
         if self._inspection is None:
@@ -135,6 +147,9 @@ class AuthHygiene:
             if self._inspection.misconfig:
                 emit_misconfig(self.runtime.logger, self._inspection.misconfig, {})
         if scope["type"] != "http":
+            if scope["type"] == "lifespan" and self.runtime.summaries is not None:
+                await self.app(scope, receive, self._flush_at_shutdown(send))
+                return
             await self.app(scope, receive, send)
             return
         if self._cors is not None and CORS_DONE not in scope:

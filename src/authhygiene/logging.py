@@ -32,6 +32,7 @@ __all__ = [
     "default_logger",
     "emit",
     "emit_misconfig",
+    "flush_suppressed",
     "redact",
     "redact_server_logs",
 ]
@@ -219,6 +220,16 @@ def redact_server_logs(
         else:
             logger.addFilter(attached)
     return attached
+
+
+def flush_suppressed() -> None:
+    """Write every pending `auth.failure.suppressed` summary now, instead of
+    when its window closes: call it on shutdown (a FastAPI lifespan's exit,
+    gunicorn's `worker_exit` hook) or before reading the log in a script.
+    It also runs at interpreter exit."""
+    from authhygiene._runtime import flush_suppressed as flush
+
+    flush()
 
 
 # What to change, for the kinds whose fix is not obvious from the name.

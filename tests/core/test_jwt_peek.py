@@ -59,3 +59,34 @@ def test_peek_never_raises(token: str) -> None:
     if facts is not None:
         for text in (facts.alg, facts.kid, facts.iss):
             assert text is None or (text.isascii() and text.isprintable())
+
+
+@pytest.mark.parametrize(
+    ("payload", "claims", "aud", "read"),
+    [
+        pytest.param({"aud": "api"}, (), ("api",), (), id="one-audience"),
+        pytest.param({"aud": ["a", "b", 3]}, (), ("a", "b"), (), id="audiences-text-only"),
+        pytest.param({"aud": ["x"] * 20}, (), ("x",) * 8, (), id="audiences-bounded"),
+        pytest.param({"aud": {"nested": 1}}, (), (), (), id="audience-not-text"),
+        pytest.param({"sub": "u-1", "jti": 7}, ("sub", "jti"), (), (("sub", "u-1"), ("jti", 7))),
+        pytest.param(
+            {"sub": "a\r\nb", "n": 2**60, "f": 1.5, "b": True, "l": [1]},
+            ("sub", "n", "f", "b", "l", "missing"),
+            (),
+            (("sub", "ab"),),
+            id="claims-bounded-text-and-safe-integers-only",
+        ),
+    ],
+)
+def test_audience_and_requested_claims(
+    payload: dict[str, object],
+    claims: tuple[str, ...],
+    aud: tuple[str, ...],
+    read: tuple[tuple[str, object], ...],
+) -> None:
+    """`aud` explains audience mismatches; other claims are read only when
+    the operator names them (`log_claims`), as text or integers."""
+    facts = peek(b64({"alg": "HS256"}) + "." + b64(payload) + ".s", claims)
+    assert facts is not None
+    assert facts.aud == aud
+    assert facts.claims == read

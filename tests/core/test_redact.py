@@ -30,6 +30,58 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
         # A short secret is replaced where it stands alone, not inside words.
         pytest.param("bad pw1 given", ("pw1",), "bad [redacted] given", id="short-alone"),
         pytest.param("abc", ("ab",), "abc", id="short-inside-a-word"),
+        # Shapes found in whatever an app or a server logs.
+        pytest.param(
+            "GET /items?page=2&access_token=abc123 HTTP/1.1",
+            (),
+            "GET /items?page=2&access_token=[redacted] HTTP/1.1",
+            id="url-query",
+        ),
+        pytest.param(
+            "Cookie: session=s3cr3tvalue; theme=dark", (), "Cookie: [redacted]", id="cookie"
+        ),
+        pytest.param(
+            "{'authorization': 'x9Y8z7W6v5'}", (), "{'authorization': '[redacted]'}", id="repr"
+        ),
+        pytest.param("key sk_live_4eC39HqLyjWDarjtT1zdp7dc", (), "key [redacted]", id="stripe"),
+        pytest.param("ghp_" + "a1B2" * 9, (), "[redacted]", id="github"),
+        pytest.param("id AKIAIOSFODNN7EXAMPLE", (), "id [redacted]", id="aws"),
+        pytest.param(
+            "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+            (),
+            "[redacted]",
+            id="pem",
+        ),
+        pytest.param("k=Zx8Qm2Lr5Tv9Wb3Nc7Hd1Jf6", (), "k=[redacted]", id="high-entropy"),
+        # What operators correlate by, and placeholders, stay.
+        pytest.param("id 9f86d081884c7d65 ok", (), "id 9f86d081884c7d65 ok", id="fingerprint"),
+        pytest.param(
+            "req 262d2b61-fa87-4a6f-987e-58fdb754db11",
+            (),
+            "req 262d2b61-fa87-4a6f-987e-58fdb754db11",
+            id="uuid",
+        ),
+        pytest.param(
+            "send 'Authorization: Bearer <token>'.",
+            (),
+            "send 'Authorization: Bearer <token>'.",
+            id="placeholder",
+        ),
+        pytest.param(
+            "scheme=Bearer server_time=2026-11-23T03:36:45Z",
+            (),
+            "scheme=Bearer server_time=2026-11-23T03:36:45Z",
+            id="key-value-after-scheme",
+        ),
+        pytest.param(
+            "authhygiene.core.origin_patterns.check_pattern",
+            (),
+            "authhygiene.core.origin_patterns.check_pattern",
+            id="dotted-name",
+        ),
+        pytest.param(
+            "AuthenticationMiddlewareBackend", (), "AuthenticationMiddlewareBackend", id="word"
+        ),
     ],
 )
 def test_scrub(text: str, secrets: tuple[str, ...], expected: str) -> None:

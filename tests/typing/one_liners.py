@@ -6,12 +6,23 @@ the public signatures that breaks a documented use fails the build.
 
 from __future__ import annotations
 
+import logging
+
+import structlog
 from fastapi import FastAPI
 from flask import Flask
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from authhygiene import CORS, AuthFailure, AuthHygiene, AuthHygieneWSGI, Reason
+from authhygiene import CORS, AuthFailure, AuthHygiene, AuthHygieneWSGI, LogLimit, Reason
+from authhygiene.logging import (
+    RedactingFilter,
+    Redactor,
+    flush_suppressed,
+    redact,
+    redact_server_logs,
+)
+from authhygiene.testing import assert_no_secrets
 
 fastapi_app = FastAPI()
 fastapi_app.add_middleware(AuthHygiene, realm="api")
@@ -45,3 +56,30 @@ browser_flask.wsgi_app = AuthHygieneWSGI(  # type: ignore[method-assign]
         max_age=600,
     ),
 )
+
+# The README's "Logs" lines: a production structlog chain with `redact`,
+# the servers' access logs redacted, and the logging options.
+
+structlog.configure(
+    processors=[
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact,
+        structlog.processors.JSONRenderer(),
+    ]
+)
+redact_server_logs()
+logging.getLogger("myapp").addFilter(RedactingFilter(redactor=Redactor(keys=frozenset({"pin"}))))
+logged_api = FastAPI()
+logged_api.add_middleware(
+    AuthHygiene,
+    realm="api",
+    trusted_proxies=("10.0.0.0/8",),
+    log_claims=("sub",),
+    log_omit=("user_agent",),
+    log_limit=LogLimit(per_key=20, total=1000, window_s=60),
+    metrics=True,
+)
+flush_suppressed()
+assert_no_secrets(["a captured line"], ["a-secret-value"])

@@ -100,7 +100,7 @@ class Policy:
     log_limit: LogLimit | None = field(default_factory=LogLimit)
     # None: count failures in Prometheus when prometheus-client is installed.
     metrics: bool | None = None
-    fingerprint_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
+    fingerprint_key: bytes = field(default_factory=lambda: _default_key(), repr=False)
     # Whether `schemes` was configured (True) or is the default: an app's own
     # challenges then say what it accepts.
     schemes_given: bool = field(default=False, init=False)
@@ -328,6 +328,24 @@ def _log_omit(value: object) -> frozenset[str]:
                 f" {', '.join(sorted(LOG_FIELDS_OMITTABLE))}."
             )
     return frozenset(names)
+
+
+FINGERPRINT_KEY_ENV = "AUTHHYGIENE_FINGERPRINT_KEY"
+
+
+def _default_key() -> bytes:
+    """The environment's key, so that every worker of a deployment gives one
+    token one fingerprint; else a random key, good for this process only."""
+    configured = os.environ.get(FINGERPRINT_KEY_ENV)
+    if configured:
+        try:
+            return _key(configured)
+        except PolicyError:
+            raise PolicyError(
+                f"authhygiene: {FINGERPRINT_KEY_ENV} must hold at least 16 bytes of secret,"
+                ' e.g. the output of `python -c "import secrets; print(secrets.token_hex(32))"`.'
+            ) from None
+    return os.urandom(32)
 
 
 def _key(value: object) -> bytes:

@@ -66,12 +66,17 @@ _SECRET_TEXT_RE = re.compile(
     r"|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"
     # A header line naming a secret header, in a dump or an error message:
     # the value up to the end of the line (or a quote closing a repr).
-    rf"|(?P<keep>\b(?i:{_HEADER_LINE_NAMES})[\"']?\s*[:=]\s*[\"']?)[^\r\n\"']+"
+    # A placeholder ("Authorization: Bearer <token>") has no credential run.
+    rf"|(?P<keep>\b(?i:{_HEADER_LINE_NAMES})[\"']?\s*[:=]\s*[\"']?)"
+    r"(?=[^\r\n\"'<>]*?[A-Za-z0-9\-._~+/=%]{8})[^\r\n\"'<>]+"
     # A scheme word and a credential-looking run: 8+ characters of which a
     # later one is a digit, a symbol or a capital. Plain words ("Token
     # expired", "Missing bearer token") are an app's message, not a secret.
     r"|\b(?i:bearer|basic|dpop|token|apikey|digest)\s+"
     r"(?=[A-Za-z0-9\-._~+/]+?[0-9A-Z\-._~+/=])[A-Za-z0-9\-._~+/]{8,}=*"
+    # ... and not a `key=value` pair that follows the word in a log line
+    # ("scheme=Bearer server_time=...").
+    r"(?![\w\-.~+/=])"
     # Well-known API key and token formats (Stripe, GitHub, GitLab, Slack,
     # AWS access key ids, Google API keys, OpenAI/Anthropic-style keys).
     r"|\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}"

@@ -1,0 +1,175 @@
+"""The `authhygiene` command.
+
+``authhygiene logs [FILE|-] [--json] [--top N]`` summarises the JSON lines the
+middleware wrote (see `authhygiene.log_summary`): failures by reason and
+status, top clients, paths and credential fingerprints, time buckets with
+spikes, the share with suspected clock skew, and findings in plain English.
+FILE may be gzip-compressed (recognised by its first bytes, so ``-`` works
+for a compressed stream too); ``-`` or no FILE reads standard input.
+
+Exit status, for scripts: 0 when the log was read, whether or not it held
+failures (a clean log is not an error; ``--json`` says ``failures.total``);
+2 for a usage error or a file that cannot be read (nothing is printed on
+stdout), or a compressed stream that breaks off (the summary of what was read
+is printed, the error goes to stderr); 1 when stdout closed early (``| head``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import sys
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Protocol
+
+from authhygiene.log_summary import MAX_LINE_BYTES, render_text, safe, summarise, to_json
+
+__all__ = ["LineStream", "bounded_lines", "main"]
+
+EXIT_OK = 0
+EXIT_BROKEN_PIPE = 1
+EXIT_ERROR = 2
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_PROG = "authhygiene"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=_PROG, description="Tools for the authhygiene middleware."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    logs = commands.add_parser(
+        "logs",
+        help="summarise auth failures in a JSON log",
+        description="Summarise the auth.failure events in a JSON-lines log (structlog's"
+        " JSONRenderer): reasons and statuses, top clients, paths and credential"
+        " fingerprints, time buckets with spikes, suspected clock skew, and findings.",
+    )
+    logs.add_argument(
+        "file", nargs="?", default="-", metavar="FILE", help="log file, .gz or not; - is stdin"
+    )
+    logs.add_argument("--json", action="store_true", help="print the summary as JSON")
+    logs.add_argument("--top", type=_positive, default=10, metavar="N", help="rows per table")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+class LineStream(Protocol):
+    """What `bounded_lines` reads: a binary file, stdin's buffer, a GzipFile."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+def _open(name: str, closing: ExitStack) -> LineStream:
+    """The file (or stdin) as bytes, decompressed when it starts like gzip
+    (by its magic bytes, not its name: a compressed stdin works too)."""
+    # stdin by its descriptor: a BufferedReader (peek) that closing leaves open.
+    source = sys.stdin.fileno() if name == "-" else name
+    raw = closing.enter_context(open(source, "rb", closefd=name != "-"))  # noqa: SIM115
+    if raw.peek(2)[:2] == _GZIP_MAGIC:
+        return closing.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+    return raw
+
+
+def bounded_lines(stream: LineStream, limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """Each line of `stream`, never holding more than `limit` + 1 bytes of
+    one: the rest of a longer line is read and dropped, and its first
+    `limit` + 1 bytes are yielded so the summary counts it as too long."""
+    while line := stream.readline(limit + 1):
+        if len(line) > limit and not line.endswith(b"\n"):
+            _skip_rest(stream, limit)
+        yield line
+
+
+def _skip_rest(stream: LineStream, limit: int) -> None:
+    while rest := stream.readline(limit):
+        if rest.endswith(b"\n"):
+            return
+
+
+@dataclass(slots=True)
+class _Source:
+    """The lines of one input; a read error ends them and is kept, so what
+    was read before a truncated .gz still gets its summary."""
+
+    stream: LineStream
+    error: str | None = None
+
+    def lines(self) -> Iterator[bytes]:
+        try:
+            yield from bounded_lines(self.stream)
+        except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+            self.error = str(exc) or type(exc).__name__
+
+
+def _logs(args: argparse.Namespace) -> int:
+    name: str = args.file
+    shown = "stdin" if name == "-" else safe(name, 200)
+    with ExitStack() as closing:
+        try:
+            source = _Source(_open(name, closing))
+        except OSError as exc:
+            _error(f"cannot read {shown}: {exc.strerror or exc}")
+            return EXIT_ERROR
+        summary = summarise(source.lines(), top=args.top)
+    if args.json:
+        _write(json.dumps(to_json(summary), indent=2) + "\n")
+    else:
+        _write(render_text(summary))
+    if source.error is not None:
+        _error(f"{shown}: reading stopped after {summary.lines:,} lines: {source.error}")
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _write(text: str) -> None:
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a StringIO put in place of stdout
+        sys.stdout.write(text)
+        return
+    sys.stdout.flush()
+    data = memoryview(text.encode(sys.stdout.encoding or "utf-8", "backslashreplace"))
+    # When the reader of a pipe leaves mid-write, CPython's BufferedWriter
+    # returns the short count instead of raising: write the rest, so the
+    # next write raises BrokenPipeError rather than the output being cut
+    # off with exit status 0.
+    while data:
+        data = data[buffer.write(data) :]
+    buffer.flush()
+
+
+def _error(message: str) -> None:
+    # A file name is escaped, but an OS message may still hold what the
+    # terminal's encoding cannot show.
+    encoding = sys.stderr.encoding or "utf-8"
+    line = f"{_PROG} logs: {message}\n".encode(encoding, "backslashreplace").decode(encoding)
+    sys.stderr.write(line)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command with `argv` (default: the process's arguments) and
+    return its exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return _logs(args)
+    except BrokenPipeError:
+        # `authhygiene logs x | head`: the reader left. Point stdout at
+        # /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
