@@ -85,7 +85,7 @@ def _cases() -> list[Case]:
             "An empty 'Bearer ' header",
             "/users/me",
             "Bearer ",
-            "Authorization: Bearer (and nothing after it)",
+            "Authorization: Bearer <nothing after it>",
             "401 'Not authenticated'; RFC 6750 §3.1 calls this a malformed request (400).",
         ),
         Case(

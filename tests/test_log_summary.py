@@ -20,7 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authhygiene import Reason
+from authhygiene import REASONS, Reason
+from authhygiene.core.misconfig import MISCONFIG
 from authhygiene.log_summary import (
     MAX_LINE_BYTES,
     Summary,
@@ -533,11 +534,18 @@ def test_findings(lines: list[str], present: list[str], absent: list[str]) -> No
 
 @pytest.mark.parametrize("reason", list(Reason), ids=str)
 def test_every_reason_has_advice(reason: Reason) -> None:
-    """The taxonomy is one table: a reason added there without advice here
-    would fall back to a sentence that tells the reader nothing."""
+    """The taxonomy is one table: the advice is the row's `operator` text, so
+    a reason added there is explained here without a second list to forget."""
     (finding, *_) = summarise(many(5, reason=reason.value)).findings
-    assert finding.startswith(f"100% of failures (5 of 5) are {reason.value}: ")
-    assert "diagnosis field" not in finding
+    assert finding == f"100% of failures (5 of 5) are {reason.value}: {REASONS[reason].operator}"
+
+
+@pytest.mark.parametrize("kind", sorted(MISCONFIG), ids=str)
+def test_every_misconfig_kind_is_explained(kind: str) -> None:
+    """The logger's fixes and the summary's meanings come from one table, so
+    every kind the middleware logs reads back as a sentence."""
+    (finding,) = summarise([json.dumps({"event": "auth.misconfig", "kind": kind})]).findings
+    assert finding == f"misconfiguration {kind}: {MISCONFIG[kind].meaning}"
 
 
 # --- text output ---------------------------------------------------------------
@@ -811,7 +819,7 @@ def test_too_long_lines_are_not_parsed() -> None:
 def test_many_distinct_values_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     """A log with more distinct clients than the table holds still counts
     every failure; only the later new values go unlisted."""
-    monkeypatch.setattr("authhygiene.log_summary.MAX_DISTINCT", 10)
+    monkeypatch.setattr("authhygiene.log_summary.reading.MAX_DISTINCT", 10)
     summary = summarise(failure(client=f"c{i}") for i in range(30))
     assert summary.failures == 30
     assert summary.values_capped

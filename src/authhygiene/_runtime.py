@@ -66,7 +66,10 @@ class _Summaries:
     def _fire(self) -> None:
         with self._lock:
             self._timer = None
-        self.write(self.gate.flush(time.time()))
+        # The log's stream may be gone (a server's redirected stdout closed
+        # at shutdown); a timer thread has no one to raise to.
+        with contextlib.suppress(ValueError, OSError):
+            self.write(self.gate.flush(time.time()))
         if self.gate.pending():
             self.schedule()
 

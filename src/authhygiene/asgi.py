@@ -19,6 +19,7 @@ or HTTP call (see `authhygiene._asgi_cors`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -135,7 +136,9 @@ class AuthHygiene:
         async def lifespan_send(message: Message) -> None:
             await send(message)
             if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                flush_suppressed()
+                # The log's stream may be closed by now; shutdown goes on.
+                with contextlib.suppress(ValueError, OSError):
+                    flush_suppressed()
 
         return lifespan_send
 

@@ -14,6 +14,7 @@ query strings (`?access_token=...`).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import traceback
 from collections.abc import Iterable, Mapping, MutableMapping
@@ -22,6 +23,7 @@ from typing import Any
 
 import structlog
 
+from authhygiene.core.misconfig import MISCONFIG
 from authhygiene.core.redact import REDACTED, SECRET_HEADERS, SECRET_NAME_RE, scrub
 
 __all__ = [
@@ -52,13 +54,16 @@ SERVER_LOGGERS = (
     "granian.access",
 )
 
-# Keys whose values are ours and safe although they look like secrets to
-# the entropy test (a fingerprint is hex, but a `kid` or a trace id may not be).
-_SAFE_KEYS = frozenset(
-    {"event", "credential_fingerprint", "request_id", "kid", "trace_id", "span_id", "timestamp"}
+# Keys whose values are ids by nature: spared the entropy test (a `kid` or a
+# trace id looks random), never the other checks.
+_ID_KEYS = frozenset(
+    {"credential_fingerprint", "request_id", "kid", "trace_id", "span_id", "timestamp"}
 )
+# structlog's own bookkeeping in `ProcessorFormatter` chains: later
+# processors (`add_logger_name`, `ExtraAdder`) read the LogRecord here.
+_STRUCTLOG_KEYS = frozenset({"_record", "_from_structlog"})
 _MAX_DEPTH = 8
-_MAX_ITEMS = 256
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,15 +71,19 @@ class Redactor:
     """A structlog processor that masks secrets anywhere in an event dict.
 
     By name: values under keys such as `password`, `api_key`, `*_token`,
-    `authorization` or `cookie`, and header pairs naming a secret header.
-    By shape, in every string, nested or not, exception text included:
-    JWTs, `Bearer ...`/`Basic ...`, header lines, secret-named query
-    parameters, well-known API key formats and long high-entropy runs.
-    `keys` adds names to mask; `secrets` adds values known to be secret.
+    `accessToken`, `authorization` or `cookie`, and (header, value) pairs
+    naming a secret header, as tuples, lists or ASGI byte pairs. By shape,
+    in every string, nested or not, exception text included: JWTs,
+    `Bearer ...`/`Basic ...`, header lines, secret-named query parameters,
+    well-known API key formats and long high-entropy runs. `keys` adds names
+    to mask (any case); `secrets` adds values known to be secret.
     """
 
     keys: frozenset[str] = frozenset()
     secrets: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", frozenset(key.lower() for key in self.keys))
 
     def __call__(self, logger: Any, method_name: str, event_dict: Any) -> Any:
         if not isinstance(event_dict, MutableMapping):
@@ -83,9 +92,12 @@ class Redactor:
         if exc_info and "exception" not in event_dict:
             # Exception text is where tokens hide (a URL in a client error,
             # a header in a KeyError). Rendered here, so it is redacted.
-            event_dict["exception"] = _format_exception(exc_info)
+            text = _format_exception(exc_info)
+            if text:
+                event_dict["exception"] = text
         for key in list(event_dict):
-            event_dict[key] = self._field(str(key), event_dict[key], 0)
+            if key not in _STRUCTLOG_KEYS:
+                event_dict[key] = self._field(_name(key), event_dict[key], 0)
         return event_dict
 
     def value(self, value: object) -> object:
@@ -95,25 +107,26 @@ class Redactor:
     def secret_name(self, name: str) -> bool:
         """Whether values under this key or header name are secrets."""
         lowered = name.lower()
-        return (
-            lowered in SECRET_HEADERS
-            or lowered in self.keys
-            or (SECRET_NAME_RE.search(name) is not None and lowered not in _SAFE_KEYS)
-        )
+        if lowered in SECRET_HEADERS or lowered in self.keys:
+            return True
+        if lowered in _ID_KEYS:
+            return False
+        # `accessToken`, `IdToken` and `userPassword` end in a secret noun too.
+        return SECRET_NAME_RE.search(_CAMEL_RE.sub("_", name)) is not None
 
     def _field(self, key: str, value: object, depth: int) -> object:
         if self.secret_name(key):
             if value is None or isinstance(value, bool | int | float):
                 return value  # `password=None`, a count: nothing to hide
             return REDACTED
-        if key in _SAFE_KEYS and isinstance(value, str):
-            return scrub(value, self.secrets) if key == "event" else value
+        if key.lower() in _ID_KEYS and isinstance(value, str):
+            return scrub(value, self.secrets, entropy=False)
         return self._walk(value, depth)
 
     def _walk(self, value: object, depth: int) -> object:
         if isinstance(value, str):
             return scrub(value, self.secrets)
-        if value is None or isinstance(value, bool | int | float):
+        if value is None or isinstance(value, bool | int | float | logging.LogRecord):
             return value
         if depth >= _MAX_DEPTH:
             return "[redacted: nested too deep]"
@@ -122,21 +135,18 @@ class Redactor:
             cleaned = scrub(text, self.secrets)
             return value if cleaned == text else cleaned
         if isinstance(value, Mapping):
-            return {
-                key: self._field(str(key), item, depth + 1)
-                for key, item in list(value.items())[:_MAX_ITEMS]
-            }
+            return {key: self._field(_name(key), item, depth + 1) for key, item in value.items()}
         if isinstance(value, list | tuple | set | frozenset):
-            items = list(value)[:_MAX_ITEMS]
+            items = list(value)
             if (
-                isinstance(value, tuple)
+                isinstance(value, tuple | list)
                 and len(items) == 2
                 and isinstance(items[0], str | bytes)
-                and self.secret_name(
-                    items[0].decode("latin-1") if isinstance(items[0], bytes) else items[0]
-                )
+                and isinstance(items[1], str | bytes)
+                and self.secret_name(_name(items[0]))
             ):
-                return (items[0], REDACTED)  # a (header, value) pair
+                pair = [items[0], REDACTED]  # a (header, value) pair
+                return tuple(pair) if isinstance(value, tuple) else pair
             walked = [self._walk(item, depth + 1) for item in items]
             return tuple(walked) if isinstance(value, tuple) else walked
         if isinstance(value, BaseException):
@@ -145,6 +155,11 @@ class Redactor:
         text = repr(value)
         cleaned = scrub(text, self.secrets)
         return value if cleaned == text else cleaned
+
+
+def _name(key: object) -> str:
+    """A key as text: ASGI headers are bytes."""
+    return key.decode("latin-1") if isinstance(key, bytes) else str(key)
 
 
 redact = Redactor()
@@ -163,6 +178,13 @@ def _format_exception(exc_info: object) -> str:
     return "".join(traceback.format_exception(*exc_info))
 
 
+# printf-style placeholders (`%s`, `%(name)s`, `%-5d`), kept out of the
+# scrubbed template: "password=%s" must stay a template.
+_PLACEHOLDER_RE = re.compile(
+    r"%(?:\([^)]*\))?[#0 +\-]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa%]"
+)
+
+
 class RedactingFilter(logging.Filter):
     """A stdlib logging filter that masks secrets in a record's message,
     arguments and exception text, keeping their types so the server's own
@@ -176,21 +198,29 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = self.redactor.secrets
         if isinstance(record.msg, str):
-            record.msg = scrub(record.msg, secrets)
+            record.msg = _scrub_template(record.msg, secrets)
+        elif isinstance(record.msg, Mapping | list | tuple):
+            record.msg = self.redactor.value(record.msg)  # masked by key too
+        else:
+            # An exception or a dict logged as the message renders with str().
+            text = str(record.msg)
+            cleaned = scrub(text, secrets)
+            if cleaned != text:
+                record.msg = cleaned
         args = record.args
         if isinstance(args, tuple):
-            record.args = tuple(
-                scrub(arg, secrets) if isinstance(arg, str) else arg for arg in args
-            )
+            record.args = tuple(self._argument(arg) for arg in args)
         elif isinstance(args, MutableMapping):
             # gunicorn's access atoms: a dict subclass that answers "-" for
             # unknown atoms, so it is changed in place, never replaced.
             for key, value in list(args.items()):
-                if isinstance(value, str):
-                    name = str(key).strip("{}").rsplit("}", 1)[0]
-                    args[key] = (
-                        REDACTED if self.redactor.secret_name(name) else scrub(value, secrets)
-                    )
+                # `{authorization}i` is gunicorn's atom for a request header.
+                name = str(key).strip("{").rsplit("}", 1)[0]
+                if isinstance(value, str) and self.redactor.secret_name(name):
+                    args[key] = REDACTED
+                else:
+                    args[key] = self._argument(value)
+        self._whole_message(record)
         if record.exc_info and not record.exc_text:
             record.exc_text = scrub(logging.Formatter().formatException(record.exc_info), secrets)
         elif record.exc_text:
@@ -198,6 +228,44 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = scrub(record.stack_info, secrets)
         return True
+
+    def _argument(self, arg: object) -> object:
+        if arg is None or isinstance(arg, bool | int | float):
+            return arg  # `%d` must still get a number
+        text = arg if isinstance(arg, str) else str(arg)
+        cleaned = scrub(text, self.redactor.secrets)
+        return arg if cleaned == text else cleaned
+
+    def _whole_message(self, record: logging.LogRecord) -> None:
+        """A secret split between template and argument ("password=%s" with
+        the password as argument) shows only in the formatted message."""
+        if not record.args:
+            return
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):
+            return
+        cleaned = scrub(message, self.redactor.secrets)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+
+
+def _scrub_template(template: str, secrets: tuple[str, ...]) -> str:
+    if "%" not in template:
+        return scrub(template, secrets)
+    # Each placeholder becomes a line break around its index while the
+    # template is scrubbed: no credential shape spans a line break.
+    placeholders: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        placeholders.append(match.group(0))
+        return f"\n{len(placeholders) - 1}\n"
+
+    hidden = _PLACEHOLDER_RE.sub(hide, template)
+    cleaned = scrub(hidden, secrets)
+    if cleaned == hidden:
+        return template
+    return re.sub(r"\n(\d+)\n", lambda m: placeholders[int(m.group(1))], cleaned)
 
 
 def redact_server_logs(
@@ -211,13 +279,18 @@ def redact_server_logs(
     Call it at import time of your app module, after the server configured
     its logging (uvicorn and gunicorn configure it before importing the app).
     """
-    attached = RedactingFilter(redactor=redactor)
-    for name in names:
-        logger = logging.getLogger(name)
-        present = [f for f in logger.filters if isinstance(f, RedactingFilter)]
-        if present:
-            attached = present[0]
-        else:
+    attached: RedactingFilter | None = None
+    loggers = [logging.getLogger(name) for name in names]
+    for logger in loggers:
+        for present in logger.filters:
+            if isinstance(present, RedactingFilter):
+                attached = present
+                break
+    if attached is None:
+        attached = RedactingFilter(redactor=redactor)
+    attached.redactor = redactor  # the latest call's keys and secrets
+    for logger in loggers:
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(attached)
     return attached
 
@@ -231,20 +304,6 @@ def flush_suppressed() -> None:
 
     flush()
 
-
-# What to change, for the kinds whose fix is not obvious from the name.
-_FIXES = {
-    "preflight_refused": "the app's auth answered a CORS preflight, which never carries"
-    " credentials; put the CORS layer in front of the auth, or pass cors=CORS(...) to"
-    " authhygiene, which answers preflights before the app runs",
-    "cors_wildcard_with_credentials": "the app answered Access-Control-Allow-Origin: * with"
-    " credentials, which browsers refuse; list the exact origins of your front ends",
-    "cors_any_origin_with_credentials": "the app's CORS layer allows every origin with"
-    " credentials, so it reflects any site's origin and every site can read your users'"
-    " responses; list the exact origins of your front ends",
-    "cors_configured_twice": "both the app's own CORS layer and authhygiene's cors= are"
-    " configured; keep one (authhygiene's answers preflights before the app's auth runs)",
-}
 
 _reported: set[str] = set()
 _reported_lock = threading.Lock()
@@ -267,10 +326,13 @@ def emit_misconfig(logger: Any, kinds: tuple[str, ...], fields: Mapping[str, obj
             if kind in _reported:
                 continue
             _reported.add(kind)
+        # The table's fix, for the kinds whose fix is not obvious from the name.
+        row = MISCONFIG.get(kind)
+        fix = {} if row is None or row.fix is None else {"fix": row.fix}
         logger.warning(
             "auth.misconfig",
             kind=kind,
             path=fields.get("path"),
             status=fields.get("app_status", fields.get("status")),
-            **({"fix": _FIXES[kind]} if kind in _FIXES else {}),
+            **fix,
         )

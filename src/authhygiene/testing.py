@@ -72,7 +72,13 @@ def _record_text(record: logging.LogRecord) -> str:
 
 def _forms(secret: str) -> set[str]:
     """The ways a secret is written on its way to a log."""
-    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],  # orjson, ensure_ascii=False
+    }
     forms.add(base64.b64encode(secret.encode("utf-8", "surrogateescape")).decode())
     if secret.count(".") == 2 and secret.startswith("eyJ"):
         # A JWT's claims and signature leak on their own too (a truncated
@@ -86,10 +92,31 @@ def _label(secret: str) -> str:
     return f"a {len(secret)}-character secret (sha256 {digest}...)"
 
 
-def _around(text: str, start: int, end: int) -> str:
-    before = text[max(0, start - _CONTEXT) : start]
-    after = text[end : end + _CONTEXT]
-    return repr(f"{before}<HERE>{after}")
+def _occurrences(text: str, forms: Iterable[str]) -> list[tuple[int, int]]:
+    spans = []
+    for form in forms:
+        begin = _find(text, form)
+        while begin >= 0:
+            spans.append((begin, begin + len(form)))
+            begin = _find(text, form, begin + 1)
+    return spans
+
+
+def _around(text: str, start: int, end: int, hidden: list[tuple[int, int]]) -> str:
+    """The text around a finding, with the finding shown as <HERE> and every
+    other secret or credential shape in reach (cut at the edge or not)
+    shown as <SECRET>: the message must not leak what it reports."""
+    low, high = max(0, start - _CONTEXT), min(len(text), end + _CONTEXT)
+    spans = sorted([(start, end, "<HERE>"), *((a, b, "<SECRET>") for a, b in hidden)])
+    out, position = [], low
+    for a, b, label in spans:
+        if b <= low or a >= high or b <= position:
+            continue
+        out.append(text[position : max(a, position)])
+        out.append(label)
+        position = max(position, b)
+    out.append(text[position:high] if position < high else "")
+    return repr("".join(out))
 
 
 def assert_no_secrets(
@@ -107,31 +134,33 @@ def assert_no_secrets(
         if text and text != REDACTED:
             wanted.append((text, _forms(text)))
     found: list[str] = []
+    every_form = [form for _, forms in wanted for form in forms]
     for where, text in captured_texts(captured):
+        hits = []
         for secret, forms in wanted:
             for form in sorted(forms, key=len, reverse=True):
                 start = _find(text, form)
                 if start >= 0:
-                    found.append(
-                        f"{_label(secret)} in {where}: {_around(text, start, start + len(form))}"
-                    )
+                    hits.append((f"{_label(secret)} in {where}", start, start + len(form)))
                     break
-        if shapes:
-            for start, end in credential_spans(text)[:3]:
-                found.append(
-                    f"a credential-shaped value ({end - start} characters) in {where}:"
-                    f" {_around(text, start, end)}"
-                )
+        shaped = credential_spans(text) if shapes else []
+        for start, end in shaped[:3]:
+            hits.append(
+                (f"a credential-shaped value ({end - start} characters) in {where}", start, end)
+            )
+        if hits:
+            hidden = _occurrences(text, every_form) + shaped
+            found.extend(f"{what}: {_around(text, a, b, hidden)}" for what, a, b in hits)
     if found:
         raise AssertionError(
             "credentials reached captured output (shown as <HERE>):\n  " + "\n  ".join(found[:20])
         )
 
 
-def _find(text: str, form: str) -> int:
+def _find(text: str, form: str, begin: int = 0) -> int:
     if len(form) >= 4:
-        return text.find(form)
-    start = text.find(form)
+        return text.find(form, begin)
+    start = text.find(form, begin)
     while start >= 0:
         before = text[start - 1] if start else " "
         after = text[start + len(form)] if start + len(form) < len(text) else " "

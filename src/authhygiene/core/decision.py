@@ -27,7 +27,7 @@ from authhygiene.core.diagnose import AppAnswer, Declared, Failure, diagnose
 from authhygiene.core.policy import Policy
 from authhygiene.core.problem import CONTENT_TYPE, detail, problem_body
 from authhygiene.core.reasons import REASONS, Reason
-from authhygiene.core.redact import bounded, redact_query, scrub
+from authhygiene.core.redact import bounded, credential_spans, redact_query, scrub
 
 __all__ = [
     "WATCHED_STATUSES",
@@ -119,7 +119,8 @@ def _request_id(policy: Policy, view: RequestView, answer: AppAnswer) -> tuple[s
             *answer.get_all(policy.request_id_header),
             view.get(policy.request_id_header),
         ):
-            if known and _REQUEST_ID_RE.fullmatch(known):
+            # A credential sent as a request id would be echoed and logged.
+            if known and _REQUEST_ID_RE.fullmatch(known) and not credential_spans(known):
                 return known, None
     minted = uuid.uuid4()
     return minted.hex, f"urn:uuid:{minted}"
@@ -254,7 +255,7 @@ def _log_fields(
             "query": redact_query(view.query) or None,
             "client": bounded(client_address(policy.trusted_proxies, view) or "", 64) or None,
             "user_agent": (bounded(scrub(view.get("user-agent") or "", secrets), 256) or None),
-            "origin": bounded(view.get("origin") or "", 256) or None,
+            "origin": bounded(scrub(view.get("origin") or "", secrets), 256) or None,
             "request_id": request_id,
             "credential_fingerprint": (
                 fingerprint(policy.fingerprint_key, credentials.secret)

@@ -44,7 +44,10 @@ class ReasonInfo:
     None where RFC 6750 §3.1 says the challenge must carry none (no
     credentials, unsupported scheme) or where the reason is not about the
     token at all. `log_event` is the OWASP Logging Vocabulary name (R25) so
-    SIEM rules written for it match our events.
+    SIEM rules written for it match our events. `hint` speaks to the caller;
+    `operator` speaks to whoever runs the API, saying what a burst of this
+    reason in the log usually means and what to check (`authhygiene logs`
+    prints it in its findings).
     """
 
     status: int
@@ -52,11 +55,13 @@ class ReasonInfo:
     title: str
     hint: str
     log_event: str
+    operator: str
 
 
 # One row per reason. Titles are stable per reason (RFC 9457 §3.1.3: the
 # title should not change from occurrence to occurrence); hints say what the
-# caller should do next.
+# caller should do next; operator texts complete a sentence "N% of failures
+# are <reason>: ...", so they start in lower case and end without a stop.
 REASONS: dict[Reason, ReasonInfo] = {
     Reason.CREDENTIALS_MISSING: ReasonInfo(
         401,
@@ -64,6 +69,8 @@ REASONS: dict[Reason, ReasonInfo] = {
         "Authentication is required",
         "Send credentials in the Authorization header, e.g. 'Authorization: {scheme} <token>'.",
         "authn_login_fail",
+        "clients are not sending credentials at all; check that the client attaches the"
+        " Authorization header and that no proxy, redirect or CORS preflight strips it",
     ),
     Reason.SCHEME_NOT_ACCEPTED: ReasonInfo(
         401,
@@ -71,6 +78,7 @@ REASONS: dict[Reason, ReasonInfo] = {
         "The authentication scheme is not accepted",
         "Send the credentials with one of the accepted schemes: {accepted}.",
         "authn_login_fail",
+        "clients send credentials in a scheme this API does not accept (see Schemes)",
     ),
     Reason.CREDENTIALS_MALFORMED: ReasonInfo(
         400,
@@ -79,6 +87,8 @@ REASONS: dict[Reason, ReasonInfo] = {
         "Send exactly one credential, once, as 'Authorization: {scheme} <token>'"
         " with nothing else on the line.",
         "authn_login_fail",
+        "clients send malformed credentials (an empty Bearer, two Authorization headers,"
+        " a quoted token, or the token twice)",
     ),
     Reason.CREDENTIALS_INVALID: ReasonInfo(
         401,
@@ -86,6 +96,8 @@ REASONS: dict[Reason, ReasonInfo] = {
         "The credentials were rejected",
         "Obtain new credentials and retry; do not retry with the same ones.",
         "authn_login_fail",
+        "the app rejects the credentials themselves (an unknown key, a wrong password or"
+        " an unreadable token)",
     ),
     Reason.TOKEN_EXPIRED: ReasonInfo(
         401,
@@ -93,6 +105,7 @@ REASONS: dict[Reason, ReasonInfo] = {
         "The access token has expired",
         "Obtain a new access token (refresh it) and retry.",
         "authn_token_expired",
+        "clients keep using tokens after they expire; check that they refresh them",
     ),
     Reason.TOKEN_NOT_YET_VALID: ReasonInfo(
         401,
@@ -100,6 +113,7 @@ REASONS: dict[Reason, ReasonInfo] = {
         "The access token is not valid yet",
         "Wait until the token becomes valid, or check the clocks of the issuer and this server.",
         "authn_token_invalid",
+        "tokens are used before they become valid (nbf/iat in the future)",
     ),
     Reason.TOKEN_SIGNATURE_INVALID: ReasonInfo(
         401,
@@ -107,6 +121,8 @@ REASONS: dict[Reason, ReasonInfo] = {
         "The access token's signature is invalid",
         "Use a token issued by the issuer this API trusts, unmodified.",
         "authn_token_invalid",
+        "tokens are signed with a key this server does not accept; check signing-key"
+        " rotation, the keys (JWKS) this server trusts, and which issuer the clients use",
     ),
     Reason.TOKEN_AUDIENCE_MISMATCH: ReasonInfo(
         401,
@@ -114,6 +130,8 @@ REASONS: dict[Reason, ReasonInfo] = {
         "The access token is for another audience",
         "Request a token whose audience ('aud') is this API.",
         "authn_token_invalid",
+        "tokens were issued for another audience; compare the audience the clients request"
+        " with the one this server expects",
     ),
     Reason.TOKEN_ISSUER_MISMATCH: ReasonInfo(
         401,
@@ -121,6 +139,8 @@ REASONS: dict[Reason, ReasonInfo] = {
         "The access token comes from an untrusted issuer",
         "Request a token from the issuer this API trusts.",
         "authn_token_invalid",
+        "tokens come from another issuer; check that clients and this server use the same"
+        " identity provider (not staging against production)",
     ),
     Reason.TOKEN_ALGORITHM_REJECTED: ReasonInfo(
         401,
@@ -128,6 +148,7 @@ REASONS: dict[Reason, ReasonInfo] = {
         "The access token's signing algorithm is not accepted",
         "Request a token signed with one of the algorithms this API accepts.",
         "authn_token_invalid",
+        "tokens are signed with an algorithm this server refuses",
     ),
     Reason.TOKEN_REVOKED: ReasonInfo(
         401,
@@ -135,6 +156,7 @@ REASONS: dict[Reason, ReasonInfo] = {
         "The access token has been revoked",
         "Sign in again to obtain a new token.",
         "authn_token_revoked",
+        "the tokens were revoked; the clients must obtain new ones",
     ),
     Reason.SESSION_EXPIRED: ReasonInfo(
         401,
@@ -142,6 +164,7 @@ REASONS: dict[Reason, ReasonInfo] = {
         "The session has expired",
         "Sign in again.",
         "session_expired",
+        "sessions expired; the users must sign in again",
     ),
     Reason.INSUFFICIENT_SCOPE: ReasonInfo(
         403,
@@ -150,6 +173,8 @@ REASONS: dict[Reason, ReasonInfo] = {
         "Request a token that carries the required scope{required}; retrying with this token"
         " will fail again.",
         "authz_fail",
+        "tokens lack the scope the endpoint requires; check the scopes the clients request"
+        " (a permission problem, not an authentication one)",
     ),
     Reason.STEP_UP_REQUIRED: ReasonInfo(
         401,
@@ -157,6 +182,7 @@ REASONS: dict[Reason, ReasonInfo] = {
         "A stronger authentication is required",
         "Authenticate again with the required authentication level and retry.",
         "authz_fail",
+        "the endpoint requires a stronger or more recent authentication than the token carries",
     ),
     Reason.FORBIDDEN: ReasonInfo(
         403,
@@ -165,6 +191,7 @@ REASONS: dict[Reason, ReasonInfo] = {
         "The server refuses this request with these credentials; do not repeat it with the"
         " same credentials.",
         "authz_fail",
+        "authenticated callers are refused; a permission problem, not an authentication one",
     ),
     Reason.CLIENT_BLOCKED: ReasonInfo(
         403,
@@ -172,6 +199,7 @@ REASONS: dict[Reason, ReasonInfo] = {
         "This client is blocked",
         "Contact the API's operators.",
         "authz_fail",
+        "the clients are blocked by policy",
     ),
     Reason.TOO_MANY_FAILURES: ReasonInfo(
         429,
@@ -179,6 +207,7 @@ REASONS: dict[Reason, ReasonInfo] = {
         "Too many failed authentication attempts",
         "Wait for the time given in Retry-After, then retry with valid credentials.",
         "excess_rate_limit_exceeded",
+        "clients are refused after repeated failures; look at what failed before",
     ),
 }
 

@@ -1,0 +1,67 @@
+"""The kinds of `auth.misconfig` event: one table that the logger and the log summary read.
+
+The middleware logs an `auth.misconfig` event, once per kind per process,
+when the app's own answers or the way it is put together are wrong in a way
+the middleware can only paper over. `meaning` says what is wrong (the log
+summary prints it); `fix` says what to change, for the kinds whose fix is not
+obvious from the name, and is written into the event itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MISCONFIG", "MisconfigInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class MisconfigInfo:
+    """What one `auth.misconfig` kind means, and what to change (or None)."""
+
+    meaning: str
+    fix: str | None = None
+
+
+# One row per kind the middleware logs. Meanings complete a sentence
+# "misconfiguration <kind>: ...", so they start in lower case.
+MISCONFIG: dict[str, MisconfigInfo] = {
+    "401_without_challenge": MisconfigInfo(
+        "the app answers 401 without a WWW-Authenticate challenge (RFC 9110 requires one;"
+        " the middleware adds it on the wire)",
+    ),
+    "403_for_missing_credentials": MisconfigInfo(
+        "the app answers 403 to requests without credentials, where 401 with a challenge is due",
+    ),
+    "app_challenge_invalid": MisconfigInfo(
+        "the app's WWW-Authenticate challenge does not parse",
+    ),
+    "cacheable_failure": MisconfigInfo(
+        "the app's auth failures allow caching",
+    ),
+    "preflight_refused": MisconfigInfo(
+        "the app's auth refuses CORS preflights",
+        "the app's auth answered a CORS preflight, which never carries credentials; put the"
+        " CORS layer in front of the auth, or pass cors=CORS(...) to authhygiene, which"
+        " answers preflights before the app runs",
+    ),
+    "cors_wildcard_with_credentials": MisconfigInfo(
+        "the app allows any origin (*) with credentials",
+        "the app answered Access-Control-Allow-Origin: * with credentials, which browsers"
+        " refuse; list the exact origins of your front ends",
+    ),
+    "cors_any_origin_with_credentials": MisconfigInfo(
+        "the app's CORS layer reflects any origin with credentials",
+        "the app's CORS layer allows every origin with credentials, so it reflects any"
+        " site's origin and every site can read your users' responses; list the exact"
+        " origins of your front ends",
+    ),
+    "cors_configured_twice": MisconfigInfo(
+        "two CORS layers are configured",
+        "both the app's own CORS layer and authhygiene's cors= are configured; keep one"
+        " (authhygiene's answers preflights before the app's auth runs)",
+    ),
+    # Logged with the exception text as `error` instead of a fix.
+    "invalid_options": MisconfigInfo(
+        "the middleware's options are invalid",
+    ),
+}

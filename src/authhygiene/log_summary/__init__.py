@@ -1,0 +1,51 @@
+"""Summarise an auth-failure log: why are we getting 401s?
+
+`summarise` reads the JSON lines the middleware wrote (or any structlog JSON
+log with other events, banners and tracebacks interleaved) in one bounded
+pass and counts what a person debugging a burst of refusals needs; its
+`Summary` carries a few plain-English findings, each derived from a count in
+the same summary. `render_text` prints it for a terminal, `to_json` for
+scripts. `authhygiene logs` (`authhygiene.cli`) is the command around them.
+
+One job per module:
+
+- `reading`: parsing lines and untrusted values, bounded counting,
+  `summarise` and `parse_time`; what counts is in its docstring.
+- `summary`: the frozen `Summary` and its rows.
+- `findings`: the sentences, phrased from the reason and misconfiguration
+  tables in `authhygiene.core`.
+- `render`: the text, every value from the log escaped (`safe`).
+- `as_json`: the JSON, its keys listed in its docstring.
+- `phrasing`: how shares, counts and times are written.
+"""
+
+from __future__ import annotations
+
+from authhygiene.log_summary.as_json import to_json
+from authhygiene.log_summary.reading import MAX_LINE_BYTES, parse_time, summarise
+from authhygiene.log_summary.render import render_text, safe
+from authhygiene.log_summary.summary import (
+    Bucket,
+    Misconfig,
+    ReasonSkew,
+    ReasonStatus,
+    Summary,
+    Tally,
+    Timeline,
+)
+
+__all__ = [
+    "MAX_LINE_BYTES",
+    "Bucket",
+    "Misconfig",
+    "ReasonSkew",
+    "ReasonStatus",
+    "Summary",
+    "Tally",
+    "Timeline",
+    "parse_time",
+    "render_text",
+    "safe",
+    "summarise",
+    "to_json",
+]

@@ -1,0 +1,148 @@
+"""The summary as plain JSON types, for scripts: `authhygiene logs --json`.
+
+`to_json` returns a dict with these keys, stable across versions of the
+same `schema`:
+
+- ``schema``: 1.
+- ``lines``: ``read``, ``json_objects``, ``unreadable`` (not a JSON object),
+  ``too_long`` (skipped, longer than ``max_line_bytes``), ``other_events``,
+  ``max_line_bytes``.
+- ``failures``: ``total`` (logged + suppressed), ``logged``, ``suppressed``,
+  ``suppressed_events``.
+- ``by_reason`` [{reason, count}], ``by_status`` [{status, count}],
+  ``by_reason_status`` [{reason, status, count}]: all failures, most first;
+  a missing or unreadable value is null.
+- ``top_clients`` [{client, count, top_reason, top_reason_count}] (the
+  `top` most frequent; top_reason is the reason most of them had),
+  ``top_paths`` [{path, ...}], ``top_credential_fingerprints``
+  [{credential_fingerprint, ...}], ``schemes`` [{scheme, count}], and
+  ``distinct`` {clients, paths, credential_fingerprints, schemes}.
+- ``clock_skew``: ``time_related`` (failures whose reason is token_expired or
+  token_not_yet_valid, or whose event carries the flag), ``flagged`` (logged
+  failures carrying ``clock_skew_suspected``), ``suspected`` (flag true),
+  ``share_of_time_related`` (suspected / flagged), ``share_of_failures``
+  (suspected / total), ``by_reason`` [{reason, flagged, suspected}]; shares
+  are null when their denominator is 0.
+- ``timeline``: null when no failure had a readable time, else
+  ``bucket_s``, ``first``, ``last`` (ISO 8601 UTC), ``median`` (of non-empty
+  buckets), ``spike_factor``, ``buckets`` [{start, count, spike, top_reason,
+  top_reason_count}] from the first bucket to the last, empty ones included.
+- ``untimed``: failures without a readable time.
+- ``report_only``: ``total``, ``by_would_status`` [{status, count}],
+  ``by_reason`` [{reason, count}].
+- ``misconfig`` [{kind, count, paths, fixes}].
+- ``values_capped``: true when some table hit `MAX_DISTINCT` and later new
+  values were lumped out of it.
+- ``findings``: the plain-English sentences.
+"""
+
+from __future__ import annotations
+
+from authhygiene.log_summary.phrasing import iso
+from authhygiene.log_summary.reading import MAX_LINE_BYTES, SPIKE_FACTOR
+from authhygiene.log_summary.summary import Summary, Tally, Timeline
+
+__all__ = ["to_json"]
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _tallies(key: str, rows: tuple[Tally, ...], *, reasons: bool) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for row in rows:
+        item: dict[str, object] = {key: row.value, "count": row.count}
+        if reasons:
+            item["top_reason"] = row.top_reason
+            item["top_reason_count"] = row.top_reason_count
+        out.append(item)
+    return out
+
+
+def _statuses(rows: tuple[tuple[int | None, int], ...]) -> list[dict[str, object]]:
+    return [{"status": status, "count": n} for status, n in rows]
+
+
+def to_json(summary: Summary) -> dict[str, object]:
+    """The summary as plain JSON types, keys as in the module docstring."""
+    timeline = summary.timeline
+    return {
+        "schema": 1,
+        "lines": {
+            "read": summary.lines,
+            "json_objects": summary.json_objects,
+            "unreadable": summary.unreadable,
+            "too_long": summary.too_long,
+            "other_events": summary.other_events,
+            "max_line_bytes": MAX_LINE_BYTES,
+        },
+        "failures": {
+            "total": summary.failures,
+            "logged": summary.logged,
+            "suppressed": summary.suppressed,
+            "suppressed_events": summary.suppressed_events,
+        },
+        "by_reason": _tallies("reason", summary.by_reason, reasons=False),
+        "by_status": _statuses(summary.by_status),
+        "by_reason_status": [
+            {"reason": r.reason, "status": r.status, "count": r.count}
+            for r in summary.by_reason_status
+        ],
+        "top_clients": _tallies("client", summary.top_clients, reasons=True),
+        "top_paths": _tallies("path", summary.top_paths, reasons=True),
+        "top_credential_fingerprints": _tallies(
+            "credential_fingerprint", summary.top_fingerprints, reasons=True
+        ),
+        "schemes": _tallies("scheme", summary.schemes, reasons=False),
+        "distinct": {
+            "clients": summary.distinct_clients,
+            "paths": summary.distinct_paths,
+            "credential_fingerprints": summary.distinct_fingerprints,
+            "schemes": summary.distinct_schemes,
+        },
+        "clock_skew": {
+            "time_related": summary.time_related,
+            "flagged": summary.skew_flagged,
+            "suspected": summary.skew_suspected,
+            "share_of_time_related": _share(summary.skew_suspected, summary.skew_flagged),
+            "share_of_failures": _share(summary.skew_suspected, summary.failures),
+            "by_reason": [
+                {"reason": s.reason, "flagged": s.flagged, "suspected": s.suspected}
+                for s in summary.skew_by_reason
+            ],
+        },
+        "timeline": None if timeline is None else _timeline_json(timeline),
+        "untimed": summary.untimed,
+        "report_only": {
+            "total": summary.report_only,
+            "by_would_status": _statuses(summary.report_only_by_would_status),
+            "by_reason": _tallies("reason", summary.report_only_by_reason, reasons=False),
+        },
+        "misconfig": [
+            {"kind": m.kind, "count": m.count, "paths": list(m.paths), "fixes": list(m.fixes)}
+            for m in summary.misconfig
+        ],
+        "values_capped": summary.values_capped,
+        "findings": list(summary.findings),
+    }
+
+
+def _timeline_json(timeline: Timeline) -> dict[str, object]:
+    return {
+        "bucket_s": timeline.width_s,
+        "first": iso(timeline.first),
+        "last": iso(timeline.last),
+        "median": timeline.median,
+        "spike_factor": SPIKE_FACTOR,
+        "buckets": [
+            {
+                "start": iso(b.start),
+                "count": b.count,
+                "spike": b.spike,
+                "top_reason": b.top_reason,
+                "top_reason_count": b.top_reason_count,
+            }
+            for b in timeline.buckets
+        ],
+    }

@@ -1,0 +1,199 @@
+"""The summary as text for a terminal: findings first, then the tables.
+
+Every value read from the log is escaped by `safe` before it is printed, so a
+hostile line (an attacker's path or user agent) cannot write terminal escapes,
+move the cursor or fake a line of the report.
+"""
+
+from __future__ import annotations
+
+import math
+
+from authhygiene.log_summary.findings import led
+from authhygiene.log_summary.phrasing import duration, iso, pct, plural
+from authhygiene.log_summary.reading import MAX_DISTINCT, MAX_LINE_BYTES
+from authhygiene.log_summary.summary import Summary, Tally
+
+__all__ = ["render_text", "safe"]
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def safe(value: object, limit: int = 80) -> str:
+    """`value` as one line of printable text, at most `limit` characters:
+    control characters, ANSI escapes, bidi overrides and every other
+    non-printable character become repr-style escapes (``\\x1b``)."""
+    out: list[str] = []
+    size = 0
+    for char in str(value):
+        if char in _ESCAPES:
+            piece = _ESCAPES[char]
+        elif char.isprintable():
+            piece = char
+        else:
+            piece = _escape(ord(char))
+        if size + len(piece) > limit:
+            out.append("...")
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
+
+
+def _escape(code: int) -> str:
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _label(value: str | None, limit: int = 60) -> str:
+    return "(missing)" if value is None else safe(value, limit)
+
+
+def _status_label(status: int | None) -> str:
+    return "?" if status is None else str(status)
+
+
+def render_text(summary: Summary) -> str:
+    """The summary for a terminal: findings first, then the tables."""
+    sections = [
+        _header(summary),
+        _findings_section(summary),
+        _reason_section(summary),
+        _keyed_section("Top clients", summary.top_clients, summary.distinct_clients, summary),
+        _keyed_section("Top paths", summary.top_paths, summary.distinct_paths, summary),
+        _keyed_section(
+            "Top credential fingerprints",
+            summary.top_fingerprints,
+            summary.distinct_fingerprints,
+            summary,
+        ),
+        _scheme_section(summary),
+        _skew_section(summary),
+        _timeline_section(summary),
+        _report_only_section(summary),
+        _misconfig_section(summary),
+    ]
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def _header(summary: Summary) -> str:
+    lines = [
+        f"{plural(summary.lines, 'line')} read: {plural(summary.json_objects, 'JSON event')},"
+        f" {summary.unreadable:,} unreadable, {summary.too_long:,} too long"
+        f" (over {MAX_LINE_BYTES:,} bytes), {plural(summary.other_events, 'other event')}",
+    ]
+    if summary.failures:
+        lines.append(
+            f"{plural(summary.failures, 'auth failure')}: {summary.logged:,} logged,"
+            f" {summary.suppressed:,} suppressed by the log's rate limit"
+        )
+    else:
+        lines.append("no auth.failure events found")
+    if summary.values_capped:
+        lines.append(
+            f"(more than {MAX_DISTINCT:,} distinct values in a table: later new ones"
+            " are not listed)"
+        )
+    return "\n".join(lines)
+
+
+def _findings_section(summary: Summary) -> str:
+    if not summary.findings:
+        return ""
+    return "Findings\n" + "\n".join(f"  - {safe(f, 400)}" for f in summary.findings)
+
+
+def _reason_section(summary: Summary) -> str:
+    if not summary.by_reason_status:
+        return ""
+    total = summary.failures
+    rows = [
+        f"  {_label(row.reason, 32):<32} {_status_label(row.status):>3}"
+        f" {row.count:>9,} {pct(row.count, total):>5}"
+        for row in summary.by_reason_status
+    ]
+    return "By reason and status\n" + "\n".join(rows)
+
+
+def _keyed_section(title: str, rows: tuple[Tally, ...], distinct: int, summary: Summary) -> str:
+    if not rows:
+        return ""
+    total = summary.failures
+    lines = [f"{title} ({distinct:,} distinct)"]
+    for row in rows:
+        led_by_reason = led(row.top_reason, row.top_reason_count, row.count)
+        mostly = f"  mostly {_label(row.top_reason, 32)}" if led_by_reason else ""
+        lines.append(f"  {row.count:>9,} {pct(row.count, total):>5}  {_label(row.value)}{mostly}")
+    return "\n".join(lines)
+
+
+def _scheme_section(summary: Summary) -> str:
+    if not summary.schemes:
+        return ""
+    logged = summary.logged
+    rows = [
+        f"  {row.count:>9,} {pct(row.count, logged):>5}  "
+        + ("(no credentials or scheme)" if row.value is None else safe(row.value, 40))
+        for row in summary.schemes
+    ]
+    return "Schemes (logged failures)\n" + "\n".join(rows)
+
+
+def _skew_section(summary: Summary) -> str:
+    if not summary.time_related:
+        return ""
+    return (
+        "Clock skew\n"
+        f"  {summary.time_related:,} time-related failures; {summary.skew_flagged:,} carry"
+        f" clock_skew_suspected, true for {summary.skew_suspected:,}"
+        f" ({pct(summary.skew_suspected, summary.skew_flagged)} of those,"
+        f" {pct(summary.skew_suspected, summary.failures)} of all failures)"
+    )
+
+
+def _timeline_section(summary: Summary) -> str:
+    timeline = summary.timeline
+    if timeline is None:
+        return "Timeline\n  no failure carries a readable time" if summary.failures else ""
+    peak = max(b.count for b in timeline.buckets)
+    lines = [
+        f"Timeline (UTC, {duration(timeline.width_s)} buckets, {iso(timeline.first)} to"
+        f" {iso(timeline.last)}, median {timeline.median:g}; {summary.untimed:,} untimed)"
+    ]
+    for bucket in timeline.buckets:
+        bar = "#" * (math.ceil(40 * bucket.count / peak) if bucket.count else 0)
+        mark = "  <- spike" if bucket.spike else ""
+        if bucket.spike and led(bucket.top_reason, bucket.top_reason_count, bucket.count):
+            mark += f", mostly {_label(bucket.top_reason, 32)}"
+        lines.append(f"  {iso(bucket.start)} {bucket.count:>9,} {bar}{mark}")
+    return "\n".join(lines)
+
+
+def _report_only_section(summary: Summary) -> str:
+    if not summary.report_only:
+        return ""
+    statuses = ", ".join(
+        f"{_status_label(s)}: {n:,}" for s, n in summary.report_only_by_would_status
+    )
+    reasons = ", ".join(
+        f"{_label(t.value, 32)}: {t.count:,}" for t in summary.report_only_by_reason
+    )
+    return (
+        f"Report-only ({plural(summary.report_only, 'event')}, answered unchanged)\n"
+        f"  would answer: {statuses}\n"
+        f"  reasons: {safe(reasons, 400)}"
+    )
+
+
+def _misconfig_section(summary: Summary) -> str:
+    if not summary.misconfig:
+        return ""
+    lines = ["Misconfiguration (auth.misconfig)"]
+    for item in summary.misconfig:
+        paths = ", ".join(safe(p, 60) for p in item.paths)
+        lines.append(
+            f"  {_label(item.kind, 40)} x{item.count:,}" + (f" on {paths}" if paths else "")
+        )
+        lines.extend(f"    fix: {safe(fix, 400)}" for fix in item.fixes)
+    return "\n".join(lines)
