@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._harness import Measured, calibrate, frozen_heap, run_rounds, summary
+from benchmarks.logging_path import LOGGING_COMPARISONS, LoggingComparison, LoggingScenario
+from benchmarks.logging_path import build as build_logging
 from benchmarks.success_path import (
     COMPARISONS,
     FAILURE_COMPARISONS,
@@ -142,6 +144,53 @@ def _compare_failure(cmp: FailureComparison, measured: dict[str, Measured]) -> d
         "added_ns": summary([s - b for s, b in zip(subject, bare, strict=True)]),
         "slowdown": summary([s / b for s, b in zip(subject, bare, strict=True)]),
     }
+
+
+def _compare_logging(cmp: LoggingComparison, measured: dict[str, Measured]) -> dict[str, Any]:
+    baseline = measured[cmp.baseline].per_request_ns
+    subject = measured[cmp.subject].per_request_ns
+    added = [s - b for s, b in zip(subject, baseline, strict=True)]
+    ratios = [s / b for s, b in zip(subject, baseline, strict=True)]
+    return {
+        "what": cmp.what,
+        "baseline": cmp.baseline,
+        "subject": cmp.subject,
+        "per_round_added_ns": added,
+        "per_round_ratio": ratios,
+        "added_ns": summary(added),
+        "ratio": summary(ratios),
+    }
+
+
+def _logging_table(measured: dict[str, Measured], logs: dict[str, dict[str, Any]]) -> str:
+    head = (
+        "| variant | median µs/line | min | max | added µs vs baseline | ratio vs baseline "
+        "| target | result |"
+    )
+    lines = [head, "|" + "---|" * 8]
+    for cmp in logs.values():
+        for name, added, ratio, verdict in (
+            (cmp["baseline"], "—", "—", "—"),
+            (cmp["subject"], _us(cmp["added_ns"]["median"]), _ratio(cmp["ratio"]), "info"),
+        ):
+            stats = summary(measured[name].per_request_ns)
+            lines.append(
+                f"| {name} | {_us(stats['median'])} | {_us(stats['min'])} | {_us(stats['max'])} "
+                f"| {added} | {ratio} | {verdict} | {verdict} |"
+            )
+    return "\n".join(lines)
+
+
+def _logging_verdicts(logs: dict[str, dict[str, Any]]) -> str:
+    lines = []
+    for cmp in logs.values():
+        ratio = cmp["ratio"]["median"]
+        how = "redact" if cmp["subject"].endswith(".redact") else "RedactingFilter"
+        lines.append(
+            f"info: {cmp['what']}: {how} adds {_us(cmp['added_ns']['median'])} µs/line "
+            f"({'n/a' if ratio is None else f'{ratio:.2f}x'} the line without it)"
+        )
+    return "\n".join(lines)
 
 
 def _table(
@@ -301,22 +350,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = dt.datetime.now(dt.UTC)
     load_before = _load()
     scenario = build()
+    logs_scenario: LoggingScenario | None = None
     try:
+        # After build(): the once-per-process auth.misconfig stays in its self-checks.
+        logs_scenario = build_logging()
+        # One set of interleaved rounds: the logging pairs share every round's
+        # conditions with each other and with the request variants.
+        variants = scenario.variants + logs_scenario.variants
         with frozen_heap():
             target_ns = int(args.target_ms * 1_000_000)
             if args.iterations is not None:
-                for variant in scenario.variants:
+                for variant in variants:
                     variant.run(min(args.iterations, 100))  # warm-up
-                iterations = {v.name: args.iterations for v in scenario.variants}
+                iterations = {v.name: args.iterations for v in variants}
             else:
-                iterations = {v.name: calibrate(v, target_ns) for v in scenario.variants}
+                iterations = {v.name: calibrate(v, target_ns) for v in variants}
             print(
-                f"benchmarks: {len(scenario.variants)} variants x {args.rounds} rounds "
+                f"benchmarks: {len(variants)} variants x {args.rounds} rounds "
                 f"x {args.slices} slices (seed {args.seed})",
                 file=sys.stderr,
             )
             measured, orders = run_rounds(
-                scenario.variants,
+                variants,
                 iterations,
                 args.rounds,
                 random.Random(args.seed),
@@ -325,9 +380,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         comparisons = {c.name: _compare(c, measured) for c in COMPARISONS}
         failures = {c.name: _compare_failure(c, measured) for c in FAILURE_COMPARISONS}
+        logs = {c.name: _compare_logging(c, measured) for c in LOGGING_COMPARISONS}
         profile = _profile(scenario, iterations) if args.profile else None
     finally:
         scenario.close()
+        if logs_scenario is not None:
+            logs_scenario.close()
 
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     payload = {
@@ -356,6 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "comparisons": comparisons,
         "failure_path": failures,
+        "logging_path": {"self_checks": logs_scenario.checks, "comparisons": logs},
     }
     path = _write_json(args.results_dir, payload, stamp)
 
@@ -368,6 +427,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Added = wrapped - bare, per round; ratio = authhygiene added / floor added, "
         f"per round, then median [min-max] over {args.rounds} rounds. "
         "Absolute times are for information only."
+    )
+    print()
+    print("## log redaction cost\n")
+    print(_logging_table(measured, logs))
+    print()
+    print(_logging_verdicts(logs))
+    print()
+    print(
+        "Added = with redaction - baseline, per round; ratio = with / without, per round, "
+        f"then median [min-max] over {args.rounds} rounds. Information only: redaction runs "
+        "once per log line, not per request."
     )
     busy = _busy_warning(load_before, _load())
     if busy:

@@ -31,6 +31,15 @@ VARIANTS = [
     "asgi.cors.starlette",
     "asgi.cors.authhygiene",
     "wsgi.cors.authhygiene",
+    # The log redaction section: each pair is a baseline and the same with redaction.
+    "structlog.app.baseline",
+    "structlog.app.redact",
+    "structlog.auth_failure.baseline",
+    "structlog.auth_failure.redact",
+    "stdlib.access.baseline",
+    "stdlib.access.filter",
+    "stdlib.access_token.baseline",
+    "stdlib.access_token.filter",
 ]
 # Few rounds and a fixed, small batch: enough to exercise every code path.
 QUICK_ARGS = ["--quick", "--rounds", "2", "--slices", "2", "--iterations", "20", "--seed", "7"]
@@ -88,8 +97,21 @@ def test_table_has_row(quick_run: dict[str, Any], variant: str) -> None:
         ("wsgi.success.authhygiene", {"PASS", "MISS"}),
         ("asgi.failure.authhygiene", {"info"}),
         ("wsgi.failure.authhygiene", {"info"}),
+        ("structlog.app.redact", {"info"}),
+        ("structlog.auth_failure.redact", {"info"}),
+        ("stdlib.access.filter", {"info"}),
+        ("stdlib.access_token.filter", {"info"}),
     ],
-    ids=["asgi-success", "wsgi-success", "asgi-failure", "wsgi-failure"],
+    ids=[
+        "asgi-success",
+        "wsgi-success",
+        "asgi-failure",
+        "wsgi-failure",
+        "structlog-app",
+        "structlog-auth-failure",
+        "stdlib-access",
+        "stdlib-access-token",
+    ],
 )
 def test_rows_carry_a_verdict(quick_run: dict[str, Any], variant: str, results: set[str]) -> None:
     # Which verdict is not our business here; that there is one is.
@@ -98,7 +120,15 @@ def test_rows_carry_a_verdict(quick_run: dict[str, Any], variant: str, results: 
 
 @pytest.mark.parametrize(
     "key",
-    ["machine", "arguments", "self_checks", "round_orders", "variants", "comparisons"],
+    [
+        "machine",
+        "arguments",
+        "self_checks",
+        "round_orders",
+        "variants",
+        "comparisons",
+        "logging_path",
+    ],
 )
 def test_json_has_section(quick_run: dict[str, Any], key: str) -> None:
     payload = json.loads(quick_run["files"][0].read_text(encoding="utf-8"))

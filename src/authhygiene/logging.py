@@ -13,12 +13,13 @@ query strings (`?access_token=...`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
 import traceback
 from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -63,6 +64,8 @@ _ID_KEYS = frozenset(
 # processors (`add_logger_name`, `ExtraAdder`) read the LogRecord here.
 _STRUCTLOG_KEYS = frozenset({"_record", "_from_structlog"})
 _MAX_DEPTH = 8
+_CLEAN_CACHE = 4096
+_CLEAN_MAX_CHARS = 512
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -81,6 +84,10 @@ class Redactor:
 
     keys: frozenset[str] = frozenset()
     secrets: tuple[str, ...] = ()
+    # Strings already found clean: log lines repeat their event names,
+    # paths and user agents, and a dict lookup costs far less than a scan.
+    # Only clean text is kept, and at most _CLEAN_CACHE strings.
+    _clean: dict[str, None] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keys", frozenset(key.lower() for key in self.keys))
@@ -106,26 +113,33 @@ class Redactor:
 
     def secret_name(self, name: str) -> bool:
         """Whether values under this key or header name are secrets."""
-        lowered = name.lower()
-        if lowered in SECRET_HEADERS or lowered in self.keys:
-            return True
-        if lowered in _ID_KEYS:
-            return False
-        # `accessToken`, `IdToken` and `userPassword` end in a secret noun too.
-        return SECRET_NAME_RE.search(_CAMEL_RE.sub("_", name)) is not None
+        return (bool(self.keys) and name.lower() in self.keys) or _secret_name(name)
+
+    def _text(self, text: str, *, entropy: bool = True) -> str:
+        if self.secrets or len(text) > _CLEAN_MAX_CHARS or not entropy:
+            return scrub(text, self.secrets, entropy=entropy)
+        clean = self._clean
+        if text in clean:
+            return text
+        cleaned = scrub(text)
+        if cleaned == text:
+            if len(clean) >= _CLEAN_CACHE:
+                clean.clear()
+            clean[text] = None
+        return cleaned
 
     def _field(self, key: str, value: object, depth: int) -> object:
         if self.secret_name(key):
             if value is None or isinstance(value, bool | int | float):
                 return value  # `password=None`, a count: nothing to hide
             return REDACTED
-        if key.lower() in _ID_KEYS and isinstance(value, str):
-            return scrub(value, self.secrets, entropy=False)
+        if isinstance(value, str):
+            return self._text(value, entropy=key.lower() not in _ID_KEYS)
         return self._walk(value, depth)
 
     def _walk(self, value: object, depth: int) -> object:
         if isinstance(value, str):
-            return scrub(value, self.secrets)
+            return self._text(value)
         if value is None or isinstance(value, bool | int | float | logging.LogRecord):
             return value
         if depth >= _MAX_DEPTH:
@@ -155,6 +169,17 @@ class Redactor:
         text = repr(value)
         cleaned = scrub(text, self.secrets)
         return value if cleaned == text else cleaned
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_name(name: str) -> bool:
+    lowered = name.lower()
+    if lowered in SECRET_HEADERS:
+        return True
+    if lowered in _ID_KEYS:
+        return False
+    # `accessToken`, `IdToken` and `userPassword` end in a secret noun too.
+    return SECRET_NAME_RE.search(_CAMEL_RE.sub("_", name)) is not None
 
 
 def _name(key: object) -> str:

@@ -73,7 +73,11 @@ def failure_metrics(option: bool | None) -> FailureMetrics | None:
     global _shared
     if option is False:
         return None
-    if importlib.util.find_spec("prometheus_client") is None:
+    try:
+        spec = importlib.util.find_spec("prometheus_client")
+    except (ImportError, ValueError):
+        spec = None  # an import hook refusing it: not installed, as far as we may tell
+    if spec is None:
         if option:
             raise PolicyError(
                 "authhygiene: metrics=True needs prometheus-client; install the extra with"

@@ -92,6 +92,8 @@ def trusted_proxies(value: object) -> TrustedProxies:
 def _address(text: str | None) -> Address | None:
     if not text:
         return None
+    # An IPv6 zone ("fe80::1%eth0") is any text the sender likes: dropped.
+    text = text.split("%", 1)[0]
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -123,11 +125,10 @@ def _hops(view: RequestView) -> list[str]:
     forwarded = view.get_all("forwarded")
     if forwarded:
         text = ",".join(forwarded)[:_MAX_FORWARDED_CHARS]
-        hops = []
-        for element in text.split(",")[-_MAX_HOPS:]:
-            match = _FOR_RE.search(element)
-            hops.append(_node(match.group(1)) if match else "unknown")
-        return hops
+        matches = [_FOR_RE.search(element) for element in text.split(",")[-_MAX_HOPS:]]
+        # `Forwarded: proto=https` names no hop: X-Forwarded-For may.
+        if any(matches):
+            return [_node(match.group(1)) if match else "unknown" for match in matches]
     text = ",".join(view.get_all("x-forwarded-for"))[:_MAX_FORWARDED_CHARS]
     return [_node(hop) for hop in text.split(",")[-_MAX_HOPS:] if hop.strip()]
 

@@ -104,7 +104,9 @@ class Suppressed:
             "path": self.path,
             "count": self.count,
             "window_s": self.window_s,
-            "since": datetime.fromtimestamp(self.since, UTC).isoformat().replace("+00:00", "Z"),
+            "since": datetime.fromtimestamp(self.since, UTC)
+            .isoformat(timespec="seconds")
+            .replace("+00:00", "Z"),
             "keys": self.keys if self.keys > 1 else None,
         }
         return {key: value for key, value in out.items() if value is not None}
@@ -125,6 +127,7 @@ class FloodGate:
     limit: LogLimit
     _windows: dict[FloodKey, _Window] = field(default_factory=dict)
     _total_start: float = 0.0
+    _next_sweep: float = 0.0
     _total_written: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -135,7 +138,12 @@ class FloodGate:
         have closed (to write now, before it)."""
         limit = self.limit
         with self._lock:
-            closed = self._sweep(now) if now - self._total_start >= limit.window_s else []
+            closed = []
+            if now >= self._next_sweep:
+                # Often enough that a key's window closes at most a quarter
+                # window late; rarely enough that the sweep costs nothing.
+                closed = self._sweep(now)
+                self._next_sweep = now + limit.window_s / 4
             if now - self._total_start >= limit.window_s:
                 self._total_start, self._total_written = now, 0
             key: FloodKey = (reason, client, path)

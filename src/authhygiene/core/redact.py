@@ -57,68 +57,78 @@ _HEADER_LINE_NAMES = (
     r"proxy-authorization|authorization|set-cookie|cookie|dpop"
     r"|x-api-key|api-key|x-auth-token|x-access-token|x-amz-security-token"
 )
-# Values that look like credentials wherever they appear. Each alternative
-# keeps its harmless prefix in group `keep` and replaces the rest. Runs are
-# matched possessively or anchored at their start, so hostile text (a 16 KB
-# header of "eyJeyJ...") is scanned in linear time.
-_SECRET_TEXT_RE = re.compile(
-    # A PEM private key block, whole.
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"
+# Values that look like credentials wherever they appear, one pattern per
+# shape, each run only when the text holds one of its words (lower-cased):
+# most log lines hold none, and a substring test costs far less than a
+# regex. Each pattern keeps its harmless prefix in group `keep` and the
+# rest is replaced. Runs are matched possessively or consumed whole, so
+# hostile text (16 KB of "eyJeyJ...") is scanned in linear time.
+_JWT_RE = re.compile(
     # JWT / JWS compact serialisation (RFC 7515 §7.1): a JSON header is
-    # "eyJ"; a token cut after its payload still carries claims.
-    r"|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]++(?:\.[A-Za-z0-9_-]*+)?"
-    r"|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}+\.\.?[A-Za-z0-9_-]*+"
-    # A header line naming a secret header, in a dump or an error message:
-    # the value up to the end of the line (or a quote closing a repr). A
-    # placeholder ("Authorization: Bearer <token>") is not a credential.
-    rf"|(?P<keep>\b(?i:{_HEADER_LINE_NAMES})[\"']?\s*[:=]\s*[\"']?)"
-    r"(?>[^\r\n\"'<>]{1,4096})(?![<>])"
-    # A scheme word and a credential-looking run: 8+ characters of which a
-    # later one is a digit, a symbol or a capital. Plain words ("Token
-    # expired", "Missing bearer token") are an app's message, not a secret,
-    # and neither is a `key=value` pair that follows the word in a log line
-    # ("scheme=Bearer server_time=...").
-    r"|\b(?i:bearer|basic|dpop|token|apikey|digest)\s++"
-    r"(?=[A-Za-z0-9\-._~+/]{0,4096}?[0-9A-Z\-._~+/=])[A-Za-z0-9\-._~+/]{8,}+=*+"
-    r"(?![\w\-.~+/=])"
-    # Well-known API key and token formats (Stripe, GitHub, GitLab, Slack,
-    # AWS access key ids, Google API keys, OpenAI/Anthropic-style keys).
-    r"|\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}+"
-    r"|\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}+|\bgithub_pat_[A-Za-z0-9_]{30,}+"
-    r"|\bglpat-[A-Za-z0-9_\-]{20,}+"
-    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}+"
-    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
-    r"|\bAIza[0-9A-Za-z_\-]{35}"
-    r"|\bsk-[A-Za-z0-9_\-]{20,}+"
+    # "eyJ". The whole run is consumed and judged by `_jwt`: a token cut
+    # after its payload still carries claims, a header alone is no secret.
+    r"eyJ[A-Za-z0-9_-]*+(?:\.[A-Za-z0-9_-]*+){0,2}"
 )
-# Every alternative of _SECRET_TEXT_RE contains one of these (lower-cased).
-_SHAPE_WORDS = (
-    "-----begin",
-    "eyj",
-    "authorization",
-    "cookie",
-    "dpop",
-    "api-key",
-    "-token",
-    "bearer",
-    "basic",
-    "token",
-    "apikey",
-    "digest",
-    "_live_",
-    "_test_",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "github_pat_",
-    "glpat-",
-    "xox",
-    "akia",
-    "asia",
-    "aiza",
-    "sk-",
+_SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
+    (
+        ("-----begin",),
+        re.compile(
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"
+        ),
+    ),
+    (("eyj",), _JWT_RE),
+    (
+        # A header line naming a secret header, in a dump or an error
+        # message: the value up to the end of the line (or a quote closing a
+        # repr). A placeholder ("Authorization: Bearer <token>") is none.
+        ("authorization", "cookie", "dpop", "api-key", "-token"),
+        re.compile(
+            rf"(?P<keep>\b(?i:{_HEADER_LINE_NAMES})[\"']?\s*[:=]\s*[\"']?)"
+            r"(?>[^\r\n\"'<>]{1,4096})(?![<>])"
+        ),
+    ),
+    (
+        # A scheme word and a credential-looking run: 8+ characters of which
+        # a later one is a digit, a symbol or a capital. Plain words ("Token
+        # expired", "Missing bearer token") are an app's message, not a
+        # secret, and neither is a `key=value` pair that follows the word in
+        # a log line ("scheme=Bearer server_time=...").
+        ("bearer", "basic", "dpop", "token", "apikey", "digest"),
+        re.compile(
+            r"\b(?i:bearer|basic|dpop|token|apikey|digest)\s++"
+            r"(?=[A-Za-z0-9\-._~+/]{0,4096}?[0-9A-Z\-._~+/=])[A-Za-z0-9\-._~+/]{8,}+=*+"
+            r"(?![\w\-.~+/=])"
+        ),
+    ),
+    (
+        # Well-known API key and token formats (Stripe, GitHub, GitLab,
+        # Slack, AWS access key ids, Google API keys, OpenAI-style keys).
+        (
+            "_live_",
+            "_test_",
+            "ghp_",
+            "gho_",
+            "ghu_",
+            "ghs_",
+            "ghr_",
+            "github_pat_",
+            "glpat-",
+            "xox",
+            "akia",
+            "asia",
+            "aiza",
+            "sk-",
+        ),
+        re.compile(
+            r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}+"
+            r"|\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}+|\bgithub_pat_[A-Za-z0-9_]{30,}+"
+            r"|\bglpat-[A-Za-z0-9_\-]{20,}+"
+            r"|\bxox[abposr]-[A-Za-z0-9-]{10,}+"
+            r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+            r"|\bAIza[0-9A-Za-z_\-]{35}"
+            r"|\bsk-[A-Za-z0-9_\-]{20,}+"
+        ),
+    ),
 )
 # Every name SECRET_KEY_RE matches contains one of these (lower-cased).
 _PARAM_WORDS = (
@@ -187,8 +197,25 @@ def _random_piece(piece: str) -> bool:
 
 
 def _keep_prefix(match: re.Match[str]) -> str:
-    keep = match.group("keep")
+    keep = match.groupdict().get("keep")
     return (keep or "") + REDACTED
+
+
+def _is_jwt(match: re.Match[str]) -> bool:
+    start, run = match.start(), match.group(0)
+    glued = start > 0 and (match.string[start - 1].isalnum() or match.string[start - 1] in "_-")
+    return not glued and "." in run and len(run.split(".", 1)[0]) >= 7
+
+
+def _jwt(match: re.Match[str]) -> str:
+    return REDACTED if _is_jwt(match) else match.group(0)
+
+
+def _shapes(text: str, lowered: str) -> str:
+    for words, pattern in _SHAPES:
+        if _holds_any(lowered, words):
+            text = pattern.sub(_jwt if pattern is _JWT_RE else _keep_prefix, text)
+    return text
 
 
 def _param(match: re.Match[str]) -> str:
@@ -224,8 +251,7 @@ def scrub(text: str, secrets: Iterable[str] = (), *, entropy: bool = True) -> st
     lowered = text.lower()
     # Substring tests first: most log lines hold none of the words a
     # credential shape starts with, and `in` costs far less than the regex.
-    if _holds_any(lowered, _SHAPE_WORDS):
-        text = _SECRET_TEXT_RE.sub(_keep_prefix, text)
+    text = _shapes(text, lowered)
     if "=" in text and _holds_any(lowered, _PARAM_WORDS):
         text = _QUERY_PARAM_RE.sub(_param, text)
     return _RUN_RE.sub(_entropy, text) if entropy and len(text) >= 24 else text
@@ -236,10 +262,13 @@ def credential_spans(text: str, *, entropy: bool = False) -> list[tuple[int, int
     already masked: what a leak check looks for. The entropy test is off by
     default, as random ids are not leaks."""
     spans = []
-    for match in _SECRET_TEXT_RE.finditer(text):
-        start = match.start() + len(match.group("keep") or "")
-        if REDACTED not in text[start : match.end()]:
-            spans.append((start, match.end()))
+    for _, pattern in _SHAPES:
+        for match in pattern.finditer(text):
+            if pattern is _JWT_RE and not _is_jwt(match):
+                continue
+            start = match.start() + len(match.groupdict().get("keep") or "")
+            if REDACTED not in text[start : match.end()]:
+                spans.append((start, match.end()))
     for match in _QUERY_PARAM_RE.finditer(text):
         start = match.start() + len(match.group("keep"))
         if text[start : match.end()] != REDACTED and _param(match) != match.group(0):
