@@ -25,7 +25,13 @@ from typing import Any
 import structlog
 
 from authhygiene.core.misconfig import MISCONFIG
-from authhygiene.core.redact import REDACTED, SECRET_HEADERS, SECRET_NAME_RE, scrub
+from authhygiene.core.redact import (
+    REDACTED,
+    SECRET_HEADERS,
+    SECRET_NAME_RE,
+    SECRET_WORD_RE,
+    scrub,
+)
 
 __all__ = [
     "DEFAULT_LOGGER_NAME",
@@ -102,9 +108,11 @@ class Redactor:
             text = _format_exception(exc_info)
             if text:
                 event_dict["exception"] = text
-        for key in list(event_dict):
+        field_ = self._field
+        for key, value in event_dict.items():
+            # Values are replaced in place; no key is added or removed here.
             if key not in _STRUCTLOG_KEYS:
-                event_dict[key] = self._field(_name(key), event_dict[key], 0)
+                event_dict[key] = field_(key if key.__class__ is str else _name(key), value, 0)
         return event_dict
 
     def value(self, value: object) -> object:
@@ -113,7 +121,7 @@ class Redactor:
 
     def secret_name(self, name: str) -> bool:
         """Whether values under this key or header name are secrets."""
-        return (bool(self.keys) and name.lower() in self.keys) or _secret_name(name)
+        return _key_kind(name) == _SECRET or (bool(self.keys) and name.lower() in self.keys)
 
     def _text(self, text: str, *, entropy: bool = True) -> str:
         if self.secrets or len(text) > _CLEAN_MAX_CHARS or not entropy:
@@ -129,12 +137,16 @@ class Redactor:
         return cleaned
 
     def _field(self, key: str, value: object, depth: int) -> object:
-        if self.secret_name(key):
-            if value is None or isinstance(value, bool | int | float):
+        # The hot path of every log line: cached key kinds, exact type tests.
+        kind = _key_kind(key)
+        if kind == _SECRET or (self.keys and key.lower() in self.keys):
+            if value is None or value.__class__ in _SCALARS:
                 return value  # `password=None`, a count: nothing to hide
             return REDACTED
-        if isinstance(value, str):
-            return self._text(value, entropy=key.lower() not in _ID_KEYS)
+        if value.__class__ is str:
+            return self._text(value, entropy=kind != _ID)
+        if value is None or value.__class__ in _SCALARS:
+            return value
         return self._walk(value, depth)
 
     def _walk(self, value: object, depth: int) -> object:
@@ -171,15 +183,21 @@ class Redactor:
         return value if cleaned == text else cleaned
 
 
+_PLAIN, _SECRET, _ID = 0, 1, 2
+_SCALARS = frozenset({int, float, bool})
+
+
 @functools.lru_cache(maxsize=4096)
-def _secret_name(name: str) -> bool:
+def _key_kind(name: str) -> int:
+    """Whether a key's values are secrets, ids (spared the entropy test) or
+    plain; cached, as log lines repeat their keys."""
     lowered = name.lower()
     if lowered in SECRET_HEADERS:
-        return True
+        return _SECRET
     if lowered in _ID_KEYS:
-        return False
+        return _ID
     # `accessToken`, `IdToken` and `userPassword` end in a secret noun too.
-    return SECRET_NAME_RE.search(_CAMEL_RE.sub("_", name)) is not None
+    return _SECRET if SECRET_NAME_RE.search(_CAMEL_RE.sub("_", name)) else _PLAIN
 
 
 def _name(key: object) -> str:
@@ -223,7 +241,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = self.redactor.secrets
         if isinstance(record.msg, str):
-            record.msg = _scrub_template(record.msg, secrets)
+            record.msg = self._template(record.msg)
         elif isinstance(record.msg, Mapping | list | tuple):
             record.msg = self.redactor.value(record.msg)  # masked by key too
         else:
@@ -254,17 +272,29 @@ class RedactingFilter(logging.Filter):
             record.stack_info = scrub(record.stack_info, secrets)
         return True
 
+    def _template(self, template: str) -> str:
+        clean = self.redactor._clean
+        if template in clean:
+            return template  # a server's constant format string, seen before
+        cleaned = _scrub_template(template, self.redactor.secrets)
+        if cleaned == template and not self.redactor.secrets and len(template) <= _CLEAN_MAX_CHARS:
+            if len(clean) >= _CLEAN_CACHE:
+                clean.clear()
+            clean[template] = None
+        return cleaned
+
     def _argument(self, arg: object) -> object:
-        if arg is None or isinstance(arg, bool | int | float):
+        if arg is None or arg.__class__ in _SCALARS:
             return arg  # `%d` must still get a number
         text = arg if isinstance(arg, str) else str(arg)
-        cleaned = scrub(text, self.redactor.secrets)
+        cleaned = self.redactor._text(text)
         return arg if cleaned == text else cleaned
 
     def _whole_message(self, record: logging.LogRecord) -> None:
         """A secret split between template and argument ("password=%s" with
-        the password as argument) shows only in the formatted message."""
-        if not record.args:
+        the password as argument) shows only in the formatted message; only
+        a template that names something secret can split one."""
+        if not record.args or not isinstance(record.msg, str) or not _may_join(record.msg):
             return
         try:
             message = record.getMessage()
@@ -273,6 +303,11 @@ class RedactingFilter(logging.Filter):
         cleaned = scrub(message, self.redactor.secrets)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
+
+
+@functools.lru_cache(maxsize=1024)
+def _may_join(template: str) -> bool:
+    return "%" in template and bool(SECRET_WORD_RE.search(template))
 
 
 def _scrub_template(template: str, secrets: tuple[str, ...]) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "SECRET_HEADERS",
     "SECRET_KEY_RE",
     "SECRET_NAME_RE",
+    "SECRET_WORD_RE",
     "bounded",
     "credential_spans",
     "high_entropy",
@@ -164,6 +165,13 @@ SECRET_NAME_RE = re.compile(
     r"|bearer|api[_-]?key|apikey|private[_-]?key|secret[_-]?key|signing[_-]?key|access[_-]?key"
     r"|client[_-]?secret|cookies?|set[_-]cookie|session(?:[_-]?id)?|sessionid|dpop|otp"
     r"|credentials?|csrf|xsrf|signature|sig)$",
+    re.I,
+)
+# Any word a credential's name or shape starts with: a log template without
+# one cannot put a secret together from its arguments.
+SECRET_WORD_RE = re.compile(
+    r"token|secret|passw|pwd|key|auth|session|cookie|sig|code|jwt|credential|bearer|basic"
+    r"|dpop|digest",
     re.I,
 )
 _MAX_QUERY_CHARS = 2048
