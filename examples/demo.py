@@ -232,7 +232,7 @@ def run_demo() -> int:
         print(f"It is running under uvicorn at http://127.0.0.1:{port}. Requests and answers:")
         for number, case in enumerate(cases, 1):
             print()
-            print(_heading(f"{number}/{len(cases)}  {case.title}"))
+            print(_heading(f"{number}/{len(cases) + 1}  {case.title}"))
             print()
             print(
                 textwrap.fill(

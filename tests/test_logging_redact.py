@@ -936,6 +936,16 @@ PLACEHOLDER_CASES = [
         id="url-template",
     ),
     pytest.param("Cookie: session=%s", ("opaquesession1",), "Cookie: [redacted]", id="header-line"),
+    # A secret header name right before a placeholder, the rest of the line
+    # after it (the header-line shape runs to the end of the line).
+    pytest.param("cookie=%s user=%s", ("theme=dark", "bob"), "cookie=[redacted]", id="cookie"),
+    pytest.param("x-api-key=%d tries", (3,), "x-api-key=[redacted]", id="number-placeholder"),
+    pytest.param(
+        '%s "%s" %s authorization=%s',
+        ("1.2.3.4", "GET / HTTP/1.1", "200", "-"),
+        '1.2.3.4 "GET / HTTP/1.1" 200 authorization=[redacted]',
+        id="gunicorn-header-atom",
+    ),
 ]
 
 
@@ -1020,7 +1030,7 @@ def test_redact_server_logs_with_names_and_a_redactor(server_loggers: None) -> N
     name = "tests.redact.custom-server"
     redactor = Redactor(secrets=("knownvalue123",))
     try:
-        attached = redact_server_logs([name], redactor)
+        attached = redact_server_logs(names=[name], redactor=redactor)
         record = _record("tenant knownvalue123", name=name)
         logging.getLogger(name).filter(record)
 
@@ -1029,6 +1039,19 @@ def test_redact_server_logs_with_names_and_a_redactor(server_loggers: None) -> N
         assert logging.getLogger("uvicorn.access").filters == []
     finally:
         logging.getLogger(name).filters.clear()
+
+
+def test_redact_server_logs_also_takes_the_apps_own_loggers(server_loggers: None) -> None:
+    """Flask logs an unhandled exception, with its text, on `app.logger`."""
+    app_logger = logging.getLogger("tests.redact.flask-app")
+    try:
+        attached = redact_server_logs(app_logger, "tests.redact.other")
+        assert attached in app_logger.filters
+        assert attached in logging.getLogger("tests.redact.other").filters
+        assert attached in logging.getLogger("uvicorn.access").filters
+    finally:
+        app_logger.filters.clear()
+        logging.getLogger("tests.redact.other").filters.clear()
 
 
 # --- hostile input --------------------------------------------------------------

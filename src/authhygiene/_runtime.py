@@ -154,12 +154,14 @@ class Runtime:
         write = True
         if self.summaries is not None:
             client, path = log.get("client"), log.get("path")
+            fingerprint = log.get("credential_fingerprint")
             write, closed = self.summaries.gate.admit(
                 reason,
                 client if isinstance(client, str) else None,
                 path if isinstance(path, str) else None,
                 status,
                 time.time(),
+                fingerprint if isinstance(fingerprint, str) else None,
             )
             self.summaries.write(closed)
             if not write:

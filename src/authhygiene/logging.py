@@ -313,23 +313,27 @@ def _may_join(template: str) -> bool:
 def _scrub_template(template: str, secrets: tuple[str, ...]) -> str:
     if "%" not in template:
         return scrub(template, secrets)
-    # Each placeholder becomes a line break around its index while the
-    # template is scrubbed: no credential shape spans a line break.
+    # Each placeholder becomes "<NUL index>" while the template is scrubbed:
+    # "<" ends every credential shape, and no template holds a NUL.
     placeholders: list[str] = []
 
     def hide(match: re.Match[str]) -> str:
         placeholders.append(match.group(0))
-        return f"\n{len(placeholders) - 1}\n"
+        return f"<\x00{len(placeholders) - 1}>"
 
     hidden = _PLACEHOLDER_RE.sub(hide, template)
     cleaned = scrub(hidden, secrets)
     if cleaned == hidden:
         return template
-    return re.sub(r"\n(\d+)\n", lambda m: placeholders[int(m.group(1))], cleaned)
+    restored = re.sub(r"<\x00(\d+)>", lambda m: placeholders[int(m.group(1))], cleaned)
+    # A shape that swallowed a placeholder would leave the arguments unmatched.
+    return restored if restored.count("%") == template.count("%") else cleaned
 
 
 def redact_server_logs(
-    names: Iterable[str] = SERVER_LOGGERS, redactor: Redactor = redact
+    *also: str | logging.Logger,
+    names: Iterable[str] = SERVER_LOGGERS,
+    redactor: Redactor = redact,
 ) -> RedactingFilter:
     """Attach one `RedactingFilter` to each of the servers' loggers (once:
     calling it again adds nothing) and return it.
@@ -338,9 +342,14 @@ def redact_server_logs(
     is how uvicorn, gunicorn, werkzeug and Django write their request lines.
     Call it at import time of your app module, after the server configured
     its logging (uvicorn and gunicorn configure it before importing the app).
+    Name the app's own loggers too: Flask logs an unhandled exception, with
+    its text, on `app.logger`, so call `redact_server_logs(app.logger)`.
     """
     attached: RedactingFilter | None = None
     loggers = [logging.getLogger(name) for name in names]
+    loggers += [
+        item if isinstance(item, logging.Logger) else logging.getLogger(item) for item in also
+    ]
     for logger in loggers:
         for present in logger.filters:
             if isinstance(present, RedactingFilter):

@@ -178,6 +178,28 @@ def test_status_is_the_first_events() -> None:
     assert [s.status for s in gate.flush(T0, everything=True)] == [401]
 
 
+@pytest.mark.parametrize(
+    ("fingerprints", "expected"),
+    [
+        pytest.param(["a1", "b2", "b2", "b2"], "b2", id="one-token-retried"),
+        pytest.param(["a1", "b2", "c3"], None, id="several-tokens"),
+        pytest.param(["a1", None, None], None, id="no-credential"),
+    ],
+)
+def test_summary_names_the_one_credential_retried(
+    fingerprints: list[str | None], expected: str | None
+) -> None:
+    """The first event is written; the summary of the rest names their
+    credential only when they all carried the same one."""
+    gate = FloodGate(LogLimit(per_key=1, total=100, window_s=10))
+    for fingerprint in fingerprints:
+        gate.admit(*KEY, 401, T0, fingerprint)
+
+    [summary] = gate.flush(T0, everything=True)
+    assert summary.credential_fingerprint == expected
+    assert summary.fields().get("credential_fingerprint") == expected
+
+
 # --- bounded memory and bounded summaries -------------------------------------------
 
 

@@ -53,7 +53,34 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
             id="pem",
         ),
         pytest.param("k=Zx8Qm2Lr5Tv9Wb3Nc7Hd1Jf6", (), "k=[redacted]", id="high-entropy"),
+        pytest.param(
+            "bad token Bearer abcdefghijklmnopqrstuvwxyzqwerty",
+            (),
+            "bad token [redacted]",
+            id="lowercase-token-after-scheme",
+        ),
+        pytest.param('{"password": "hunter2"}', (), '{"password": "[redacted]"}', id="json"),
+        pytest.param("{'accessToken': 'abcdef'}", (), "{'accessToken': '[redacted]'}", id="repr"),
+        pytest.param(
+            '{"access_token": "abcdef", "token_type": "bearer"}',
+            (),
+            '{"access_token": "[redacted]", "token_type": "bearer"}',
+            id="oauth-response",
+        ),
+        pytest.param(
+            "/x?next=%2Fcb%3Faccess_token%3Dabcdef%26page%3D2",
+            (),
+            "/x?next=%2Fcb%3Faccess_token%3D[redacted]%26page%3D2",
+            id="url-encoded-query",
+        ),
+        pytest.param(
+            "connect postgres://app:s3cretpw@db/x failed",
+            (),
+            "connect postgres://app:[redacted]@db/x failed",
+            id="url-userinfo",
+        ),
         # What operators correlate by, and placeholders, stay.
+        pytest.param("Bearer authentication required", (), "Bearer authentication required"),
         pytest.param("id 9f86d081884c7d65 ok", (), "id 9f86d081884c7d65 ok", id="fingerprint"),
         pytest.param(
             "req 262d2b61-fa87-4a6f-987e-58fdb754db11",

@@ -95,6 +95,9 @@ class Suppressed:
     # How many (client, path) keys this summary merges: a distributed run
     # gets one line per reason, not one per attacking address.
     keys: int = 1
+    # The one credential every suppressed event carried, if they shared one:
+    # "one client retrying one expired token" stays visible in the summary.
+    credential_fingerprint: str | None = None
 
     def fields(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -108,6 +111,7 @@ class Suppressed:
             .isoformat(timespec="seconds")
             .replace("+00:00", "Z"),
             "keys": self.keys if self.keys > 1 else None,
+            "credential_fingerprint": self.credential_fingerprint,
         }
         return {key: value for key, value in out.items() if value is not None}
 
@@ -118,6 +122,15 @@ class _Window:
     status: object
     written: int = 0
     suppressed: int = 0
+    fingerprint: str | None = None
+    mixed: bool = False
+
+    def count(self, fingerprint: str | None) -> None:
+        if not self.suppressed:
+            self.fingerprint = fingerprint
+        elif fingerprint != self.fingerprint:
+            self.mixed = True
+        self.suppressed += 1
 
 
 @dataclass(slots=True)
@@ -132,7 +145,13 @@ class FloodGate:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def admit(
-        self, reason: str, client: str | None, path: str | None, status: object, now: float
+        self,
+        reason: str,
+        client: str | None,
+        path: str | None,
+        status: object,
+        now: float,
+        fingerprint: str | None = None,
     ) -> tuple[bool, list[Suppressed]]:
         """Whether to write this event, and the summaries of windows that
         have closed (to write now, before it)."""
@@ -159,7 +178,7 @@ class FloodGate:
                 window.written += 1
                 self._total_written += 1
                 return True, closed
-            window.suppressed += 1
+            window.count(fingerprint)
             return False, closed
 
     def flush(self, now: float, *, everything: bool = False) -> list[Suppressed]:
@@ -188,6 +207,7 @@ class FloodGate:
                             window.suppressed,
                             self.limit.window_s,
                             window.start,
+                            credential_fingerprint=None if window.mixed else window.fingerprint,
                         )
                     )
         if len(closed) <= _SUMMARY_LINES:

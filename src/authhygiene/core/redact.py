@@ -97,9 +97,16 @@ _SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
         ("bearer", "basic", "dpop", "token", "apikey", "digest"),
         re.compile(
             r"\b(?i:bearer|basic|dpop|token|apikey|digest)\s++"
-            r"(?=[A-Za-z0-9\-._~+/]{0,4096}?[0-9A-Z\-._~+/=])[A-Za-z0-9\-._~+/]{8,}+=*+"
+            # ... or 16+ letters: no word of prose follows "Bearer" that long.
+            r"(?=[A-Za-z0-9\-._~+/]{0,4096}?[0-9A-Z\-._~+/=]|[A-Za-z0-9\-._~+/]{16})"
+            r"[A-Za-z0-9\-._~+/]{8,}+=*+"
             r"(?![\w\-.~+/=])"
         ),
+    ),
+    (
+        # The password in a URL's userinfo ("postgres://app:s3cret@db/x").
+        ("://",),
+        re.compile(r"(?P<keep>://[^/\s:@\"'<>]{1,256}:)[^/\s@\"'<>]{1,256}(?=@)"),
     ),
     (
         # Well-known API key and token formats (Stripe, GitHub, GitLab,
@@ -146,6 +153,16 @@ _PARAM_WORDS = (
     "jwt",
     "credential",
 )
+# A secret-named member in JSON or a repr that an app logs as text:
+# `{"password": "..."}`, `{'access_token': '...'}`.
+_MEMBER_RE = re.compile(
+    r"(?P<keep>[\"'](?P<name>[A-Za-z0-9_.\-]{1,64})[\"']\s*:\s*[\"'])[^\"'\\\r\n]{1,4096}+(?=[\"'])"
+)
+# A secret-named parameter inside a URL-encoded URL (`next=%2Fcb%3Ftoken%3D...`).
+_ENCODED_PARAM_RE = re.compile(
+    r"(?P<keep>(?i:%3F|%26|%3B)(?P<name>[A-Za-z0-9_.\-]{1,64})(?i:%3D))"
+    r"(?:(?!%26|%3B)[^&#;\s\"'<>])+"
+)
 # A secret-named parameter in a URL or form text: `?access_token=...`.
 _QUERY_PARAM_RE = re.compile(r"(?P<keep>(?:^|[?&;])(?P<name>[^=&#?;\s\"'<>]{1,64})=)[^&#;\s\"'<>]+")
 # Candidate runs for the entropy test.
@@ -161,7 +178,7 @@ SECRET_KEY_RE = re.compile(
 # Names of fields (log keys, dict keys) whose values are secrets: the name
 # ends in a secret noun. `token_format` or `credential_fingerprint` do not.
 SECRET_NAME_RE = re.compile(
-    r"(?:^|[_\-.\s])(?:authorization|auth|password|passwd|passphrase|pwd|pass|secret|token|jwt"
+    r"(?:^|[_\-.\s])(?:authorization|auth|password|passwd|pass[_-]?phrase|pwd|pass|secret|token|jwt"
     r"|bearer|api[_-]?key|apikey|private[_-]?key|secret[_-]?key|signing[_-]?key|access[_-]?key"
     r"|client[_-]?secret|cookies?|set[_-]cookie|session(?:[_-]?id)?|sessionid|dpop|otp"
     r"|credentials?|csrf|xsrf|signature|sig)$",
@@ -174,6 +191,7 @@ SECRET_WORD_RE = re.compile(
     r"|dpop|digest",
     re.I,
 )
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _MAX_QUERY_CHARS = 2048
 NOT_PRINTABLE_ASCII_RE = re.compile(r"[^\x20-\x7e]")
 
@@ -232,6 +250,13 @@ def _param(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+def _member(match: re.Match[str]) -> str:
+    name = match.group("name")
+    if SECRET_NAME_RE.search(_CAMEL_RE.sub("_", name)) or name.lower() in SECRET_HEADERS:
+        return match.group("keep") + REDACTED
+    return match.group(0)
+
+
 def _entropy(match: re.Match[str]) -> str:
     return REDACTED if high_entropy(match.group(0)) else match.group(0)
 
@@ -260,8 +285,13 @@ def scrub(text: str, secrets: Iterable[str] = (), *, entropy: bool = True) -> st
     # Substring tests first: most log lines hold none of the words a
     # credential shape starts with, and `in` costs far less than the regex.
     text = _shapes(text, lowered)
-    if "=" in text and _holds_any(lowered, _PARAM_WORDS):
-        text = _QUERY_PARAM_RE.sub(_param, text)
+    if _holds_any(lowered, _PARAM_WORDS):
+        if "=" in text:
+            text = _QUERY_PARAM_RE.sub(_param, text)
+        if ":" in text:
+            text = _MEMBER_RE.sub(_member, text)
+        if "%3d" in lowered:
+            text = _ENCODED_PARAM_RE.sub(_param, text)
     return _RUN_RE.sub(_entropy, text) if entropy and len(text) >= 24 else text
 
 
@@ -277,10 +307,15 @@ def credential_spans(text: str, *, entropy: bool = False) -> list[tuple[int, int
             start = match.start() + len(match.groupdict().get("keep") or "")
             if REDACTED not in text[start : match.end()]:
                 spans.append((start, match.end()))
-    for match in _QUERY_PARAM_RE.finditer(text):
-        start = match.start() + len(match.group("keep"))
-        if text[start : match.end()] != REDACTED and _param(match) != match.group(0):
-            spans.append((start, match.end()))
+    for pattern, judge in (
+        (_QUERY_PARAM_RE, _param),
+        (_MEMBER_RE, _member),
+        (_ENCODED_PARAM_RE, _param),
+    ):
+        for match in pattern.finditer(text):
+            start = match.start() + len(match.group("keep"))
+            if text[start : match.end()] != REDACTED and judge(match) != match.group(0):
+                spans.append((start, match.end()))
     if entropy:
         spans.extend(m.span() for m in _RUN_RE.finditer(text) if high_entropy(m.group(0)))
     return sorted(spans)
