@@ -936,10 +936,18 @@ PLACEHOLDER_CASES = [
         id="url-template",
     ),
     pytest.param("Cookie: session=%s", ("opaquesession1",), "Cookie: [redacted]", id="header-line"),
-    # A secret header name right before a placeholder, the rest of the line
-    # after it (the header-line shape runs to the end of the line).
-    pytest.param("cookie=%s user=%s", ("theme=dark", "bob"), "cookie=[redacted]", id="cookie"),
-    pytest.param("x-api-key=%d tries", (3,), "x-api-key=[redacted]", id="number-placeholder"),
+    # A secret header name as a key=value field: masked up to the next space.
+    pytest.param(
+        "cookie=%s user=%s", ("theme=dark", "bob"), "cookie=[redacted] user=bob", id="cookie"
+    ),
+    pytest.param("x-api-key=%d tries", (3,), "x-api-key=[redacted] tries", id="number-placeholder"),
+    pytest.param(
+        'login {"user": "%s", "password": "%s"}',
+        ("bob", "hunter2hunter2"),
+        'login {"user": "bob", "password": "[redacted]"}',
+        id="placeholder-in-json-member",
+    ),
+    pytest.param("100%% done, token=%s", ("opaque12345",), "100% done, token=[redacted]"),
     pytest.param(
         '%s "%s" %s authorization=%s',
         ("1.2.3.4", "GET / HTTP/1.1", "200", "-"),

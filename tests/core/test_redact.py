@@ -79,7 +79,30 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
             "connect postgres://app:[redacted]@db/x failed",
             id="url-userinfo",
         ),
+        pytest.param(
+            "GET /p?q=Bearer%20abcdefghijklmnopqrstuvwxyzqwerty HTTP/1.1",
+            (),
+            "GET /p?q=[redacted] HTTP/1.1",
+            id="url-encoded-scheme",
+        ),
+        pytest.param('{"password": "o\'brien-Secret1"}', (), '{"password": "[redacted]"}'),
+        pytest.param('{"password": "a\\"bcSecret"}', (), '{"password": "[redacted]"}'),
+        pytest.param(
+            "next=/cb?access_token%3Dabcdef", (), "next=/cb?access_token%3D[redacted]", id="wz"
+        ),
+        pytest.param("redis://:s3cretpw@cache:6379/0", (), "redis://:[redacted]@cache:6379/0"),
+        pytest.param("user=bob password=hunter2 x=1", (), "user=bob password=[redacted] x=1"),
+        pytest.param("f(token=abc123)", (), "f(token=[redacted])", id="call-repr"),
         # What operators correlate by, and placeholders, stay.
+        pytest.param('"POST /oauth/token HTTP/1.1" 200', (), '"POST /oauth/token HTTP/1.1" 200'),
+        pytest.param("GET /api/auth/basic HTTP/1.1", (), "GET /api/auth/basic HTTP/1.1"),
+        pytest.param("?token_type=bearer&x=1", (), "?token_type=bearer&x=1", id="token-type"),
+        pytest.param(
+            "auth.failure problem=token_in_query scheme=Bearer",
+            (),
+            "auth.failure problem=token_in_query scheme=Bearer",
+            id="our-own-key-values",
+        ),
         pytest.param("Bearer authentication required", (), "Bearer authentication required"),
         pytest.param("id 9f86d081884c7d65 ok", (), "id 9f86d081884c7d65 ok", id="fingerprint"),
         pytest.param(

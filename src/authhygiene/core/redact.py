@@ -23,7 +23,6 @@ __all__ = [
     "NOT_PRINTABLE_ASCII_RE",
     "REDACTED",
     "SECRET_HEADERS",
-    "SECRET_KEY_RE",
     "SECRET_NAME_RE",
     "SECRET_WORD_RE",
     "bounded",
@@ -31,6 +30,7 @@ __all__ = [
     "high_entropy",
     "redact_query",
     "scrub",
+    "secret_param",
 ]
 
 REDACTED = "[redacted]"
@@ -84,8 +84,17 @@ _SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
         # repr). A placeholder ("Authorization: Bearer <token>") is none.
         ("authorization", "cookie", "dpop", "api-key", "-token"),
         re.compile(
-            rf"(?P<keep>\b(?i:{_HEADER_LINE_NAMES})[\"']?\s*[:=]\s*[\"']?)"
+            rf"(?P<keep>\b(?i:{_HEADER_LINE_NAMES})[\"']?\s*:\s*[\"']?)"
             r"(?>[^\r\n\"'<>]{1,4096})(?![<>])"
+        ),
+    ),
+    (
+        # The same name as a field of a key=value log line ("cookie=...",
+        # gunicorn's `authorization=%({authorization}i)s`): up to a space.
+        ("authorization", "cookie", "dpop", "api-key", "-token"),
+        re.compile(
+            rf"(?P<keep>\b(?i:{_HEADER_LINE_NAMES})[\"']?\s*=\s*[\"']?)"
+            r"(?>[^\s\"'<>]{1,4096})(?![<>])"
         ),
     ),
     (
@@ -96,7 +105,7 @@ _SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
         # a log line ("scheme=Bearer server_time=...").
         ("bearer", "basic", "dpop", "token", "apikey", "digest"),
         re.compile(
-            r"\b(?i:bearer|basic|dpop|token|apikey|digest)\s++"
+            r"\b(?i:bearer|basic|dpop|token|apikey|digest)(?:\s|%20|\+)++(?!HTTP/\d)"
             # ... or 16+ letters: no word of prose follows "Bearer" that long.
             r"(?=[A-Za-z0-9\-._~+/]{0,4096}?[0-9A-Z\-._~+/=]|[A-Za-z0-9\-._~+/]{16})"
             r"[A-Za-z0-9\-._~+/]{8,}+=*+"
@@ -106,7 +115,7 @@ _SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
     (
         # The password in a URL's userinfo ("postgres://app:s3cret@db/x").
         ("://",),
-        re.compile(r"(?P<keep>://[^/\s:@\"'<>]{1,256}:)[^/\s@\"'<>]{1,256}(?=@)"),
+        re.compile(r"(?P<keep>://[^/\s:@\"'<>]{0,256}:)[^/\s@\"'<>]{1,256}(?=@)"),
     ),
     (
         # Well-known API key and token formats (Stripe, GitHub, GitLab,
@@ -138,12 +147,13 @@ _SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
         ),
     ),
 )
-# Every name SECRET_KEY_RE matches contains one of these (lower-cased).
+# Every name `secret_param` or `_member` takes for a secret contains one of
+# these (lower-cased).
 _PARAM_WORDS = (
     "token",
     "secret",
-    "passw",
-    "pwd",
+    "pass",
+    "pw",
     "key",
     "auth",
     "session",
@@ -152,29 +162,31 @@ _PARAM_WORDS = (
     "code",
     "jwt",
     "credential",
+    "bearer",
+    "dpop",
+    "otp",
+    "csrf",
+    "xsrf",
 )
 # A secret-named member in JSON or a repr that an app logs as text:
 # `{"password": "..."}`, `{'access_token': '...'}`.
 _MEMBER_RE = re.compile(
-    r"(?P<keep>[\"'](?P<name>[A-Za-z0-9_.\-]{1,64})[\"']\s*:\s*[\"'])[^\"'\\\r\n]{1,4096}+(?=[\"'])"
+    r"(?P<keep>(?P<q>[\"'])(?P<name>[A-Za-z0-9_.\-]{1,64})(?P=q)\s*:\s*(?P<v>[\"']))"
+    r"(?:(?!(?P=v))[^\\\r\n\x00]|\\.){1,4096}+(?=(?P=v))"
 )
 # A secret-named parameter inside a URL-encoded URL (`next=%2Fcb%3Ftoken%3D...`).
 _ENCODED_PARAM_RE = re.compile(
-    r"(?P<keep>(?i:%3F|%26|%3B)(?P<name>[A-Za-z0-9_.\-]{1,64})(?i:%3D))"
+    r"(?P<keep>(?:[?&;]|(?i:%3F|%26|%3B))(?P<name>[A-Za-z0-9_.\-]{1,64})(?i:%3D))"
     r"(?:(?!%26|%3B)[^&#;\s\"'<>])+"
 )
 # A secret-named parameter in a URL or form text: `?access_token=...`.
-_QUERY_PARAM_RE = re.compile(r"(?P<keep>(?:^|[?&;])(?P<name>[^=&#?;\s\"'<>]{1,64})=)[^&#;\s\"'<>]+")
+# Also a `name=value` field of a key=value log line ("user=bob token=...").
+_QUERY_PARAM_RE = re.compile(
+    r"(?P<keep>(?:^|[?&;\s,(])(?P<name>[^=&#?;\s\"'<>,(]{1,64})=)[^&#;\s\"'<>),]+"
+)
 # Candidate runs for the entropy test.
 _RUN_RE = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{24,}+={0,2}")
 _HEX_RE = re.compile(r"[0-9a-fA-F\-]+")
-# Names of query parameters whose values are secrets (searched anywhere in
-# the name: `next_token`, `X-Amz-Signature`, `client_secret`).
-SECRET_KEY_RE = re.compile(
-    r"token|secret|passw|pwd|api[-_]?key|apikey|auth|session|cookie|signature|sig$|^code$|key$"
-    r"|jwt|credential",
-    re.I,
-)
 # Names of fields (log keys, dict keys) whose values are secrets: the name
 # ends in a secret noun. `token_format` or `credential_fingerprint` do not.
 SECRET_NAME_RE = re.compile(
@@ -192,6 +204,7 @@ SECRET_WORD_RE = re.compile(
     re.I,
 )
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SHORT_SECRET_PARAMS = frozenset({"key", "code", "sig", "pw"})
 _MAX_QUERY_CHARS = 2048
 NOT_PRINTABLE_ASCII_RE = re.compile(r"[^\x20-\x7e]")
 
@@ -244,8 +257,18 @@ def _shapes(text: str, lowered: str) -> str:
     return text
 
 
+def secret_param(name: str) -> bool:
+    """Whether a query parameter of this name carries a secret: its last
+    word is a secret noun (`access_token`, `X-Amz-Signature`, `apiKey`),
+    or it is one of the short names APIs use (`key`, `code`, `sig`).
+    `token_type=bearer` is not."""
+    return name.lower() in _SHORT_SECRET_PARAMS or bool(
+        SECRET_NAME_RE.search(_CAMEL_RE.sub("_", name))
+    )
+
+
 def _param(match: re.Match[str]) -> str:
-    if SECRET_KEY_RE.search(unquote(match.group("name"))):
+    if secret_param(unquote(match.group("name"))):
         return match.group("keep") + REDACTED
     return match.group(0)
 
@@ -336,5 +359,5 @@ def redact_query(query: str) -> str:
         pairs = parse_qsl(query[:_MAX_QUERY_CHARS], keep_blank_values=True, max_num_fields=64)
     except ValueError:
         return REDACTED
-    safe = [(key, REDACTED if SECRET_KEY_RE.search(key) else scrub(value)) for key, value in pairs]
+    safe = [(key, REDACTED if secret_param(key) else scrub(value)) for key, value in pairs]
     return bounded(urlencode(safe, safe="[]"), _MAX_QUERY_CHARS)
