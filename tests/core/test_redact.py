@@ -98,6 +98,12 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
         pytest.param("GET /api/auth/basic HTTP/1.1", (), "GET /api/auth/basic HTTP/1.1"),
         pytest.param("?token_type=bearer&x=1", (), "?token_type=bearer&x=1", id="token-type"),
         pytest.param(
+            "allow_credentials=True password=None token=3",
+            (),
+            "allow_credentials=True password=None token=3",
+            id="nothing-to-hide",
+        ),
+        pytest.param(
             "auth.failure problem=token_in_query scheme=Bearer",
             (),
             "auth.failure problem=token_in_query scheme=Bearer",

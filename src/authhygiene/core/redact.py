@@ -205,6 +205,7 @@ SECRET_WORD_RE = re.compile(
 )
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SHORT_SECRET_PARAMS = frozenset({"key", "code", "sig", "pw"})
+_LITERALS = frozenset({"true", "false", "none", "null", "-", ""})
 _MAX_QUERY_CHARS = 2048
 NOT_PRINTABLE_ASCII_RE = re.compile(r"[^\x20-\x7e]")
 
@@ -267,14 +268,22 @@ def secret_param(name: str) -> bool:
     )
 
 
+def _nothing_to_hide(value: str) -> bool:
+    """`password=None`, `allow_credentials=True`, `token_count=3`."""
+    return value.lower() in _LITERALS or value.isdigit()
+
+
 def _param(match: re.Match[str]) -> str:
-    if secret_param(unquote(match.group("name"))):
+    value = match.group(0)[len(match.group("keep")) :]
+    if secret_param(unquote(match.group("name"))) and not _nothing_to_hide(value):
         return match.group("keep") + REDACTED
     return match.group(0)
 
 
 def _member(match: re.Match[str]) -> str:
     name = match.group("name")
+    if _nothing_to_hide(match.group(0)[len(match.group("keep")) :]):
+        return match.group(0)
     if SECRET_NAME_RE.search(_CAMEL_RE.sub("_", name)) or name.lower() in SECRET_HEADERS:
         return match.group("keep") + REDACTED
     return match.group(0)
