@@ -98,9 +98,9 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
         pytest.param("GET /api/auth/basic HTTP/1.1", (), "GET /api/auth/basic HTTP/1.1"),
         pytest.param("?token_type=bearer&x=1", (), "?token_type=bearer&x=1", id="token-type"),
         pytest.param(
-            "allow_credentials=True password=None token=3",
+            "allow_credentials=True password=None token=3, or set allow_credentials=False.",
             (),
-            "allow_credentials=True password=None token=3",
+            "allow_credentials=True password=None token=3, or set allow_credentials=False.",
             id="nothing-to-hide",
         ),
         pytest.param(

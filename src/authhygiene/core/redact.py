@@ -270,6 +270,7 @@ def secret_param(name: str) -> bool:
 
 def _nothing_to_hide(value: str) -> bool:
     """`password=None`, `allow_credentials=True`, `token_count=3`."""
+    value = value.rstrip(".,;:!?")  # the end of a sentence
     return value.lower() in _LITERALS or value.isdigit()
 
 
