@@ -306,3 +306,29 @@ def test_422_is_held_only_with_credentials(headers: list[Any], rewritten: bool) 
         assert sent[0]["status"] == 401
     else:
         assert sent == list(messages)
+
+
+@pytest.mark.parametrize(
+    ("report_only", "event"),
+    [
+        pytest.param(False, "auth.failure.suppressed", id="rewriting"),
+        pytest.param(True, "auth.report_only.suppressed", id="report-only"),
+    ],
+)
+def test_the_summary_names_the_events_it_counted(report_only: bool, event: str) -> None:
+    """In report-only mode the events held back were `auth.report_only`; the
+    log summary must not count them as failures sent on the wire."""
+    captured = structlog.testing.CapturingLogger()
+    middleware = AuthHygiene(
+        app_sending(start(401), body(b"no")),
+        realm="api",
+        logger=captured,
+        report_only=report_only,
+        log_limit={"per_key": 1, "total": 10, "window_s": 3600},
+    )
+    for _ in range(3):
+        run(middleware)
+    middleware.runtime.summaries.flush()  # type: ignore[union-attr]
+    summaries = [c.kwargs for c in captured.calls if c.args[0].endswith(".suppressed")]
+    assert [c.args[0] for c in captured.calls if c.args[0].endswith(".suppressed")] == [event]
+    assert summaries[0]["count"] == 2

@@ -217,6 +217,27 @@ EXPIRED = {"reason": "token_expired", "status": 401}
         ),
         pytest.param(
             [
+                json.dumps(
+                    {
+                        "event": "auth.report_only.suppressed",
+                        "reason": "token_expired",
+                        "status": 401,
+                        "count": 7,
+                    }
+                )
+            ],
+            {
+                "failures.total": 0,
+                "report_only": {
+                    "total": 7,
+                    "by_would_status": [{"status": None, "count": 7}],
+                    "by_reason": [{"reason": "token_expired", "count": 7}],
+                },
+            },
+            id="report-only-suppressed-counted-as-report-only",
+        ),
+        pytest.param(
+            [
                 json.dumps({"event": "auth.misconfig", "kind": "k", "path": "/a", "fix": "do x"}),
                 json.dumps({"event": "auth.misconfig", "kind": "k", "path": "/b", "fix": "do x"}),
                 json.dumps({"event": "auth.misconfig", "kind": "invalid_options", "error": "e"}),

@@ -24,6 +24,7 @@ from authhygiene.logging import default_logger, emit, emit_misconfig
 from authhygiene.metrics import FailureMetrics, failure_metrics
 
 SUPPRESSED_EVENT = "auth.failure.suppressed"
+REPORT_ONLY_SUPPRESSED_EVENT = "auth.report_only.suppressed"
 
 __all__ = ["Runtime", "flush_suppressed"]
 
@@ -42,15 +43,17 @@ class _Summaries:
     further failure comes to trigger it: a storm that stops still gets its
     count logged, by a timer thread that exists only while counts wait."""
 
-    def __init__(self, gate: FloodGate, logger: Any, level: str) -> None:
+    def __init__(self, gate: FloodGate, logger: Any, level: str, *, report_only: bool) -> None:
         self.gate, self.logger, self.level = gate, logger, level
+        # In report-only mode the events counted were `auth.report_only`.
+        self.event = REPORT_ONLY_SUPPRESSED_EVENT if report_only else SUPPRESSED_EVENT
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._pid = 0
 
     def write(self, closed: list[Any]) -> None:
         for summary in closed:
-            emit(self.logger, self.level, SUPPRESSED_EVENT, summary.fields())
+            emit(self.logger, self.level, self.event, summary.fields())
 
     def schedule(self) -> None:
         with self._lock:
@@ -132,7 +135,12 @@ class Runtime:
             )
         logger = logger if logger is not None else default_logger()
         summaries = (
-            _Summaries(FloodGate(policy.log_limit), logger, policy.log_level)
+            _Summaries(
+                FloodGate(policy.log_limit),
+                logger,
+                policy.log_level,
+                report_only=policy.report_only,
+            )
             if policy.log_limit is not None
             else None
         )

@@ -97,6 +97,7 @@ SPIKE_MIN_COUNT = 5
 FAILURE_EVENT = "auth.failure"
 SUPPRESSED_EVENT = "auth.failure.suppressed"
 REPORT_ONLY_EVENT = "auth.report_only"
+REPORT_ONLY_SUPPRESSED_EVENT = "auth.report_only.suppressed"
 MISCONFIG_EVENT = "auth.misconfig"
 
 _EVENT_KEYS = ("event", "message", "msg")
@@ -422,6 +423,13 @@ class _Reader:
             self.report_only += 1
             self.would_status.add(_status(event.get("would_status")))
             self.report_reasons.add(_text(event.get("reason")))
+        elif name == REPORT_ONLY_SUPPRESSED_EVENT:
+            # Report-only events the log's rate limit counted instead of
+            # writing; the summary carries the app's status, not ours.
+            count = _count(event.get("count"))
+            self.report_only += count
+            self.report_reasons.add(_text(event.get("reason")), count)
+            self.would_status.add(None, count)
         elif name == MISCONFIG_EVENT:
             self.misconfig.add(event)
         else:
