@@ -940,7 +940,7 @@ PLACEHOLDER_CASES = [
     pytest.param(
         "cookie=%s user=%s", ("theme=dark", "bob"), "cookie=[redacted] user=bob", id="cookie"
     ),
-    pytest.param("x-api-key=%d tries", (3,), "x-api-key=[redacted] tries", id="number-placeholder"),
+    pytest.param("x-api-key=%d tries", (3,), "x-api-key=3 tries", id="number-placeholder"),
     pytest.param(
         'login {"user": "%s", "password": "%s"}',
         ("bob", "hunter2hunter2"),
@@ -951,7 +951,7 @@ PLACEHOLDER_CASES = [
     pytest.param(
         '%s "%s" %s authorization=%s',
         ("1.2.3.4", "GET / HTTP/1.1", "200", "-"),
-        '1.2.3.4 "GET / HTTP/1.1" 200 authorization=[redacted]',
+        '1.2.3.4 "GET / HTTP/1.1" 200 authorization=-',
         id="gunicorn-header-atom",
     ),
 ]

@@ -238,6 +238,8 @@ def _random_piece(piece: str) -> bool:
 
 def _keep_prefix(match: re.Match[str]) -> str:
     keep = match.groupdict().get("keep")
+    if keep and _nothing_to_hide(match.group(0)[len(keep) :]):
+        return match.group(0)  # `cookie=-` (no cookie sent), `x-api-key=3 tries`
     return (keep or "") + REDACTED
 
 
