@@ -116,6 +116,27 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
+def _gunicorn(port: int, *extra: str) -> list[str]:
+    """One sync worker with its access log on stdout, plus `extra` options."""
+    return _python(
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--worker-class",
+        "sync",
+        "--access-logfile",
+        "-",
+        *extra,
+        "--no-control-socket",
+        "--graceful-timeout",
+        "5",
+        "tests.e2e.access_apps.wsgi_app:app",
+    )
+
+
 SERVERS = [
     pytest.param(
         ServerSpec(
@@ -137,22 +158,7 @@ SERVERS = [
     ),
     pytest.param(
         ServerSpec(
-            lambda port: _python(
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--worker-class",
-                "sync",
-                "--access-logfile",
-                "-",
-                "--no-control-socket",
-                "--graceful-timeout",
-                "5",
-                "tests.e2e.access_apps.wsgi_app:app",
-            ),
+            lambda port: _gunicorn(port),
             ("query-jwt", "query-opaque-after-another-parameter"),
             '"GET {path} HTTP/1.1" 401',
         ),
@@ -160,23 +166,8 @@ SERVERS = [
     ),
     pytest.param(
         ServerSpec(
-            lambda port: _python(
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--worker-class",
-                "sync",
-                "--access-logfile",
-                "-",
-                "--access-logformat",
-                '%(h)s "%(r)s" %(s)s %({authorization}i)s',
-                "--no-control-socket",
-                "--graceful-timeout",
-                "5",
-                "tests.e2e.access_apps.wsgi_app:app",
+            lambda port: _gunicorn(
+                port, "--access-logformat", '%(h)s "%(r)s" %(s)s %({authorization}i)s'
             ),
             ("query-jwt", "authorization-header"),
             '127.0.0.1 "GET {path} HTTP/1.1" 401',
