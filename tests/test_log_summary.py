@@ -216,6 +216,16 @@ EXPIRED = {"reason": "token_expired", "status": 401}
             id="report-only-apart",
         ),
         pytest.param(
+            [failure(problem="token_in_query", reason="credentials_missing")] * 2
+            + [failure(problem="doubled_scheme", reason="credentials_malformed")],
+            {
+                "problems.0.problem": "token_in_query",
+                "problems.0.count": 2,
+                "problems.1.problem": "doubled_scheme",
+            },
+            id="problems-counted",
+        ),
+        pytest.param(
             [
                 json.dumps(
                     {
@@ -541,6 +551,27 @@ MISSING = {"reason": "credentials_missing", "status": 401}
             ["no failure carries a readable time (3 without one)"],
             ["spike"],
             id="untimed",
+        ),
+        pytest.param(
+            many(6, **MISSING, problem="token_in_query") + many(4, **MISSING),
+            [
+                "60% of logged failures (6 of 10) have problem=token_in_query: the clients send"
+                " the token in the URL"
+            ],
+            [],
+            id="token-in-query",
+        ),
+        pytest.param(
+            many(3, **MISSING, problem="some_new_problem") + many(1, **MISSING),
+            ["have problem=some_new_problem: the clients send credentials in a way this API"],
+            [],
+            id="unknown-problem-gets-the-generic-sentence",
+        ),
+        pytest.param(
+            many(2, **MISSING, problem="doubled_scheme") + many(8, **MISSING),
+            [],
+            ["problem="],
+            id="rare-problem-is-no-news",
         ),
         pytest.param([], [], ["%"], id="empty"),
     ],

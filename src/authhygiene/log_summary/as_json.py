@@ -95,6 +95,7 @@ def to_json(summary: Summary) -> dict[str, object]:
             "credential_fingerprint", summary.top_fingerprints, reasons=True
         ),
         "schemes": _tallies("scheme", summary.schemes, reasons=False),
+        "problems": _tallies("problem", summary.problems, reasons=True),
         "distinct": {
             "clients": summary.distinct_clients,
             "paths": summary.distinct_paths,

@@ -35,6 +35,7 @@ def findings(summary: Summary) -> tuple[str, ...]:
     if total:
         out.extend(_reason_findings(summary, total))
         out.extend(_concentration_findings(summary, total))
+        out.extend(_problem_findings(summary))
         out.extend(_spike_findings(summary))
     if summary.suppressed:
         out.append(
@@ -49,6 +50,41 @@ def findings(summary: Summary) -> tuple[str, ...]:
         )
     out.extend(_misconfig_findings(summary))
     return tuple(out)
+
+
+# The `problem` values clients most often cause, in an operator's words.
+_PROBLEM_SAYS = {
+    "token_in_query": "the clients send the token in the URL, which this API does not read"
+    " (and which access logs print); they must send it in the Authorization header",
+    "doubled_scheme": "the clients send 'Bearer Bearer <token>'; their code adds the scheme"
+    " word twice",
+    "empty_token": "the clients send the scheme word with no token after it; their token"
+    " variable is empty (not logged in yet, or a failed refresh)",
+    "quoted_token": "the clients wrap the token in quotes",
+    "api_key_in_wrong_header": "the clients send the API key in a header this API does not read",
+    "not_a_jwt": "the clients send a token that is not a JWT (an ID or refresh token, or"
+    " another API's token)",
+}
+
+
+def _problem_findings(summary: Summary) -> list[str]:
+    """A way of sending credentials that most logged failures share (the
+    token in the URL, a doubled "Bearer"): the clients' code to change."""
+    logged = summary.logged
+    out = []
+    for tally in summary.problems[:1]:
+        if tally.count < MIN_FINDING_COUNT or tally.count / logged < NOTABLE_REASON_SHARE:
+            break
+        says = _PROBLEM_SAYS.get(
+            tally.value or "",
+            "the clients send credentials in a way this API does not read; each failure's"
+            " `hint` says what to change",
+        )
+        out.append(
+            f"{pct(tally.count, logged)} of logged failures ({tally.count:,} of {logged:,})"
+            f" have problem={shown(tally.value)}: {says}"
+        )
+    return out
 
 
 def _reason_findings(summary: Summary, total: int) -> list[str]:

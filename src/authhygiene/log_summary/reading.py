@@ -387,6 +387,9 @@ class _Reader:
         self.statuses: _Capped[int | None] = _Capped()
         self.reason_status: _Capped[tuple[str | None, int | None]] = _Capped()
         self.clients, self.paths, self.fingerprints = _Keyed(), _Keyed(), _Keyed()
+        # What was wrong with the credentials sent (`problem`: token_in_query,
+        # doubled_scheme, ...); only logged events carry it.
+        self.problems = _Keyed()
         self.schemes: _Capped[str | None] = _Capped()
         self.time_related = 0
         self.skew_flagged: _Capped[str | None] = _Capped()
@@ -448,6 +451,9 @@ class _Reader:
             self.fingerprints.add(fingerprint, reason, n)
         if not suppressed:
             self.schemes.add(_text(event.get("scheme")), n)
+            problem = _text(event.get("problem"))
+            if problem is not None:
+                self.problems.add(problem, reason, n)
         flag = _flag(event.get("clock_skew_suspected"))
         if reason in TIME_REASONS or flag is not None:
             self.time_related += n
@@ -466,7 +472,7 @@ class _Reader:
             self.clock.add(moment, reason, n)
 
     def summary(self, top: int) -> Summary:
-        keyed = (self.clients, self.paths, self.fingerprints)
+        keyed = (self.clients, self.paths, self.fingerprints, self.problems)
         tables = (self.reasons, self.statuses, self.reason_status, self.schemes)
         capped = any(k.capped for k in keyed) or any(t.overflow for t in tables)
         summary = Summary(
@@ -508,6 +514,7 @@ class _Reader:
             misconfig=self.misconfig.freeze(),
             values_capped=capped,
             findings=(),
+            problems=self.problems.top(top),
         )
         return replace(summary, findings=findings(summary))
 

@@ -69,6 +69,7 @@ def render_text(summary: Summary) -> str:
             summary,
         ),
         _scheme_section(summary),
+        _problem_section(summary),
         _skew_section(summary),
         _timeline_section(summary),
         _report_only_section(summary),
@@ -126,6 +127,17 @@ def _keyed_section(title: str, rows: tuple[Tally, ...], distinct: int, summary: 
         mostly = f"  mostly {_label(row.top_reason, 32)}" if led_by_reason else ""
         lines.append(f"  {row.count:>9,} {pct(row.count, total):>5}  {_label(row.value)}{mostly}")
     return "\n".join(lines)
+
+
+def _problem_section(summary: Summary) -> str:
+    if not summary.problems:
+        return ""
+    logged = summary.logged
+    rows = [
+        f"  {row.count:>9,} {pct(row.count, logged):>5}  {_label(row.value, 40)}"
+        for row in summary.problems
+    ]
+    return "Problems with the credentials sent (logged failures)\n" + "\n".join(rows)
 
 
 def _scheme_section(summary: Summary) -> str:

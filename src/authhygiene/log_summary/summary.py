@@ -115,6 +115,8 @@ class Summary:
     misconfig: tuple[Misconfig, ...]
     values_capped: bool
     findings: tuple[str, ...]
+    # The `problem` the logged failures' credentials showed, most common first.
+    problems: tuple[Tally, ...] = ()
 
     @property
     def failures(self) -> int:
