@@ -98,6 +98,12 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
         pytest.param("GET /api/auth/basic HTTP/1.1", (), "GET /api/auth/basic HTTP/1.1"),
         pytest.param("?token_type=bearer&x=1", (), "?token_type=bearer&x=1", id="token-type"),
         pytest.param(
+            "  1  4%  Basic\n\nProblems with the credentials",
+            (),
+            "  1  4%  Basic\n\nProblems with the credentials",
+            id="scheme-word-ending-a-line",
+        ),
+        pytest.param(
             "allow_credentials=True password=None token=3, or set allow_credentials=False.",
             (),
             "allow_credentials=True password=None token=3, or set allow_credentials=False.",

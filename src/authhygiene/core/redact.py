@@ -105,7 +105,7 @@ _SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
         # a log line ("scheme=Bearer server_time=...").
         ("bearer", "basic", "dpop", "token", "apikey", "digest"),
         re.compile(
-            r"\b(?i:bearer|basic|dpop|token|apikey|digest)(?:\s|%20|\+)++(?!HTTP/\d)"
+            r"\b(?i:bearer|basic|dpop|token|apikey|digest)(?:[ \t]|%20|\+)++(?!HTTP/\d)"
             # ... or 16+ letters: no word of prose follows "Bearer" that long.
             r"(?=[A-Za-z0-9\-._~+/]{0,4096}?[0-9A-Z\-._~+/=]|[A-Za-z0-9\-._~+/]{16})"
             r"[A-Za-z0-9\-._~+/]{8,}+=*+"
