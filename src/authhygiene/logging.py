@@ -27,10 +27,9 @@ import structlog
 from authhygiene.core.misconfig import MISCONFIG
 from authhygiene.core.redact import (
     REDACTED,
-    SECRET_HEADERS,
-    SECRET_NAME_RE,
     SECRET_WORD_RE,
     scrub,
+    secret_name,
 )
 
 __all__ = [
@@ -72,7 +71,6 @@ _STRUCTLOG_KEYS = frozenset({"_record", "_from_structlog"})
 _MAX_DEPTH = 8
 _CLEAN_CACHE = 4096
 _CLEAN_MAX_CHARS = 512
-_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +190,9 @@ def _key_kind(name: str) -> int:
     """Whether a key's values are secrets, ids (spared the entropy test) or
     plain; cached, as log lines repeat their keys."""
     lowered = name.lower()
-    if lowered in SECRET_HEADERS:
-        return _SECRET
     if lowered in _ID_KEYS:
         return _ID
-    # `accessToken`, `IdToken` and `userPassword` end in a secret noun too.
-    return _SECRET if SECRET_NAME_RE.search(_CAMEL_RE.sub("_", name)) else _PLAIN
+    return _SECRET if secret_name(name) else _PLAIN
 
 
 def _name(key: object) -> str:

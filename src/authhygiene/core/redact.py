@@ -30,6 +30,7 @@ __all__ = [
     "high_entropy",
     "redact_query",
     "scrub",
+    "secret_name",
     "secret_param",
 ]
 
@@ -265,9 +266,14 @@ def secret_param(name: str) -> bool:
     word is a secret noun (`access_token`, `X-Amz-Signature`, `apiKey`),
     or it is one of the short names APIs use (`key`, `code`, `sig`).
     `token_type=bearer` is not."""
-    return name.lower() in _SHORT_SECRET_PARAMS or bool(
-        SECRET_NAME_RE.search(_CAMEL_RE.sub("_", name))
-    )
+    return name.lower() in _SHORT_SECRET_PARAMS or secret_name(name)
+
+
+def secret_name(name: str) -> bool:
+    """Whether values under this field, key or header name are secrets: a
+    secret header, or a name ending in a secret noun, camelCase included
+    (`accessToken`, `IdToken`, `userPassword`)."""
+    return name.lower() in SECRET_HEADERS or bool(SECRET_NAME_RE.search(_CAMEL_RE.sub("_", name)))
 
 
 def _nothing_to_hide(value: str) -> bool:
@@ -287,7 +293,7 @@ def _member(match: re.Match[str]) -> str:
     name = match.group("name")
     if _nothing_to_hide(match.group(0)[len(match.group("keep")) :]):
         return match.group(0)
-    if SECRET_NAME_RE.search(_CAMEL_RE.sub("_", name)) or name.lower() in SECRET_HEADERS:
+    if secret_name(name):
         return match.group("keep") + REDACTED
     return match.group(0)
 
