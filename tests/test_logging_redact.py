@@ -948,6 +948,11 @@ PLACEHOLDER_CASES = [
         id="placeholder-in-json-member",
     ),
     pytest.param("100%% done, token=%s", ("opaque12345",), "100% done, token=[redacted]"),
+    # A shape that swallows the placeholder itself (a PEM block runs to the
+    # end of the text): the template is kept and the formatted line masked.
+    pytest.param(
+        "-----BEGIN PRIVATE KEY-----\n%s", ("MIIEvQIBADANBgkqh",), "[redacted]", id="pem-template"
+    ),
     pytest.param(
         '%s "%s" %s authorization=%s',
         ("1.2.3.4", "GET / HTTP/1.1", "200", "-"),

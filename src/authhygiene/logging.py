@@ -124,14 +124,11 @@ class Redactor:
     def _text(self, text: str, *, entropy: bool = True) -> str:
         if self.secrets or len(text) > _CLEAN_MAX_CHARS or not entropy:
             return scrub(text, self.secrets, entropy=entropy)
-        clean = self._clean
-        if text in clean:
+        if text in self._clean:
             return text
         cleaned = scrub(text)
         if cleaned == text:
-            if len(clean) >= _CLEAN_CACHE:
-                clean.clear()
-            clean[text] = None
+            _remember(self._clean, text)
         return cleaned
 
     def _field(self, key: str, value: object, depth: int) -> object:
@@ -195,6 +192,13 @@ def _key_kind(name: str) -> int:
     return _SECRET if secret_name(name) else _PLAIN
 
 
+def _remember(cache: dict[str, None], text: str) -> None:
+    """Keep clean `text` in a bounded cache (cleared when full)."""
+    if len(cache) >= _CLEAN_CACHE:
+        cache.clear()
+    cache[text] = None
+
+
 def _name(key: object) -> str:
     """A key as text: ASGI headers are bytes."""
     return key.decode("latin-1") if isinstance(key, bytes) else str(key)
@@ -232,11 +236,15 @@ class RedactingFilter(logging.Filter):
     def __init__(self, name: str = "", redactor: Redactor = redact) -> None:
         super().__init__(name)
         self.redactor = redactor
+        # Templates found clean with their placeholders hidden (not the same
+        # test as a plain string's, so not the redactor's cache).
+        self._clean_templates: dict[str, None] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = self.redactor.secrets
         if isinstance(record.msg, str):
-            record.msg = self._template(record.msg)
+            # Without arguments the message is text, not a template.
+            record.msg = self._template(record.msg) if record.args else scrub(record.msg, secrets)
         elif isinstance(record.msg, Mapping | list | tuple):
             record.msg = self.redactor.value(record.msg)  # masked by key too
         else:
@@ -268,14 +276,11 @@ class RedactingFilter(logging.Filter):
         return True
 
     def _template(self, template: str) -> str:
-        clean = self.redactor._clean
-        if template in clean:
+        if template in self._clean_templates:
             return template  # a server's constant format string, seen before
         cleaned = _scrub_template(template, self.redactor.secrets)
         if cleaned == template and not self.redactor.secrets and len(template) <= _CLEAN_MAX_CHARS:
-            if len(clean) >= _CLEAN_CACHE:
-                clean.clear()
-            clean[template] = None
+            _remember(self._clean_templates, template)
         return cleaned
 
     def _argument(self, arg: object) -> object:
@@ -321,8 +326,10 @@ def _scrub_template(template: str, secrets: tuple[str, ...]) -> str:
     if cleaned == hidden:
         return template
     restored = re.sub(r"<\x00(\d+)>", lambda m: placeholders[int(m.group(1))], cleaned)
-    # A shape that swallowed a placeholder would leave the arguments unmatched.
-    return restored if restored.count("%") == template.count("%") else cleaned
+    # A shape that swallowed a placeholder would leave the arguments
+    # unmatched: keep the template, and let the check of the formatted
+    # message mask the secret instead.
+    return restored if restored.count("%") == template.count("%") else template
 
 
 def redact_server_logs(

@@ -68,8 +68,10 @@ def render_text(summary: Summary) -> str:
             summary.distinct_fingerprints,
             summary,
         ),
-        _scheme_section(summary),
-        _problem_section(summary),
+        _logged_section("Schemes", summary.schemes, summary.logged, "(no credentials or scheme)"),
+        _logged_section(
+            "Problems with the credentials sent", summary.problems, summary.logged, "(missing)"
+        ),
         _skew_section(summary),
         _timeline_section(summary),
         _report_only_section(summary),
@@ -129,27 +131,16 @@ def _keyed_section(title: str, rows: tuple[Tally, ...], distinct: int, summary: 
     return "\n".join(lines)
 
 
-def _problem_section(summary: Summary) -> str:
-    if not summary.problems:
+def _logged_section(title: str, rows: tuple[Tally, ...], logged: int, missing: str) -> str:
+    """A table of what only logged failures carry (schemes, problems)."""
+    if not rows:
         return ""
-    logged = summary.logged
-    rows = [
-        f"  {row.count:>9,} {pct(row.count, logged):>5}  {_label(row.value, 40)}"
-        for row in summary.problems
-    ]
-    return "Problems with the credentials sent (logged failures)\n" + "\n".join(rows)
-
-
-def _scheme_section(summary: Summary) -> str:
-    if not summary.schemes:
-        return ""
-    logged = summary.logged
-    rows = [
+    lines = [
         f"  {row.count:>9,} {pct(row.count, logged):>5}  "
-        + ("(no credentials or scheme)" if row.value is None else safe(row.value, 40))
-        for row in summary.schemes
+        + (missing if row.value is None else safe(row.value, 40))
+        for row in rows
     ]
-    return "Schemes (logged failures)\n" + "\n".join(rows)
+    return f"{title} (logged failures)\n" + "\n".join(lines)
 
 
 def _skew_section(summary: Summary) -> str:
