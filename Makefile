@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: demo serve test lint format typecheck pytest bench browser clean
+.PHONY: demo serve test lint format typecheck pytest bench browser wrk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,12 +45,22 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
-pytest: $(STAMP) browser
+# The end-to-end benchmarks load real servers with Debian's wrk.
+WRK ?= /usr/bin/wrk
+
+$(WRK):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null
+
+wrk: $(WRK)
+
+pytest: $(STAMP) browser wrk
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+bench: $(STAMP) wrk
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -16,10 +16,11 @@ from typing import Any
 
 from authhygiene.core.cors import CorsLayer
 from authhygiene.core.credentials import RequestView
-from authhygiene.core.decision import Decision, decide
+from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
 from authhygiene.core.flood import FloodGate
 from authhygiene.core.policy import Policy, PolicyError
+from authhygiene.core.shape_cache import Decider
 from authhygiene.logging import default_logger, emit, emit_misconfig
 from authhygiene.metrics import FailureMetrics, failure_metrics
 
@@ -108,6 +109,11 @@ class Runtime:
     cors: CorsLayer | None = None
     metrics: FailureMetrics | None = None
     summaries: _Summaries | None = field(default=None, repr=False)
+    decider: Decider | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.decider is None:
+            object.__setattr__(self, "decider", Decider(self.policy))
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Runtime:
@@ -149,7 +155,8 @@ class Runtime:
     def handle(
         self, view: RequestView, answer: AppAnswer, declared: Declared | None = None
     ) -> Decision | None:
-        decision = decide(self.policy, view, answer, declared=declared)
+        assert self.decider is not None  # set in __post_init__
+        decision = self.decider(view, answer, declared)
         if decision is not None:
             self._record(decision)
         return decision

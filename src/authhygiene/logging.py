@@ -392,6 +392,8 @@ def emit(logger: Any, level: str, event: str, fields: Mapping[str, object]) -> N
 def emit_misconfig(logger: Any, kinds: tuple[str, ...], fields: Mapping[str, object]) -> None:
     """Log each kind of problem with the app's own answers once per process:
     the operator needs to know it exists, not every time it happens."""
+    if _reported.issuperset(kinds):
+        return  # the common case, every time after the first: no lock taken
     for kind in kinds:
         with _reported_lock:
             if kind in _reported:

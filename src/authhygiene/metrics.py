@@ -45,6 +45,7 @@ class FailureMetrics:
             "Authentication failures answered by authhygiene.",
             ("reason", "status", "scheme"),
         )
+        self._children: dict[tuple[str, str, str], Any] = {}
         self._suppressed: Any = Counter(
             SUPPRESSED,
             "auth.failure log events not written because identical failures came too fast.",
@@ -57,7 +58,13 @@ class FailureMetrics:
             label = str(scheme)
         else:
             label = "other"
-        self._failures.labels(reason, str(status), label).inc()
+        key = (reason, str(status), label)
+        # `labels()` validates and locks on every call; the series are few
+        # (reasons x statuses x known schemes), so each is looked up once.
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self._failures.labels(*key)
+        child.inc()
 
     def suppressed(self, count: int = 1) -> None:
         self._suppressed.inc(count)

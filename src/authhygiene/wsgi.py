@@ -107,18 +107,35 @@ def _listen_to_flask(app: object) -> None:
     got_request_exception.connect(_remember_exception, sender=owner, weak=False)
 
 
+# Environ keys already turned into header names ("" for keys that are not
+# headers): servers use the same few dozen keys on every request. Bounded.
+_HEADER_NAMES: dict[str, str] = {}
+_HEADER_NAMES_MAX = 1024
+
+
+def _header_name(key: str) -> str:
+    if key.startswith("HTTP_"):
+        name = key[5:].replace("_", "-").lower()
+    elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        name = key.replace("_", "-").lower()
+    else:
+        name = ""
+    if len(_HEADER_NAMES) >= _HEADER_NAMES_MAX:
+        _HEADER_NAMES.clear()
+    _HEADER_NAMES[key] = name
+    return name
+
+
 def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
     """A RequestView from a WSGI environ (or Django's request.META)."""
     headers = []
+    names = _HEADER_NAMES
     for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            name = key[5:]
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            name = key
-        else:
-            continue
-        if isinstance(value, str):
-            headers.append((name.replace("_", "-").lower(), value))
+        name = names.get(key)
+        if name is None:
+            name = _header_name(key)
+        if name and isinstance(value, str):
+            headers.append((name, value))
     return RequestView(
         method=str(environ.get("REQUEST_METHOD", "GET")),
         path=str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")),
@@ -129,10 +146,16 @@ def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
 
 
 def _status_line(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Unknown"
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        try:
+            line = f"{status} {HTTPStatus(status).phrase}"
+        except ValueError:
+            line = f"{status} Unknown"
+    return line
+
+
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 def _close(iterable: object) -> None:

@@ -133,10 +133,31 @@ def _hops(view: RequestView) -> list[str]:
     return [_node(hop) for hop in text.split(",")[-_MAX_HOPS:] if hop.strip()]
 
 
+# Socket peers as written in the log, by the text the server gave: a client
+# that fails once usually fails again. Bounded (cleared when full).
+_PEERS: dict[str, str] = {}
+_PEER_ENTRIES = 4096
+
+
+def _peer(text: str | None) -> str | None:
+    if text is None:
+        return None
+    known = _PEERS.get(text)
+    if known is None:
+        address = _address(text)
+        known = str(address) if address is not None else text
+        if len(_PEERS) >= _PEER_ENTRIES:
+            _PEERS.clear()
+        _PEERS[text] = known
+    return known
+
+
 def client_address(trusted: TrustedProxies, view: RequestView) -> str | None:
     """The client as far as the trusted proxies vouch for it."""
+    if not trusted:
+        return _peer(view.client) if view.client else view.client
     peer = _address(view.client)
-    if not trusted or not trusted.trusts(peer):
+    if not trusted.trusts(peer):
         return str(peer) if peer is not None else view.client
     client = str(peer) if peer is not None else view.client
     for hop in reversed(_hops(view)):

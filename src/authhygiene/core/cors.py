@@ -396,6 +396,9 @@ class CorsLayer:
     _encoded: dict[tuple[str | None, bool], tuple[tuple[bytes, bytes], ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    _merged_tails: dict[
+        tuple[str | None, bool, tuple[tuple[str, str], ...]], tuple[tuple[str, str], ...]
+    ] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         for failure in (False, True):
@@ -426,14 +429,37 @@ class CorsLayer:
         """The response's headers with ours set; names keep the app's case."""
         for name, _ in headers:
             if name.lower() in TOUCHED:
-                return apply_cors(
-                    self.cors,
-                    origin,
-                    headers,
-                    failure=status >= 400,
-                    also_exposed=self.also_exposed,
-                )
+                return self._merged(origin, headers, status >= 400)
         return [*headers, *self.added(origin, status)]
+
+    def _merged(
+        self, origin: str | None, headers: Sequence[tuple[str, str]], failure: bool
+    ) -> list[tuple[str, str]]:
+        """`apply_cors` for a response with Vary or CORS headers of its own
+        (every failure response has a Vary): the untouched headers as they
+        are, then the merged tail, which follows from the touched headers'
+        values alone and is cached by them."""
+        out: list[tuple[str, str]] = []
+        touched: list[tuple[str, str]] = []
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == "vary" or lowered == "access-control-expose-headers":
+                touched.append((lowered, value))
+            elif lowered not in _CORS_SET:
+                out.append((name, value))
+        key = (origin, failure, tuple(touched))
+        tail = self._merged_tails.get(key)
+        if tail is None:
+            tail = tuple(
+                apply_cors(
+                    self.cors, origin, touched, failure=failure, also_exposed=self.also_exposed
+                )
+            )
+            if len(self._merged_tails) >= _ENCODED_MAX:
+                self._merged_tails.clear()
+            self._merged_tails[key] = tail
+        out += tail
+        return out
 
     def added_encoded(self, origin: str | None, status: int) -> tuple[tuple[bytes, bytes], ...]:
         """`added`, latin-1 encoded for a byte-level protocol (ASGI), cached:

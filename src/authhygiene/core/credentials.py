@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import re
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ __all__ = [
     "Misuse",
     "RequestView",
     "canonical_scheme",
+    "credential_material",
     "fingerprint",
     "parse_credentials",
 ]
@@ -66,6 +66,22 @@ _KEYISH_HEADER_RE = re.compile(
     r"(x-)?(api[-_]?key|apikey|api[-_]?token|auth[-_]?token|access[-_]?token|token|key)"
 )
 _JOINED_HEADERS_RE = re.compile(r",\s*[!#$%&'*+\-.^_`|~0-9A-Za-z]+[ \t]+\S")
+
+
+# Header names already judged by `_KEYISH_HEADER_RE`: a client sends the same
+# few dozen names on every request. Bounded (cleared when full).
+_KEYISH: dict[str, bool] = {}
+_KEYISH_ENTRIES = 1024
+
+
+def _keyish(name: str) -> bool:
+    known = _KEYISH.get(name)
+    if known is None:
+        known = _KEYISH_HEADER_RE.fullmatch(name) is not None
+        if len(_KEYISH) >= _KEYISH_ENTRIES:
+            _KEYISH.clear()
+        _KEYISH[name] = known
+    return known
 
 
 class Misuse(StrEnum):
@@ -173,6 +189,8 @@ def _token_misuse(scheme: str, rest: str) -> tuple[str | None, tuple[Misuse, ...
 def _query_token(query: str) -> str | None:
     if not query or len(query) > MAX_QUERY_CHARS:
         return None
+    if "token" not in query and "api_key" not in query and "%" not in query:
+        return None  # no parameter is named so, even percent-decoded
     try:
         pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
     except ValueError:
@@ -204,6 +222,26 @@ def _basic_password(token: str | None) -> str | None:
     return password if colon else None
 
 
+def credential_material(view: RequestView, api_key_headers: tuple[str, ...]) -> list[str]:
+    """Everything `parse_credentials` reads of a request, in order: the
+    Authorization, Cookie, API-key and key-like header fields, and the query
+    string when a parameter there may carry a token. Requests with equal
+    material have equal `Credentials` (for one policy)."""
+    material: list[str] = []
+    keyish = _KEYISH
+    for name, value in view.headers:
+        known = keyish.get(name)
+        if known is None:
+            known = _keyish(name)
+        if known or name in api_key_headers or name == "authorization" or name == "cookie":
+            material += (name, value)
+    query = view.query
+    material.append(
+        query if query and ("token" in query or "api_key" in query or "%" in query) else ""
+    )
+    return material
+
+
 def parse_credentials(
     view: RequestView,
     *,
@@ -212,10 +250,25 @@ def parse_credentials(
 ) -> Credentials:
     """Read the Authorization header(s), the query token, API-key headers and
     session cookies into one `Credentials` view."""
-    values = view.get_all("authorization")
+    # One pass over the headers: every lookup below would be another.
+    values: list[str] = []
+    cookie_headers: list[str] = []
+    key_headers: dict[str, str] = {}
+    stray: tuple[str, str] | None = None
+    for name, value in view.headers:
+        if name == "authorization":
+            values.append(value)
+        elif name == "cookie":
+            cookie_headers.append(value)
+        elif name in api_key_headers:
+            key_headers.setdefault(name, value)  # the first field of that name
+        elif stray is None and value and _keyish(name):
+            stray = (name, value)
     query_token = _query_token(view.query)
-    api_key = next(((name, view.get(name)) for name in api_key_headers if view.get(name)), None)
-    cookies = list(_cookies(view.get_all("cookie")))
+    api_key = next(
+        ((name, key_headers[name]) for name in api_key_headers if key_headers.get(name)), None
+    )
+    cookies = list(_cookies(cookie_headers))
     session = next(((name, value) for name, value in cookies if name in session_cookies), None)
     extra: list[str] = []
     if api_key is not None:
@@ -226,14 +279,6 @@ def parse_credentials(
     extra.extend(value for _, value in cookies if len(value) >= 4)
     api_key_header = api_key[0] if api_key else None
     session_cookie = session[0] if session else None
-    stray = next(
-        (
-            (name, value)
-            for name, value in view.headers
-            if name not in api_key_headers and _KEYISH_HEADER_RE.fullmatch(name) and value
-        ),
-        None,
-    )
     if stray is not None:
         extra.append(stray[1])
 
@@ -303,5 +348,4 @@ def fingerprint(key: bytes, secret: str) -> str:
     """A keyed, truncated hash: the same token gives the same value within a
     deployment, and the value cannot be reversed or brute-forced from logs
     without the key."""
-    digest = hmac.new(key, secret.encode("utf-8", "surrogateescape"), hashlib.sha256)
-    return digest.hexdigest()[:16]
+    return hmac.digest(key, secret.encode("utf-8", "surrogateescape"), "sha256").hex()[:16]

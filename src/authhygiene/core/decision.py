@@ -7,10 +7,10 @@ more. `None` means "not an auth failure, send the app's answer unchanged".
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from authhygiene.core.challenge import Challenge, rfc6750_text, scope_value
@@ -27,15 +27,29 @@ from authhygiene.core.diagnose import AppAnswer, Declared, Failure, diagnose
 from authhygiene.core.policy import Policy
 from authhygiene.core.problem import CONTENT_TYPE, detail, problem_body
 from authhygiene.core.reasons import REASONS, Reason
-from authhygiene.core.redact import bounded, credential_spans, redact_query, scrub
+from authhygiene.core.redact import (
+    bounded,
+    credential_spans,
+    redact_query,
+    scrub,
+    scrub_cached,
+)
 
 __all__ = [
+    "ANSWER_HEADERS_READ",
     "WATCHED_STATUSES",
     "WATCHED_WITH_CREDENTIALS",
     "Decision",
+    "Refusal",
+    "assemble",
     "carries_credentials",
     "decide",
     "merge_vary",
+    "passthrough",
+    "refuse",
+    "request_id",
+    "request_log_fields",
+    "response_headers",
 ]
 
 # Statuses whose response the adapters hold and hand to `decide`. Anything
@@ -55,6 +69,7 @@ def carries_credentials(authorization: bool, query: str) -> bool:
 
 _CACHEABLE_RE = re.compile(r"\bpublic\b|\bs-maxage\b|\bmax-age\s*=\s*[1-9]", re.I)
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_HEX_ID_RE = re.compile(r"[0-9A-Fa-f\-]{1,128}")
 _VARY_ADDED = ("Authorization", "Cookie", "Origin")
 # Headers of the app's answer that the failure response replaces.
 _REPLACED = frozenset(
@@ -94,6 +109,39 @@ class Decision:
     misconfig: tuple[str, ...] = ()
 
 
+# The app's response headers a refusal depends on. Every other header of the
+# app's answer is only carried over (or dropped) as it is, so two answers that
+# differ only there are refused alike (`authhygiene.core.shape_cache`).
+ANSWER_HEADERS_READ = (
+    "www-authenticate",
+    "content-type",
+    "content-encoding",
+    "vary",
+    "cache-control",
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A failure response before the parts that belong to one request are
+    filled in: its id, its own log fields (path, query, client, user agent,
+    origin) and the app's pass-through headers. Everything here follows from
+    the credentials, the app's answer and what it declared, so refusals of
+    the same shape share one (`authhygiene.core.shape_cache`)."""
+
+    status: int
+    # Our headers before and after Content-Length, which follows the body.
+    before_length: tuple[tuple[str, str], ...]
+    after_length: tuple[tuple[str, str], ...]
+    body: bytes
+    # Log fields before and after the request's own (same order as written).
+    log_head: Mapping[str, object]
+    log_tail: Mapping[str, object]
+    misconfig: tuple[str, ...]
+
+
 def merge_vary(values: list[str], added: tuple[str, ...] = _VARY_ADDED) -> str:
     """Extend Vary, never overwrite it (RFC 9110 §12.5.5); `*` absorbs all."""
     seen: list[str] = []
@@ -110,7 +158,7 @@ def merge_vary(values: list[str], added: tuple[str, ...] = _VARY_ADDED) -> str:
     return ", ".join(seen)
 
 
-def _request_id(policy: Policy, view: RequestView, answer: AppAnswer) -> tuple[str, str | None]:
+def request_id(policy: Policy, view: RequestView, answer: AppAnswer) -> tuple[str, str | None]:
     """The id the app already answered with (its own request-id middleware
     ties it to its logs), else the caller's, when well-formed; else a new
     one. The `instance` URI is given only for ids we minted."""
@@ -120,10 +168,21 @@ def _request_id(policy: Policy, view: RequestView, answer: AppAnswer) -> tuple[s
             view.get(policy.request_id_header),
         ):
             # A credential sent as a request id would be echoed and logged.
-            if known and _REQUEST_ID_RE.fullmatch(known) and not credential_spans(known):
+            # Hex ids (UUIDs, trace ids) hold none of a credential shape's words.
+            if (
+                known
+                and _REQUEST_ID_RE.fullmatch(known)
+                and (_HEX_ID_RE.fullmatch(known) or not credential_spans(known))
+            ):
                 return known, None
-    minted = uuid.uuid4()
-    return minted.hex, f"urn:uuid:{minted}"
+    # A version-4 UUID, as `uuid.uuid4()` makes it at a fifth of the cost.
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    hex_id = raw.hex()
+    return hex_id, (
+        f"urn:uuid:{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
+    )
 
 
 def _status(policy: Policy, failure: Failure, app_status: int) -> int:
@@ -229,67 +288,76 @@ def _step_up_params(facts: Mapping[str, object]) -> list[tuple[str, str]]:
     return params
 
 
-def _log_fields(
+# The log fields that belong to the one request, in the order written
+# (between the refusal's head and tail fields).
+REQUEST_LOG_FIELDS = ("path", "query", "client", "user_agent", "origin", "request_id")
+
+
+def _present(fields: dict[str, object], omit: frozenset[str]) -> dict[str, object]:
+    return {key: value for key, value in fields.items() if value is not None and key not in omit}
+
+
+def _log_parts(
     policy: Policy,
     view: RequestView,
     failure: Failure,
     credentials: Credentials,
     status: int,
     app_status: int,
-    request_id: str,
-) -> dict[str, object]:
+) -> tuple[dict[str, object], dict[str, object]]:
+    """The log fields that follow from the refusal's shape: those written
+    before the request's own fields, and those after."""
     secrets = credentials.secrets
-    fields: dict[str, object] = {
-        "reason": failure.reason.value,
-        "status": status,
-    }
+    head: dict[str, object] = {"reason": failure.reason.value, "status": status}
     if app_status != status:
-        fields["app_status"] = app_status
-    fields.update(
-        {
-            "owasp_event": REASONS[failure.reason].log_event,
-            "scheme": credentials.scheme,
-            "credential_source": credentials.source,
-            "method": bounded(view.method, 16),
-            "path": bounded(scrub(view.path, secrets), 512),
-            "query": redact_query(view.query) or None,
-            "client": bounded(client_address(policy.trusted_proxies, view) or "", 64) or None,
-            "user_agent": (bounded(scrub(view.get("user-agent") or "", secrets), 256) or None),
-            "origin": bounded(scrub(view.get("origin") or "", secrets), 256) or None,
-            "request_id": request_id,
-            "credential_fingerprint": (
-                fingerprint(policy.fingerprint_key, credentials.secret)
-                if credentials.secret
-                else None
-            ),
-            "diagnosis": failure.source,
-        }
-    )
+        head["app_status"] = app_status
+    head["owasp_event"] = REASONS[failure.reason].log_event
+    head["scheme"] = credentials.scheme
+    head["credential_source"] = credentials.source
+    head["method"] = bounded(view.method, 16)
+    tail: dict[str, object] = {
+        "credential_fingerprint": (
+            fingerprint(policy.fingerprint_key, credentials.secret) if credentials.secret else None
+        ),
+        "diagnosis": failure.source,
+    }
     for key, value in {**failure.facts, **failure.log_facts}.items():
-        if key not in fields:
-            fields[key] = scrub(value, secrets) if isinstance(value, str) else value
+        if key not in head and key not in tail and key not in REQUEST_LOG_FIELDS:
+            tail[key] = scrub(value, secrets) if isinstance(value, str) else value
     omit = policy.log_omit
-    return {key: value for key, value in fields.items() if value is not None and key not in omit}
+    return _present(head, omit), _present(tail, omit)
 
 
-def decide(
+def request_log_fields(
+    policy: Policy, view: RequestView, request_id: str, clean: Callable[[str], str]
+) -> dict[str, object]:
+    """The log fields of this one request: where it went, from whom, and its
+    id. `clean` scrubs what the client wrote of the request's secrets."""
+    fields: dict[str, object] = {
+        "path": bounded(clean(view.path), 512),
+        "query": redact_query(view.query) or None,
+        "client": bounded(client_address(policy.trusted_proxies, view) or "", 64) or None,
+        "user_agent": bounded(clean(view.get("user-agent") or ""), 256) or None,
+        "origin": bounded(clean(view.get("origin") or ""), 256) or None,
+        "request_id": request_id,
+    }
+    return _present(fields, policy.log_omit)
+
+
+def refuse(
     policy: Policy,
     view: RequestView,
+    credentials: Credentials,
     answer: AppAnswer,
     *,
-    declared: Declared | None = None,
-    now: float | None = None,
-) -> Decision | None:
-    """Decide the failure response for the app's `answer` to `view`."""
-    credentials = parse_credentials(
-        view, api_key_headers=policy.api_key_headers, session_cookies=policy.session_cookies
-    )
+    declared: Declared | None,
+    now: float,
+    request_id: str,
+    instance: str | None,
+) -> Refusal | None:
+    """The refusal's shape: everything `decide` answers but the request's own parts."""
     failure = diagnose(
-        policy=policy,
-        credentials=credentials,
-        answer=answer,
-        declared=declared,
-        now=time.time() if now is None else now,
+        policy=policy, credentials=credentials, answer=answer, declared=declared, now=now
     )
     if failure is None:
         return None
@@ -304,7 +372,6 @@ def decide(
         # RFC 6750 codes describe bearer tokens, not Basic, DRF's "Token" or
         # API keys: no code in the body where no challenge can carry one.
         error = None
-    request_id, instance = _request_id(policy, view, answer)
     secrets = credentials.secrets
     # "minimal" says no more in the challenge than in the body.
     description = rfc6750_text(detail(failure, secrets)) if policy.explain != "minimal" else None
@@ -318,32 +385,73 @@ def decide(
         secrets=secrets,
         app_status=answer.status,
     )
-    headers: list[tuple[str, str]] = [
+    before = [
+        ("www-authenticate", challenge.render())
+        for challenge in _challenges(policy, failure, status, error, credentials, description)
+    ]
+    before.append(("content-type", CONTENT_TYPE))
+    after = (
+        ("cache-control", "no-store"),  # R22, R23
+        ("pragma", "no-cache"),  # HTTP/1.0 caches
+        ("vary", merge_vary(answer.get_all("vary"))),
+    )
+    head, tail = _log_parts(policy, view, failure, credentials, status, answer.status)
+    # An AuthFailure the app raised is its own answer: nothing to report.
+    misconfig = _misconfig(answer, failure, view) if declared is None else ()
+    return Refusal(status, tuple(before), after, body, head, tail, misconfig)
+
+
+def passthrough(policy: Policy, answer: AppAnswer) -> list[tuple[str, str]]:
+    """The app's headers a failure response keeps."""
+    return [
         (key, value)
         for key, value in answer.headers
         if key not in _REPLACED and key != policy.request_id_header
     ]
-    for challenge in _challenges(policy, failure, status, error, credentials, description):
-        headers.append(("www-authenticate", challenge.render()))
-    headers.extend(
-        [
-            ("content-type", CONTENT_TYPE),
-            ("content-length", str(len(body))),
-            ("cache-control", "no-store"),  # R22, R23
-            ("pragma", "no-cache"),  # HTTP/1.0 caches
-            ("vary", merge_vary(answer.get_all("vary"))),
-        ]
-    )
+
+
+def response_headers(
+    policy: Policy,
+    refusal: Refusal,
+    app_headers: list[tuple[str, str]],
+    *,
+    origin: bool,
+    content_length: str,
+    request_id: str,
+) -> list[tuple[str, str]]:
+    """The failure response's header fields, the app's kept ones first."""
+    headers = app_headers + list(refusal.before_length)
+    headers.append(("content-length", content_length))
+    headers += refusal.after_length
     if policy.request_id_header:
         headers.append((policy.request_id_header, request_id))
-    if policy.cors is None and request_origin(view.get_all("origin")) is not None:
+    if policy.cors is None and origin:
         # The app's CORS layer (or none) decides who reads this; we make sure
         # whoever may read it can read the challenge (R21). With ``cors=``
         # the adapter's CORS step does this for every response.
         headers = expose_on_failure(headers, _also_exposed(policy))
-    log = _log_fields(policy, view, failure, credentials, status, answer.status, request_id)
-    # An AuthFailure the app raised is its own answer: nothing to report.
-    misconfig = _misconfig(answer, failure, view) if declared is None else ()
+    return headers
+
+
+def assemble(
+    policy: Policy,
+    refusal: Refusal,
+    view: RequestView,
+    answer: AppAnswer,
+    request_id: str,
+    body: bytes,
+    request_fields: Mapping[str, object],
+) -> Decision:
+    """The decision for this request: the refusal with its own parts filled in."""
+    headers = response_headers(
+        policy,
+        refusal,
+        passthrough(policy, answer),
+        origin=request_origin(view.get_all("origin")) is not None,
+        content_length=str(len(body)),
+        request_id=request_id,
+    )
+    log = {**refusal.log_head, **request_fields, **refusal.log_tail}
     if policy.report_only:
         return Decision(
             answer.status,
@@ -352,14 +460,46 @@ def decide(
             "auth.report_only",
             {
                 **log,
-                "would_status": status,
+                "would_status": refusal.status,
                 "status": answer.status,
-                "would_change": _changes(answer, status, headers, body),
+                "would_change": _changes(answer, refusal.status, headers, body),
             },
             rewrite=False,
-            misconfig=misconfig,
+            misconfig=refusal.misconfig,
         )
-    return Decision(status, tuple(headers), body, "auth.failure", log, misconfig=misconfig)
+    return Decision(
+        refusal.status, tuple(headers), body, "auth.failure", log, misconfig=refusal.misconfig
+    )
+
+
+def decide(
+    policy: Policy,
+    view: RequestView,
+    answer: AppAnswer,
+    *,
+    declared: Declared | None = None,
+    now: float | None = None,
+) -> Decision | None:
+    """Decide the failure response for the app's `answer` to `view`."""
+    credentials = parse_credentials(
+        view, api_key_headers=policy.api_key_headers, session_cookies=policy.session_cookies
+    )
+    rid, instance = request_id(policy, view, answer)
+    refusal = refuse(
+        policy,
+        view,
+        credentials,
+        answer,
+        declared=declared,
+        now=time.time() if now is None else now,
+        request_id=rid,
+        instance=instance,
+    )
+    if refusal is None:
+        return None
+    secrets = credentials.secrets
+    fields = request_log_fields(policy, view, rid, lambda text: scrub_cached(text, secrets))
+    return assemble(policy, refusal, view, answer, rid, refusal.body, fields)
 
 
 def _changes(
