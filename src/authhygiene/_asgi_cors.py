@@ -20,7 +20,14 @@ from typing import Any
 from authhygiene.core.cors import TOUCHED, CorsLayer, headers_from_layer, request_origin
 from authhygiene.core.origin_patterns import matches_any_site
 
-__all__ = ["CORS_DONE", "Inspection", "app_layer_headers", "cors_step", "inspect_app"]
+__all__ = [
+    "CORS_APPLIED",
+    "CORS_DONE",
+    "Inspection",
+    "app_layer_headers",
+    "cors_step",
+    "inspect_app",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -31,6 +38,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # Set on the scope once the CORS step ran (outside the server-error layer),
 # so the middleware itself does not run it a second time.
 CORS_DONE = "authhygiene.cors"
+# Set on a response start message whose headers already carry what the CORS
+# step adds (a failure answered from `shape_cache`); the step removes it.
+CORS_APPLIED = "authhygiene.cors_applied"
 _TOUCHED = frozenset(name.encode("latin-1") for name in TOUCHED)
 _MAX_DEPTH = 64
 
@@ -58,9 +68,14 @@ async def cors_step(
     placed in front of it): an unhandled exception's 500 is then rendered by
     that very layer, through this step, so even that one is readable."""
     raw_headers = scope.get("headers", ())
-    origins = [value.decode("latin-1") for name, value in raw_headers if name == b"origin"]
+    fields = dict(raw_headers)
+    if len(fields) == len(raw_headers):  # no repeated name: one lookup
+        found = fields.get(b"origin")
+        origins = [found.decode("latin-1")] if found is not None else []
+    else:
+        origins = [value.decode("latin-1") for name, value in raw_headers if name == b"origin"]
     scope[CORS_DONE] = True
-    if scope.get("method") == "OPTIONS" and origins:
+    if origins and scope.get("method") == "OPTIONS":
         requested_method = None
         requested_headers: list[str] = []
         for name, value in raw_headers:
@@ -71,13 +86,17 @@ async def cors_step(
         if requested_method is not None:
             await _preflight(layer, send, origins, requested_method, requested_headers)
             return
-    origin = request_origin(origins)
+    origin = layer.origin(origins)
     started = False
 
     async def cors_send(message: Message) -> None:
         nonlocal started
         if message["type"] == "http.response.start":
             started = True
+            if message.get(CORS_APPLIED):
+                # Our own failure response, its CORS headers already in place.
+                await send({key: value for key, value in message.items() if key != CORS_APPLIED})
+                return
             raw = message.get("headers", ())
             status = message["status"]
             for name, _ in raw:
@@ -119,10 +138,10 @@ async def _preflight(
     requested_headers: list[str],
 ) -> None:
     # R20: the app's auth never sees a preflight, so it is never a 401.
-    status, headers, body = layer.preflight(
+    status, headers, body = layer.preflight_encoded(
         origins, requested_method, ",".join(requested_headers) or None
     )
-    await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

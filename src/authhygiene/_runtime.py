@@ -10,7 +10,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,7 +113,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         if self.decider is None:
-            object.__setattr__(self, "decider", Decider(self.policy))
+            object.__setattr__(self, "decider", Decider(self.policy, cors=self.cors))
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Runtime:
@@ -158,6 +158,39 @@ class Runtime:
         assert self.decider is not None  # set in __post_init__
         decision = self.decider(view, answer, declared)
         if decision is not None:
+            self._record(decision)
+        return decision
+
+    def quick(
+        self,
+        material: str,
+        method: str,
+        preflight: bool,
+        incoming_id: str | None,
+        fields_key: tuple[object, ...],
+        origin_text: str | None,
+        view: Callable[[], RequestView],
+        answer: AppAnswer,
+        declared: Declared | None,
+        *,
+        encoded: bool,
+    ) -> Decision | bool | None:
+        """`handle` from what an adapter read cheaply (`Decider.quick`);
+        False: take `handle`."""
+        assert self.decider is not None  # set in __post_init__
+        decision = self.decider.quick(
+            material,
+            method,
+            preflight,
+            incoming_id,
+            fields_key,
+            origin_text,
+            view,
+            answer,
+            declared,
+            encoded=encoded,
+        )
+        if decision is not None and decision is not False and decision is not True:
             self._record(decision)
         return decision
 

@@ -23,9 +23,16 @@ import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from authhygiene._asgi_cors import CORS_DONE, Inspection, app_layer_headers, cors_step, inspect_app
+from authhygiene._asgi_cors import (
+    CORS_APPLIED,
+    CORS_DONE,
+    Inspection,
+    app_layer_headers,
+    cors_step,
+    inspect_app,
+)
 from authhygiene._runtime import Runtime, flush_suppressed
-from authhygiene.core.credentials import RequestView
+from authhygiene.core.credentials import RequestView, material_plan
 from authhygiene.core.decision import (
     WATCHED_STATUSES,
     WATCHED_WITH_CREDENTIALS,
@@ -44,6 +51,34 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _Plan:
+    """For requests with one list of header names: the names and raw names
+    of the fields `parse_credentials` reads, and the raw names of the
+    request id, User-Agent, Origin and Access-Control-Request-Method fields."""
+
+    __slots__ = ("keys", "names", "origin", "preflight_method", "request_id", "user_agent")
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        keys: tuple[bytes, ...],
+        request_id: bytes | None,
+        user_agent: bytes | None,
+        origin: bytes | None,
+        preflight_method: bytes | None,
+    ) -> None:
+        self.names = names
+        self.keys = keys
+        self.request_id = request_id
+        self.user_agent = user_agent
+        self.origin = origin
+        self.preflight_method = preflight_method
+
+
+_NO_PLAN = _Plan((), (), None, None, None, None)
+_PLANS_MAX = 256
 
 
 def _view(scope: Scope) -> RequestView:
@@ -127,6 +162,7 @@ class AuthHygiene:
         self._report_only = self.runtime.policy.report_only
         self._cors = self.runtime.cors
         self._inspection: Inspection | None = None
+        self._plans: dict[tuple[bytes, ...], _Plan | None] = {}
 
     def _flush_at_shutdown(self, send: Send) -> Send:
         """`send` for the lifespan scope, unchanged but for one thing: when
@@ -260,7 +296,7 @@ class AuthHygiene:
         else:
             assert held is not None
             answer = held.answer(self._limit)
-        decision = self.runtime.handle(_view(scope), answer, declared)
+        decision = self._decide(scope, answer, declared)
         if decision is not None and decision.rewrite:
             await _write(send, decision, head=scope.get("method") == "HEAD")
             return True
@@ -268,6 +304,82 @@ class AuthHygiene:
             await held.flush(send)
             return False
         return None
+
+    def _decide(
+        self, scope: Scope, answer: AppAnswer, declared: Declared | None
+    ) -> Decision | None:
+        """The decision for a refused request: from a few lookups in the
+        scope when a refusal of its shape was seen before (`Runtime.quick`),
+        from the whole decoded request otherwise."""
+        raw_headers = scope.get("headers", ())
+        fields = dict(raw_headers)
+        if len(fields) == len(raw_headers):  # a repeated name takes the general path
+            names = tuple(fields)
+            plan = self._plans.get(names, _NO_PLAN)
+            if plan is _NO_PLAN:
+                plan = self._plan(names)
+            if plan is not None:
+                method = scope.get("method", "GET")
+                query = scope.get("query_string", b"")
+                client = scope.get("client")
+                origin = fields.get(plan.origin) if plan.origin else None
+                incoming = fields.get(plan.request_id) if plan.request_id else None
+                decision = self.runtime.quick(
+                    "a"
+                    + repr(
+                        (
+                            plan.names,
+                            [fields[name] for name in plan.keys],
+                            query
+                            if b"token" in query or b"api_key" in query or b"%" in query
+                            else b"",
+                        )
+                    ),
+                    method,
+                    method == "OPTIONS" and plan.preflight_method is not None,
+                    incoming.decode("latin-1") if incoming is not None else None,
+                    (
+                        scope.get("path", ""),
+                        scope.get("root_path", ""),
+                        query,
+                        client[0] if client else None,
+                        fields.get(plan.user_agent) if plan.user_agent else None,
+                        origin,
+                    ),
+                    origin.decode("latin-1") if origin is not None else None,
+                    lambda: _view(scope),
+                    answer,
+                    declared,
+                    encoded=True,
+                )
+                if decision is not False and decision is not True:
+                    return decision
+        return self.runtime.handle(_view(scope), answer, declared)
+
+    def _plan(self, names: tuple[bytes, ...]) -> _Plan | None:
+        """Which header fields carry what `parse_credentials` reads, for
+        requests with these field names in this order (clients send the
+        same header set again)."""
+        lowered = [name.decode("latin-1").lower() for name in names]
+        picked = material_plan(lowered, self.runtime.policy.api_key_headers)
+        plan = None
+        # ASGI servers send lower-case names; where one did not, the CORS step
+        # (exact names) and the decoded view (lower-cased) could disagree.
+        if picked is not None and all(name == name.lower() for name in names):
+            raw = dict(zip(lowered, names, strict=True))
+            header = self.runtime.policy.request_id_header
+            plan = _Plan(
+                tuple(lowered[index] for index in picked),
+                tuple(names[index] for index in picked),
+                raw.get(header) if header else None,
+                raw.get("user-agent"),
+                raw.get("origin"),
+                raw.get("access-control-request-method"),
+            )
+        if len(self._plans) >= _PLANS_MAX:
+            self._plans.clear()
+        self._plans[names] = plan
+        return plan
 
     async def _app_cors(self, scope: Scope, status: int) -> list[tuple[str, str]]:
         """For a failure we answer ourselves (an exception escaped the app and
@@ -278,14 +390,16 @@ class AuthHygiene:
 
 
 async def _write(send: Send, decision: Decision, *, head: bool) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": decision.status,
-            "headers": [
-                (name.encode("latin-1"), value.encode("latin-1"))
-                for name, value in decision.headers
-            ],
-        }
-    )
+    start: Message = {
+        "type": "http.response.start",
+        "status": decision.status,
+        "headers": decision.raw_headers
+        if decision.raw_headers is not None
+        else [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in decision.headers
+        ],
+    }
+    if decision.cors_applied:
+        start[CORS_APPLIED] = True
+    await send(start)
     await send({"type": "http.response.body", "body": b"" if head else decision.body})

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from authhygiene._runtime import Runtime
 from authhygiene.core.cors import CorsLayer, headers_from_layer, request_origin
-from authhygiene.core.credentials import RequestView
+from authhygiene.core.credentials import RequestView, material_plan, query_material
 from authhygiene.core.decision import (
     WATCHED_STATUSES,
     WATCHED_WITH_CREDENTIALS,
@@ -126,6 +126,29 @@ def _header_name(key: str) -> str:
     return name
 
 
+def _header_name_of(key: str) -> str:
+    name = _HEADER_NAMES.get(key)
+    return _header_name(key) if name is None else name
+
+
+class _Plan:
+    """For environs with one set of keys: the header names and environ keys
+    of the fields `parse_credentials` reads, and the request id's key."""
+
+    __slots__ = ("keys", "names", "request_id_key")
+
+    def __init__(
+        self, names: tuple[str, ...], keys: tuple[str, ...], request_id_key: str | None
+    ) -> None:
+        self.names = names
+        self.keys = keys
+        self.request_id_key = request_id_key
+
+
+_NO_PLAN = _Plan((), (), None)
+_PLANS_MAX = 256
+
+
 def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
     """A RequestView from a WSGI environ (or Django's request.META)."""
     headers = []
@@ -205,7 +228,7 @@ def _body_of_get(app: WSGIApp, environ: dict[str, Any], status_line: str, limit:
 class _Exchange:
     """A response the app started with a watched status: held, not forwarded."""
 
-    __slots__ = ("body", "environ", "headers", "start_response", "status_line")
+    __slots__ = ("body", "environ", "headers", "plain_start", "start_response", "status_line")
 
     def __init__(
         self,
@@ -213,9 +236,12 @@ class _Exchange:
         start_response: StartResponse,
         status_line: str,
         headers: list[tuple[str, str]],
+        plain_start: StartResponse,
     ) -> None:
         self.environ = environ
         self.start_response = start_response
+        # The server's own, without our CORS step: for a decision that has it.
+        self.plain_start = plain_start
         self.status_line = status_line
         self.headers = headers
         self.body: list[bytes] = []
@@ -253,7 +279,7 @@ class _Exchange:
                 # A 500 for an exception that is not an auth failure: as it was.
                 self.start_response(self.status_line, self.headers)
                 return _Chain(self.body, iterator, result)
-        decision = middleware.runtime.handle(view_from_environ(self.environ), answer, declared)
+        decision = middleware.decide(self.environ, answer, declared)
         if decision is None or not decision.rewrite:
             # Not ours to change: the app's answer, whole, as it was.
             self.start_response(self.status_line, self.headers)
@@ -263,7 +289,8 @@ class _Exchange:
             return self.body
         # Ours to answer: the rest of the app's body (maybe endless) is not read.
         _close(result)
-        return _write(self.environ, self.start_response, decision)
+        start = self.plain_start if decision.cors_applied else self.start_response
+        return _write(self.environ, start, decision)
 
 
 class _Deferred:
@@ -433,6 +460,7 @@ class AuthHygieneWSGI:
         self.limit = self.runtime.policy.max_body_bytes
         self._cors = self.runtime.cors
         self._inspected = False
+        self._plans: dict[frozenset[str], _Plan | None] = {}
         _listen_to_flask(app)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -442,6 +470,7 @@ class AuthHygieneWSGI:
             misconfig = _flask_cors_misconfig(self.app, self._cors is not None)
             if misconfig:
                 emit_misconfig(self.runtime.logger, misconfig, {})
+        plain_start = start_response
         if self._cors is not None:
             origins = _origins(environ)
             if (
@@ -457,7 +486,7 @@ class AuthHygieneWSGI:
                 )
                 start_response(_status_line(status), headers)
                 return [body]
-            start_response = _cors_start(self._cors, request_origin(origins), start_response)
+            start_response = _cors_start(self._cors, self._cors.origin(origins), start_response)
         # None until the app starts its response, True once forwarded, else
         # the held exchange. One cell: the success path stays a closure call.
         state: _Exchange | Literal[True] | None = None
@@ -469,7 +498,7 @@ class AuthHygieneWSGI:
             # A plain string comparison settles 1xx-3xx; only 4xx/5xx pay for
             # the lookups (every AuthFailure status is a 4xx).
             if status >= "4" and _watched(status, environ):
-                state = _Exchange(environ, start_response, status, headers)
+                state = _Exchange(environ, start_response, status, headers, plain_start)
                 return state.body.append  # PEP 3333 write(): collected like the iterable
             state = True
             return start_response(status, headers, exc_info)
@@ -480,7 +509,7 @@ class AuthHygieneWSGI:
             declared = _declared(exc)
             if declared is None:
                 raise
-            return self.raised(environ, start_response, declared, exc)
+            return self.raised(environ, start_response, declared, exc, plain_start)
         if state is True:
             return result  # the success path: untouched, the server closes it
         if state is None:
@@ -493,6 +522,7 @@ class AuthHygieneWSGI:
         start_response: StartResponse,
         declared: Declared,
         exc: Exception,
+        plain_start: StartResponse | None = None,
     ) -> list[bytes]:
         app_cors: list[tuple[str, str]] = []
         origin = request_origin(_origins(environ))
@@ -500,7 +530,77 @@ class AuthHygieneWSGI:
             # An escaped exception (Flask in debug): flask-cors' own answer.
             app_cors = headers_from_layer(origin, environ.get(APP_CORS_KEY, ()))
         answer = AppAnswer(REASONS[declared.reason].status, tuple(app_cors))
-        decision = self.runtime.handle(view_from_environ(environ), answer, declared)
+        decision = self.decide(environ, answer, declared)
         if decision is None or not decision.rewrite:
             raise exc  # report-only: change nothing
-        return _write(environ, start_response, decision)
+        # With CORS already applied, the CORS-wrapped start_response (when
+        # no plain one is given) applies it again, to the same headers.
+        start = plain_start if plain_start is not None and decision.cors_applied else start_response
+        return _write(environ, start, decision)
+
+    def decide(
+        self, environ: dict[str, Any], answer: AppAnswer, declared: Declared | None
+    ) -> Decision | None:
+        """The decision for a refused request: from a few environ lookups
+        when a refusal of its shape was seen before (`Runtime.quick`),
+        from the whole request otherwise."""
+        plan = self._plans.get(frozenset(environ), _NO_PLAN)
+        if plan is _NO_PLAN:
+            plan = self._plan(environ)
+        if plan is not None:
+            query = environ.get("QUERY_STRING", "")
+            method = environ.get("REQUEST_METHOD", "GET")
+            origin = environ.get("HTTP_ORIGIN")
+            user_agent = environ.get("HTTP_USER_AGENT")
+            incoming = environ.get(plan.request_id_key) if plan.request_id_key else None
+            decision = self.runtime.quick(
+                "w"
+                + repr(
+                    (
+                        plan.names,
+                        [environ[key] for key in plan.keys],
+                        query_material(query) if isinstance(query, str) else query,
+                    )
+                ),
+                method,
+                method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ,
+                incoming if isinstance(incoming, str) else None,
+                (
+                    environ.get("SCRIPT_NAME", ""),
+                    environ.get("PATH_INFO", ""),
+                    query,
+                    environ.get("REMOTE_ADDR"),
+                    user_agent,
+                    origin,
+                ),
+                origin if isinstance(origin, str) else None,
+                lambda: view_from_environ(environ),
+                answer,
+                declared,
+                encoded=False,
+            )
+            if decision is not False and decision is not True:
+                return decision
+        return self.runtime.handle(view_from_environ(environ), answer, declared)
+
+    def _plan(self, environ: dict[str, Any]) -> _Plan | None:
+        """Which environ keys carry what `parse_credentials` reads, for
+        environs with these keys (clients send the same header set again)."""
+        keys = [key for key in environ if _header_name_of(key)]
+        names = [_header_name_of(key) for key in keys]
+        picked = material_plan(names, self.runtime.policy.api_key_headers)
+        plan = None
+        if picked is not None and all(isinstance(environ[key], str) for key in keys):
+            header = self.runtime.policy.request_id_header
+            plan = _Plan(
+                tuple(names[index] for index in picked),
+                tuple(keys[index] for index in picked),
+                # A configured name with "_" is never an environ key's header name.
+                "HTTP_" + header.upper().replace("-", "_")
+                if header and "_" not in header
+                else None,
+            )
+        if len(self._plans) >= _PLANS_MAX:
+            self._plans.clear()
+        self._plans[frozenset(environ)] = plan
+        return plan

@@ -396,6 +396,13 @@ class CorsLayer:
     _encoded: dict[tuple[str | None, bool], tuple[tuple[bytes, bytes], ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    _preflights: dict[
+        tuple[tuple[str, ...], str, str | None],
+        tuple[int, tuple[tuple[str, str], ...], bytes, tuple[tuple[bytes, bytes], ...]],
+    ] = field(init=False, repr=False, compare=False, default_factory=dict)
+    _origins: dict[str, str | None] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
     _merged_tails: dict[
         tuple[str | None, bool, tuple[tuple[str, str], ...]], tuple[tuple[str, str], ...]
     ] = field(init=False, repr=False, compare=False, default_factory=dict)
@@ -415,13 +422,59 @@ class CorsLayer:
     def preflight(
         self, origin_values: Sequence[str], request_method: str, request_headers: str | None
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        return preflight_answer(
+        status, headers, body, _ = self._preflight(origin_values, request_method, request_headers)
+        return status, list(headers), body
+
+    def preflight_encoded(
+        self, origin_values: Sequence[str], request_method: str, request_headers: str | None
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """`preflight`, its headers latin-1 encoded for a byte-level protocol."""
+        status, _, body, encoded = self._preflight(origin_values, request_method, request_headers)
+        return status, list(encoded), body
+
+    def _preflight(
+        self, origin_values: Sequence[str], request_method: str, request_headers: str | None
+    ) -> tuple[int, tuple[tuple[str, str], ...], bytes, tuple[tuple[bytes, bytes], ...]]:
+        """`preflight_answer`, cached: a page sends the same preflight for
+        every call to one endpoint (bounded, and only for short requests)."""
+        key = (tuple(origin_values), request_method, request_headers)
+        known = self._preflights.get(key)
+        if known is not None:
+            return known
+        status, headers, body = preflight_answer(
             self.cors,
             origin_values,
             request_method,
             request_headers,
             problem_type_base=self.problem_type_base,
         )
+        answer = (
+            status,
+            tuple(headers),
+            body,
+            tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in headers),
+        )
+        if len(repr(key)) <= _ENCODED_MAX:
+            if len(self._preflights) >= _ENCODED_MAX:
+                self._preflights.clear()
+            self._preflights[key] = answer
+        return answer
+
+    def origin(self, values: Sequence[str]) -> str | None:
+        """`request_origin(values)`, cached for a single value: a page sends
+        its one Origin on every call (bounded)."""
+        if len(values) != 1:
+            return request_origin(values)
+        text = values[0]
+        origins = self._origins
+        if text in origins:
+            return origins[text]
+        origin = request_origin(values)
+        if len(text) <= _ENCODED_MAX:
+            if len(origins) >= _ENCODED_MAX:
+                origins.clear()
+            origins[text] = origin
+        return origin
 
     def headers(
         self, origin: str | None, headers: Sequence[tuple[str, str]], status: int

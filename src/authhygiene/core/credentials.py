@@ -13,7 +13,7 @@ import base64
 import binascii
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import parse_qsl
@@ -25,7 +25,9 @@ __all__ = [
     "canonical_scheme",
     "credential_material",
     "fingerprint",
+    "material_plan",
     "parse_credentials",
+    "query_material",
 ]
 
 # Bounds on untrusted input. A header longer than this is still "presented"
@@ -112,15 +114,20 @@ class RequestView:
     query: str
     headers: tuple[tuple[str, str], ...]
     client: str | None = None
+    # Each name's first value, built on the first `get`: a refusal asks for
+    # half a dozen headers, each a scan of the tuple otherwise.
+    _first: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def get_all(self, name: str) -> list[str]:
         return [value for key, value in self.headers if key == name]
 
     def get(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
+        first = self._first
+        if first is None:
+            # Reversed, so that the first field of a repeated name is the one kept.
+            first = dict(reversed(self.headers))
+            object.__setattr__(self, "_first", first)
+        return first.get(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +247,30 @@ def credential_material(view: RequestView, api_key_headers: tuple[str, ...]) -> 
         query if query and ("token" in query or "api_key" in query or "%" in query) else ""
     )
     return material
+
+
+def material_plan(names: Sequence[str], api_key_headers: tuple[str, ...]) -> tuple[int, ...] | None:
+    """Which of a request's header fields (`names`, lower-case, in order)
+    `parse_credentials` reads, by position: an adapter reads just those to
+    tell one request's credentials from another's. None when the fields'
+    order could change what it reads (a repeated name, or two key-like
+    names, of which the first with a value counts)."""
+    if len(set(names)) != len(names):
+        return None
+    picked: list[int] = []
+    keyish = 0
+    for index, name in enumerate(names):
+        if name == "authorization" or name == "cookie" or name in api_key_headers:
+            picked.append(index)
+        elif _keyish(name):
+            keyish += 1
+            picked.append(index)
+    return None if keyish > 1 else tuple(picked)
+
+
+def query_material(query: str) -> str:
+    """The query string when `parse_credentials` may find a token in it."""
+    return query if query and ("token" in query or "api_key" in query or "%" in query) else ""
 
 
 def parse_credentials(

@@ -44,6 +44,7 @@ __all__ = [
     "assemble",
     "carries_credentials",
     "decide",
+    "incoming_request_id",
     "merge_vary",
     "passthrough",
     "refuse",
@@ -107,6 +108,10 @@ class Decision:
     log: Mapping[str, object]
     rewrite: bool = True
     misconfig: tuple[str, ...] = ()
+    # Set by `shape_cache.Decider.quick`: `headers` already carry what the
+    # adapter's CORS step would add, and `raw_headers` are them encoded.
+    cors_applied: bool = False
+    raw_headers: list[tuple[bytes, bytes]] | None = None
 
 
 # The app's response headers a refusal depends on. Every other header of the
@@ -158,15 +163,13 @@ def merge_vary(values: list[str], added: tuple[str, ...] = _VARY_ADDED) -> str:
     return ", ".join(seen)
 
 
-def request_id(policy: Policy, view: RequestView, answer: AppAnswer) -> tuple[str, str | None]:
+def request_id(policy: Policy, incoming: str | None, answer: AppAnswer) -> tuple[str, str | None]:
     """The id the app already answered with (its own request-id middleware
-    ties it to its logs), else the caller's, when well-formed; else a new
-    one. The `instance` URI is given only for ids we minted."""
+    ties it to its logs), else the caller's (`incoming`, the request's
+    request-id header), when well-formed; else a new one. The `instance`
+    URI is given only for ids we minted."""
     if policy.request_id_header:
-        for known in (
-            *answer.get_all(policy.request_id_header),
-            view.get(policy.request_id_header),
-        ):
+        for known in (*answer.get_all(policy.request_id_header), incoming):
             # A credential sent as a request id would be echoed and logged.
             # Hex ids (UUIDs, trace ids) hold none of a credential shape's words.
             if (
@@ -183,6 +186,10 @@ def request_id(policy: Policy, view: RequestView, answer: AppAnswer) -> tuple[st
     return hex_id, (
         f"urn:uuid:{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
     )
+
+
+def incoming_request_id(policy: Policy, view: RequestView) -> str | None:
+    return view.get(policy.request_id_header) if policy.request_id_header else None
 
 
 def _status(policy: Policy, failure: Failure, app_status: int) -> int:
@@ -335,7 +342,9 @@ def request_log_fields(
     id. `clean` scrubs what the client wrote of the request's secrets."""
     fields: dict[str, object] = {
         "path": bounded(clean(view.path), 512),
-        "query": redact_query(view.query) or None,
+        # A secret-named parameter is masked by name; a request secret under
+        # another name ("?q=<the bearer token>") by `clean`.
+        "query": clean(redact_query(view.query)) or None,
         "client": bounded(client_address(policy.trusted_proxies, view) or "", 64) or None,
         "user_agent": bounded(clean(view.get("user-agent") or ""), 256) or None,
         "origin": bounded(clean(view.get("origin") or ""), 256) or None,
@@ -484,7 +493,7 @@ def decide(
     credentials = parse_credentials(
         view, api_key_headers=policy.api_key_headers, session_cookies=policy.session_cookies
     )
-    rid, instance = request_id(policy, view, answer)
+    rid, instance = request_id(policy, incoming_request_id(policy, view), answer)
     refusal = refuse(
         policy,
         view,

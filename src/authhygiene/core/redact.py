@@ -382,17 +382,6 @@ def redact_query(query: str) -> str:
     (RFC 6750 §5.3: a token in the URL must not reach a log)."""
     if not query:
         return ""
-    known = _CLEAN_QUERIES.get(query)
-    if known is not None:
-        return known
-    redacted = _redact_query(query)
-    if len(query) <= _CACHED_CHARS and REDACTED not in redacted:
-        # Only what is written verbatim to the log anyway is remembered.
-        _remember(_CLEAN_QUERIES, query, redacted)
-    return redacted
-
-
-def _redact_query(query: str) -> str:
     try:
         pairs = parse_qsl(query[:_MAX_QUERY_CHARS], keep_blank_values=True, max_num_fields=64)
     except ValueError:
@@ -402,13 +391,12 @@ def _redact_query(query: str) -> str:
 
 
 # Texts found clean (no secret, no credential shape): the same user agent,
-# path, origin and query string come again and again, and `scrub` need not
-# run twice on them. Only texts that are logged verbatim anyway are kept,
+# path and origin come again and again, and `scrub` need not run twice on
+# them. Only texts that are logged verbatim anyway are kept,
 # bounded in size and number (the caches are cleared when full).
 _CACHED_CHARS = 1024
 _CACHE_ENTRIES = 4096
 _CLEAN_TEXTS: dict[str, str] = {}
-_CLEAN_QUERIES: dict[str, str] = {}
 
 
 def _remember(cache: dict[str, str], text: str, value: str) -> None:

@@ -25,7 +25,9 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 
+from authhygiene.core.cors import CorsLayer
 from authhygiene.core.credentials import (
     Credentials,
     RequestView,
@@ -37,6 +39,7 @@ from authhygiene.core.decision import (
     Decision,
     Refusal,
     decide,
+    incoming_request_id,
     passthrough,
     refuse,
     request_id,
@@ -55,32 +58,45 @@ __all__ = ["Decider"]
 # process, so no body can hold them by chance or by a client's design.
 _ID_STAND_IN = f"authhygiene-request-id-{secrets.token_hex(12)}"
 _INSTANCE_STAND_IN = f"urn:authhygiene:instance:{secrets.token_hex(12)}"
-_ID_SLOT = 0
-_INSTANCE_SLOT = 1
 
 _READ = frozenset(ANSWER_HEADERS_READ)
 DEFAULT_ENTRIES = 1024
 
 
-def _template(body: bytes) -> tuple[bytes | int, ...]:
-    """The body cut at the stand-ins: literal bytes and slot numbers."""
-    out: list[bytes | int] = []
-    for index, piece in enumerate(body.split(_ID_STAND_IN.encode())):
-        if index:
-            out.append(_ID_SLOT)
-        for inner, part in enumerate(piece.split(_INSTANCE_STAND_IN.encode())):
-            if inner:
-                out.append(_INSTANCE_SLOT)
-            if part:
-                out.append(part)
-    return tuple(out)
+class _Body:
+    """A refusal's body cut at the stand-ins: its pieces, with the positions
+    of the request id and `instance` slots."""
 
+    __slots__ = ("id_at", "instance_at", "pieces")
 
-def _fill(template: tuple[bytes | int, ...], rid: bytes, instance: bytes) -> bytes:
-    return b"".join(
-        part if part.__class__ is bytes else (rid if part == _ID_SLOT else instance)
-        for part in template
-    )
+    def __init__(self, body: bytes) -> None:
+        pieces: list[bytes] = []
+        id_at: list[int] = []
+        instance_at: list[int] = []
+        for index, piece in enumerate(body.split(_ID_STAND_IN.encode())):
+            if index:
+                id_at.append(len(pieces))
+                pieces.append(b"")
+            for inner, part in enumerate(piece.split(_INSTANCE_STAND_IN.encode())):
+                if inner:
+                    instance_at.append(len(pieces))
+                    pieces.append(b"")
+                pieces.append(part)
+        self.pieces = pieces
+        self.id_at = tuple(id_at)
+        self.instance_at = tuple(instance_at)
+
+    def fill(self, rid: str, instance: str | None) -> bytes:
+        pieces = self.pieces.copy()
+        if self.id_at:
+            encoded = rid.encode()
+            for index in self.id_at:
+                pieces[index] = encoded
+        if self.instance_at and instance is not None:
+            encoded = instance.encode()
+            for index in self.instance_at:
+                pieces[index] = encoded
+        return b"".join(pieces)
 
 
 class _Entry:
@@ -95,15 +111,16 @@ class _Entry:
 
     __slots__ = ("body", "clean", "fields", "headers", "refusal", "second")
 
-    def __init__(self, second: int, refusal: Refusal | None, body: tuple[bytes | int, ...]) -> None:
+    def __init__(self, second: int, refusal: Refusal | None, body: _Body | None) -> None:
         self.second = second
         self.refusal = refusal
         self.body = body
         self.clean: dict[str, None] = {"": None}
-        self.fields: dict[tuple[str, ...], dict[str, object]] = {}
-        # By whether the request had an Origin: a header list with the
-        # Content-Length and request id slots' positions.
-        self.headers: dict[bool, tuple[list[tuple[str, str]], int, int]] = {}
+        # Whole `auth.failure` field sets by the request's raw path, query,
+        # client, user agent and origin (request id aside).
+        self.fields: dict[tuple[object, ...], dict[str, object]] = {}
+        # Header lists by the request's origin and whether CORS is applied.
+        self.headers: dict[tuple[str | None, bool], _Headers] = {}
 
     def remember(self, text: str) -> None:
         if len(text) <= _CLEAN_CHARS:
@@ -112,7 +129,7 @@ class _Entry:
                 self.clean[""] = None
             self.clean[text] = None
 
-    def remember_fields(self, key: tuple[str, ...], fields: dict[str, object]) -> None:
+    def remember_fields(self, key: tuple[object, ...], fields: dict[str, object]) -> None:
         if len(self.fields) >= _CLEAN_ENTRIES:
             self.fields.clear()
         self.fields[key] = fields
@@ -124,14 +141,28 @@ _CLEAN_ENTRIES = 64
 
 class Decider:
     """`decide`, remembering refusals by shape. Thread-safe: entries are
-    replaced whole, and only eviction takes a lock."""
+    replaced whole, and only eviction takes a lock.
 
-    def __init__(self, policy: Policy, *, entries: int = DEFAULT_ENTRIES) -> None:
+    `__call__` takes a decoded `RequestView`; `quick` takes what an adapter
+    gathered without decoding the request (see `authhygiene.wsgi` and
+    `authhygiene.asgi`), and builds the view only when the shape is new.
+    With a CORS layer, `quick`'s headers come with CORS already applied.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        entries: int = DEFAULT_ENTRIES,
+        cors: CorsLayer | None = None,
+    ) -> None:
         self.policy = policy
+        self.cors = cors
         self._entries: dict[bytes, _Entry] = {}
         self._size = entries
         self._key = os.urandom(32)
         self._lock = threading.Lock()
+        self._origins: dict[str, str | None] = {}
 
     def __call__(
         self,
@@ -144,78 +175,220 @@ class Decider:
         now = time.time() if now is None else now
         if policy.report_only:
             return decide(policy, view, answer, declared=declared, now=now)
-        rid, instance = request_id(policy, view, answer)
-        key = self._digest(view, answer, declared, minted=instance is not None)
+        rid, instance = request_id(policy, incoming_request_id(policy, view), answer)
+        method = view.method
+        preflight = method == "OPTIONS" and view.get("access-control-request-method") is not None
+        material = "v" + repr(credential_material(view, policy.api_key_headers))
+        key = self._digest(material, method, preflight, answer, declared, instance is not None)
         if key is None:
             return decide(policy, view, answer, declared=declared, now=now)
+        entry = self._entry(key, _Once(lambda: view), answer, declared, now, instance)
+        refusal = entry.refusal
+        if refusal is None or entry.body is None:
+            return None
+        body = entry.body.fill(rid, instance)
+        app_headers = passthrough(policy, answer)
+        origin = request_origin(view.get_all("origin"))
+        if app_headers:
+            headers = response_headers(
+                policy,
+                refusal,
+                app_headers,
+                origin=origin is not None,
+                content_length=str(len(body)),
+                request_id=rid,
+            )
+        else:
+            template = self._template(entry, refusal, origin, cors=False)
+            headers = template.headers.copy()
+            headers[template.length_at] = ("content-length", str(len(body)))
+            if template.id_at >= 0:
+                headers[template.id_at] = (headers[template.id_at][0], rid)
+        fields_key = (
+            view.path,
+            view.query,
+            view.client or "",
+            view.get("user-agent") or "",
+            view.get("origin") or "",
+        )
+        log = self._log(entry, refusal, fields_key, _Once(lambda: view), rid)
+        return Decision(
+            refusal.status, tuple(headers), body, "auth.failure", log, misconfig=refusal.misconfig
+        )
+
+    def quick(
+        self,
+        material: str,
+        method: str,
+        preflight: bool,
+        incoming_id: str | None,
+        fields_key: tuple[object, ...],
+        origin_text: str | None,
+        view: Callable[[], RequestView],
+        answer: AppAnswer,
+        declared: Declared | None,
+        *,
+        encoded: bool,
+    ) -> Decision | bool | None:
+        """A refusal from what an adapter read cheaply: `material`, a text
+        naming everything `parse_credentials` would read (equal material,
+        equal credentials); the method and whether it is a preflight; the
+        request's request-id header; `fields_key`, the raw path, query,
+        client, user agent and origin the log fields follow from; the Origin
+        field when there is exactly one; `view`, building the full view.
+        `encoded` also gives `raw_headers`, for a byte-level protocol.
+
+        False when the request has no shape to remember (the adapter then
+        takes the general path), None when it is not an auth failure."""
+        policy = self.policy
+        if policy.report_only:
+            return False  # its log lists what would change: the general rule
+        rid, instance = request_id(policy, incoming_id, answer)
+        key = self._digest(material, method, preflight, answer, declared, instance is not None)
+        if key is None:
+            return False
+        now = time.time()
+        view = _Once(view)
+        entry = self._entry(key, view, answer, declared, now, instance)
+        refusal = entry.refusal
+        if refusal is None or entry.body is None:
+            return None
+        body = entry.body.fill(rid, instance)
+        if origin_text is None:
+            origin = None
+        else:
+            origins = self._origins
+            if origin_text in origins:
+                origin = origins[origin_text]
+            else:
+                origin = request_origin([origin_text])
+                if len(origins) >= _CLEAN_ENTRIES:
+                    origins.clear()
+                origins[origin_text] = origin
+        length = str(len(body))
+        app_headers = passthrough(policy, answer)
+        if app_headers:
+            # The app's own headers (a Set-Cookie, an ETag) differ per request.
+            headers = response_headers(
+                policy,
+                refusal,
+                app_headers,
+                origin=origin is not None,
+                content_length=length,
+                request_id=rid,
+            )
+            if self.cors is not None:
+                headers = self.cors.headers(origin, headers, refusal.status)
+            log = self._log(entry, refusal, fields_key, view, rid)
+            return Decision(
+                refusal.status,
+                tuple(headers),
+                body,
+                "auth.failure",
+                log,
+                misconfig=refusal.misconfig,
+                cors_applied=self.cors is not None,
+                raw_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+                if encoded
+                else None,
+            )
+        template = self._template(entry, refusal, origin, cors=True)
+        headers = template.headers.copy()
+        headers[template.length_at] = ("content-length", length)
+        raw = None
+        if encoded:
+            raw = template.raw.copy()
+            raw[template.length_at] = (b"content-length", length.encode())
+        if template.id_at >= 0:
+            headers[template.id_at] = (headers[template.id_at][0], rid)
+            if raw is not None:
+                raw[template.id_at] = (raw[template.id_at][0], rid.encode())
+        log = self._log(entry, refusal, fields_key, view, rid)
+        return Decision(
+            refusal.status,
+            tuple(headers),
+            body,
+            "auth.failure",
+            log,
+            misconfig=refusal.misconfig,
+            cors_applied=self.cors is not None,
+            raw_headers=raw,
+        )
+
+    def _entry(
+        self,
+        key: bytes,
+        view: _Once,
+        answer: AppAnswer,
+        declared: Declared | None,
+        now: float,
+        instance: str | None,
+    ) -> _Entry:
         second = int(now)
         entry = self._entries.get(key)
         if entry is None or entry.second != second:
             refusal = refuse(
-                policy,
-                view,
-                self._parse(view),
+                self.policy,
+                view(),
+                self._credentials(view),
                 answer,
                 declared=declared,
                 now=now,
                 request_id=_ID_STAND_IN,
                 instance=_INSTANCE_STAND_IN if instance is not None else None,
             )
-            entry = _Entry(second, refusal, _template(refusal.body) if refusal else ())
+            entry = _Entry(second, refusal, _Body(refusal.body) if refusal else None)
             self._store(key, entry)
-        refusal = entry.refusal
-        if refusal is None:
-            return None
-        body = _fill(entry.body, rid.encode(), (instance or "").encode())
-        app_headers = passthrough(policy, answer)
-        origin = request_origin(view.get_all("origin")) is not None
-        if app_headers:
+        return entry
+
+    def _template(
+        self, entry: _Entry, refusal: Refusal, origin: str | None, *, cors: bool
+    ) -> _Headers:
+        """The header list of a response of this shape to a request from
+        `origin`, with slots for Content-Length and the request id."""
+        slot = (origin, cors)
+        template = entry.headers.get(slot)
+        if template is None:
             headers = response_headers(
-                policy,
+                self.policy,
                 refusal,
-                app_headers,
-                origin=origin,
-                content_length=str(len(body)),
-                request_id=rid,
+                [],
+                origin=origin is not None,
+                content_length=_ID_STAND_IN,
+                request_id=_INSTANCE_STAND_IN,
             )
-        else:
-            template = entry.headers.get(origin)
-            if template is None:
-                template = entry.headers[origin] = self._headers(refusal, origin=origin)
-            headers = template[0].copy()
-            headers[template[1]] = ("content-length", str(len(body)))
-            if template[2] >= 0:
-                headers[template[2]] = (headers[template[2]][0], rid)
-        log = {**refusal.log_head, **self._fields(entry, view, rid), **refusal.log_tail}
-        return Decision(
-            refusal.status, tuple(headers), body, "auth.failure", log, misconfig=refusal.misconfig
-        )
+            if cors and self.cors is not None:
+                headers = self.cors.headers(origin, headers, refusal.status)
+            values = [value for _, value in headers]
+            template = _Headers(
+                headers,
+                values.index(_ID_STAND_IN),
+                values.index(_INSTANCE_STAND_IN) if _INSTANCE_STAND_IN in values else -1,
+            )
+            if len(entry.headers) >= _CLEAN_ENTRIES:
+                entry.headers.clear()
+            entry.headers[slot] = template
+        return template
 
-    def _headers(self, refusal: Refusal, *, origin: bool) -> tuple[list[tuple[str, str]], int, int]:
-        headers = response_headers(
-            self.policy,
-            refusal,
-            [],
-            origin=origin,
-            content_length=_ID_STAND_IN,
-            request_id=_INSTANCE_STAND_IN,
-        )
-        values = [value for _, value in headers]
-        length = values.index(_ID_STAND_IN)
-        rid = values.index(_INSTANCE_STAND_IN) if _INSTANCE_STAND_IN in values else -1
-        return headers, length, rid
-
-    def _fields(self, entry: _Entry, view: RequestView, rid: str) -> dict[str, object]:
-        """The request's own log fields, from what this shape saw before
-        where it can (behind trusted proxies the client is read from more
-        than the socket: always computed)."""
+    def _log(
+        self,
+        entry: _Entry,
+        refusal: Refusal,
+        key: tuple[object, ...],
+        view: _Once,
+        rid: str,
+    ) -> dict[str, object]:
+        """The `auth.failure` fields: the shape's, and the request's own,
+        from what this shape saw before where it can (behind trusted
+        proxies the client is read from more than the socket: always
+        computed)."""
         policy = self.policy
-        user_agent = view.get("user-agent") or ""
-        origin = view.get("origin") or ""
-        key = (view.path, view.query, view.client or "", user_agent, origin)
         known = None if policy.trusted_proxies else entry.fields.get(key)
         if known is not None:
-            return {**known, "request_id": rid}
+            log = known.copy()
+            log["request_id"] = rid
+            return log
+        request = view()
         clean = entry.clean
         secrets: tuple[str, ...] | None = None
         found_clean = True
@@ -225,7 +398,7 @@ class Decider:
             if text in clean:
                 return text
             if secrets is None:
-                secrets = self._parse(view).secrets
+                secrets = self._credentials(view).secrets
             out = scrub_cached(text, secrets)
             if out == text:
                 entry.remember(text)
@@ -233,10 +406,17 @@ class Decider:
                 found_clean = False
             return out
 
-        fields = request_log_fields(policy, view, rid, cleaned)
-        if found_clean and not policy.trusted_proxies and REDACTED not in str(fields.get("query")):
-            entry.remember_fields(key, {k: v for k, v in fields.items() if k != "request_id"})
-        return fields
+        fields = request_log_fields(policy, request, rid, cleaned)
+        log = {**refusal.log_head, **fields, **refusal.log_tail}
+        if (
+            found_clean
+            and not policy.trusted_proxies
+            and REDACTED not in str(fields.get("query"))
+            and len(repr(key)) <= _CLEAN_CHARS * 4
+        ):
+            # Only a request whose fields are logged verbatim anyway is remembered.
+            entry.remember_fields(key, log)
+        return log
 
     def _parse(self, view: RequestView) -> Credentials:
         policy = self.policy
@@ -244,23 +424,25 @@ class Decider:
             view, api_key_headers=policy.api_key_headers, session_cookies=policy.session_cookies
         )
 
+    def _credentials(self, view: _Once) -> Credentials:
+        if view.credentials is None:
+            view.credentials = self._parse(view())
+        return view.credentials
+
     def _digest(
-        self, view: RequestView, answer: AppAnswer, declared: Declared | None, *, minted: bool
+        self,
+        material: str,
+        method: str,
+        preflight: bool,
+        answer: AppAnswer,
+        declared: Declared | None,
+        minted: bool,
     ) -> bytes | None:
         """Everything a refusal follows from, as 16 bytes that reveal none of
         it: what the credentials are read from, the method (and whether it is
         a preflight), the app's answer and what it declared, and whether the
         request id was minted (a minted one comes with an `instance` URI)."""
-        method = view.method
-        parts = credential_material(view, self.policy.api_key_headers)
-        parts += (
-            method,
-            "preflight"
-            if method == "OPTIONS" and view.get("access-control-request-method") is not None
-            else "",
-            "minted" if minted else "",
-            str(answer.status),
-        )
+        parts: list[object] = [material, method, preflight, minted, answer.status]
         for name, value in answer.headers:
             if name in _READ:
                 parts += (name, value)
@@ -278,20 +460,49 @@ class Decider:
                 )
             except Exception:
                 return None  # a fact that cannot say what it is: no shape
-        digest = hashlib.blake2b(key=self._key, digest_size=16)
-        joined = "\x00".join(parts)
-        if joined.count("\x00") != len(parts) - 1:
-            # A part holds the separator itself: lengths first, so no two
-            # different lists of parts digest alike.
-            digest.update(b"L" + repr([len(part) for part in parts]).encode())
-        digest.update(b"P" + joined.encode("utf-8", "surrogatepass"))
+        # repr() of the list is unambiguous: no two different lists give one text.
+        digest = hashlib.blake2b(
+            repr(parts).encode("utf-8", "surrogatepass"), key=self._key, digest_size=16
+        )
         digest.update(answer.body)
         return digest.digest()
 
     def _store(self, key: bytes, entry: _Entry) -> None:
+        if self._size <= 0:
+            return  # a Decider that remembers nothing
         with self._lock:
             entries = self._entries
             if key not in entries and len(entries) >= self._size:
                 # The oldest shape goes first (dicts keep insertion order).
                 del entries[next(iter(entries))]
             entries[key] = entry
+
+
+class _Headers:
+    """A header list with the positions of its Content-Length and request
+    id values (-1: no request id header), and the same list encoded."""
+
+    __slots__ = ("headers", "id_at", "length_at", "raw")
+
+    def __init__(self, headers: list[tuple[str, str]], length_at: int, id_at: int) -> None:
+        self.headers = headers
+        self.length_at = length_at
+        self.id_at = id_at
+        self.raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+class _Once:
+    """The request's full view, built when first needed and then kept, with
+    its parsed credentials: a new shape needs both twice."""
+
+    __slots__ = ("credentials", "factory", "view")
+
+    def __init__(self, factory: Callable[[], RequestView]) -> None:
+        self.factory = factory
+        self.view: RequestView | None = None
+        self.credentials: Credentials | None = None
+
+    def __call__(self) -> RequestView:
+        if self.view is None:
+            self.view = self.factory()
+        return self.view
