@@ -155,6 +155,15 @@ def _normalise(
     return status, json.loads(flat), text, [list(e.items()) for e in logged]
 
 
+@pytest.fixture(autouse=True)
+def _one_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both sides decide in the same second: a token's times (`exp_delta_s`)
+    are read against the clock, and a second ticking between the two runs
+    would tell them apart."""
+    frozen = NOW + 0.5
+    monkeypatch.setattr(time, "time", lambda: frozen)
+
+
 def _general_only(middleware: Any) -> None:
     """The same middleware, deciding every request by the general path."""
     runtime = middleware.runtime
