@@ -1,56 +1,73 @@
-"""``python -m benchmarks``: measure, print a markdown table, save raw numbers.
+"""``python -m benchmarks``: measure every section, print one table, save the files.
+
+In-process sections first (their variants all timed in the same
+interleaved rounds), then the end-to-end section (real servers under wrk),
+so that the servers never compete with the in-process loops for the CPUs.
 
 The exit code is 0 even when a target is missed: this is a report, and a
-missed target is printed as ``MISS``. Only a benchmark that cannot run (or
-whose self-checks find that it would measure the wrong thing) exits non-zero.
+missed target is printed as ``MISS``. It is non-zero (2) only when a
+self-check finds that a variant does not answer what it claims to, i.e.
+the run would measure the wrong thing.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
+import contextlib
 import datetime as dt
-import importlib.metadata
-import io
-import json
-import math
-import os
-import platform
-import pstats
 import random
-import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness import Measured, calibrate, frozen_heap, run_rounds, summary
-from benchmarks.logging_path import LOGGING_COMPARISONS, LoggingComparison, LoggingScenario
-from benchmarks.logging_path import build as build_logging
-from benchmarks.success_path import (
-    COMPARISONS,
-    FAILURE_COMPARISONS,
-    Comparison,
-    FailureComparison,
-    Scenario,
-    build,
+from benchmarks import (
+    anchors,
+    asgi_cases,
+    chart,
+    failure_cases,
+    logging_path,
+    report,
+    scaling,
+    wsgi_cases,
 )
+from benchmarks._checks import SelfCheckError
+from benchmarks._context import Context, open_context
+from benchmarks._harness import calibrate, frozen_heap, run_rounds, summary
+from benchmarks.machine import busy_warning, load, machine
+from benchmarks.profiling import PROFILERS, profile
+from benchmarks.rows import Row, Section
 
 __all__ = ["main"]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-_FULL = {"rounds": 20, "target_ms": 30.0, "slices": 1}
+_FULL = {"rounds": 20, "target_ms": 25.0, "slices": 1}
 _QUICK = {"rounds": 3, "target_ms": 2.0, "slices": 1}
+# In this order: the scaling section reads variants of the ASGI and failure sections.
+BUILDERS: tuple[Callable[[Context], Section], ...] = (
+    asgi_cases.build,
+    wsgi_cases.build,
+    failure_cases.build,
+    scaling.build,
+    anchors.build,
+    logging_path.build,
+)
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Success-path overhead of authhygiene vs a bare app and a do-nothing "
-        "middleware, measured in interleaved rounds in one process.",
+        description="authhygiene's overhead against a bare app, a do-nothing middleware and "
+        "its peers, in-process (interleaved rounds) and end to end (uvicorn/gunicorn + wrk).",
     )
-    parser.add_argument("--quick", action="store_true", help="a few short rounds (smoke test)")
-    parser.add_argument("--rounds", type=int, help=f"rounds (default {_FULL['rounds']})")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few short rounds and the end-to-end quick preset: a smoke test, not a "
+        "measurement (does not write latest.*)",
+    )
+    parser.add_argument("--rounds", type=int, help=f"in-process rounds (default {_FULL['rounds']})")
     parser.add_argument(
         "--target-ms",
         type=float,
@@ -64,14 +81,23 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--iterations", type=int, help="requests per batch for every variant (skips calibration)"
     )
-    parser.add_argument("--seed", type=int, default=None, help="seed of the round shuffles")
+    parser.add_argument("--seed", type=int, default=None, help="seed of every shuffle")
     parser.add_argument(
-        "--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON file goes"
+        "--results-dir", type=Path, default=RESULTS_DIR, help="where every file goes"
+    )
+    parser.add_argument(
+        "--no-e2e", action="store_true", help="skip the end-to-end section (servers + wrk)"
     )
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="afterwards, cProfile the authhygiene success variants and print the top entries",
+        help="afterwards, profile the authhygiene success and failure variants",
+    )
+    parser.add_argument(
+        "--profile-with",
+        choices=PROFILERS,
+        default=None,
+        help="the profiler of --profile (default cprofile; implies --profile)",
     )
     args = parser.parse_args(argv)
     defaults = _QUICK if args.quick else _FULL
@@ -83,292 +109,43 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         args.slices = defaults["slices"]
     if min(args.rounds, args.slices, args.iterations or 1) < 1:
         parser.error("--rounds, --slices and --iterations must be at least 1")
+    if args.profile_with is not None:
+        args.profile = True
+    else:
+        args.profile_with = PROFILERS[0]
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(2**32)
     return args
 
 
-def _us(ns: float | None) -> str:
-    return "—" if ns is None else f"{ns / 1000:.3f}"
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
-def _ratio(values: dict[str, float | None]) -> str:
-    if values["median"] is None:
-        return "n/a"
-    return f"{values['median']:.2f}x [{values['min']:.2f}-{values['max']:.2f}]"
-
-
-def _compare(cmp: Comparison, measured: dict[str, Measured]) -> dict[str, Any]:
-    bare = measured[cmp.bare].per_request_ns
-    floor = measured[cmp.floor].per_request_ns
-    subject = measured[cmp.subject].per_request_ns
-    floor_added = [f - b for f, b in zip(floor, bare, strict=True)]
-    subject_added = [s - b for s, b in zip(subject, bare, strict=True)]
-    # A round where the floor measured no cost at all says nothing about the
-    # ratio (noise swamped it): it is kept in the raw numbers, not in the median.
-    ratios = [s / f if f > 0 else math.nan for s, f in zip(subject_added, floor_added, strict=True)]
-    ratio = summary(ratios)
-    passed = ratio["median"] is not None and ratio["median"] <= cmp.target
-    return {
-        "bare": cmp.bare,
-        "floor": cmp.floor,
-        "subject": cmp.subject,
-        "target_ratio": cmp.target,
-        "per_round_floor_added_ns": floor_added,
-        "per_round_subject_added_ns": subject_added,
-        "per_round_ratio": [r if math.isfinite(r) else None for r in ratios],
-        "rounds_without_floor_cost": sum(1 for r in ratios if not math.isfinite(r)),
-        "floor_added_ns": summary(floor_added),
-        "subject_added_ns": summary(subject_added),
-        "ratio": ratio,
-        "ratio_of_median_added": (
-            _safe_ratio(summary(subject_added)["median"], summary(floor_added)["median"])
-        ),
-        "result": "PASS" if passed else "MISS",
-    }
-
-
-def _safe_ratio(numerator: float | None, denominator: float | None) -> float | None:
-    if numerator is None or denominator is None or denominator <= 0:
-        return None
-    return numerator / denominator
-
-
-def _compare_failure(cmp: FailureComparison, measured: dict[str, Measured]) -> dict[str, Any]:
-    bare = measured[cmp.bare].per_request_ns
-    subject = measured[cmp.subject].per_request_ns
-    return {
-        "bare": cmp.bare,
-        "subject": cmp.subject,
-        "per_round_added_ns": [s - b for s, b in zip(subject, bare, strict=True)],
-        "added_ns": summary([s - b for s, b in zip(subject, bare, strict=True)]),
-        "slowdown": summary([s / b for s, b in zip(subject, bare, strict=True)]),
-    }
-
-
-def _compare_logging(cmp: LoggingComparison, measured: dict[str, Measured]) -> dict[str, Any]:
-    baseline = measured[cmp.baseline].per_request_ns
-    subject = measured[cmp.subject].per_request_ns
-    added = [s - b for s, b in zip(subject, baseline, strict=True)]
-    ratios = [s / b for s, b in zip(subject, baseline, strict=True)]
-    return {
-        "what": cmp.what,
-        "baseline": cmp.baseline,
-        "subject": cmp.subject,
-        "per_round_added_ns": added,
-        "per_round_ratio": ratios,
-        "added_ns": summary(added),
-        "ratio": summary(ratios),
-    }
-
-
-def _logging_table(measured: dict[str, Measured], logs: dict[str, dict[str, Any]]) -> str:
-    head = (
-        "| variant | median µs/line | min | max | added µs vs baseline | ratio vs baseline "
-        "| target | result |"
-    )
-    lines = [head, "|" + "---|" * 8]
-    for cmp in logs.values():
-        for name, added, ratio, verdict in (
-            (cmp["baseline"], "—", "—", "—"),
-            (cmp["subject"], _us(cmp["added_ns"]["median"]), _ratio(cmp["ratio"]), "info"),
-        ):
-            stats = summary(measured[name].per_request_ns)
-            lines.append(
-                f"| {name} | {_us(stats['median'])} | {_us(stats['min'])} | {_us(stats['max'])} "
-                f"| {added} | {ratio} | {verdict} | {verdict} |"
-            )
-    return "\n".join(lines)
-
-
-def _logging_verdicts(logs: dict[str, dict[str, Any]]) -> str:
-    lines = []
-    for cmp in logs.values():
-        ratio = cmp["ratio"]["median"]
-        how = "redact" if cmp["subject"].endswith(".redact") else "RedactingFilter"
-        lines.append(
-            f"info: {cmp['what']}: {how} adds {_us(cmp['added_ns']['median'])} µs/line "
-            f"({'n/a' if ratio is None else f'{ratio:.2f}x'} the line without it)"
-        )
-    return "\n".join(lines)
-
-
-def _table(
-    measured: dict[str, Measured],
-    comparisons: dict[str, dict[str, Any]],
-    failures: dict[str, dict[str, Any]],
-) -> str:
-    head = (
-        "| variant | median µs/req | min | max | added µs vs bare | ratio vs floor "
-        "| target | result |"
-    )
-    lines = [head, "|" + "---|" * 8]
-
-    def row(name: str, added: str, ratio: str, target: str, result: str) -> None:
-        stats = summary(measured[name].per_request_ns)
-        lines.append(
-            f"| {name} | {_us(stats['median'])} | {_us(stats['min'])} | {_us(stats['max'])} "
-            f"| {added} | {ratio} | {target} | {result} |"
-        )
-
-    for cmp in comparisons.values():
-        row(cmp["bare"], "—", "—", "—", "—")
-        row(cmp["floor"], _us(cmp["floor_added_ns"]["median"]), "1.00x", "—", "—")
-        row(
-            cmp["subject"],
-            _us(cmp["subject_added_ns"]["median"]),
-            _ratio(cmp["ratio"]),
-            f"≤ {cmp['target_ratio']}x",
-            cmp["result"],
-        )
-    for fail in failures.values():
-        row(fail["bare"], "—", "—", "—", "—")
-        row(fail["subject"], _us(fail["added_ns"]["median"]), "—", "info", "info")
-    return "\n".join(lines)
-
-
-def _verdicts(comparisons: dict[str, dict[str, Any]], failures: dict[str, dict[str, Any]]) -> str:
-    lines = []
-    for name, cmp in comparisons.items():
-        ratio = cmp["ratio"]
-        median = "n/a" if ratio["median"] is None else f"{ratio['median']:.2f}x"
-        verdict = cmp["result"]
-        lines.append(
-            f"{verdict}: {name} success path: authhygiene adds "
-            f"{_us(cmp['subject_added_ns']['median'])} µs/request, the floor "
-            f"{_us(cmp['floor_added_ns']['median'])} µs -> {median} the floor "
-            f"(median of per-round ratios; target ≤ {cmp['target_ratio']}x)"
-            + (
-                f"; {cmp['rounds_without_floor_cost']} round(s) where the floor "
-                "cost nothing were left out of the median"
-                if cmp["rounds_without_floor_cost"]
-                else ""
-            )
-        )
-    for name, fail in failures.items():
-        slowdown = fail["slowdown"]["median"]
-        if name.endswith("-cors"):
-            lines.append(
-                f"info: {name} success path with cors=: the CORS step and the status check add "
-                f"{_us(fail['added_ns']['median'])} µs/request ({slowdown:.2f}x the bare app)"
-            )
-            continue
-        lines.append(
-            f"info: {name} failure path: rewriting a 401 and logging it adds "
-            f"{_us(fail['added_ns']['median'])} µs/request "
-            f"({slowdown:.1f}x the bare app's 401)"
-        )
-    return "\n".join(lines)
-
-
-def _git_commit() -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _machine() -> dict[str, Any]:
-    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or None,
-        "python": sys.version,
-        "implementation": platform.python_implementation(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(affinity) if affinity is not None else None,
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "versions": {d: _version(d) for d in ("authhygiene", "structlog", "pyjwt")},
-        "git_commit": _git_commit(),
-    }
-
-
-def _load() -> float | None:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-
-
-def _busy_warning(before: float | None, after: float | None) -> str | None:
-    """Other processes competing for the CPUs widen every spread; say so next
-    to the numbers rather than leave the reader to guess."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if before is None or after is None or not cpus:
-        return None
-    # Our own run adds ~1 to the load average; more than half the CPUs busy
-    # besides us means the rounds were contended.
-    others = max(before, after - 1)
-    if others <= cpus / 2:
-        return None
-    return (
-        f"NOTE: the machine was busy (1-min load average {before:.2f} before, {after:.2f} "
-        f"after, {cpus} CPUs): ratios are noisier than usual; rerun on a quiet machine."
-    )
-
-
-def _write_json(directory: Path, payload: dict[str, Any], stamp: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"success_path-{stamp}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)  # atomic: a reader never sees half a file
-    return path
-
-
-def _profile(scenario: Scenario, iterations: dict[str, int]) -> str:
-    out = []
-    for variant in scenario.variants:
-        if not variant.name.endswith(".success.authhygiene"):
-            continue
-        profiler = cProfile.Profile()
-        profiler.enable()
-        variant.run(iterations[variant.name])
-        profiler.disable()
-        stream = io.StringIO()
-        pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(12)
-        title = f"### cProfile: {variant.name}, {iterations[variant.name]} requests"
-        out.append(f"{title}\n\n```\n{stream.getvalue()}```")
-    return "\n\n".join(out)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse(argv)
-    started = dt.datetime.now(dt.UTC)
-    load_before = _load()
-    scenario = build()
-    logs_scenario: LoggingScenario | None = None
-    try:
-        # After build(): the once-per-process auth.misconfig stays in its self-checks.
-        logs_scenario = build_logging()
-        # One set of interleaved rounds: the logging pairs share every round's
-        # conditions with each other and with the request variants.
-        variants = scenario.variants + logs_scenario.variants
+def _in_process(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any], str | None]:
+    """Build every section (self-checks included), time all their variants
+    in the same rounds, and turn the rounds into rows."""
+    with open_context() as ctx, contextlib.ExitStack() as stack:
+        sections: list[Section] = []
+        for build in BUILDERS:
+            section = build(ctx)
+            stack.callback(section.close)
+            sections.append(section)
+        variants = [v for s in sections for v in s.variants]
+        names = [v.name for v in variants]
+        if len(set(names)) != len(names):
+            raise SelfCheckError("benchmark self-check failed: two variants share a name")
         with frozen_heap():
-            target_ns = int(args.target_ms * 1_000_000)
             if args.iterations is not None:
                 for variant in variants:
                     variant.run(min(args.iterations, 100))  # warm-up
-                iterations = {v.name: args.iterations for v in variants}
+                iterations = dict.fromkeys(names, args.iterations)
             else:
+                target_ns = int(args.target_ms * 1_000_000)
                 iterations = {v.name: calibrate(v, target_ns) for v in variants}
-            print(
-                f"benchmarks: {len(variants)} variants x {args.rounds} rounds "
-                f"x {args.slices} slices (seed {args.seed})",
-                file=sys.stderr,
+            _say(
+                f"benchmarks: {len(variants)} in-process variants x {args.rounds} rounds "
+                f"x {args.slices} slices (seed {args.seed})"
             )
             measured, orders = run_rounds(
                 variants,
@@ -376,31 +153,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.rounds,
                 random.Random(args.seed),
                 slices=args.slices,
-                progress=lambda done: print(f"  round {done}/{args.rounds}", file=sys.stderr),
+                progress=lambda done: _say(f"  round {done}/{args.rounds}"),
             )
-        comparisons = {c.name: _compare(c, measured) for c in COMPARISONS}
-        failures = {c.name: _compare_failure(c, measured) for c in FAILURE_COMPARISONS}
-        logs = {c.name: _compare_logging(c, measured) for c in LOGGING_COMPARISONS}
-        profile = _profile(scenario, iterations) if args.profile else None
-    finally:
-        scenario.close()
-        if logs_scenario is not None:
-            logs_scenario.close()
-
-    stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    payload = {
-        "benchmark": "success_path",
-        "started_at": started.isoformat(),
-        "arguments": {
-            "quick": args.quick,
-            "rounds": args.rounds,
-            "target_ms": args.target_ms,
-            "slices": args.slices,
-            "iterations": args.iterations,
-            "seed": args.seed,
-        },
-        "machine": {**_machine(), "load_1min_before": load_before},
-        "self_checks": scenario.checks,
+        rows = [row for s in sections for row in s.rows(measured)]
+        profiled = None
+        if args.profile:
+            targets = [name for s in sections for name in s.profiled]
+            profiled = profile(variants, targets, iterations, args.profile_with)
+    raw = {
+        "self_checks": {s.name: s.checks for s in sections},
         "round_orders": orders,
         "variants": {
             name: {
@@ -412,41 +173,121 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             for name, m in measured.items()
         },
-        "comparisons": comparisons,
-        "failure_path": failures,
-        "logging_path": {"self_checks": logs_scenario.checks, "comparisons": logs},
     }
-    path = _write_json(args.results_dir, payload, stamp)
+    return rows, raw, profiled
 
-    print("## authhygiene success-path overhead\n")
-    print(_table(measured, comparisons, failures))
-    print()
-    print(_verdicts(comparisons, failures))
-    print()
-    print(
-        "Added = wrapped - bare, per round; ratio = authhygiene added / floor added, "
-        f"per round, then median [min-max] over {args.rounds} rounds. "
-        "Absolute times are for information only."
+
+def _end_to_end(args: argparse.Namespace, seed: int) -> tuple[list[Row], dict[str, Any]]:
+    """The other section: real servers under wrk (see `benchmarks.end_to_end`)."""
+    from benchmarks import end_to_end
+
+    preset = end_to_end.QUICK if args.quick else end_to_end.FULL
+    _say(f"end to end: {preset} (seed {seed})")
+    try:
+        result = end_to_end.run_end_to_end(
+            rounds=preset.rounds,
+            duration_s=preset.duration_s,
+            connections=preset.connections,
+            warmup_s=preset.warmup_s,
+            rng=random.Random(seed),
+            progress=lambda done: _say(f"  end-to-end round {done}/{preset.rounds}"),
+        )
+    except end_to_end.WrkMissingError as error:
+        return [], {"skipped": str(error)}
+    return list(result["rows"]), dict(result["raw"])
+
+
+def _notes(argv: Sequence[str], payload: dict[str, Any]) -> list[str]:
+    info = payload["machine"]
+    commit = (info["git_commit"] or "unknown")[:12]
+    notes = [
+        f"Command: `{' '.join(['.venv/bin/python -m benchmarks', *argv])}`",
+        f"Run: {payload['started_at']}, {payload['elapsed_s']:.0f} s; commit {commit}; "
+        f"{info['platform']}, Python {info['python'].split()[0]}, "
+        f"{info['cpus_usable']} usable CPUs; "
+        f"orjson used: {'yes' if info['orjson_used'] else 'no'}.",
+    ]
+    e2e = payload["end_to_end"]
+    if e2e is None:
+        notes.append("End to end: not run (--no-e2e).")
+    elif "skipped" in e2e:
+        notes.append(f"NOTE: end to end skipped: {e2e['skipped']}")
+    elif "error" in e2e:
+        notes.append(f"NOTE: end to end stopped: {e2e['error']}")
+    warning = busy_warning(payload["machine"]["load_1min_before"], load())
+    if warning:
+        notes.append(warning)
+    return notes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parse(argv)
+    started = dt.datetime.now(dt.UTC)
+    clock = time.monotonic()
+    load_before = load()
+    try:
+        rows, in_process, profiled = _in_process(args)
+    except SelfCheckError as error:
+        _say(f"benchmarks: stopped before timing anything: {error}")
+        return 2
+    failed = False
+    e2e_seed = random.Random(args.seed).randrange(2**32)
+    end_to_end: dict[str, Any] | None = None
+    if not args.no_e2e:
+        try:
+            e2e_rows, end_to_end = _end_to_end(args, e2e_seed)
+        except RuntimeError as error:  # a server or check failed (its message is scrubbed)
+            failed = True
+            end_to_end = {"error": str(error)}
+            _say(f"benchmarks: end to end stopped: {error}")
+        else:
+            rows += e2e_rows
+
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    payload: dict[str, Any] = {
+        "benchmark": "authhygiene",
+        "started_at": started.isoformat(timespec="seconds"),
+        "elapsed_s": time.monotonic() - clock,
+        "arguments": {
+            "argv": argv,
+            "quick": args.quick,
+            "rounds": args.rounds,
+            "target_ms": args.target_ms,
+            "slices": args.slices,
+            "iterations": args.iterations,
+            "no_e2e": args.no_e2e,
+            "profile": args.profile_with if args.profile else None,
+        },
+        "seeds": {"in_process": args.seed, "end_to_end": None if args.no_e2e else e2e_seed},
+        "machine": {**machine(), "load_1min_before": load_before, "load_1min_after": load()},
+        "rows": rows,
+        "in_process": in_process,
+        "end_to_end": end_to_end,
+    }
+    title = f"authhygiene benchmarks ({stamp}{', quick' if args.quick else ''})"
+    notes = _notes(argv, payload)
+    written = report.write_results(
+        args.results_dir,
+        stamp,
+        payload,
+        draw=lambda path: chart.draw(rows, path, title=title),
+        latest_markdown=None
+        if args.quick
+        else report.document(rows, title=title, notes=notes, chart="latest.png"),
     )
-    print()
-    print("## log redaction cost\n")
-    print(_logging_table(measured, logs))
-    print()
-    print(_logging_verdicts(logs))
-    print()
-    print(
-        "Added = with redaction - baseline, per round; ratio = with / without, per round, "
-        f"then median [min-max] over {args.rounds} rounds. Information only: redaction runs "
-        "once per log line, not per request."
-    )
-    busy = _busy_warning(load_before, _load())
-    if busy:
-        print(busy)
-    print(f"Raw numbers: {path}")
-    if profile is not None:
+    print(report.document(rows, title=title, notes=notes), end="")
+    print(f"Raw numbers: {written['json']}")
+    print(f"Chart: {written.get('png', 'not drawn (matplotlib is not installed)')}")
+    latest = [str(path) for kind, path in written.items() if kind.startswith("latest_")]
+    if latest:
+        print(f"Also written: {', '.join(latest)}")
+    else:
+        print("latest.* left as they were (--quick)")
+    if profiled is not None:
         print()
-        print(profile)
-    return 0
+        print(profiled)
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":

@@ -31,12 +31,17 @@ from typing import Any
 
 import structlog
 
-from authhygiene import AuthHygieneWSGI
 from authhygiene.logging import RedactingFilter, redact
-from benchmarks._harness import Variant
-from benchmarks.success_path import REALM, TOKEN, wsgi_401_app, wsgi_exchange
+from benchmarks._checks import check
+from benchmarks._context import Context
+from benchmarks._harness import Measured, Variant
+from benchmarks.failure_cases import auth_failure_event
+from benchmarks.rows import Row, RowMaker, Section
+from benchmarks.workload import TOKEN
 
-__all__ = ["LOGGING_COMPARISONS", "LoggingComparison", "LoggingScenario", "build"]
+__all__ = ["LOGGING_COMPARISONS", "SECTION", "LoggingComparison", "build"]
+
+SECTION = "log redaction"
 
 # The app's own event: ids, a user name, numbers, a path and a nested dict of
 # request headers -- what `redact` walks on every line when it sits in the
@@ -112,25 +117,6 @@ def access_logger(name: str, stream: Any, *, redacting: bool) -> logging.Logger:
     return logger
 
 
-def _auth_failure_event() -> tuple[str, dict[str, object]]:
-    """The `auth.failure` event the middleware logs for a refused bearer JWT,
-    as the (method, fields) it hands to the logger."""
-    captured: list[tuple[str, dict[str, object]]] = []
-
-    def capture(logger: Any, method_name: str, event_dict: Any) -> Any:
-        captured.append((method_name, dict(event_dict)))
-        raise structlog.DropEvent
-
-    logger = structlog.wrap_logger(structlog.ReturnLogger(), processors=[capture])
-    # No flood gate and no metrics: one event, no timer thread, no counters.
-    wsgi_exchange(
-        AuthHygieneWSGI(wsgi_401_app(), realm=REALM, logger=logger, log_limit=None, metrics=False)
-    )
-    failures = [(m, e) for m, e in captured if e.get("event") == "auth.failure"]
-    _check(len(failures) == 1, f"expected 1 auth.failure event, got {len(failures)}")
-    return failures[0]
-
-
 def _structlog_runner(
     logger: Any, method: str, event: str, fields: Mapping[str, object]
 ) -> Callable[[int], int]:
@@ -193,31 +179,11 @@ LOGGING_COMPARISONS = (
 )
 
 
-@dataclass(slots=True)
-class LoggingScenario:
-    variants: list[Variant]
-    checks: dict[str, object]
-    loggers: list[logging.Logger]
-
-    def close(self) -> None:
-        for logger in self.loggers:
-            for handler in list(logger.handlers):
-                logger.removeHandler(handler)
-                handler.close()
-            logger.filters.clear()
-
-
-def _check(condition: bool, what: str) -> None:
-    # Not an assert: a benchmark that measures the wrong thing must stop even under -O.
-    if not condition:
-        raise RuntimeError(f"benchmark self-check failed: {what}")
-
-
 def _rendered(method: str, event: str, fields: Mapping[str, object], *, redacting: bool) -> Any:
     buffer = io.StringIO()
     getattr(structlog_logger(buffer, redacting=redacting), method)(event, **fields)
     rendered = json.loads(buffer.getvalue())
-    _check(isinstance(rendered.pop("timestamp", None), str), f"{event} has no ISO timestamp")
+    check(isinstance(rendered.pop("timestamp", None), str), f"{event} has no ISO timestamp")
     return rendered
 
 
@@ -252,31 +218,39 @@ def _verify(
         changed = sorted(
             k for k in plain.keys() | redacted.keys() if plain.get(k) != redacted.get(k)
         )
-        _check(not changed, f"{name}: redact changed {changed} in an event without secrets")
+        check(not changed, f"{name}: redact changed {changed} in an event without secrets")
         checks[name] = {"keys": sorted(plain), "changed_by_redact": changed}
 
     plain_line = _formatted(loggers["stdlib.access.baseline"], ACCESS_PATH)
-    _check(plain_line.endswith(f'"GET {ACCESS_PATH} HTTP/1.1" 200'), "access record misformatted")
-    _check(
+    check(plain_line.endswith(f'"GET {ACCESS_PATH} HTTP/1.1" 200'), "access record misformatted")
+    check(
         _formatted(loggers["stdlib.access.filter"], ACCESS_PATH) == plain_line,
         "the filter changed an access record without secrets",
     )
     checks["stdlib.access"] = {"line": plain_line}
-    _check(
+    check(
         TOKEN in _formatted(loggers["stdlib.access_token.baseline"], TOKEN_PATH),
         "the baseline access record does not carry the token",
     )
     masked = _formatted(loggers["stdlib.access_token.filter"], TOKEN_PATH)
-    _check(TOKEN not in masked, "the filter left the token in the access record")
-    _check("access_token=[redacted]" in masked, "the filter did not mask access_token")
+    check(TOKEN not in masked, "the filter left the token in the access record")
+    check("access_token=[redacted]" in masked, "the filter did not mask access_token")
     checks["stdlib.access_token"] = {"filtered_line": masked}
     return checks
 
 
-def build() -> LoggingScenario:
+def _close(loggers: list[logging.Logger]) -> None:
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+        logger.filters.clear()
+
+
+def build(ctx: Context) -> Section:
     """Every logging variant, ready to run, with its self-checks passed."""
     sink = _Discard()
-    auth_method, auth_fields = _auth_failure_event()
+    auth_method, auth_fields = auth_failure_event()
     auth_event = str(auth_fields.pop("event"))
     loggers = {
         f"stdlib.{case}.{kind}": access_logger(
@@ -285,12 +259,12 @@ def build() -> LoggingScenario:
         for case in ("access", "access_token")
         for kind in ("baseline", "filter")
     }
-    scenario = LoggingScenario([], {}, list(loggers.values()))
     try:
-        scenario.checks = _verify(auth_method, auth_fields, loggers)
+        checks = _verify(auth_method, auth_fields, loggers)
     except BaseException:
-        scenario.close()
+        _close(list(loggers.values()))
         raise
+    variants: list[Variant] = []
     structlog_cases = (
         ("app", "info", APP_EVENT, APP_FIELDS, "the app's order.created event"),
         ("auth_failure", auth_method, auth_event, auth_fields, "the middleware's auth.failure"),
@@ -298,7 +272,7 @@ def build() -> LoggingScenario:
     for case, method, event, fields, what in structlog_cases:
         for kind, redacting in (("baseline", False), ("redact", True)):
             chain = "chain + redact" if redacting else "production chain"
-            scenario.variants.append(
+            variants.append(
                 Variant(
                     f"structlog.{case}.{kind}",
                     f"{what}, {chain}, JSON to a discarding file",
@@ -315,11 +289,25 @@ def build() -> LoggingScenario:
         for kind in ("baseline", "filter"):
             name = f"stdlib.{case}.{kind}"
             with_filter = "with RedactingFilter" if kind == "filter" else "no filter"
-            scenario.variants.append(
+            variants.append(
                 Variant(
                     name,
                     f"uvicorn access record for {shown}, StreamHandler, {with_filter}",
                     _access_runner(loggers[name], path),
                 )
             )
-    return scenario
+    return Section(
+        SECTION,
+        tuple(variants),
+        checks,
+        rows,
+        close=lambda: _close(list(loggers.values())),
+    )
+
+
+def rows(measured: Mapping[str, Measured]) -> list[Row]:
+    make = RowMaker(SECTION, measured)
+    return [
+        make.added(cmp.what, cmp.subject, cmp.baseline, per="log line")
+        for cmp in LOGGING_COMPARISONS
+    ]
