@@ -347,3 +347,58 @@ def test_asgi_requests_without_a_plan_take_the_general_path(
     status, _headers, _body = _asgi_call(middleware, headers, "", "/a")
     assert status in ("400", "401"), why
     assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("credentials", "request_id", "echoed"),
+    [
+        (
+            ("authorization", "Bearer opaqueSecretTok_0123456789abcdef"),
+            "opaqueSecretTok_0123456789abcdef",
+            False,
+        ),
+        (
+            ("authorization", "Bearer opaqueSecretTok_0123456789abcdef"),
+            "req-opaqueSecretTok_0123456789abcdef",
+            False,
+        ),
+        (("x-api-key", "k-1234567890abcdef"), "k-1234567890abcdef", False),
+        (("cookie", "session=abcdef123456"), "abcdef123456", False),
+        # base64 of "user:hunter2xx": the password is nowhere as sent.
+        (("authorization", "Basic dXNlcjpodW50ZXIyeHg="), "hunter2xx", False),
+        (("authorization", "Bearer opaqueSecretTok_0123456789abcdef"), "0f6c1d6e-2a3b-4c5d", True),
+    ],
+    ids=[
+        "bearer-token",
+        "token-inside-id",
+        "api-key",
+        "cookie-value",
+        "basic-password",
+        "unrelated",
+    ],
+)
+@pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
+def test_a_secret_sent_as_request_id_is_never_echoed(
+    credentials: tuple[str, str], request_id: str, echoed: bool, protocol: str
+) -> None:
+    """A client that sends its own credential as X-Request-ID gets a minted
+    id: echoing it would put the credential in the response and the log.
+    Three times to one middleware, so that repeats (answered from the shape
+    cache) are judged too."""
+    log = io.StringIO()
+    options: dict[str, Any] = {"realm": "api", "logger": _logger(log), "log_limit": None}
+    headers = [credentials, ("x-request-id", request_id)]
+    if protocol == "wsgi":
+        wsgi = AuthHygieneWSGI(
+            _wsgi_app(401, [("content-type", "text/plain")], b"no", False), **options
+        )
+        answers = [_wsgi_call(wsgi, headers, "", "/a") for _ in range(3)]
+    else:
+        asgi = AuthHygiene(
+            _asgi_app(401, [("content-type", "text/plain")], b"no", False), **options
+        )
+        answers = [_asgi_call(asgi, headers, "", "/a") for _ in range(3)]
+    for _status, out, body in answers:
+        assert (dict(out)["x-request-id"] == request_id) is echoed
+        assert (request_id in body.decode()) is echoed
+    assert (request_id in log.getvalue()) is echoed

@@ -44,6 +44,7 @@ __all__ = [
     "assemble",
     "carries_credentials",
     "decide",
+    "holds_secret",
     "incoming_request_id",
     "merge_vary",
     "passthrough",
@@ -163,7 +164,12 @@ def merge_vary(values: list[str], added: tuple[str, ...] = _VARY_ADDED) -> str:
     return ", ".join(seen)
 
 
-def request_id(policy: Policy, incoming: str | None, answer: AppAnswer) -> tuple[str, str | None]:
+def request_id(
+    policy: Policy,
+    incoming: str | None,
+    answer: AppAnswer,
+    secrets: tuple[str, ...] = (),
+) -> tuple[str, str | None]:
     """The id the app already answered with (its own request-id middleware
     ties it to its logs), else the caller's (`incoming`, the request's
     request-id header), when well-formed; else a new one. The `instance`
@@ -176,6 +182,7 @@ def request_id(policy: Policy, incoming: str | None, answer: AppAnswer) -> tuple
                 known
                 and _REQUEST_ID_RE.fullmatch(known)
                 and (_HEX_ID_RE.fullmatch(known) or not credential_spans(known))
+                and not holds_secret(known, secrets)
             ):
                 return known, None
     # A version-4 UUID, as `uuid.uuid4()` makes it at a fifth of the cost.
@@ -186,6 +193,20 @@ def request_id(policy: Policy, incoming: str | None, answer: AppAnswer) -> tuple
     return hex_id, (
         f"urn:uuid:{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
     )
+
+
+def holds_secret(request_id: str, secrets: tuple[str, ...]) -> bool:
+    """Whether an id is one of the request's own secrets, holds one of 8 or
+    more characters, or is a part of 8 or more characters of one (a client
+    that sends its token as its request id)."""
+    for secret in secrets:
+        if (
+            request_id == secret
+            or (len(secret) >= 8 and secret in request_id)
+            or (len(request_id) >= 8 and request_id in secret)
+        ):
+            return True
+    return False
 
 
 def incoming_request_id(policy: Policy, view: RequestView) -> str | None:
@@ -493,7 +514,9 @@ def decide(
     credentials = parse_credentials(
         view, api_key_headers=policy.api_key_headers, session_cookies=policy.session_cookies
     )
-    rid, instance = request_id(policy, incoming_request_id(policy, view), answer)
+    rid, instance = request_id(
+        policy, incoming_request_id(policy, view), answer, credentials.secrets
+    )
     refusal = refuse(
         policy,
         view,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import threading
 import time
@@ -60,7 +61,9 @@ _ID_STAND_IN = f"authhygiene-request-id-{secrets.token_hex(12)}"
 _INSTANCE_STAND_IN = f"urn:authhygiene:instance:{secrets.token_hex(12)}"
 
 _READ = frozenset(ANSWER_HEADERS_READ)
-DEFAULT_ENTRIES = 1024
+DEFAULT_ENTRIES = 512
+# Stale entries dropped per store, at most.
+_SWEEP = 8
 
 
 class _Body:
@@ -109,13 +112,16 @@ class _Entry:
     and the header list when the app's answer has no header of its own to
     keep. Only what is logged or sent verbatim anyway is kept, bounded."""
 
-    __slots__ = ("body", "clean", "fields", "headers", "refusal", "second")
+    __slots__ = ("body", "clean", "derived", "fields", "headers", "refusal", "second")
 
     def __init__(self, second: int, refusal: Refusal | None, body: _Body | None) -> None:
         self.second = second
         self.refusal = refusal
         self.body = body
         self.clean: dict[str, None] = {"": None}
+        # Whether a secret of the shape is not written in its fields as sent
+        # (a decoded Basic password, a percent-decoded query token).
+        self.derived = False
         # Whole `auth.failure` field sets by the request's raw path, query,
         # client, user agent and origin (request id aside).
         self.fields: dict[tuple[object, ...], dict[str, object]] = {}
@@ -135,8 +141,10 @@ class _Entry:
         self.fields[key] = fields
 
 
-_CLEAN_CHARS = 1024
-_CLEAN_ENTRIES = 64
+# Per entry: texts found clean, log field sets and header lists remembered
+# (each cleared when full), and the longest text or key remembered.
+_CLEAN_CHARS = 512
+_CLEAN_ENTRIES = 16
 
 
 class Decider:
@@ -175,14 +183,19 @@ class Decider:
         now = time.time() if now is None else now
         if policy.report_only:
             return decide(policy, view, answer, declared=declared, now=now)
-        rid, instance = request_id(policy, incoming_request_id(policy, view), answer)
+        credentials = self._parse(view)
+        rid, instance = request_id(
+            policy, incoming_request_id(policy, view), answer, credentials.secrets
+        )
         method = view.method
         preflight = method == "OPTIONS" and view.get("access-control-request-method") is not None
         material = "v" + repr(credential_material(view, policy.api_key_headers))
         key = self._digest(material, method, preflight, answer, declared, instance is not None)
         if key is None:
             return decide(policy, view, answer, declared=declared, now=now)
-        entry = self._entry(key, _Once(lambda: view), answer, declared, now, instance)
+        once = _Once(lambda: view)
+        once.credentials = credentials
+        entry = self._entry(key, once, answer, declared, now, instance, material)
         refusal = entry.refusal
         if refusal is None or entry.body is None:
             return None
@@ -244,12 +257,16 @@ class Decider:
         if policy.report_only:
             return False  # its log lists what would change: the general rule
         rid, instance = request_id(policy, incoming_id, answer)
+        if instance is None and _may_hold_secret(rid, material):
+            return False  # the general rule tells it with the secrets at hand
         key = self._digest(material, method, preflight, answer, declared, instance is not None)
         if key is None:
             return False
         now = time.time()
         view = _Once(view)
-        entry = self._entry(key, view, answer, declared, now, instance)
+        entry = self._entry(key, view, answer, declared, now, instance, material)
+        if instance is None and entry.derived:
+            return False  # a secret not written as sent (a Basic password)
         refusal = entry.refusal
         if refusal is None or entry.body is None:
             return None
@@ -323,10 +340,12 @@ class Decider:
         declared: Declared | None,
         now: float,
         instance: str | None,
+        material: str,
     ) -> _Entry:
         second = int(now)
         entry = self._entries.get(key)
         if entry is None or entry.second != second:
+            secrets = self._credentials(view).secrets
             refusal = refuse(
                 self.policy,
                 view(),
@@ -338,6 +357,7 @@ class Decider:
                 instance=_INSTANCE_STAND_IN if instance is not None else None,
             )
             entry = _Entry(second, refusal, _Body(refusal.body) if refusal else None)
+            entry.derived = any(secret not in material for secret in secrets)
             self._store(key, entry)
         return entry
 
@@ -412,7 +432,7 @@ class Decider:
             found_clean
             and not policy.trusted_proxies
             and REDACTED not in str(fields.get("query"))
-            and len(repr(key)) <= _CLEAN_CHARS * 4
+            and len(repr(key)) <= _CLEAN_CHARS * 2
         ):
             # Only a request whose fields are logged verbatim anyway is remembered.
             entry.remember_fields(key, log)
@@ -472,8 +492,18 @@ class Decider:
             return  # a Decider that remembers nothing
         with self._lock:
             entries = self._entries
-            if key not in entries and len(entries) >= self._size:
-                # The oldest shape goes first (dicts keep insertion order).
+            # Stored again, a shape moves to the end: the dict is in the order
+            # of the seconds its entries were decided in, oldest first.
+            entries.pop(key, None)
+            # An entry is only good for its second: older ones at the front
+            # go (a bounded number per store), and the oldest when full. What
+            # a burst of shapes left behind is gone a second later.
+            for _ in range(_SWEEP):
+                oldest = next(iter(entries), None)
+                if oldest is None or entries[oldest].second >= entry.second:
+                    break
+                del entries[oldest]
+            if len(entries) >= self._size:
                 del entries[next(iter(entries))]
             entries[key] = entry
 
@@ -506,3 +536,17 @@ class _Once:
         if self.view is None:
             self.view = self.factory()
         return self.view
+
+
+_ID_RUN_RE = re.compile(r"[A-Za-z0-9._:\-]+")
+
+
+def _may_hold_secret(rid: str, material: str) -> bool:
+    """Whether an echoed request id may be, hold or be part of a secret
+    written in the credential fields (`material`). A request id is made of
+    `_ID_RUN_RE` characters only, so a secret inside it is inside one run of
+    them in the fields. Says yes more often than `holds_secret` (a header
+    name is a run too), never less, for secrets written as sent."""
+    if len(rid) >= 8 and rid in material:
+        return True
+    return any(run == rid or (len(run) >= 8 and run in rid) for run in _ID_RUN_RE.findall(material))
