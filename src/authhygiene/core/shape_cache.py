@@ -112,7 +112,16 @@ class _Entry:
     and the header list when the app's answer has no header of its own to
     keep. Only what is logged or sent verbatim anyway is kept, bounded."""
 
-    __slots__ = ("body", "clean", "derived", "fields", "headers", "refusal", "second")
+    __slots__ = (
+        "body",
+        "clean",
+        "derived",
+        "fields",
+        "headers",
+        "hex_safe",
+        "refusal",
+        "second",
+    )
 
     def __init__(self, second: int, refusal: Refusal | None, body: _Body | None) -> None:
         self.second = second
@@ -122,6 +131,9 @@ class _Entry:
         # Whether a secret of the shape is not written in its fields as sent
         # (a decoded Basic password, a percent-decoded query token).
         self.derived = False
+        # Whether no hex-only run of 8 or more characters is in its fields:
+        # then no hex request id (a UUID, a trace id) can hold one of them.
+        self.hex_safe = False
         # Whole `auth.failure` field sets by the request's raw path, query,
         # client, user agent and origin (request id aside).
         self.fields: dict[tuple[object, ...], dict[str, object]] = {}
@@ -257,16 +269,14 @@ class Decider:
         if policy.report_only:
             return False  # its log lists what would change: the general rule
         rid, instance = request_id(policy, incoming_id, answer)
-        if instance is None and _may_hold_secret(rid, material):
-            return False  # the general rule tells it with the secrets at hand
         key = self._digest(material, method, preflight, answer, declared, instance is not None)
         if key is None:
             return False
         now = time.time()
         view = _Once(view)
         entry = self._entry(key, view, answer, declared, now, instance, material)
-        if instance is None and entry.derived:
-            return False  # a secret not written as sent (a Basic password)
+        if instance is None and not _echo_safe(entry, rid, material):
+            return False  # the general rule tells it, with the secrets at hand
         refusal = entry.refusal
         if refusal is None or entry.body is None:
             return None
@@ -358,6 +368,9 @@ class Decider:
             )
             entry = _Entry(second, refusal, _Body(refusal.body) if refusal else None)
             entry.derived = any(secret not in material for secret in secrets)
+            entry.hex_safe = not any(
+                len(run) >= 8 and _HEX_RUN_RE.fullmatch(run) for run in _ID_RUN_RE.findall(material)
+            )
             self._store(key, entry)
         return entry
 
@@ -539,6 +552,17 @@ class _Once:
 
 
 _ID_RUN_RE = re.compile(r"[A-Za-z0-9._:\-]+")
+_HEX_RUN_RE = re.compile(r"[0-9A-Fa-f\-]+")
+
+
+def _echo_safe(entry: _Entry, rid: str, material: str) -> bool:
+    """Whether echoing `rid` is sure not to echo a secret of the shape
+    (`holds_secret`), from its credential fields as sent."""
+    if entry.derived or (len(rid) >= 8 and rid in material):
+        return False
+    if entry.hex_safe and len(rid) >= 8 and _HEX_RUN_RE.fullmatch(rid):
+        return True
+    return not _may_hold_secret(rid, material)
 
 
 def _may_hold_secret(rid: str, material: str) -> bool:
