@@ -127,11 +127,16 @@ def runner(
     its own cost (the cycling included) cancels out in every difference."""
     scopes = [scope(r) for r in requests]
     size = len(scopes)
+    # Where the next batch goes on in the cycle: a pool of distinct requests
+    # repeats none of them before it has sent them all, across batches too.
+    next_at = [0]
 
     async def batch(n: int) -> int:
+        base = next_at[0]
+        next_at[0] = (base + n) % size
         # Timed inside the coroutine: run_until_complete's own cost is excluded.
         start = time.perf_counter_ns()
-        for i in range(n):
+        for i in range(base, base + n):
             await app(dict(scopes[i % size]), _receive, _discard)
         return time.perf_counter_ns() - start
 

@@ -136,10 +136,15 @@ def runner(app: WSGIApp, requests: Sequence[Request]) -> Callable[[int], int]:
     server does (call, iterate, close); the elapsed ns of that loop only."""
     environs = [environ(r) for r in requests]
     size = len(environs)
+    # Where the next batch goes on in the cycle: a pool of distinct requests
+    # repeats none of them before it has sent them all, across batches too.
+    next_at = [0]
 
     def run(n: int) -> int:
+        base = next_at[0]
+        next_at[0] = (base + n) % size
         start = time.perf_counter_ns()
-        for i in range(n):
+        for i in range(base, base + n):
             result = app(dict(environs[i % size]), _start_response)
             for _chunk in result:
                 pass
