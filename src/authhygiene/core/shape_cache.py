@@ -294,6 +294,7 @@ class Decider:
                 origins[origin_text] = origin
         length = str(len(body))
         app_headers = passthrough(policy, answer)
+        raw: list[tuple[bytes, bytes]] | None = None
         if app_headers:
             # The app's own headers (a Set-Cookie, an ETag) differ per request.
             headers = response_headers(
@@ -306,37 +307,25 @@ class Decider:
             )
             if self.cors is not None:
                 headers = self.cors.headers(origin, headers, refusal.status)
-            log = self._log(entry, refusal, fields_key, view, rid)
-            return Decision(
-                refusal.status,
-                tuple(headers),
-                body,
-                "auth.failure",
-                log,
-                misconfig=refusal.misconfig,
-                cors_applied=self.cors is not None,
-                raw_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-                if encoded
-                else None,
-            )
-        template = self._template(entry, refusal, origin, cors=True)
-        headers = template.headers.copy()
-        headers[template.length_at] = ("content-length", length)
-        raw = None
-        if encoded:
-            raw = template.raw.copy()
-            raw[template.length_at] = (b"content-length", length.encode())
-        if template.id_at >= 0:
-            headers[template.id_at] = (headers[template.id_at][0], rid)
-            if raw is not None:
-                raw[template.id_at] = (raw[template.id_at][0], rid.encode())
-        log = self._log(entry, refusal, fields_key, view, rid)
+            if encoded:
+                raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        else:
+            template = self._template(entry, refusal, origin, cors=True)
+            headers = template.headers.copy()
+            headers[template.length_at] = ("content-length", length)
+            if encoded:
+                raw = template.raw.copy()
+                raw[template.length_at] = (b"content-length", length.encode())
+            if template.id_at >= 0:
+                headers[template.id_at] = (headers[template.id_at][0], rid)
+                if raw is not None:
+                    raw[template.id_at] = (raw[template.id_at][0], rid.encode())
         return Decision(
             refusal.status,
             tuple(headers),
             body,
             "auth.failure",
-            log,
+            self._log(entry, refusal, fields_key, view, rid),
             misconfig=refusal.misconfig,
             cors_applied=self.cors is not None,
             raw_headers=raw,
