@@ -93,9 +93,10 @@ async def cors_step(
         nonlocal started
         if message["type"] == "http.response.start":
             started = True
-            if message.get(CORS_APPLIED):
-                # Our own failure response, its CORS headers already in place.
-                await send({key: value for key, value in message.items() if key != CORS_APPLIED})
+            if CORS_APPLIED in message:
+                # Our own failure response (our own dict), CORS headers in place.
+                del message[CORS_APPLIED]
+                await send(message)
                 return
             raw = message.get("headers", ())
             status = message["status"]

@@ -236,7 +236,7 @@ class Decider:
             view.get("user-agent") or "",
             view.get("origin") or "",
         )
-        log = self._log(entry, refusal, fields_key, _Once(lambda: view), rid)
+        log = self._log(entry, refusal, fields_key, once, rid)
         return Decision(
             refusal.status, tuple(headers), body, "auth.failure", log, misconfig=refusal.misconfig
         )
