@@ -34,6 +34,9 @@ _SCHEMES = frozenset(
 )
 
 
+_CHILDREN_MAX = 1024
+
+
 class FailureMetrics:
     """The two counters, created once per process."""
 
@@ -45,25 +48,28 @@ class FailureMetrics:
             "Authentication failures answered by authhygiene.",
             ("reason", "status", "scheme"),
         )
-        self._children: dict[tuple[str, str, str], Any] = {}
+        self._children: dict[tuple[str, object, object], Any] = {}
         self._suppressed: Any = Counter(
             SUPPRESSED,
             "auth.failure log events not written because identical failures came too fast.",
         )
 
     def failure(self, reason: str, status: object, scheme: object) -> None:
-        if scheme is None:
-            label = "none"
-        elif scheme in _SCHEMES:
-            label = str(scheme)
-        else:
-            label = "other"
-        key = (reason, str(status), label)
         # `labels()` validates and locks on every call; the series are few
-        # (reasons x statuses x known schemes), so each is looked up once.
+        # (reasons x statuses x known schemes), so each is looked up once,
+        # by the values as given (an unknown scheme only once per value).
+        key = (reason, status, scheme)
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = self._failures.labels(*key)
+            if scheme is None:
+                label = "none"
+            elif scheme in _SCHEMES:
+                label = str(scheme)
+            else:
+                label = "other"
+            child = self._failures.labels(reason, str(status), label)
+            if len(self._children) < _CHILDREN_MAX:  # schemes are the client's to choose
+                self._children[key] = child
         child.inc()
 
     def suppressed(self, count: int = 1) -> None:

@@ -250,7 +250,7 @@ class _Exchange:
         """Read the captured answer (bounded), close the app's iterable once,
         and start the response the core decides."""
         limit = middleware.limit
-        size = sum(len(chunk) for chunk in self.body)
+        size = sum(map(len, self.body))
         iterator = iter(result)
         try:
             while size <= limit:
@@ -267,7 +267,7 @@ class _Exchange:
             excerpt = _body_of_get(middleware.app, self.environ, self.status_line, limit)
         answer = AppAnswer(
             int(self.status_line[:3]),
-            tuple((name.lower(), value) for name, value in self.headers),
+            tuple([(name.lower(), value) for name, value in self.headers]),
             excerpt,
         )
         failure = self.environ.get(ENVIRON_KEY)
