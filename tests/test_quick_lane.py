@@ -214,34 +214,6 @@ def _wsgi_call(app: Any, headers: list[tuple[str, str]], query: str, path: str) 
     return started[-1][0], started[-1][1], body
 
 
-@pytest.mark.parametrize("policy", list(POLICIES), ids=list(POLICIES))
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_wsgi_quick_lane_equals_general_path(case: tuple[Any, ...], policy: str) -> None:
-    _name, headers, query, status, app_headers, body, raises = case
-    outs = []
-    for quick in (True, False):
-        log = io.StringIO()
-        middleware = AuthHygieneWSGI(
-            _wsgi_app(status, app_headers, body, raises),
-            realm="api",
-            logger=_logger(log),
-            log_limit=None,
-            fingerprint_key=FINGERPRINT_KEY,
-            **POLICIES[policy],
-        )
-        if not quick:
-            _general_only(middleware)
-        runs = []
-        # A new shape, a repeat, and a repeat with other per-request parts.
-        for path, extra in (("/a", []), ("/a", []), ("/b/c", [("user-agent", "other/1")])):
-            start = log.tell()
-            sent = _wsgi_call(middleware, [*headers, *extra], query, path)
-            events = [json.loads(line) for line in log.getvalue()[start:].splitlines()]
-            runs.append(_normalise(*sent, events))
-        outs.append(runs)
-    assert outs[0] == outs[1]
-
-
 # ----------------------------------------------------------------------- ASGI
 
 
@@ -289,15 +261,24 @@ def _asgi_call(app: Any, headers: list[tuple[str, str]], query: str, path: str) 
     )
 
 
+# Each protocol: its middleware, an app answering the case, and one call.
+PROTOCOLS: dict[str, tuple[Any, Callable[..., Any], Callable[..., Any]]] = {
+    "wsgi": (AuthHygieneWSGI, _wsgi_app, _wsgi_call),
+    "asgi": (AuthHygiene, _asgi_app, _asgi_call),
+}
+
+
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
 @pytest.mark.parametrize("policy", list(POLICIES), ids=list(POLICIES))
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_asgi_quick_lane_equals_general_path(case: tuple[Any, ...], policy: str) -> None:
+def test_quick_lane_equals_general_path(case: tuple[Any, ...], policy: str, protocol: str) -> None:
     _name, headers, query, status, app_headers, body, raises = case
+    middleware_class, make_app, call = PROTOCOLS[protocol]
     outs = []
     for quick in (True, False):
         log = io.StringIO()
-        middleware = AuthHygiene(
-            _asgi_app(status, app_headers, body, raises),
+        middleware = middleware_class(
+            make_app(status, app_headers, body, raises),
             realm="api",
             logger=_logger(log),
             log_limit=None,
@@ -307,9 +288,10 @@ def test_asgi_quick_lane_equals_general_path(case: tuple[Any, ...], policy: str)
         if not quick:
             _general_only(middleware)
         runs = []
+        # A new shape, a repeat, and a repeat with other per-request parts.
         for path, extra in (("/a", []), ("/a", []), ("/b/c", [("user-agent", "other/1")])):
             start = log.tell()
-            sent = _asgi_call(middleware, [*headers, *extra], query, path)
+            sent = call(middleware, [*headers, *extra], query, path)
             events = [json.loads(line) for line in log.getvalue()[start:].splitlines()]
             runs.append(_normalise(*sent, events))
         outs.append(runs)

@@ -12,7 +12,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from authhygiene.core.cors import CorsLayer
 from authhygiene.core.credentials import RequestView
@@ -174,7 +174,7 @@ class Runtime:
         declared: Declared | None,
         *,
         encoded: bool,
-    ) -> Decision | bool | None:
+    ) -> Decision | Literal[False] | None:
         """`handle` from what an adapter read cheaply (`Decider.quick`);
         False: take `handle`."""
         assert self.decider is not None  # set in __post_init__
@@ -190,7 +190,7 @@ class Runtime:
             declared,
             encoded=encoded,
         )
-        if decision is not None and decision is not False and decision is not True:
+        if decision is not None and decision is not False:
             self._record(decision)
         return decision
 

@@ -352,7 +352,7 @@ class AuthHygiene:
                     declared,
                     encoded=True,
                 )
-                if decision is not False and decision is not True:
+                if decision is not False:
                     return decision
         return self.runtime.handle(_view(scope), answer, declared)
 

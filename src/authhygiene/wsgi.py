@@ -579,7 +579,7 @@ class AuthHygieneWSGI:
                 declared,
                 encoded=False,
             )
-            if decision is not False and decision is not True:
+            if decision is not False:
                 return decision
         return self.runtime.handle(view_from_environ(environ), answer, declared)
 

@@ -27,6 +27,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from authhygiene.core.cors import CorsLayer
 from authhygiene.core.credentials import (
@@ -254,7 +255,7 @@ class Decider:
         declared: Declared | None,
         *,
         encoded: bool,
-    ) -> Decision | bool | None:
+    ) -> Decision | Literal[False] | None:
         """A refusal from what an adapter read cheaply: `material`, a text
         naming everything `parse_credentials` would read (equal material,
         equal credentials); the method and whether it is a preflight; the
