@@ -325,6 +325,25 @@ RECOGNISED = [
         "credentials_invalid",
         id="starlette-400",
     ),
+    *(
+        pytest.param(
+            (("authorization", "Bearer abc.def"),),
+            400,
+            text,
+            "text",
+            401,
+            "credentials_invalid",
+            id=f"starlette-400-{text}",
+        )
+        for text in (
+            "Invalid bearer token",
+            "Missing bearer token",
+            "Invalid JWT",
+            "Invalid authentication credentials.",
+            "Bad authorization header",
+            "Invalid API key",
+        )
+    ),
 ]
 
 
@@ -377,6 +396,20 @@ NOT_OURS = [
         id="webhook-signature",
     ),
     pytest.param(GOOD, 422, {"msg": "Token has expired"}, "json", id="fjwt-shape-but-valid-exp"),
+    # A bare "token" or "signature" names no credential of the request: a card
+    # token posted with a good access token, a reset link, a webhook.
+    *(
+        pytest.param(GOOD, 400, text, "text", id=f"bare-{text}")
+        for text in (
+            "Invalid token",
+            "Invalid token.",
+            "Expired token",
+            "invalid signature",
+            "Unknown token",
+            "Malformed token",
+        )
+    ),
+    pytest.param(GOOD, 400, {"detail": "Invalid token"}, "json", id="fastapi-invalid-token"),
 ]
 
 

@@ -183,13 +183,18 @@ RECOGNISERS: tuple[Recogniser, ...] = (
     Recogniser(
         "Starlette AuthenticationMiddleware default on_error: 400 text/plain with the"
         " AuthenticationError's text, e.g. the docs' 'Invalid basic auth credentials'"
-        " (starlette/middleware/authentication.py)",
+        " (starlette/middleware/authentication.py). The text must name what the"
+        " middleware reads (credentials, the Authorization header, a bearer/JWT/API"
+        " token): a bare 'Invalid token' or 'Expired token' is as likely a card,"
+        " reset or webhook token the endpoint refused, with good credentials.",
         frozenset({400}),
         Reason.CREDENTIALS_INVALID,
         message=re.compile(
-            r"^(invalid|bad|wrong|incorrect|expired|malformed|unknown|missing)"
-            r" (basic |bearer |jwt |api |access )?(auth(entication)? )?"
-            r"(credentials?|token|jwt|api[- ]?key|auth(orization)? header|signature)\.?$",
+            r"^(invalid|bad|wrong|incorrect|expired|malformed|unknown|missing) (?:"
+            r"((basic|bearer|http|api) )?(auth(entication)? )?credentials?"
+            r"|(basic|bearer|jwt|api|access|auth(entication)?|authorization) (auth )?token"
+            r"|jwt|api[- ]?key|((basic|bearer) )?auth(orization)? header"
+            r")\.?$",
             re.I,
         ),
         shape=SHAPE_TEXT,
