@@ -128,8 +128,18 @@ class GunicornProcess:
     (``module:factory(args)``) from `pythonpath`. The worker's stdout and the
     server's stderr go to files, so a test can read everything it printed."""
 
-    def __init__(self, app_spec: str, *, pythonpath: Path, workdir: Path, name: str) -> None:
+    def __init__(
+        self,
+        app_spec: str,
+        *,
+        pythonpath: Path,
+        workdir: Path,
+        name: str,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.app_spec = app_spec
+        # More gunicorn options, e.g. ("--threads", "8") for the gthread worker.
+        self.extra_args = tuple(extra_args)
         self.pythonpath = pythonpath
         self.stdout_path = workdir / f"{name}.stdout"
         self.stderr_path = workdir / f"{name}.stderr"
@@ -156,6 +166,7 @@ class GunicornProcess:
             # gunicorn 27 opens a control socket at one fixed path per user;
             # two test servers (or a developer's own gunicorn) would share it.
             "--no-control-socket",
+            *self.extra_args,
             self.app_spec,
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}

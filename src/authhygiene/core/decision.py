@@ -28,6 +28,7 @@ from authhygiene.core.policy import Policy
 from authhygiene.core.problem import CONTENT_TYPE, detail, problem_body
 from authhygiene.core.reasons import REASONS, Reason
 from authhygiene.core.redact import (
+    REDACTED,
     bounded,
     credential_spans,
     redact_query,
@@ -431,13 +432,44 @@ def refuse(
     return Refusal(status, tuple(before), after, body, head, tail, misconfig)
 
 
-def passthrough(policy: Policy, answer: AppAnswer) -> list[tuple[str, str]]:
-    """The app's headers a failure response keeps."""
-    return [
+def passthrough(
+    policy: Policy, answer: AppAnswer, secrets: tuple[str, ...] | None = None
+) -> list[tuple[str, str]]:
+    """The app's headers a failure response keeps, with `secrets` (the
+    request's) masked in them when given: an app may echo what the client
+    sent into a header of its own."""
+    kept = [
         (key, value)
         for key, value in answer.headers
         if key not in _REPLACED and key != policy.request_id_header
     ]
+    if secrets:
+        kept = [(key, kept_value(key, value, secrets)) for key, value in kept]
+    return kept
+
+
+# The app's session state is its own: a Set-Cookie that sends the client's
+# own cookie back (a refreshed session) must arrive intact, or the refusal
+# would log the client out.
+_KEPT_AS_IS = frozenset({"set-cookie"})
+# Longer values are only searched for the request's secrets, not for shapes.
+_KEPT_SCRUB_CHARS = 8192
+
+
+def kept_value(name: str, value: str, secrets: tuple[str, ...]) -> str:
+    """An app header kept on a refusal, with the request's secrets masked."""
+    if name in _KEPT_AS_IS or not _holds_secret_text(value, secrets):
+        return value
+    if len(value) > _KEPT_SCRUB_CHARS:
+        for secret in secrets:
+            if len(secret) >= 4:
+                value = value.replace(secret, REDACTED)
+        return value
+    return scrub(value, secrets, entropy=False)
+
+
+def _holds_secret_text(value: str, secrets: tuple[str, ...]) -> bool:
+    return any(len(secret) >= 4 and secret in value for secret in secrets)
 
 
 def response_headers(
@@ -471,12 +503,14 @@ def assemble(
     request_id: str,
     body: bytes,
     request_fields: Mapping[str, object],
+    secrets: tuple[str, ...] = (),
 ) -> Decision:
-    """The decision for this request: the refusal with its own parts filled in."""
+    """The decision for this request: the refusal with its own parts filled
+    in. `secrets` (the request's) are masked in the app's kept headers."""
     headers = response_headers(
         policy,
         refusal,
-        passthrough(policy, answer),
+        passthrough(policy, answer, secrets),
         origin=request_origin(view.get_all("origin")) is not None,
         content_length=str(len(body)),
         request_id=request_id,
@@ -531,7 +565,7 @@ def decide(
         return None
     secrets = credentials.secrets
     fields = request_log_fields(policy, view, rid, lambda text: scrub_cached(text, secrets))
-    return assemble(policy, refusal, view, answer, rid, refusal.body, fields)
+    return assemble(policy, refusal, view, answer, rid, refusal.body, fields, secrets)
 
 
 def _changes(

@@ -42,6 +42,7 @@ from authhygiene.core.decision import (
     Refusal,
     decide,
     incoming_request_id,
+    kept_value,
     passthrough,
     refuse,
     request_id,
@@ -213,7 +214,7 @@ class Decider:
         if refusal is None or entry.body is None:
             return None
         body = entry.body.fill(rid, instance)
-        app_headers = passthrough(policy, answer)
+        app_headers = passthrough(policy, answer, credentials.secrets)
         origin = request_origin(view.get_all("origin"))
         if app_headers:
             headers = response_headers(
@@ -294,7 +295,7 @@ class Decider:
                     origins.clear()
                 origins[origin_text] = origin
         length = str(len(body))
-        app_headers = passthrough(policy, answer)
+        app_headers = self._kept(entry, view, passthrough(policy, answer))
         raw: list[tuple[bytes, bytes]] | None = None
         if app_headers:
             # The app's own headers (a Set-Cookie, an ETag) differ per request.
@@ -446,6 +447,26 @@ class Decider:
         return parse_credentials(
             view, api_key_headers=policy.api_key_headers, session_cookies=policy.session_cookies
         )
+
+    def _kept(
+        self, entry: _Entry, view: _Once, headers: list[tuple[str, str]]
+    ) -> list[tuple[str, str]]:
+        """The app's kept headers with the shape's secrets masked; values
+        found clean before (every request of the shape carries the same
+        secrets) are taken as they are."""
+        clean = entry.clean
+        if all(value in clean for _, value in headers):
+            return headers
+        secrets = self._credentials(view).secrets
+        kept = []
+        for name, value in headers:
+            if value not in clean:
+                masked = kept_value(name, value, secrets)
+                if masked == value:
+                    entry.remember(value)
+                value = masked
+            kept.append((name, value))
+        return kept
 
     def _credentials(self, view: _Once) -> Credentials:
         if view.credentials is None:
