@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
+import re
 import threading
 import time
 import weakref
@@ -14,20 +16,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from authhygiene.core.challenge import Challenge
 from authhygiene.core.cors import CorsLayer
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
 from authhygiene.core.flood import FloodGate
+from authhygiene.core.misconfig import MISCONFIG
 from authhygiene.core.policy import Policy, PolicyError
+from authhygiene.core.problem import CONTENT_TYPE
+from authhygiene.core.reasons import REASONS, Reason
 from authhygiene.core.shape_cache import Decider
-from authhygiene.logging import default_logger, emit, emit_misconfig
+from authhygiene.logging import _reported, _reported_lock, default_logger, emit, emit_misconfig
 from authhygiene.metrics import FailureMetrics, failure_metrics
 
 SUPPRESSED_EVENT = "auth.failure.suppressed"
 REPORT_ONLY_SUPPRESSED_EVENT = "auth.report_only.suppressed"
 
-__all__ = ["Runtime", "flush_suppressed"]
+__all__ = ["Runtime", "flush_suppressed", "safe_refusal"]
 
 
 def _check_logger(logger: Any, level: str) -> None:
@@ -101,6 +107,125 @@ def _at_exit() -> None:
 atexit.register(_at_exit)
 
 
+_INTERNAL_ERROR = "internal_error"
+# The headers every generic refusal carries (RFC 9111 §5.2.2.5: never stored).
+_GENERIC_HEADERS = (
+    ("content-type", CONTENT_TYPE),
+    ("cache-control", "no-store"),
+    ("pragma", "no-cache"),
+    ("vary", "Authorization, Cookie, Origin"),
+)
+# The app's headers a generic refusal keeps: only CORS's answer, so that the
+# browser that asked can read it. Any other header may echo the request.
+_SAFE_APP_HEADERS = frozenset({"access-control-allow-origin", "access-control-allow-credentials"})
+_SAFE_VALUE_RE = re.compile(r"[\x21-\x7e]{1,256}")
+
+
+def _report_internal_error(logger: Any, error: str, status: int) -> None:
+    """`auth.misconfig` kind `internal_error`, once per process."""
+    with _reported_lock:
+        if _INTERNAL_ERROR in _reported:
+            return
+        _reported.add(_INTERNAL_ERROR)
+    # The logger is the app's: if even it fails, the refusal is still answered.
+    with contextlib.suppress(Exception):
+        logger.warning(
+            "auth.misconfig",
+            kind=_INTERNAL_ERROR,
+            error=error,
+            status=status,
+            fix=MISCONFIG[_INTERNAL_ERROR].fix,
+        )
+
+
+def _challenges(policy: Policy) -> list[tuple[str, str]]:
+    out = []
+    for scheme in policy.schemes:
+        try:
+            value = Challenge(scheme).with_params([("realm", policy.realm)]).render()
+        except Exception:
+            value = scheme
+        out.append(("www-authenticate", value))
+    return out
+
+
+def _hint(policy: Policy, reason: Reason) -> str:
+    try:
+        return REASONS[reason].hint.format(
+            scheme=policy.schemes[0], accepted=", ".join(policy.schemes), required=""
+        )
+    except Exception:
+        return REASONS[Reason.CREDENTIALS_INVALID].hint
+
+
+def safe_refusal(policy: Policy, answer: AppAnswer, declared: Declared | None) -> Decision | None:
+    """The refusal written when explaining it failed: a generic reason, the
+    policy's challenges, no-store, and nothing read from the request or the
+    app's answer beyond its status and its CORS answer. None where the app's
+    answer stands: report-only mode, and a 400/422 we could not read (the
+    bare app's own answer)."""
+    if policy.report_only:
+        return None
+    if declared is not None:
+        reason = declared.reason  # the app (or its library) said it; its status holds
+    elif answer.status == 403:
+        reason = Reason.FORBIDDEN
+    elif answer.status == 401:
+        reason = Reason.CREDENTIALS_INVALID
+    else:
+        return None
+    info = REASONS[reason]
+    status = info.status
+    rid = os.urandom(16).hex()
+    body = json.dumps(
+        {
+            "type": policy.problem_type(reason.value),
+            "title": info.title,
+            "status": status,
+            "detail": info.title + ".",
+            "reason": reason.value,
+            "hint": _hint(policy, reason),
+            "request_id": rid,
+        },
+        separators=(",", ":"),
+    ).encode()
+    headers = [
+        (name, value)
+        for name, value in answer.headers
+        if name in _SAFE_APP_HEADERS and _SAFE_VALUE_RE.fullmatch(value)
+    ]
+    if headers:
+        exposed = "WWW-Authenticate" + (
+            f", {policy.request_id_header}" if policy.request_id_header else ""
+        )
+        headers.append(("access-control-expose-headers", exposed))
+    if status == 401:
+        headers += _challenges(policy)
+    headers += _GENERIC_HEADERS
+    headers.append(("content-length", str(len(body))))
+    if policy.request_id_header:
+        headers.append((policy.request_id_header, rid))
+    log: dict[str, object] = {"reason": reason.value, "status": status}
+    if answer.status != status:
+        log["app_status"] = answer.status
+    log.update(diagnosis=_INTERNAL_ERROR, request_id=rid)
+    return Decision(status, tuple(headers), body, "auth.failure", log)
+
+
+# If even the generic refusal cannot be built: a 401 that says nothing.
+_LAST_RESORT = Decision(
+    401,
+    (
+        ("www-authenticate", "Bearer"),
+        *_GENERIC_HEADERS,
+        ("content-length", "2"),
+    ),
+    b"{}",
+    "auth.failure",
+    {"reason": Reason.CREDENTIALS_INVALID.value, "status": 401, "diagnosis": _INTERNAL_ERROR},
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Runtime:
     policy: Policy
@@ -156,7 +281,10 @@ class Runtime:
         self, view: RequestView, answer: AppAnswer, declared: Declared | None = None
     ) -> Decision | None:
         assert self.decider is not None  # set in __post_init__
-        decision = self.decider(view, answer, declared)
+        try:
+            decision = self.decider(view, answer, declared)
+        except Exception as exc:  # never raise on the refusal path
+            decision = self._failed(answer, declared, exc)
         if decision is not None:
             self._record(decision)
         return decision
@@ -178,21 +306,36 @@ class Runtime:
         """`handle` from what an adapter read cheaply (`Decider.quick`);
         False: take `handle`."""
         assert self.decider is not None  # set in __post_init__
-        decision = self.decider.quick(
-            material,
-            method,
-            preflight,
-            incoming_id,
-            fields_key,
-            origin_text,
-            view,
-            answer,
-            declared,
-            encoded=encoded,
-        )
+        decision: Decision | Literal[False] | None
+        try:
+            decision = self.decider.quick(
+                material,
+                method,
+                preflight,
+                incoming_id,
+                fields_key,
+                origin_text,
+                view,
+                answer,
+                declared,
+                encoded=encoded,
+            )
+        except Exception as exc:  # never raise on the refusal path
+            decision = self._failed(answer, declared, exc)
         if decision is not None and decision is not False:
             self._record(decision)
         return decision
+
+    def _failed(
+        self, answer: AppAnswer, declared: Declared | None, exc: Exception
+    ) -> Decision | None:
+        """Explaining the refusal raised: answer it all the same, generically,
+        and say so once, by the error's type alone (its text may hold the input)."""
+        _report_internal_error(self.logger, type(exc).__name__, answer.status)
+        try:
+            return safe_refusal(self.policy, answer, declared)
+        except Exception:
+            return _LAST_RESORT if not self.policy.report_only else None
 
     def _record(self, decision: Decision) -> None:
         log = decision.log

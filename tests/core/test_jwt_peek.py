@@ -90,3 +90,89 @@ def test_audience_and_requested_claims(
     assert facts is not None
     assert facts.aud == aud
     assert facts.claims == read
+
+
+# --- finding 2: a number in a claim never raises and never reaches a date ----
+
+_HEADER = "eyJhbGciOiJIUzI1NiJ9"
+
+
+def _raw(payload: str) -> str:
+    """A token whose payload is `payload` as written (json.dumps cannot
+    write 1e999, NaN or a 5000-digit literal the way a hostile client does)."""
+    return f"{_HEADER}.{base64.urlsafe_b64encode(payload.encode()).rstrip(b'=').decode()}.c2ln"
+
+
+_HOSTILE_NUMBERS = [
+    pytest.param("1" + "0" * 309, id="int-1e309"),
+    pytest.param("-1" + "0" * 309, id="negative-int-1e309"),
+    pytest.param("1" + "0" * 5000, id="int-past-str-digits-limit"),
+    pytest.param("1e999", id="float-overflows-to-inf"),
+    pytest.param("-1e999", id="float-overflows-to-minus-inf"),
+    pytest.param("NaN", id="nan"),
+    pytest.param("Infinity", id="infinity"),
+    pytest.param("-Infinity", id="minus-infinity"),
+    pytest.param("true", id="bool"),
+    pytest.param("-1", id="before-the-epoch"),
+    pytest.param("253402300800", id="after-year-9999"),
+    pytest.param("1" + "0" * 40 + ".5", id="huge-float-literal"),
+    pytest.param("0." + "0" * 400 + "1", id="tiny-float"),
+]
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("number", _HOSTILE_NUMBERS)
+def test_hostile_numeric_date_is_no_date(claim: str, number: str) -> None:
+    facts = peek(_raw(f'{{"{claim}":{number}}}'))
+    assert facts is not None
+    assert getattr(facts, claim) in (None, 0)
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        pytest.param("0", 0, id="epoch"),
+        pytest.param("253402300799", 253402300799, id="last-second-of-9999"),
+        pytest.param("1700000000.9", 1700000000, id="float-truncated"),
+    ],
+)
+def test_numeric_date_range_is_kept(number: str, expected: int) -> None:
+    facts = peek(_raw(f'{{"exp":{number}}}'))
+    assert facts is not None
+    assert facts.exp == expected
+
+
+@pytest.mark.parametrize("number", _HOSTILE_NUMBERS)
+def test_hostile_number_in_a_logged_claim_is_dropped(number: str) -> None:
+    facts = peek(_raw(f'{{"sub":{number}}}'), ("sub",))
+    assert facts is not None
+    assert all(isinstance(v, int) and abs(v) < 1 << 53 for _, v in facts.claims)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param("[" * 12000, id="deep-arrays"),
+        pytest.param('{"a":' * 5000 + "1" + "}" * 5000, id="deep-objects"),
+        pytest.param('{"exp":' + "9" * 11000 + "}", id="long-digit-run"),
+    ],
+)
+def test_hostile_payload_structure_is_not_a_jwt(payload: str) -> None:
+    facts = peek(_raw(payload))
+    assert facts is None or (facts.exp, facts.nbf, facts.iat) == (None, None, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    claim=st.sampled_from(["exp", "nbf", "iat"]),
+    value=st.integers(min_value=-(10**400), max_value=10**400)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.booleans(),
+)
+def test_any_number_in_a_time_claim(claim: str, value: float) -> None:
+    literal = repr(value).replace("inf", "Infinity").replace("nan", "NaN")
+    literal = literal.replace("True", "true").replace("False", "false")
+    facts = peek(_raw(f'{{"{claim}":{literal}}}'))
+    assert facts is not None
+    got = getattr(facts, claim)
+    assert got is None or 0 <= got <= 253402300799

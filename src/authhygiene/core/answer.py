@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from authhygiene.core.reasons import Reason
+from authhygiene.core.redact import SINK_WORK_FACTOR
 
 __all__ = [
     "MAX_DETAIL_CHARS",
+    "MAX_WORDS_CHARS",
     "AppAnswer",
     "Declared",
     "app_message",
@@ -54,27 +56,39 @@ class Declared:
     source: str = "app:AuthFailure"
 
 
+# What is kept of the app's words to look at: the sink (`problem.detail`)
+# scrubs all of it before it shortens it to MAX_DETAIL_CHARS for display.
+MAX_WORDS_CHARS = MAX_DETAIL_CHARS * SINK_WORK_FACTOR
+
+
 def clean_text(text: str) -> str:
-    # Printable text only, whitespace folded, bounded: it may reach a body.
-    text = " ".join(text[: MAX_DETAIL_CHARS * 4].split())
+    """Printable text only, whitespace folded, bounded to a work cap. Not
+    shortened for display here: cutting before the request's secrets are
+    scrubbed would leave the start of one (`redact.clean_for_sink` does it)."""
+    text = " ".join(text[:MAX_WORDS_CHARS].split())
     if not text.isprintable():
         text = "".join(ch if ch.isprintable() else " " for ch in text)
-    if len(text) > MAX_DETAIL_CHARS:
-        text = text[: MAX_DETAIL_CHARS - 3].rstrip() + "..."
     return text
 
 
-def _message_from_json(data: object) -> str | None:
+# How deep a message is looked for: `{"error": {"message": ...}}`, a list of
+# such. An app's body nested deeper says nothing we would show.
+_MESSAGE_DEPTH = 4
+
+
+def _message_from_json(data: object, depth: int = _MESSAGE_DEPTH) -> str | None:
     if isinstance(data, str):
         return data
+    if depth <= 0:
+        return None
     if isinstance(data, Mapping):
         for key in MESSAGE_KEYS:
-            found = _message_from_json(data.get(key))
+            found = _message_from_json(data.get(key), depth - 1)
             if found:
                 return found
     if isinstance(data, list) and data:
         # FastAPI's validation errors and DRF's lists: the first entry's message.
-        return _message_from_json(data[0])
+        return _message_from_json(data[0], depth - 1)
     return None
 
 
@@ -127,6 +141,8 @@ def _app_message(answer: AppAnswer) -> str | None:
 
 
 _MAX_APP_PROBLEM_MEMBERS = 32
+MAX_MEMBER_NAME_CHARS = 64
+MAX_MEMBER_NAME_WORK = MAX_MEMBER_NAME_CHARS * SINK_WORK_FACTOR
 
 
 def app_problem_members(answer: AppAnswer) -> dict[str, object] | None:
@@ -142,7 +158,9 @@ def app_problem_members(answer: AppAnswer) -> dict[str, object] | None:
         return None
     if not isinstance(data, dict) or len(data) > _MAX_APP_PROBLEM_MEMBERS:
         return None
-    return {str(key)[:64]: value for key, value in data.items()}
+    # Names are bounded to a work cap here and scrubbed, then shortened, at
+    # the sink (`problem.problem_body`), where the request's secrets are known.
+    return {str(key)[:MAX_MEMBER_NAME_WORK]: value for key, value in data.items()}
 
 
 def json_error(answer: AppAnswer) -> str | None:

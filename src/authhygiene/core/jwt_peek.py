@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from authhygiene.core.redact import NOT_PRINTABLE_ASCII_RE
 
-__all__ = ["JwtFacts", "peek"]
+__all__ = ["MAX_NUMERIC_DATE", "MIN_NUMERIC_DATE", "JwtFacts", "peek"]
 
 MAX_TOKEN_CHARS = 16 * 1024
 _SEGMENT_RE = re.compile(r"[A-Za-z0-9_-]*")
@@ -42,11 +42,35 @@ class JwtFacts:
     claims: tuple[tuple[str, str | int], ...] = ()
 
 
+# RFC 7519 §2 NumericDate, kept to what a date can be: from the epoch to the
+# last second of year 9999 (`time.gmtime` and RFC 3339 both end there).
+MIN_NUMERIC_DATE = 0
+MAX_NUMERIC_DATE = 253402300799
+# Integer literals longer than this are not read as numbers at all: no claim
+# we read needs more, and converting a long digit string costs quadratic
+# time (and raises past Python's int-string limit).
+_MAX_INT_DIGITS = 20
+
+
+def _int(literal: str) -> int | None:
+    return int(literal) if len(literal) <= _MAX_INT_DIGITS else None
+
+
+def _float(literal: str) -> float | None:
+    value = float(literal) if len(literal) <= 64 else math.inf
+    return value if math.isfinite(value) else None  # 1e999 is not a date
+
+
+def _constant(_literal: str) -> None:
+    return None  # NaN, Infinity, -Infinity: not JSON (RFC 8259 §6)
+
+
 def _decode_segment(segment: str) -> object:
+    # The caller bounds the token (MAX_TOKEN_CHARS) before any of this.
     if _SEGMENT_RE.fullmatch(segment) is None:
         raise ValueError("not base64url")
     raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    return json.loads(raw)
+    return json.loads(raw, parse_int=_int, parse_float=_float, parse_constant=_constant)
 
 
 def _text(value: object) -> str | None:
@@ -59,9 +83,13 @@ def _text(value: object) -> str | None:
 
 def _time(value: object) -> int | None:
     # RFC 7519 §2 NumericDate; bool is an int subclass and is not a date.
+    # Compared before any conversion: an int of any size compares exactly,
+    # where math.isfinite or float() would raise OverflowError.
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if not math.isfinite(value) or abs(value) > 1e11:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if not MIN_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE:
         return None
     return int(value)
 
@@ -90,7 +118,7 @@ def peek(token: str, claims: tuple[str, ...] = ()) -> JwtFacts | None:
     try:
         header = _decode_segment(header_b64)
         payload = _decode_segment(payload_b64)
-    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError, OverflowError):
         return None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         return None

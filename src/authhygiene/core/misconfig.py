@@ -60,6 +60,13 @@ MISCONFIG: dict[str, MisconfigInfo] = {
         "both the app's own CORS layer and authhygiene's cors= are configured; keep one"
         " (authhygiene's answers preflights before the app's auth runs)",
     ),
+    # Logged with the exception's type name as `error`, never its text or
+    # the input: the refusal itself was still answered (generic reason).
+    "internal_error": MisconfigInfo(
+        "explaining a refusal raised an error; the refusal was answered with a generic"
+        " reason, its challenge and no-store",
+        "report it to authhygiene with the logged error type; the app needs no change",
+    ),
     # Logged with the exception text as `error` instead of a fix.
     "invalid_options": MisconfigInfo(
         "the middleware's options are invalid",

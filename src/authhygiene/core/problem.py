@@ -12,19 +12,30 @@ What it may say is governed by the policy's `explain` level:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
+from itertools import islice
 from typing import Any
 
+from authhygiene.core.answer import MAX_DETAIL_CHARS, MAX_MEMBER_NAME_CHARS
 from authhygiene.core.challenge import rfc6750_text
 from authhygiene.core.diagnose import Failure
 from authhygiene.core.policy import Policy
 from authhygiene.core.reasons import REASONS, Reason
-from authhygiene.core.redact import scrub
+from authhygiene.core.redact import REDACTED, clean_for_sink
 
 __all__ = ["CONTENT_TYPE", "detail", "explanation", "hint", "problem_body"]
 
 CONTENT_TYPE = "application/problem+json"
 MAX_FACT_CHARS = 256
+# What of a member value from the app (or the app's facts) is walked: its
+# depth, the items of one list or object, and the values in all.
+MAX_MEMBER_DEPTH = 8
+MAX_MEMBER_ITEMS = 32
+MAX_MEMBER_VALUES = 512
+# RFC 8259 §6 / RFC 7493 §2.2: integers beyond ±(2**53 - 1) are not read alike
+# by every client (and a huge one costs quadratic time to print).
+_MAX_EXACT_INT = 2**53 - 1
 
 _MISUSE_DETAIL = {
     "empty_token": "The Authorization header names a scheme but carries no credential.",
@@ -135,7 +146,7 @@ def detail(failure: Failure, secrets: tuple[str, ...] = ()) -> str:
     exception tell us more (or tell us otherwise), our sentence stands
     alone and the app's words are kept as `app_detail`."""
     ours = explanation(failure)
-    theirs = scrub(failure.app_detail, secrets) if failure.app_detail else None
+    theirs = _app_words(failure, secrets)
     if theirs is None:
         return ours
     if ours == REASONS[failure.reason].title + ".":
@@ -143,6 +154,13 @@ def detail(failure: Failure, secrets: tuple[str, ...] = ()) -> str:
     if _keeps_app_words(failure):
         return f"{theirs.rstrip('. ')}: {ours[0].lower()}{ours[1:]}"
     return ours
+
+
+def _app_words(failure: Failure, secrets: tuple[str, ...]) -> str | None:
+    """The app's own words as they may leave: scrubbed whole, then shortened."""
+    if not failure.app_detail:
+        return None
+    return clean_for_sink(failure.app_detail, MAX_DETAIL_CHARS, secrets) or None
 
 
 def _keeps_app_words(failure: Failure) -> bool:
@@ -215,18 +233,90 @@ def hint(failure: Failure) -> str:
     )
 
 
+class _Walk:
+    """One body's walk over values from the app or its facts: bounded in
+    depth, items and values in all before any of it is looked at, every
+    string (member names too) scrubbed whole at the sink, and only what JSON
+    can say exactly kept (no NaN, no Infinity, no integer past 2**53)."""
+
+    __slots__ = ("left", "secrets")
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self.secrets = secrets
+        self.left = MAX_MEMBER_VALUES
+
+    def value(self, value: object, depth: int = 0) -> Any:
+        self.left -= 1
+        if self.left < 0 or value is None:
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            return value if -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT else None
+        if isinstance(value, float):
+            return value if math.isfinite(value) else None
+        if isinstance(value, str):
+            return clean_for_sink(value, MAX_FACT_CHARS, self.secrets)
+        if isinstance(value, Mapping | list | tuple) and depth >= MAX_MEMBER_DEPTH:
+            return None
+        if isinstance(value, Mapping):
+            members: dict[str, Any] = {}
+            for key, item in islice(value.items(), MAX_MEMBER_ITEMS):
+                name = self.name(key)
+                if name is not None and name not in members:
+                    members[name] = self.value(item, depth + 1)
+            return members
+        if isinstance(value, list | tuple):
+            return [self.value(item, depth + 1) for item in value[:MAX_MEMBER_ITEMS]]
+        return self.value(_text(value), depth)
+
+    def name(self, key: object) -> str | None:
+        """A member name as it may leave; None when scrubbing found a
+        credential in it: such a name says nothing a client dispatches on."""
+        raw = key if isinstance(key, str) else _text(key)
+        if raw is None:
+            return None
+        name = clean_for_sink(raw, MAX_MEMBER_NAME_CHARS, self.secrets)
+        if REDACTED in name and REDACTED not in raw:
+            return None
+        return name
+
+
+def _text(value: object) -> str | None:
+    try:
+        return str(value)
+    except Exception:  # an object whose __str__ fails says nothing
+        return None
+
+
 def _fact(value: object, secrets: tuple[str, ...]) -> Any:
-    if isinstance(value, bool | int | float) or value is None:
-        return value
-    if isinstance(value, list | tuple):
-        return [_fact(item, secrets) for item in value[:32]]
-    return scrub(str(value)[:MAX_FACT_CHARS], secrets)
+    return _Walk(secrets).value(value)
 
 
-def _app_value(value: object, secrets: tuple[str, ...]) -> Any:
-    if isinstance(value, dict):
-        return {str(k)[:64]: _app_value(v, secrets) for k, v in list(value.items())[:32]}
-    return _fact(value, secrets)
+# Members of the app's problem that ours replace.
+_APP_MEMBERS_REPLACED = frozenset({"status", "detail", "error", "error_description"})
+
+
+def _add(
+    body: dict[str, Any],
+    members: Mapping[str, object],
+    walk: _Walk,
+    *,
+    skip: frozenset[str] = frozenset(),
+) -> None:
+    """Add `members` (facts, or the app's own) that `body` does not have yet."""
+    for key, value in islice(members.items(), MAX_MEMBER_ITEMS * 2):
+        if key in skip:
+            continue
+        name = walk.name(key)
+        if name is not None and name not in body and name not in skip:
+            body[name] = walk.value(value, 1)
+
+
+def _encode(body: Mapping[str, Any]) -> bytes:
+    # allow_nan=False: NaN and Infinity are not JSON (RFC 8259 §6); the walk
+    # keeps them out, and this is the last guard.
+    return json.dumps(body, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode()
 
 
 def problem_body(
@@ -240,8 +330,8 @@ def problem_body(
     secrets: tuple[str, ...] = (),
     app_status: int | None = None,
 ) -> bytes:
-    """Encode the body. `secrets` (the request's token) are scrubbed from
-    every string that came from the app or the request."""
+    """Encode the body. `secrets` (the request's) are scrubbed from every
+    string, member names included, that came from the app or the request."""
     info = REASONS[failure.reason]
     text = detail(failure, secrets)
     body: dict[str, Any] = {
@@ -249,13 +339,14 @@ def problem_body(
         "title": info.title,
         "status": status,
     }
+    walk = _Walk(secrets)
     app = failure.app_problem
     if app and app_status == status:
         # The app already speaks RFC 9457 and we keep its status: its type,
         # title and instance are what its clients dispatch on.
         for member in ("type", "title", "instance"):
             if isinstance(app.get(member), str):
-                body[member] = scrub(str(app[member])[:MAX_FACT_CHARS], secrets)
+                body[member] = clean_for_sink(str(app[member]), MAX_FACT_CHARS, secrets)
     if policy.explain != "minimal":
         body["detail"] = text
     if instance is not None and "instance" not in body:
@@ -263,33 +354,29 @@ def problem_body(
     body["reason"] = failure.reason.value
     if policy.explain != "minimal":
         body["hint"] = hint(failure)
-        facts: Mapping[str, object] = failure.facts
-        for key, value in facts.items():
-            if key not in body:
-                body[key] = _fact(value, secrets)
+        _add(body, failure.facts, walk)
     if policy.explain == "full":
         # Development: how we know, and what the unverified token's header
         # and time claims say (never identity claims such as `sub`).
         body["diagnosis"] = failure.source
         token = {
-            key: _fact(value, secrets)
+            key: walk.value(value)
             for key, value in failure.log_facts.items()
             if key not in policy.log_claims  # identity claims are for the log only
         }
         if token:
             body["token"] = token
-    for key, value in (app or {}).items():
-        # The app's extension members (RFC 9457 §3.2) stay, scrubbed.
-        if key not in body and key not in ("status", "detail", "error", "error_description"):
-            body[key] = _app_value(value, secrets)
+    # The app's extension members (RFC 9457 §3.2) stay, scrubbed.
+    _add(body, app or {}, walk, skip=_APP_MEMBERS_REPLACED)
+    theirs = _app_words(failure, secrets)
     if (
         policy.explain != "minimal"
-        and failure.app_detail
+        and theirs
         and not _keeps_app_words(failure)
-        and text != scrub(failure.app_detail, secrets)
+        and text != theirs
         and "app_detail" not in body
     ):
-        body["app_detail"] = scrub(failure.app_detail, secrets)  # the app's words survive
+        body["app_detail"] = theirs  # the app's words survive
     body["request_id"] = request_id
     # OAuth 2.0 clients read these two (RFC 6749 §5.2 shape) where RFC 6750
     # (or RFC 9470) defines a code; where it says "no error code" (missing
@@ -298,4 +385,10 @@ def problem_body(
         body["error"] = error
         if policy.explain != "minimal":
             body["error_description"] = rfc6750_text(text)
-    return json.dumps(body, ensure_ascii=True, separators=(",", ":"), default=str).encode()
+    try:
+        return _encode(body)
+    except (ValueError, TypeError, RecursionError):
+        # Never reached by what the walk lets through; if it ever is, the
+        # members we wrote ourselves still make a well-formed body.
+        core = ("type", "title", "status", "detail", "reason", "request_id", "error")
+        return _encode({key: body[key] for key in core if key in body})

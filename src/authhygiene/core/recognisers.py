@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from authhygiene.core.answer import AppAnswer, Declared
+from authhygiene.core.answer import MAX_WORDS_CHARS, AppAnswer, Declared
 from authhygiene.core.reasons import Reason
 
 __all__ = ["EXCEPTIONS", "RECOGNISERS", "Recogniser", "declared_from_exception", "recognise"]
@@ -259,5 +259,16 @@ def declared_from_exception(exception: BaseException) -> Declared | None:
         if name in names:
             if reason is None:
                 return None
-            return Declared(reason, {}, str(exception)[:200] or None, f"exception:{name}")
+            return Declared(reason, {}, _exception_text(exception), f"exception:{name}")
     return None
+
+
+def _exception_text(exception: BaseException) -> str | None:
+    # Bounded to the work cap, never to the display length: the sink scrubs
+    # the whole of it before shortening (a token in the message is cut
+    # nowhere else). A `__str__` that raises says nothing.
+    try:
+        text = str(exception)
+    except Exception:
+        return None
+    return text[:MAX_WORDS_CHARS] or None

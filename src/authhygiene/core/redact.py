@@ -26,6 +26,7 @@ __all__ = [
     "SECRET_NAME_RE",
     "SECRET_WORD_RE",
     "bounded",
+    "clean_for_sink",
     "credential_spans",
     "high_entropy",
     "redact_query",
@@ -419,3 +420,46 @@ def scrub_cached(text: str, secrets: Iterable[str] = ()) -> str:
     if cleaned == text and len(text) <= _CACHED_CHARS:
         _remember(_CLEAN_TEXTS, text, text)
     return cleaned
+
+
+# A sink looks at no more than this many times its display limit: enough
+# that a secret near the display limit is seen whole by `scrub`.
+SINK_WORK_FACTOR = 4
+# A secret's start this long at the end of a bounded text is masked too.
+_PARTIAL_SECRET_CHARS = 4
+
+
+def _mask_cut_secret(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with a secret's start (4 or more characters) at its very end
+    masked: a secret the bound cut in two no longer matches `replace`."""
+    for secret in secrets:
+        if len(secret) <= _PARTIAL_SECRET_CHARS:
+            continue
+        head = secret[:_PARTIAL_SECRET_CHARS]
+        # Only starts that leave fewer than len(secret) characters after them.
+        start = max(0, len(text) - len(secret) + 1)
+        while (found := text.find(head, start)) != -1:
+            if secret.startswith(text[found:]):
+                text = text[:found] + REDACTED
+                break
+            start = found + 1
+    return text
+
+
+def clean_for_sink(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
+    """A string from the app or the request, fit to leave in a body or a
+    header: bounded to a work cap (`SINK_WORK_FACTOR` x `limit`), a secret
+    cut by that bound masked, scrubbed of every secret the request carried
+    and every credential shape, and only then shortened to `limit`
+    characters for display. Cutting first would leave the start of a
+    secret that only the whole text shows to be one."""
+    kept = tuple(secret for secret in secrets if secret)
+    text = _mask_cut_secret(scrub(text[: limit * SINK_WORK_FACTOR], kept), kept)
+    if len(text) <= limit:
+        return text
+    cut = max(0, limit - 3)
+    # Never end inside a mask: "[reda..." reads as the app's own text.
+    mask = text.find(REDACTED, max(0, cut - len(REDACTED) + 1))
+    if mask != -1 and mask < cut:
+        cut = mask
+    return text[:cut].rstrip() + "..."
