@@ -5,11 +5,15 @@ every path. End-to-end behaviour through real servers is in tests/e2e."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import structlog
+import structlog.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from authhygiene import AuthFailure, AuthHygieneWSGI, Reason
 
@@ -139,10 +143,129 @@ def test_raised_auth_failure(style: Any) -> None:
     assert json.loads(data)["required_scope"] == "items:write"
 
 
-def test_error_while_reading_401_closes_and_raises() -> None:
+ERRORS = [
+    pytest.param(RuntimeError("boom"), id="RuntimeError"),
+    pytest.param(ValueError("bad"), id="ValueError"),
+    pytest.param(KeyError("k"), id="KeyError"),
+    pytest.param(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "x"), id="UnicodeDecodeError"),
+    pytest.param(OSError("socket gone"), id="OSError"),
+]
+
+
+@pytest.mark.parametrize("style", [eager, lazy], ids=["eager", "lazy"])
+@pytest.mark.parametrize("error", ERRORS)
+@pytest.mark.parametrize(
+    ("status", "chunks"),
+    [
+        pytest.param("401 Unauthorized", [], id="401-before-any-chunk"),
+        pytest.param("401 Unauthorized", [b'{"detail": "Invalid '], id="401-after-a-chunk"),
+        pytest.param("401 Unauthorized", [b"a", b"b", b"c"], id="401-after-three"),
+        pytest.param("403 Forbidden", [b'{"detail": "no"}'], id="403-after-a-chunk"),
+    ],
+)
+def test_refusal_whose_body_raises_is_still_answered(
+    style: Any, error: Exception, status: str, chunks: list[bytes]
+) -> None:
+    # Finding 14: decided on what was read, closed once, never a 500.
+    body = Body(chunks, fail=error)
+    got_status, headers, data = call(wrap(style(status, body)))
+    assert got_status == status
+    assert dict(headers)["content-type"] == "application/problem+json"
+    assert dict(headers)["cache-control"] == "no-store"
+    assert json.loads(data)["status"] == int(status[:3])
+    assert body.closed == 1
+
+
+class FailingClose(Body):
+    def close(self) -> None:
+        super().close()
+        raise RuntimeError("close failed")
+
+
+@pytest.mark.parametrize("style", [eager, lazy], ids=["eager", "lazy"])
+@pytest.mark.parametrize("fail", [None, ValueError("mid-body")], ids=["clean-body", "raising-body"])
+def test_refusal_whose_close_raises_is_answered_and_logged_once(
+    style: Any, fail: Exception | None
+) -> None:
+    log = structlog.testing.CapturingLogger()
+    body = FailingClose([b"Invalid token"], fail=fail)
+    app = AuthHygieneWSGI(style("401 Unauthorized", body), realm="api", logger=log)
+    status, _, data = call(app)
+    assert status == "401 Unauthorized"
+    assert json.loads(data)["reason"] == "credentials_invalid"
+    assert body.closed == 1
+    kinds = [c.kwargs.get("kind") for c in log.calls if c.args == ("auth.misconfig",)]
+    assert kinds.count("app_body_error") == 1
+
+
+@pytest.mark.parametrize("style", [eager, lazy], ids=["eager", "lazy"])
+@pytest.mark.parametrize("status", ["200 OK", "404 Not Found", "500 Internal Server Error"])
+def test_unwatched_body_error_propagates_as_before(style: Any, status: str) -> None:
     body = Body([b"a"], fail=RuntimeError("boom"))
     with pytest.raises(RuntimeError):
-        call(wrap(eager("401 Unauthorized", body)))
+        call(wrap(style(status, body)))
+    assert body.closed == 1
+
+
+@pytest.mark.parametrize("style", [eager, lazy], ids=["eager", "lazy"])
+def test_body_error_of_a_401_not_ours_propagates(style: Any) -> None:
+    # report-only changes nothing on the wire: the error goes on as without us.
+    body = Body([b"a"], fail=RuntimeError("boom"))
+    with pytest.raises(RuntimeError):
+        call(wrap(style("401 Unauthorized", body), report_only=True))
+    assert body.closed == 1
+
+
+@pytest.mark.parametrize("style", [eager, lazy], ids=["eager", "lazy"])
+def test_body_error_of_a_403_not_about_auth_propagates(style: Any) -> None:
+    body = Body([b"CSRF verification failed."], fail=RuntimeError("boom"))
+    with pytest.raises(RuntimeError):
+        call(wrap(style("403 Forbidden", body)), environ(HTTP_AUTHORIZATION=""))
+    assert body.closed == 1
+
+
+@pytest.mark.parametrize("style", [eager, lazy], ids=["eager", "lazy"])
+def test_auth_failure_raised_by_a_401_body_is_the_answer(style: Any) -> None:
+    body = Body([b"x"], fail=AuthFailure(Reason.TOKEN_REVOKED))
+    status, _, data = call(wrap(style("401 Unauthorized", body)))
+    assert status == "401 Unauthorized"
+    assert json.loads(data)["reason"] == "token_revoked"
+    assert body.closed == 1
+
+
+@pytest.mark.parametrize("style", [eager, lazy], ids=["eager", "lazy"])
+def test_base_exceptions_are_not_swallowed(style: Any) -> None:
+    body = Body([b"a"], fail=KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        call(wrap(style("401 Unauthorized", body)))
+    assert body.closed == 1
+
+
+@given(
+    chunks=st.lists(st.binary(max_size=900), max_size=8),
+    error=st.sampled_from([RuntimeError, ValueError, TypeError, OSError, LookupError]),
+    status=st.sampled_from(["401 Unauthorized", "403 Forbidden"]),
+    lazy_start=st.booleans(),
+    close_fails=st.booleans(),
+    method=st.sampled_from(["GET", "POST", "HEAD"]),
+    limit=st.sampled_from([1024, 4096, 65536]),
+)
+@settings(max_examples=150, deadline=None)
+def test_a_refusal_never_becomes_a_500_whatever_its_body_does(
+    chunks: list[bytes],
+    error: type[Exception],
+    status: str,
+    lazy_start: bool,
+    close_fails: bool,
+    method: str,
+    limit: int,
+) -> None:
+    body = (FailingClose if close_fails else Body)(chunks, fail=error("x"))
+    app = wrap((lazy if lazy_start else eager)(status, body), max_body_bytes=limit)
+    got_status, headers, data = call(app, environ(REQUEST_METHOD=method))
+    assert got_status == status
+    assert dict(headers)["content-type"] == "application/problem+json"
+    assert (data == b"") == (method == "HEAD")
     assert body.closed == 1
 
 
@@ -212,25 +335,128 @@ def test_endless_401_is_answered_without_reading_it_all() -> None:
     assert body.closed == 1
 
 
-def test_head_is_explained_like_get() -> None:
-    # werkzeug drops the body of a HEAD answer; the app is asked for the GET.
-    from flask import Flask, jsonify
+def _flask_refusals() -> tuple[Any, list[str]]:
+    """Flask views refusing the way Flask apps do; every call is counted."""
+    from flask import Flask, abort, jsonify
+    from flask_httpauth import HTTPTokenAuth
 
     app = Flask(__name__)
+    calls: list[str] = []
+    auth = HTTPTokenAuth(scheme="Bearer")
+    auth.verify_token(lambda token: None)
 
-    @app.get("/items")
-    def items() -> Any:
+    @app.before_request
+    def count() -> None:
+        from flask import request
+
+        calls.append(request.method)
+
+    @app.get("/httpauth")
+    @auth.login_required
+    def httpauth() -> Any:
+        return "ok"
+
+    @app.get("/abort401")
+    def abort401() -> Any:
+        abort(401)
+
+    @app.get("/abort403")
+    def abort403() -> Any:
+        abort(403)
+
+    @app.get("/invalid")
+    def invalid() -> Any:
+        return jsonify(message="Invalid token"), 401
+
+    @app.get("/expired")
+    def expired() -> Any:
+        return jsonify(message="Token has expired"), 401
+
+    @app.get("/scope")
+    def scope() -> Any:
         return jsonify(error="insufficient_scope", message="Missing scope items"), 403
 
-    wrapped = wrap(app.wsgi_app)
-    env = environ(PATH_INFO="/items", SERVER_NAME="x", SERVER_PORT="80")
+    return app, calls
+
+
+def _raw_refusal(env: Any, start_response: Callable[..., Any]) -> list[bytes]:
+    # A raw WSGI app answers HEAD like GET; the server drops the body.
+    RAW_CALLS.append(env["REQUEST_METHOD"])
+    start_response("401 Unauthorized", [("Content-Type", "application/json")])
+    return [b'{"detail": "Token has expired"}']
+
+
+RAW_CALLS: list[str] = []
+FLASK_ROUTES = ["/httpauth", "/abort401", "/abort403", "/invalid", "/expired", "/scope"]
+
+
+def _reason(log: Any) -> list[Any]:
+    return [c.kwargs["reason"] for c in log.calls if c.args == ("auth.failure",)]
+
+
+@pytest.mark.parametrize("path", FLASK_ROUTES)
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer tok-123456", "Basic dXNlcjpwYXNz"],
+    ids=["none", "bearer", "basic"],
+)
+def test_head_runs_the_app_once_and_is_explained_like_get(
+    path: str, authorization: str | None
+) -> None:
+    # Finding 15: HEAD is decided on what the app gave for the HEAD itself.
+    app, calls = _flask_refusals()
+    log = structlog.testing.CapturingLogger()
+    wrapped = AuthHygieneWSGI(app.wsgi_app, realm="api", logger=log)
+    env = environ(PATH_INFO=path, SERVER_NAME="x", SERVER_PORT="80")
     env["wsgi.url_scheme"] = "http"
+    if authorization is None:
+        del env["HTTP_AUTHORIZATION"]
+    else:
+        env["HTTP_AUTHORIZATION"] = authorization
     get_status, get_headers, _ = call(wrapped, dict(env))
+    assert calls == ["GET"]
     head_status, head_headers, head_body = call(wrapped, {**env, "REQUEST_METHOD": "HEAD"})
+    assert calls == ["GET", "HEAD"]  # once each, never a GET behind the HEAD
     assert head_body == b""
-    assert head_status == get_status == "403 Forbidden"
+    assert head_status == get_status
+    assert dict(head_headers).get("www-authenticate") == dict(get_headers).get("www-authenticate")
+    assert dict(head_headers)["content-type"] == "application/problem+json"
+    get_reason, head_reason = _reason(log)
+    assert head_reason == get_reason
+
+
+def test_head_of_a_raw_app_runs_it_once() -> None:
+    RAW_CALLS.clear()
+    log = structlog.testing.CapturingLogger()
+    wrapped = AuthHygieneWSGI(_raw_refusal, realm="api", logger=log)
+    _, get_headers, _ = call(wrapped, environ())
+    _, head_headers, body = call(wrapped, environ(REQUEST_METHOD="HEAD"))
+    assert RAW_CALLS == ["GET", "HEAD"]
+    assert body == b""
     assert dict(head_headers)["www-authenticate"] == dict(get_headers)["www-authenticate"]
-    assert 'scope="items"' in dict(head_headers)["www-authenticate"]
+    assert _reason(log) == ["token_expired", "token_expired"]
+
+
+def test_the_head_body_keeper_leaves_other_requests_alone() -> None:
+    # While a HEAD is in flight its receiver is connected for the whole app:
+    # a request with another environ is not touched, and a failing response
+    # never fails the app's request.
+    from flask import Flask
+
+    from authhygiene.wsgi import HEAD_BODY_KEY, _head_body_keeper
+
+    app = Flask(__name__)
+    mine: dict[str, Any] = {"REQUEST_METHOD": "HEAD"}
+    keep = _head_body_keeper(mine, 10)
+    with app.test_request_context("/", method="HEAD"):
+        keep(app, response=object())  # not its request: nothing, no error
+    with app.test_request_context("/", method="HEAD") as ctx:
+        keep(app, response=app.response_class(b"x" * 100, status=401))
+        assert HEAD_BODY_KEY not in mine
+        keep = _head_body_keeper(ctx.request.environ, 10)
+        keep(app, response=app.response_class(b"x" * 100, status=401))
+        assert ctx.request.environ[HEAD_BODY_KEY] == b"x" * 10
+        keep(app, response=None)  # anything at all: never raises
 
 
 def test_flask_500_for_an_uncaught_pyjwt_error_is_answered() -> None:
@@ -256,3 +482,127 @@ def test_flask_500_for_an_uncaught_pyjwt_error_is_answered() -> None:
     status, _, data = call(app.wsgi_app, {**env, "PATH_INFO": "/boom"})
     assert status.startswith("500")
     assert b"Internal Server Error" in data
+
+
+class StrictServer:
+    """start_response as werkzeug's and wsgiref's: a second call without
+    exc_info is an error; with it, allowed until the headers are sent."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.written: list[bytes] = []
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Any:
+        if self.started and exc_info is None:
+            raise AssertionError("Headers already set")
+        self.started.append(status)
+        return self.written.append
+
+    def run(self, app: Any, env: dict[str, Any]) -> bytes:
+        result = app(env, self.start_response)
+        try:
+            return b"".join(self.written) + b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+
+
+def _error_page_after(first: str, second: str) -> Any:
+    """An app that starts `first`, then replaces it with `second` (exc_info)."""
+
+    def app(env: Any, start_response: Callable[..., Any]) -> list[bytes]:
+        start_response(first, [("Content-Type", "text/plain")])
+        try:
+            raise ValueError("while building the body")
+        except ValueError:
+            start_response(second, [("Content-Type", "text/plain")], sys.exc_info())
+        return [b"Invalid token"]
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        pytest.param("200 OK", "401 Unauthorized", "401 Unauthorized", id="200-then-401"),
+        pytest.param("401 Unauthorized", "500 Internal Server Error", "500", id="401-then-500"),
+        pytest.param("401 Unauthorized", "403 Forbidden", "40", id="401-then-403"),
+        pytest.param("200 OK", "500 Internal Server Error", "500", id="200-then-500"),
+    ],
+)
+def test_start_response_again_with_exc_info(first: str, second: str, expected: str) -> None:
+    # PEP 3333: the second call carries exc_info, and the server accepts it
+    # while nothing is sent; ours is passed on with it, so it is accepted too.
+    bare, wrapped = StrictServer(), StrictServer()
+    bare.run(_error_page_after(first, second), environ())
+    wrapped.run(wrap(_error_page_after(first, second)), environ())
+    assert bare.started[-1] == second
+    assert wrapped.started[-1].startswith(expected)
+
+
+def test_start_response_twice_without_exc_info_raises_only_where_the_bare_app_does() -> None:
+    def app(env: Any, start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [])
+        start_response("401 Unauthorized", [])
+        return [b"x"]
+
+    with pytest.raises(AssertionError):
+        StrictServer().run(app, environ())
+    with pytest.raises(AssertionError):
+        StrictServer().run(wrap(app), environ())
+
+
+@pytest.mark.parametrize("status", ["401 Unauthorized", "403 Forbidden"])
+@pytest.mark.parametrize("fail", [None, RuntimeError("late")], ids=["clean", "raising"])
+def test_write_callable_then_a_raising_iterable(status: str, fail: Exception | None) -> None:
+    body = Body([b" token"], fail=fail)
+
+    def app(env: Any, start_response: Callable[..., Any]) -> Body:
+        write = start_response(status, [("Content-Type", "text/plain")])
+        write(b"Invalid")
+        return body
+
+    server = StrictServer()
+    data = server.run(wrap(app), environ())
+    (started,) = server.started
+    assert json.loads(data)["status"] == int(started[:3])
+    assert json.loads(data)["detail"] == "Invalid token"
+    assert body.closed == 1
+
+
+@pytest.mark.parametrize("length", [65, 200, 15_000])
+def test_long_header_names_are_not_cached(length: int) -> None:
+    # Finding 13: the header-name cache is bounded in bytes, not only entries.
+    from authhygiene import wsgi
+
+    key = "HTTP_" + "X" * length
+    headers = wsgi.view_from_environ(environ(**{key: "v"})).headers
+    assert ("x" * length, "v") in headers
+    assert key not in wsgi._HEADER_NAMES
+    assert all(len(k) <= wsgi._HEADER_NAME_KEPT_MAX for k in wsgi._HEADER_NAMES)
+
+
+def test_short_header_names_are_cached() -> None:
+    from authhygiene import wsgi
+
+    wsgi.view_from_environ(environ(HTTP_X_SHORT="v"))
+    assert wsgi._HEADER_NAMES["HTTP_X_SHORT"] == "x-short"
+
+
+@pytest.mark.parametrize(
+    ("count", "length"),
+    [pytest.param(1, 8_000, id="one-long-name"), pytest.param(200, 60, id="many-names")],
+)
+def test_plans_for_huge_header_sets_are_not_cached(count: int, length: int) -> None:
+    # Finding 13: each cached plan holds its environ's keys; a client picks them.
+    app = wrap(eager("401 Unauthorized", Body([b"no"])))
+    extra = {f"HTTP_X{i}_" + "A" * length: "v" for i in range(count)}
+    status, _, _ = call(app, environ(**extra))
+    assert status == "401 Unauthorized"
+    assert app._plans == {}
+    call(app, environ())
+    assert len(app._plans) == 1
+    from authhygiene import wsgi
+
+    assert all(sum(map(len, keys)) <= wsgi._PLAN_KEYS_MAX_CHARS for keys in app._plans)

@@ -265,6 +265,10 @@ class Runtime:
                 (policy.request_id_header,) if policy.request_id_header else (),
             )
         logger = logger if logger is not None else default_logger()
+        if policy.misconfig:
+            # Configuration that works but that some clients misread: said
+            # once, at start-up, not at the first request.
+            emit_misconfig(logger, policy.misconfig, {})
         summaries = (
             _Summaries(
                 FloodGate(policy.log_limit),

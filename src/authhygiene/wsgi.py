@@ -5,12 +5,16 @@ the app's iterable is returned as it is, so the server streams it and
 closes it. A watched status (401/403, or any response rendered from an
 `AuthFailure`) is not forwarded: its body is read (bounded), the app's
 iterable is closed exactly once, and the core's decision is sent instead.
-Apps that call `start_response` only on the first iteration are handled by
+If reading or closing that body raises, the refusal is still decided on
+what was read and sent (never a 500 the bare app's status did not ask for);
+a HEAD is decided on what the app gave for the HEAD, the app never runs
+twice for one request. Apps that call `start_response` only on the first iteration are handled by
 a small deferring iterable that keeps the same guarantees.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from types import TracebackType
@@ -93,24 +97,75 @@ def _flask_cors_headers(app: object) -> list[tuple[str, str]]:
     return []
 
 
-def _listen_to_flask(app: object) -> None:
+def _listen_to_flask(app: object) -> object | None:
     """Flask turns an exception a view lets escape into its own 500 before
     we see it; its got_request_exception signal still names it. Connected
-    only for `app.wsgi_app` of a Flask app, the documented one-liner."""
-    owner = getattr(app, "__self__", None)
+    only for `app.wsgi_app` of a Flask app, the documented one-liner.
+    Returns the Flask app (None for any other WSGI app)."""
+    owner: object = getattr(app, "__self__", None)
     if owner is None or not type(owner).__module__.startswith("flask"):
-        return
+        return None
     try:
         from flask import got_request_exception
     except ImportError:  # pragma: no cover - a Flask app without flask
-        return
+        return None
     got_request_exception.connect(_remember_exception, sender=owner, weak=False)
+    return owner
+
+
+# Where the body of a Flask refusal to a HEAD is left (bounded), for the
+# diagnosis only: werkzeug drops it from the answer to a HEAD, so without it
+# a HEAD would be explained with less than the GET the client may send next.
+HEAD_BODY_KEY = "authhygiene.head_body"
+
+
+def _head_body_keeper(environ: dict[str, Any], limit: int) -> Callable[..., None]:
+    """A request_finished receiver for one HEAD request: the body of the
+    refusal the view built, read before werkzeug drops it (RFC 9110 §9.3.2:
+    HEAD gets the header fields a GET would). Connected around that request
+    only, so other requests never pay for it; they see it while it is
+    connected and are told apart by their environ."""
+
+    def keep(sender: object, response: object = None, **extra: object) -> None:
+        # The app's request must not fail for our sake, whatever the response is.
+        with contextlib.suppress(Exception):
+            from flask import request
+
+            if request.environ is not environ or getattr(response, "status_code", 0) < 400:
+                return
+            if not getattr(response, "is_sequence", False):
+                return  # a stream: reading it here would consume it
+            chunks, size = [], 0
+            for chunk in response.iter_encoded():  # type: ignore[attr-defined]
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    break
+            environ[HEAD_BODY_KEY] = b"".join(chunks)[:limit]
+
+    return keep
+
+
+def _call_flask_head(
+    owner: object,
+    app: WSGIApp,
+    environ: dict[str, Any],
+    start_response: StartResponse,
+    limit: int,
+) -> Iterable[bytes]:
+    from flask import request_finished
+
+    with request_finished.connected_to(_head_body_keeper(environ, limit), sender=owner):
+        return app(environ, start_response)
 
 
 # Environ keys already turned into header names ("" for keys that are not
-# headers): servers use the same few dozen keys on every request. Bounded.
+# headers): servers use the same few dozen keys on every request. Bounded in
+# entries, and in bytes: a key longer than any real header name is turned
+# into its name each time, never kept (a client picks the header names).
 _HEADER_NAMES: dict[str, str] = {}
 _HEADER_NAMES_MAX = 1024
+_HEADER_NAME_KEPT_MAX = 64
 
 
 def _header_name(key: str) -> str:
@@ -120,9 +175,10 @@ def _header_name(key: str) -> str:
         name = key.replace("_", "-").lower()
     else:
         name = ""
-    if len(_HEADER_NAMES) >= _HEADER_NAMES_MAX:
-        _HEADER_NAMES.clear()
-    _HEADER_NAMES[key] = name
+    if len(key) <= _HEADER_NAME_KEPT_MAX:
+        if len(_HEADER_NAMES) >= _HEADER_NAMES_MAX:
+            _HEADER_NAMES.clear()
+        _HEADER_NAMES[key] = name
     return name
 
 
@@ -147,6 +203,10 @@ class _Plan:
 
 _NO_PLAN = _Plan((), (), None)
 _PLANS_MAX = 256
+# A plan is kept for an environ whose keys add up to at most this many
+# characters (a few dozen real header names), so the cache stays under about
+# 256 * 4 KiB however long the header names clients make up.
+_PLAN_KEYS_MAX_CHARS = 4096
 
 
 def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
@@ -187,48 +247,54 @@ def _close(iterable: object) -> None:
         close()
 
 
+# The `auth.misconfig` kind logged (once per process) when the app's refusal
+# body raised while we read or closed it and we answered the refusal anyway.
+APP_BODY_ERROR = "app_body_error"
+
+
+def _note_app_error(runtime: Runtime, status: str) -> None:
+    """The app's iterable raised on a refusal we answer: say so once, by kind
+    alone (the error's text may hold the request). The logger is the app's:
+    if even it fails, the refusal is still sent."""
+    with contextlib.suppress(Exception):
+        emit_misconfig(runtime.logger, (APP_BODY_ERROR,), {"status": int(status[:3])})
+
+
+def _close_refused(runtime: Runtime, iterable: object, status: str) -> None:
+    """Close the app's iterable of a refusal we answer ourselves. Its close()
+    raising is the app's bug, but our answer is already complete and
+    correct: it is sent and the error logged, instead of a 500 the server
+    would make of it after (or instead of) the refusal."""
+    try:
+        _close(iterable)
+    except Exception:
+        _note_app_error(runtime, status)
+
+
 def _write(
-    environ: dict[str, Any], start_response: StartResponse, decision: Decision
+    environ: dict[str, Any],
+    start_response: StartResponse,
+    decision: Decision,
+    exc_info: ExcInfo | None = None,
 ) -> list[bytes]:
-    start_response(_status_line(decision.status), list(decision.headers))
+    start_response(_status_line(decision.status), list(decision.headers), exc_info)
     if environ.get("REQUEST_METHOD") == "HEAD":
         return []
     return [decision.body]
 
 
-def _body_of_get(app: WSGIApp, environ: dict[str, Any], status_line: str, limit: int) -> bytes:
-    """A HEAD answer has no body (werkzeug drops it), but the diagnosis reads
-    the body, and RFC 9110 §9.3.2 wants HEAD to get the header fields a GET
-    would. GET is safe, so ask the app for it; only when HEAD failed."""
-    statuses: list[str] = []
-
-    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        statuses.append(status)
-        return lambda data: None
-
-    chunks: list[bytes] = []
-    try:
-        result = app({**environ, "REQUEST_METHOD": "GET"}, start)
-        try:
-            size = 0
-            for chunk in result:
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > limit:
-                    break
-        finally:
-            _close(result)
-    except Exception:
-        return b""
-    if statuses[-1:] != [status_line]:
-        return b""  # not the same answer: do not explain HEAD by another one
-    return b"".join(chunks)[:limit]
-
-
 class _Exchange:
     """A response the app started with a watched status: held, not forwarded."""
 
-    __slots__ = ("body", "environ", "headers", "plain_start", "start_response", "status_line")
+    __slots__ = (
+        "body",
+        "environ",
+        "exc_info",
+        "headers",
+        "plain_start",
+        "start_response",
+        "status_line",
+    )
 
     def __init__(
         self,
@@ -237,6 +303,7 @@ class _Exchange:
         status_line: str,
         headers: list[tuple[str, str]],
         plain_start: StartResponse,
+        exc_info: ExcInfo | None = None,
     ) -> None:
         self.environ = environ
         self.start_response = start_response
@@ -244,27 +311,54 @@ class _Exchange:
         self.plain_start = plain_start
         self.status_line = status_line
         self.headers = headers
+        # PEP 3333: a second start_response (an error page replacing what the
+        # app started) carries exc_info; the server needs it to accept ours.
+        self.exc_info = exc_info
         self.body: list[bytes] = []
 
-    def finish(self, middleware: AuthHygieneWSGI, result: Iterable[bytes]) -> Iterable[bytes]:
-        """Read the captured answer (bounded), close the app's iterable once,
-        and start the response the core decides."""
-        limit = middleware.limit
+    def _read(
+        self, result: Iterable[bytes], limit: int
+    ) -> tuple[Iterator[bytes], int, Exception | None]:
+        """Read the app's body up to just past `limit`: the rest of it, the
+        size read, and the exception reading raised (None if none did)."""
         size = sum(map(len, self.body))
-        iterator = iter(result)
+        iterator: Iterator[bytes] = iter(())
         try:
+            iterator = iter(result)
             while size <= limit:
                 chunk = next(iterator, None)
                 if chunk is None:
                     break
                 self.body.append(chunk)
                 size += len(chunk)
+        except Exception as exc:
+            return iterator, size, exc
         except BaseException:
             _close(result)
             raise
+        return iterator, size, None
+
+    def finish(
+        self,
+        middleware: AuthHygieneWSGI,
+        result: Iterable[bytes],
+        broken: Exception | None = None,
+    ) -> Iterable[bytes]:
+        """Read the captured answer (bounded), close the app's iterable once,
+        and start the response the core decides. `broken`: reading the body
+        already raised this (before its first chunk)."""
+        limit = middleware.limit
+        if broken is None:
+            iterator, size, broken = self._read(result, limit)
+        else:
+            iterator, size = iter(()), sum(map(len, self.body))
         excerpt = b"".join(self.body)[:limit]
         if not excerpt and self.environ.get("REQUEST_METHOD") == "HEAD":
-            excerpt = _body_of_get(middleware.app, self.environ, self.status_line, limit)
+            # A HEAD is decided on the status and headers the app gave, and
+            # the body Flask built for it (werkzeug drops it from the answer),
+            # never by running the app again: it runs once per request.
+            kept = self.environ.get(HEAD_BODY_KEY)
+            excerpt = kept[:limit] if isinstance(kept, bytes) else b""
         answer = AppAnswer(
             int(self.status_line[:3]),
             tuple([(name.lower(), value) for name, value in self.headers]),
@@ -272,25 +366,42 @@ class _Exchange:
         )
         failure = self.environ.get(ENVIRON_KEY)
         declared = failure.declared() if isinstance(failure, AuthFailure) else None
+        if declared is None and broken is not None:
+            declared = _declared(broken)  # the body raised the app's own AuthFailure
         escaped = self.environ.get(EXCEPTION_KEY)
         if declared is None and isinstance(escaped, Exception):
             declared = declared_from_exception(escaped)
             if declared is None:
                 # A 500 for an exception that is not an auth failure: as it was.
-                self.start_response(self.status_line, self.headers)
-                return _Chain(self.body, iterator, result)
+                return self._as_it_was(result, _Chain(self.body, iterator, result), broken)
         decision = middleware.decide(self.environ, answer, declared)
         if decision is None or not decision.rewrite:
             # Not ours to change: the app's answer, whole, as it was.
-            self.start_response(self.status_line, self.headers)
             if size > limit:
-                return _Chain(self.body, iterator, result)  # too large to have read: stream on
-            _close(result)
-            return self.body
-        # Ours to answer: the rest of the app's body (maybe endless) is not read.
-        _close(result)
+                # too large to have read: stream on
+                return self._as_it_was(result, _Chain(self.body, iterator, result), broken)
+            return self._as_it_was(result, None, broken)
+        # Ours to answer, complete and correct whatever the app's body did
+        # after its status (raised, or maybe endless): the rest is not read.
+        if broken is not None:
+            _note_app_error(middleware.runtime, self.status_line)
+        _close_refused(middleware.runtime, result, self.status_line)
         start = self.plain_start if decision.cors_applied else self.start_response
-        return _write(self.environ, start, decision)
+        return _write(self.environ, start, decision, self.exc_info)
+
+    def _as_it_was(
+        self, result: Iterable[bytes], rest: _Chain | None, broken: Exception | None
+    ) -> Iterable[bytes]:
+        """The app's answer unchanged: streamed on (`rest`), or the body read;
+        an error its body raised propagates as it would without us."""
+        if broken is not None:
+            _close(result)
+            raise broken
+        self.start_response(self.status_line, self.headers, self.exc_info)
+        if rest is not None:
+            return rest
+        _close(result)
+        return self.body
 
 
 class _Deferred:
@@ -321,31 +432,42 @@ class _Deferred:
 
     def __next__(self) -> bytes:
         if self._iterator is None:
-            source = iter(self._result)
             try:
+                source = iter(self._result)
                 read = [next(source)]
             except StopIteration:
-                read = []
+                source, read = iter(()), []
             except Exception as exc:
-                declared = _declared(exc)
-                if declared is None:
-                    self.close()
-                    raise
-                _close(self._result)
-                self._iterator = iter(
-                    self._middleware.raised(self._environ, self._sr, declared, exc)
-                )
-                return next(self._iterator)
+                return self._broken(exc)
             except BaseException:
                 self.close()
                 raise
-            chained = _Chain(read, source, self._result)
-            exchange = self._started()
-            if isinstance(exchange, _Exchange):
-                # finish() closes the app's iterable, or hands it on in a _Chain.
-                self._iterator = iter(exchange.finish(self._middleware, chained))
-            else:
-                self._iterator = chained
+            return next(self._begin(_Chain(read, source, self._result)))
+        return next(self._iterator)
+
+    def _begin(self, chained: _Chain, broken: Exception | None = None) -> Iterator[bytes]:
+        # The chain first: if finish() raises, close() still closes the app's
+        # iterable through it, and only once (finish() may have closed it).
+        self._iterator = chained
+        exchange = self._started()
+        if isinstance(exchange, _Exchange):
+            # finish() closes the app's iterable, or hands it on in the chain.
+            self._iterator = iter(exchange.finish(self._middleware, chained, broken))
+        elif broken is not None:
+            self.close()
+            raise broken
+        return self._iterator
+
+    def _broken(self, exc: Exception) -> bytes:
+        """The app's iterable raised before its first chunk."""
+        declared = _declared(exc)
+        if declared is None:
+            # A watched status the app started is still answered (finish()
+            # decides that); anything else propagates as it would without us.
+            return next(self._begin(_Chain([], iter(()), self._result), exc))
+        self._iterator = iter(())
+        _close_refused(self._middleware.runtime, self._result, str(REASONS[declared.reason].status))
+        self._iterator = iter(self._middleware.raised(self._environ, self._sr, declared, exc))
         return next(self._iterator)
 
     def close(self) -> None:
@@ -361,12 +483,13 @@ class _Deferred:
 class _Chain:
     """Already-read chunks, then the rest of an iterator; close() closes the app's iterable."""
 
-    __slots__ = ("_first", "_owner", "_rest")
+    __slots__ = ("_closed", "_first", "_owner", "_rest")
 
     def __init__(self, first: list[bytes], rest: Iterator[bytes], owner: object) -> None:
         self._first = first
         self._rest = rest
         self._owner = owner
+        self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
         return self
@@ -377,7 +500,9 @@ class _Chain:
         return next(self._rest)
 
     def close(self) -> None:
-        _close(self._owner)
+        if not self._closed:  # PEP 3333: the app's close() runs once
+            self._closed = True
+            _close(self._owner)
 
 
 def _cors_start(
@@ -461,7 +586,7 @@ class AuthHygieneWSGI:
         self._cors = self.runtime.cors
         self._inspected = False
         self._plans: dict[frozenset[str], _Plan | None] = {}
-        _listen_to_flask(app)
+        self._flask = _listen_to_flask(app)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if not self._inspected:
@@ -498,13 +623,16 @@ class AuthHygieneWSGI:
             # A plain string comparison settles 1xx-3xx; only 4xx/5xx pay for
             # the lookups (every AuthFailure status is a 4xx).
             if status >= "4" and _watched(status, environ):
-                state = _Exchange(environ, start_response, status, headers, plain_start)
+                state = _Exchange(environ, start_response, status, headers, plain_start, exc_info)
                 return state.body.append  # PEP 3333 write(): collected like the iterable
             state = True
             return start_response(status, headers, exc_info)
 
         try:
-            result = self.app(environ, start)
+            if self._flask is not None and environ.get("REQUEST_METHOD") == "HEAD":
+                result = _call_flask_head(self._flask, self.app, environ, start, self.limit)
+            else:
+                result = self.app(environ, start)
         except Exception as exc:
             declared = _declared(exc)
             if declared is None:
@@ -600,7 +728,9 @@ class AuthHygieneWSGI:
                 if header and "_" not in header
                 else None,
             )
-        if len(self._plans) >= _PLANS_MAX:
-            self._plans.clear()
-        self._plans[frozenset(environ)] = plan
+        if sum(len(key) if isinstance(key, str) else 64 for key in environ) <= _PLAN_KEYS_MAX_CHARS:
+            # Kept only for a key set of bounded size (see _PLAN_KEYS_MAX_CHARS).
+            if len(self._plans) >= _PLANS_MAX:
+                self._plans.clear()
+            self._plans[frozenset(environ)] = plan
         return plan

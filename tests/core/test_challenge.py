@@ -12,9 +12,12 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import WWWAuthenticate
 
 from authhygiene.core.challenge import (
+    MAX_CHALLENGES,
     Challenge,
+    echoes_secret,
     parse_challenges,
     quote,
+    rendered_size,
     rfc6750_text,
     scope_value,
 )
@@ -115,8 +118,31 @@ def test_parse_invalid(value: str) -> None:
         pytest.param('say "hi"', "say 'hi'", id="quotes"),
         pytest.param("a\\b", "a/b", id="backslash"),
         pytest.param("line\r\nbreak\x00", "linebreak", id="ctl"),
-        pytest.param("caf\u00e9", "caf", id="non-ascii"),
+        # Finding 17: letters are transliterated before anything is dropped.
+        pytest.param("caf\u00e9", "cafe", id="non-ascii"),
+        pytest.param("cl\u00e9 r\u00e9voqu\u00e9e", "cle revoquee", id="accents"),
+        pytest.param(
+            "Schl\u00fcssel ung\u00fcltig, Gr\u00fc\u00dfe",
+            "Schlussel ungultig, Grusse",
+            id="german",
+        ),
+        pytest.param(
+            "\u00c5ngstr\u00f6m \u00f8l \u0153uvre \u0141\u00f3d\u017a",
+            "Angstrom ol oeuvre Lodz",
+            id="nordic-ligatures",
+        ),
+        pytest.param("e\u0301te\u0301", "ete", id="combining-marks"),
+        pytest.param(
+            "\u201cquoted\u201d \u2014 dash\u00a0nbsp", "'quoted' - dash nbsp", id="punctuation"
+        ),
+        pytest.param("\uff21\uff22\uff23 \ufb01le", "ABC file", id="compatibility"),
+        pytest.param("\u30c8\u30fc\u30af\u30f3 token \U0001f600", "token", id="no-spelling"),
         pytest.param("x" * 500, "x" * 197 + "...", id="bounded"),
+        pytest.param("\u00e9" * 5000, "e" * 197 + "...", id="bounded-before-folding"),
+        # No `name=` fragment a naive parser could read as a parameter.
+        pytest.param("needs scope=items:write", "needs scope: items:write", id="scope-equals"),
+        pytest.param('scope="admin" error = x', "scope: 'admin' error: x", id="quoted-equals"),
+        pytest.param("a == b", "a: b", id="double-equals"),
     ],
 )
 def test_rfc6750_text(text: str, folded: str) -> None:
@@ -207,3 +233,105 @@ def test_huge_values_are_bounded(size: int) -> None:
     ).render()
     assert len(rendered) < 2 * 1024
     assert parse_challenges([f'Bearer realm="{"a" * size}"']) is None
+
+
+# --- finding 10: what we read from an app, and what we write, is bounded ------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        pytest.param([",".join(["Bearer"] * 1100)], [Challenge("Bearer")], id="1100-in-one-field"),
+        pytest.param(["Bearer"] * 900, [Challenge("Bearer")], id="900-fields"),
+        pytest.param(
+            ['Bearer realm="a", bearer realm="a"', 'BEARER realm="a"'],
+            [Challenge("Bearer", (("realm", "a"),))],
+            id="case-of-scheme",
+        ),
+        pytest.param(
+            ['Bearer a="1", b="2", Bearer b="2", a="1"'],
+            [Challenge("Bearer", (("a", "1"), ("b", "2")))],
+            id="order-of-params",
+        ),
+        pytest.param(
+            ['Bearer realm="a", Bearer realm="b"'],
+            [Challenge("Bearer", (("realm", "a"),)), Challenge("Bearer", (("realm", "b"),))],
+            id="different-params-kept",
+        ),
+        pytest.param(
+            [", ".join(f"S{i}" for i in range(16))],
+            [Challenge(f"S{i}") for i in range(16)],
+            id="16-distinct",
+        ),
+        pytest.param([", ".join(f"S{i}" for i in range(17))], None, id="17-distinct"),
+        pytest.param([", ".join(f'Bearer n="{i}"' for i in range(1100))], None, id="1100-distinct"),
+        pytest.param([""] * 5000, None, id="5000-empty-fields"),
+        pytest.param(["Bearer"] * 2000, None, id="2000-fields-over-8k"),
+        pytest.param(
+            ["B" * 4095, "C" * 4095], [Challenge("B" * 4095), Challenge("C" * 4095)], id="8k-joined"
+        ),
+        pytest.param(["B" * 4096, "C" * 4096], None, id="over-8k-joined"),
+    ],
+)
+def test_reader_bounds_and_collapses(values: list[str], expected: list[Challenge] | None) -> None:
+    assert parse_challenges(values) == expected
+
+
+def test_rendered_size_counts_as_the_reader_does() -> None:
+    challenges = [Challenge("B" * 4095), Challenge("C" * 4095)]
+    assert rendered_size(challenges) == len(", ".join(c.render() for c in challenges)) == 8192
+    assert parse_challenges([c.render() for c in challenges]) == challenges
+    assert rendered_size([]) == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(hostile, max_size=40))
+def test_reader_output_is_bounded_and_distinct(values: list[str]) -> None:
+    result = parse_challenges(values)
+    if result is None:
+        return
+    assert len(result) <= MAX_CHALLENGES
+    keys = [(c.scheme.lower(), tuple(sorted(c.params)), c.token68) for c in result]
+    assert len(set(keys)) == len(keys)
+
+
+# --- finding 3: a scheme the app wrote from its client's secret is no scheme ---
+
+TOKEN = "AbCdEf0123456789XyZ-mixed"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlX2hlcmU"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(TOKEN, [], id="is-secret"),
+        pytest.param(f'{TOKEN.lower()} realm="x"', [], id="lowercased"),
+        pytest.param(f"x{TOKEN}y", [], id="holds-secret"),
+        pytest.param(TOKEN[2:14], [], id="piece-of-secret"),
+        pytest.param(f"{JWT}, Bearer", [Challenge("Bearer")], id="jwt-shape"),
+        pytest.param(
+            "Bearer, Newauth realm=x",
+            [Challenge("Bearer"), Challenge("Newauth", (("realm", "x"),))],
+            id="others-kept",
+        ),
+    ],
+)
+def test_reader_drops_echoed_schemes(value: str, expected: list[Challenge]) -> None:
+    assert parse_challenges([value], (TOKEN,)) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "echoes"),
+    [
+        pytest.param(TOKEN, True, id="equal"),
+        pytest.param(TOKEN.upper(), True, id="case"),
+        pytest.param(f"ab{TOKEN}", True, id="holds"),
+        pytest.param(TOKEN[5:13], True, id="piece-8"),
+        pytest.param(TOKEN[5:12], False, id="piece-7"),
+        pytest.param(JWT, True, id="credential-shape"),
+        pytest.param("TlRMTVNTUAACAAAADAAMADAAAAA=", False, id="ntlm-blob"),
+        pytest.param("Negotiate", False, id="scheme"),
+    ],
+)
+def test_echoes_secret(word: str, echoes: bool) -> None:
+    assert echoes_secret(word, (TOKEN,), entropy=False) is echoes

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.datastructures import WWWAuthenticate
 
+from authhygiene.core.challenge import MAX_HEADER_CHARS, parse_challenges, rendered_size
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision, decide, merge_vary
 from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.misconfig import MISCONFIG
 from authhygiene.core.policy import Policy
 from authhygiene.core.reasons import Reason
 
@@ -853,3 +858,319 @@ def test_utf8_in_the_apps_challenge_description() -> None:
 def test_cacheable_failure_is_reported(cache_control: str, flagged: bool) -> None:
     decision = run(BEARER, app_headers=(("cache-control", cache_control),))
     assert ("cacheable_failure" in decision.misconfig) is flagged
+
+
+# --- finding 3: nothing of the request's secrets in the app's challenge -------
+
+MIXED = "AbCdEf0123456789XyZ-mixed"
+MIXED_BEARER = (("authorization", f"Bearer {MIXED}"),)
+OURS_401 = (
+    'Bearer realm="api", error="invalid_token", error_description="The credentials were rejected."'
+)
+
+
+@pytest.mark.parametrize(
+    ("app_challenge", "expected"),
+    [
+        # RFC 6750 §3: a Bearer challenge has no token68; one is an echo.
+        pytest.param(f"Bearer {MIXED}", [OURS_401], id="bearer-token68"),
+        pytest.param(f"bearer {MIXED}==", [OURS_401], id="bearer-token68-padded"),
+        pytest.param(f"DPoP {MIXED}, Bearer", ['DPoP realm="api"', OURS_401], id="dpop-token68"),
+        pytest.param(f"Basic {MIXED}", ['Basic realm="api", charset="UTF-8"'], id="basic-token68"),
+        # Other schemes may carry a token68 (Negotiate, NTLM): not one that
+        # is, holds or is a piece of the request's secret, or a credential.
+        pytest.param(f"Negotiate {MIXED}", ['Negotiate realm="api"'], id="negotiate-secret"),
+        pytest.param(f"Negotiate {MIXED[3:15]}", ['Negotiate realm="api"'], id="negotiate-piece"),
+        pytest.param(f"Negotiate {EXPIRED}", ['Negotiate realm="api"'], id="negotiate-jwt"),
+        pytest.param(
+            "NTLM TlRMTVNTUAACAAAADAAMADAAAAA=",
+            ["NTLM TlRMTVNTUAACAAAADAAMADAAAAA="],
+            id="ntlm-kept",
+        ),
+        # A scheme that is the secret: the challenge goes, ours replaces it
+        # (which error it carries is the diagnosis's, from the challenges it
+        # reads: see test_challenge.py::test_reader_drops_echoed_schemes).
+        pytest.param(MIXED, None, id="scheme-is-secret"),
+        pytest.param(f"X{MIXED}", None, id="scheme-holds-secret"),
+        pytest.param(f'{MIXED.lower()} realm="x"', None, id="scheme-lowercased"),
+        # A parameter name that holds the secret (the reader lowercases names).
+        pytest.param(
+            f'Bearer realm="x", {MIXED}="1", a="b"',
+            [
+                'Bearer realm="x", a="b", error="invalid_token",'
+                ' error_description="The credentials were rejected."'
+            ],
+            id="param-name",
+        ),
+        # Values: the secret, a piece of it, a credential shape.
+        pytest.param(
+            f'Bearer realm="x", hint="{MIXED[:12]}"',
+            [
+                'Bearer realm="x", hint="[redacted]", error="invalid_token",'
+                ' error_description="The credentials were rejected."'
+            ],
+            id="value-piece",
+        ),
+        pytest.param(
+            f"Bearer realm=x, hint={MIXED}",
+            [
+                'Bearer realm="x", hint="[redacted]", error="invalid_token",'
+                ' error_description="The credentials were rejected."'
+            ],
+            id="value-token",
+        ),
+        pytest.param(
+            f'Bearer error="invalid_token", error_uri="https://x.example/e?t={MIXED}"',
+            [OURS_401],
+            id="error-uri-with-secret",
+        ),
+    ],
+)
+def test_app_challenge_never_echoes_a_secret(
+    app_challenge: str, expected: list[str] | None
+) -> None:
+    decision = run(MIXED_BEARER, app_headers=(("www-authenticate", app_challenge),))
+    values = header(decision, "www-authenticate")
+    if expected is None:
+        assert [value.split(",")[0] for value in values] == ['Bearer realm="api"']
+    else:
+        assert values == expected
+    for value in values:
+        assert MIXED.lower() not in value.lower()
+        assert MIXED[:12].lower() not in value.lower()
+        assert WWWAuthenticate.from_header(value) is not None
+    assert MIXED not in decision.body.decode()
+
+
+# --- finding 10: the challenges we write are bounded and read back ------------
+
+
+def test_thousand_repeated_challenges_become_one() -> None:
+    decision = run(BEARER, app_headers=(("www-authenticate", ",".join(["Bearer"] * 1100)),))
+    assert header(decision, "www-authenticate") == [
+        'Bearer realm="api", error="invalid_token",'
+        ' error_description="The credentials were rejected."'
+    ]
+    assert "app_challenge_invalid" not in decision.misconfig
+
+
+def test_thousand_distinct_challenges_are_replaced() -> None:
+    value = ", ".join(f'Bearer n="{i}"' for i in range(1100))[:8000].rsplit(",", 1)[0]
+    decision = run(BEARER, app_headers=(("www-authenticate", value),))
+    assert header(decision, "www-authenticate") == [OURS_401.replace(MIXED, SECRET)]
+    assert "app_challenge_invalid" in decision.misconfig
+
+
+def test_challenge_that_would_grow_past_the_bound_is_ours() -> None:
+    params = ", ".join(f'p{i:02d}="{"x" * 488}"' for i in range(16))
+    value = f"Bearer {params}"
+    assert len(value) <= MAX_HEADER_CHARS
+    url = "https://api.example/.well-known/oauth-protected-resource/" + "r" * 300
+    decision = run(BEARER, app_headers=(("www-authenticate", value),), resource_metadata=url)
+    (written,) = header(decision, "www-authenticate")
+    assert written.startswith('Bearer realm="api", error="invalid_token"')
+    assert parse_challenges([written]) is not None
+
+
+hostile_text = st.text(max_size=600) | st.lists(
+    st.sampled_from([*'\r\n\x00\t"\\,= ;aZ\x7f\x80\xff', "Bearer", "Basic", " realm=", MIXED]),
+    max_size=120,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(hostile_text, max_size=4),
+    status=st.sampled_from([400, 401, 403]),
+    schemes=st.sampled_from([("Bearer",), ("Bearer", "Basic"), ("Basic", "DPoP", "Bearer")]),
+    sent=st.sampled_from([MIXED_BEARER, (("authorization", f"Basic {MIXED}"),), ()]),
+)
+def test_any_app_challenge_gives_challenges_we_and_werkzeug_read(
+    values: list[str], status: int, schemes: tuple[str, ...], sent: tuple[tuple[str, str], ...]
+) -> None:
+    app_headers = tuple(("www-authenticate", value) for value in values)
+    policy = Policy.from_options({"realm": "api", "schemes": schemes})
+    view = RequestView("GET", "/items", "", sent, "127.0.0.1")
+    decision = decide(policy, view, AppAnswer(status, app_headers, b""), now=NOW)
+    if decision is None:
+        return
+    written = header(decision, "www-authenticate")
+    assert rendered_size(parse_challenges(written) or []) <= MAX_HEADER_CHARS
+    assert len(", ".join(written)) <= MAX_HEADER_CHARS
+    ours = parse_challenges(written)
+    assert ours is not None
+    assert len(ours) == len(written)
+    for value, mine in zip(written, ours, strict=True):
+        oracle = WWWAuthenticate.from_header(value)
+        assert oracle is not None, value
+        assert oracle.type == mine.scheme.lower()
+        assert dict(oracle.parameters) == dict(mine.params)
+        assert (oracle.token or None) == mine.token68
+        assert MIXED.lower() not in value.lower()
+    if decision.status == 401:
+        assert written
+
+
+# --- finding 16: a 400 or 403 carries only the challenge that conveys its error
+
+
+@pytest.mark.parametrize(
+    ("sent", "status", "declared", "app_challenge", "expected"),
+    [
+        pytest.param(
+            BEARER,
+            403,
+            Declared(Reason.INSUFFICIENT_SCOPE, {"required_scope": "items:write"}),
+            None,
+            [
+                'Bearer realm="api", error="insufficient_scope", scope="items:write",'
+                " error_description=\"This resource requires the scope 'items:write'.\""
+            ],
+            id="403-insufficient-scope",
+        ),
+        pytest.param(
+            (("authorization", "Bearer "),),
+            401,
+            None,
+            None,
+            [
+                'Bearer realm="api", error="invalid_request",'
+                ' error_description="The Authorization header names a scheme but carries no'
+                ' credential."'
+            ],
+            id="400-malformed",
+        ),
+        pytest.param(
+            BEARER,
+            403,
+            Declared(Reason.INSUFFICIENT_SCOPE, {"required_scope": "a"}),
+            'Basic realm="x", Negotiate abc==, Bearer',
+            [
+                'Bearer realm="api", error="insufficient_scope", scope="a",'
+                " error_description=\"This resource requires the scope 'a'.\""
+            ],
+            id="403-app-challenges",
+        ),
+        pytest.param(
+            BEARER,
+            403,
+            Declared(Reason.INSUFFICIENT_SCOPE, {"required_scope": "a"}),
+            'Basic realm="x"',
+            [
+                'Bearer realm="api", error="insufficient_scope", scope="a",'
+                " error_description=\"This resource requires the scope 'a'.\""
+            ],
+            id="403-app-basic-only",
+        ),
+        pytest.param(
+            BEARER,
+            401,
+            None,
+            None,
+            [
+                'Bearer realm="api", error="invalid_token",'
+                ' error_description="The credentials were rejected."',
+                'Basic realm="api", charset="UTF-8"',
+            ],
+            id="401-both",
+        ),
+    ],
+)
+def test_400_and_403_carry_only_the_error_challenge(
+    sent: tuple[tuple[str, str], ...],
+    status: int,
+    declared: Declared | None,
+    app_challenge: str | None,
+    expected: list[str],
+) -> None:
+    app_headers = (("www-authenticate", app_challenge),) if app_challenge else ()
+    decision = run(
+        sent, status=status, declared=declared, app_headers=app_headers, schemes=("Bearer", "Basic")
+    )
+    assert header(decision, "www-authenticate") == expected
+
+
+# --- finding 17: machine-read parameters before error_description --------------
+
+# What the MCP python SDK does: search the whole header for the first scope=.
+_NAIVE_SCOPE_RE = re.compile(r'scope="([^"]*)"|scope=([^\s,]+)')
+
+
+@pytest.mark.parametrize(
+    ("declared", "options", "machine"),
+    [
+        pytest.param(
+            Declared(
+                Reason.INSUFFICIENT_SCOPE,
+                {"required_scope": "items:write"},
+                'Ask for scope="admin" or scope=root',
+            ),
+            {},
+            ("error", "scope"),
+            id="scope",
+        ),
+        pytest.param(
+            Declared(
+                Reason.STEP_UP_REQUIRED,
+                {"acr_values": ["mfa"], "max_age": 60},
+                "Use acr_values=phr max_age=0 scope=admin",
+            ),
+            {"resource_metadata": "https://api.example/.well-known/oauth-protected-resource"},
+            ("error", "acr_values", "max_age", "resource_metadata"),
+            id="step-up",
+        ),
+        pytest.param(
+            Declared(Reason.TOKEN_REVOKED, {}, "revoked; scope=admin was granted"),
+            {"resource_metadata": "https://api.example/.well-known/oauth-protected-resource"},
+            ("error", "resource_metadata"),
+            id="revoked",
+        ),
+    ],
+)
+def test_machine_read_parameters_come_first(
+    declared: Declared, options: dict[str, Any], machine: tuple[str, ...]
+) -> None:
+    decision = run(BEARER, status=403, declared=declared, **options)
+    (value,) = header(decision, "www-authenticate")
+    parsed = WWWAuthenticate.from_header(value)
+    assert parsed is not None
+    names = list(parsed.parameters)
+    assert names[-1] == "error_description"
+    for name in machine:
+        assert name in names
+        assert value.index(f"{name}=") < value.index("error_description=")
+    # No `name=` inside the description for a naive parser to read.
+    assert "=" not in parsed.parameters["error_description"]
+    found = _NAIVE_SCOPE_RE.search(value)
+    if "scope" in machine:
+        assert found is not None
+        assert (found.group(1) or found.group(2)) == parsed.parameters["scope"]
+    else:
+        assert found is None
+
+
+def test_description_is_transliterated_in_header_and_body() -> None:
+    decision = run(
+        BEARER, declared=Declared(Reason.TOKEN_REVOKED, {}, "Cl\u00e9 r\u00e9voqu\u00e9e")
+    )
+    assert challenge(decision).parameters["error_description"] == "Cle revoquee"
+    assert body(decision)["error_description"] == "Cle revoquee"
+    assert body(decision)["detail"] == "Cl\u00e9 r\u00e9voqu\u00e9e"
+
+
+@pytest.mark.parametrize(
+    ("realm", "kinds"),
+    [
+        pytest.param("api", (), id="plain"),
+        pytest.param("my api (v2): ops.example", (), id="punctuation"),
+        pytest.param('my "api"', ("realm_quoted_pair",), id="quote"),
+        pytest.param("corp\\api", ("realm_quoted_pair",), id="backslash"),
+    ],
+)
+def test_realm_that_needs_a_quoted_pair_is_a_misconfig(realm: str, kinds: tuple[str, ...]) -> None:
+    policy = Policy.from_options({"realm": realm})
+    assert policy.misconfig == kinds
+    assert all(kind in MISCONFIG and MISCONFIG[kind].fix for kind in kinds)
+    # The realm is still sent as written, as a quoted-string both parsers read.
+    decision = run((), realm=realm)
+    assert challenge(decision).parameters["realm"] == realm

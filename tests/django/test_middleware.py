@@ -549,3 +549,135 @@ def test_report_only_with_auth_failure_logs(
     assert event["reason"] == "insufficient_scope"
     assert event["would_status"] == 403
     assert_not_leaked(good_token, log.calls)
+
+
+# --- HEAD runs the view once; a refusal whose body breaks is still answered -----
+# (issue 12, findings 14 and 15, on Django: the view runs once per request and
+# its replaced response is closed whatever its close does.)
+
+COUNTED: list[str] = []
+CLOSED: list[str] = []
+
+
+def counted_refusal(request: Any) -> Any:
+    from django.http import JsonResponse
+
+    COUNTED.append(request.method)
+    return JsonResponse({"detail": "Token has expired"}, status=401)
+
+
+def breaking_stream(request: Any) -> Any:
+    from django.http import StreamingHttpResponse
+
+    class Chunks:
+        def __iter__(self) -> Any:
+            yield b'{"detail": "Invalid '
+            raise RuntimeError("the stream broke")
+
+        def close(self) -> None:
+            CLOSED.append("stream")
+
+    response = StreamingHttpResponse(Chunks(), status=401, content_type="application/json")
+    # A close hook the app added: Django runs it when the response is closed.
+    response._resource_closers.append(lambda: CLOSED.append("closer"))
+    return response
+
+
+def _urlpatterns() -> list[Any]:
+    from django.urls import path
+
+    return [path("refuse", counted_refusal), path("breaking", breaking_stream)]
+
+
+urlpatterns = _urlpatterns()
+HERE = override_settings(ROOT_URLCONF=__name__)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("authorization", ["bearer", "none"])
+def test_head_runs_the_view_once_and_answers_like_get(
+    kind: str, authorization: str, bad_token: str, log: CapturingLogger
+) -> None:
+    headers = bearer(bad_token) if authorization == "bearer" else {}
+    COUNTED.clear()
+    with HERE:
+        get, _ = fetch(kind, "/refuse", headers=headers)
+        head, head_body = fetch(kind, "/refuse", method="head", headers=headers)
+    assert COUNTED == ["GET", "HEAD"]
+    assert head_body == b""
+    assert head.status_code == get.status_code == 401
+    assert head["WWW-Authenticate"] == get["WWW-Authenticate"]
+    assert head["Content-Type"] == "application/problem+json"
+    assert head["Content-Length"] == get["Content-Length"]  # RFC 9110 §9.3.2
+    reasons = [(e["method"], e["reason"]) for e in events(log, "auth.failure")]
+    assert reasons[0][1] == reasons[1][1]
+    assert [method for method, _ in reasons] == ["GET", "HEAD"]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_streaming_refusal_that_breaks_is_answered_and_closed(
+    kind: str, bad_token: str, log: CapturingLogger
+) -> None:
+    CLOSED.clear()
+    with HERE:
+        response, body = fetch(kind, "/breaking", headers=bearer(bad_token))
+    assert response.status_code == 401
+    problem = _problem(response, body)
+    assert problem["status"] == 401
+    assert response["Cache-Control"] == "no-store"
+    assert sorted(CLOSED) == ["closer", "stream"]  # the replaced response was closed
+
+
+def test_a_close_that_raises_is_logged_not_a_500(
+    bad_token: str, log: CapturingLogger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.http import HttpResponseBase as Base
+
+    def close(self: Any) -> None:
+        if self.status_code == 401 and not self.get("Content-Type", "").endswith("problem+json"):
+            raise RuntimeError("close failed")
+
+    monkeypatch.setattr(Base, "close", close)
+    with HERE:
+        response, body = fetch("sync", "/refuse", headers=bearer(bad_token))
+    assert response.status_code == 401
+    assert _problem(response, body)["reason"] == "token_expired"
+    kinds = [e["kind"] for e in events(log, "auth.misconfig")]
+    assert kinds.count("app_body_error") == 1
+
+
+def test_real_server_head_runs_the_view_once(bad_token: str, log: CapturingLogger) -> None:
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from tests.e2e.servers import WerkzeugThread, raw_exchange
+
+    def exchange(port: int, method: str, path: str) -> tuple[int, str, bytes]:
+        raw = raw_exchange(
+            port,
+            (
+                f"{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {bad_token}\r\n\r\n"
+            ).encode(),
+        )
+        head, _, body = raw.partition(b"\r\n\r\n")
+        text = head.decode("latin-1")
+        status = int(text.split(" ")[1])
+        challenge = re.search(r"(?im)^www-authenticate: (.*)$", text)
+        return status, challenge.group(1) if challenge else "", body
+
+    COUNTED.clear()
+    CLOSED.clear()
+    with HERE, WerkzeugThread(WSGIHandler()) as server:
+        get = exchange(server.port, "GET", "/refuse")
+        head = exchange(server.port, "HEAD", "/refuse")
+        broken = exchange(server.port, "GET", "/breaking")
+    assert COUNTED == ["GET", "HEAD"]
+    assert head[:2] == get[:2]
+    assert get[0] == 401
+    assert head[2] == b""
+    assert broken[0] == 401
+    assert json.loads(broken[2])["status"] == 401
+    assert sorted(CLOSED) == ["closer", "stream"]
+    reasons = [e["reason"] for e in events(log, "auth.failure")]
+    assert reasons[0] == reasons[1] == "token_expired"
+    assert_not_leaked(bad_token, log.calls)

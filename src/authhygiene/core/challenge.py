@@ -21,22 +21,35 @@ Grammar (RFC 9110 §11.6.1, §11.2, §5.6.2, §5.6.4)::
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from authhygiene.core.credentials import TCHAR_RE, canonical_scheme
+from authhygiene.core.credentials import TCHAR_RE, TOKEN_SCHEMES, canonical_scheme
+from authhygiene.core.redact import scrub
 
 __all__ = [
+    "ECHO_MIN_PIECE",
     "Challenge",
+    "echoes_secret",
     "parse_challenges",
     "quote",
+    "rendered_size",
     "rfc6750_text",
     "scope_value",
 ]
 
 MAX_PARAM_CHARS = 512
+# Bounds on what we read from an app, and on what we write: the whole of its
+# WWW-Authenticate fields (each field counts two characters more, the ", "
+# that would join it to the next, so ten thousand empty fields are bounded
+# too) and its distinct challenges, after duplicates are collapsed.
 MAX_HEADER_CHARS = 8 * 1024
+MAX_CHALLENGES = 16
+_FIELD_COST = 2
 
+# Registered schemes are never an echo (RFC 9110 §16.4.1 registry names).
+_KNOWN_SCHEMES = TOKEN_SCHEMES | {"Basic", "Digest", "Negotiate", "NTLM", "HOBA", "Mutual"}
 _TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _OWS = " \t"
 # Characters outside RFC 9110 §5.6.4 qdtext/quoted-pair content (CTLs, DEL,
@@ -63,11 +76,64 @@ def quote(value: str) -> str:
     return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# Letters NFKD does not decompose, and punctuation it leaves outside ASCII,
+# spelled the way a reader of ASCII expects them.
+_ASCII_SPELLING = str.maketrans(
+    {
+        "\u00df": "ss",
+        "\u00e6": "ae",
+        "\u00c6": "AE",
+        "\u0153": "oe",
+        "\u0152": "OE",
+        "\u00f8": "o",
+        "\u00d8": "O",
+        "\u0111": "d",
+        "\u0110": "D",
+        "\u0142": "l",
+        "\u0141": "L",
+        "\u00fe": "th",
+        "\u00de": "Th",
+        "\u0131": "i",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201c": "'",
+        "\u201d": "'",
+        "\u201e": "'",
+        "\u00ab": "'",
+        "\u00bb": "'",
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+    }
+)
+# `name=` in a description: parsers that search the whole header for
+# `scope=` (the MCP python SDK does) would read a value from inside it.
+_PARAM_LIKE_RE = re.compile(r"\s*=+\s*")
+
+
+def _ascii_folded(text: str) -> str:
+    """Non-ASCII letters spelled in ASCII where they have a spelling
+    (`clé révoquée` -> `cle revoquee`): NFKD, combining marks dropped."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text.translate(_ASCII_SPELLING))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def rfc6750_text(value: str, limit: int = 200) -> str:
-    """Fold `value` into RFC 6750 §3's error_description charset: `"` and `\\`
-    are not allowed at all (not even escaped), so they become `'` and `/`;
-    anything else outside %x20-7E is dropped."""
-    folded = value[: limit * 4].replace('"', "'").replace("\\", "/")
+    """Fold `value` into RFC 6750 §3's error_description charset: non-ASCII
+    letters are transliterated, `"` and `\\` are not allowed at all (not even
+    escaped), so they become `'` and `/`, `=` becomes `: ` (no `name=` inside a
+    description for a naive parser to find); anything else outside %x20-7E
+    is dropped."""
+    folded = _ascii_folded(value[: limit * 4])[: limit * 4]
+    folded = folded.replace('"', "'").replace("\\", "/")
+    if "=" in folded:
+        folded = _PARAM_LIKE_RE.sub(": ", folded)
     text = " ".join(_NOT_RFC6750_RE.sub("", folded).split())
     if len(text) > limit:
         text = text[: limit - 3].rstrip() + "..."
@@ -216,23 +282,71 @@ def _parse(text: str) -> list[Challenge]:
     ]
 
 
-def parse_challenges(values: Iterable[str]) -> list[Challenge] | None:
+# A secret this long or longer is looked for anywhere in a word of the app's
+# challenge; a word this long or longer anywhere in a secret.
+ECHO_MIN_SECRET = 4
+ECHO_MIN_PIECE = 8
+
+
+def echoes_secret(word: str, secrets: Iterable[str], *, entropy: bool = True) -> bool:
+    """Whether a word of an app's challenge (a scheme, a parameter name, a
+    token68) is, holds or is a piece of one of the request's secrets, or has
+    a credential's shape. Case-insensitive: the reader lowercases names."""
+    lowered = word.lower()
+    kept = tuple(secret for secret in secrets if secret)
+    for secret in kept:
+        folded = secret.lower()
+        if (
+            lowered == folded
+            or (len(folded) >= ECHO_MIN_SECRET and folded in lowered)
+            or (len(lowered) >= ECHO_MIN_PIECE and lowered in folded)
+        ):
+            return True
+    return scrub(word, kept, entropy=entropy) != word
+
+
+def parse_challenges(
+    values: Iterable[str], secrets: tuple[str, ...] = ()
+) -> list[Challenge] | None:
     """Parse one or more WWW-Authenticate field values.
 
     Returns None when any value is not valid per RFC 9110 §11.6.1 (bad syntax,
     control characters, a parameter given twice, or more than we are willing
-    to read): such a header is replaced as a whole. A missing `realm` is not
-    invalid here; the decider adds the policy's realm.
+    to read: `MAX_HEADER_CHARS` in all, `MAX_CHALLENGES` distinct ones): such
+    a header is replaced as a whole. A challenge repeated with the same
+    parameters is read once. A challenge whose scheme is one of `secrets`
+    (the request's), holds one or has a credential's shape is an echo, not a
+    scheme the API takes: it is left out. A missing `realm` is not invalid
+    here; the decider adds the policy's realm.
     """
     result: list[Challenge] = []
+    seen: set[tuple[str, tuple[tuple[str, str], ...], str | None]] = set()
     total = 0
     for value in values:
-        total += len(value)
-        if total > MAX_HEADER_CHARS:
+        # Bound before work: the size is known before a character is parsed.
+        total += len(value) + _FIELD_COST
+        if total > MAX_HEADER_CHARS + _FIELD_COST:
             return None
         try:
             challenges = _parse(value)
         except _InvalidError:
             return None
-        result.extend(challenges)
+        for challenge in challenges:
+            if challenge.scheme not in _KNOWN_SCHEMES and echoes_secret(challenge.scheme, secrets):
+                continue
+            key = (challenge.scheme.lower(), tuple(sorted(challenge.params)), challenge.token68)
+            if key in seen:
+                continue  # "Bearer, Bearer, ..." says no more than "Bearer"
+            if len(seen) >= MAX_CHALLENGES:
+                return None
+            seen.add(key)
+            result.append(challenge)
     return result
+
+
+def rendered_size(challenges: Iterable[Challenge]) -> int:
+    """What `challenges` cost as header fields, counted as `parse_challenges`
+    counts them: a list we write is one we would read back if it is at most
+    `MAX_HEADER_CHARS` and holds at most `MAX_CHALLENGES`."""
+    size = sum(len(challenge.render()) + _FIELD_COST for challenge in challenges)
+    return max(0, size - _FIELD_COST)

@@ -67,6 +67,19 @@ MISCONFIG: dict[str, MisconfigInfo] = {
         " reason, its challenge and no-store",
         "report it to authhygiene with the logged error type; the app needs no change",
     ),
+    # Logged by the WSGI and Django adapters, with the app's status only.
+    "app_body_error": MisconfigInfo(
+        "the app's refusal body raised while it was read or closed; the refusal was"
+        " answered from what had been read",
+        "fix the app's response iterable (its iteration or its close())",
+    ),
+    # Logged once at start-up, from `Policy.misconfig`.
+    "realm_quoted_pair": MisconfigInfo(
+        "the realm holds a double quote or a backslash",
+        "the realm is sent as a quoted-string, where a double quote or a backslash becomes a"
+        " quoted-pair that urllib and several npm WWW-Authenticate parsers misread; use a"
+        " realm of letters, digits, spaces and punctuation other than those two",
+    ),
     # Logged with the exception text as `error` instead of a fix.
     "invalid_options": MisconfigInfo(
         "the middleware's options are invalid",

@@ -205,6 +205,14 @@ class Policy:
             )
         return policy
 
+    @property
+    def misconfig(self) -> tuple[str, ...]:
+        """What is valid but ill-advised in these options, for one
+        `auth.misconfig` event at start-up (`authhygiene.core.misconfig`)."""
+        # RFC 9110 §5.6.4 allows quoted-pairs in realm, but urllib's and
+        # several npm WWW-Authenticate parsers read `realm="a\\"b"` wrongly.
+        return ("realm_quoted_pair",) if '"' in self.realm or "\\" in self.realm else ()
+
     def problem_type(self, reason: str) -> str:
         """The RFC 9457 `type` URI for `reason`."""
         return self.problem_type_base + reason.replace("_", "-")

@@ -8,6 +8,7 @@ view, which re-raises what its exception handler does not know) arrives in
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -29,7 +30,8 @@ from authhygiene.core.policy import PolicyError
 from authhygiene.core.reasons import REASONS
 from authhygiene.django import checks as _checks  # noqa: F401  (registers the checks)
 from authhygiene.errors import AuthFailure
-from authhygiene.wsgi import view_from_environ
+from authhygiene.logging import emit_misconfig
+from authhygiene.wsgi import APP_BODY_ERROR, view_from_environ
 
 __all__ = ["AuthHygieneMiddleware"]
 
@@ -168,11 +170,15 @@ class AuthHygieneMiddleware:
         )
         if decision is None or not decision.rewrite:
             return response
-        return _response(decision, response)
+        return _response(decision, response, self.runtime.logger, head=request.method == "HEAD")
 
 
-def _response(decision: Decision, original: HttpResponseBase) -> HttpResponse:
-    response = HttpResponse(decision.body, status=decision.status)
+def _response(
+    decision: Decision, original: HttpResponseBase, logger: Any, *, head: bool
+) -> HttpResponse:
+    # RFC 9110 §9.3.2: a HEAD answer has the GET's header fields (its
+    # Content-Length among them) and no content; not every server drops it.
+    response = HttpResponse(b"" if head else decision.body, status=decision.status)
     challenges = []
     for name, value in decision.headers:
         if name == "www-authenticate":
@@ -184,6 +190,13 @@ def _response(decision: Decision, original: HttpResponseBase) -> HttpResponse:
         # comma-separated list of challenges in one field.
         response["WWW-Authenticate"] = ", ".join(challenges)
     response.cookies = original.cookies
-    if hasattr(original, "close"):
+    # The view's response is replaced: close it (a streaming body's generator
+    # runs its cleanup). Its close() raising is the app's bug, but the refusal
+    # is complete and correct: it is answered, and the error logged once by
+    # kind, instead of the 500 Django would make of it.
+    try:
         original.close()
+    except Exception:
+        with contextlib.suppress(Exception):
+            emit_misconfig(logger, (APP_BODY_ERROR,), {"status": original.status_code})
     return response
