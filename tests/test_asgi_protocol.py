@@ -15,6 +15,8 @@ from typing import Any
 import jwt
 import pytest
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from authhygiene import AuthFailure, AuthHygiene, Reason
 
@@ -332,3 +334,172 @@ def test_the_summary_names_the_events_it_counted(report_only: bool, event: str) 
     summaries = [c.kwargs for c in captured.calls if c.args[0].endswith(".suppressed")]
     assert [c.args[0] for c in captured.calls if c.args[0].endswith(".suppressed")] == [event]
     assert summaries[0]["count"] == 2
+
+
+# --- messages before the start: not ours, passed on as sent ------------------------
+
+EXTENSION_MESSAGES = [
+    pytest.param({"type": "http.response.debug", "info": {"template": "t"}}, id="debug"),
+    pytest.param({"type": "http.response.push", "path": "/a.css", "headers": []}, id="push"),
+    pytest.param({"type": "http.response.early_hint", "links": [b"</a>"]}, id="early-hint"),
+    pytest.param({"type": "http.response.zz-made-up", "status": 401}, id="made-up-with-status"),
+    pytest.param({"type": "http.response.zz-made-up"}, id="made-up"),
+]
+
+
+@pytest.mark.parametrize("extension", EXTENSION_MESSAGES)
+@pytest.mark.parametrize("status", [200, 204, 302, 404, 500, 503])
+def test_extension_messages_before_start_pass_on_in_order(extension: Message, status: int) -> None:
+    messages = (extension, dict(extension), start(status), body(b"x", True), body(b"y"))
+    sent = run(wrap(app_sending(*messages)))
+    assert sent == list(messages)
+    assert sent[0] is extension
+
+
+@pytest.mark.parametrize("extension", EXTENSION_MESSAGES)
+def test_extension_message_before_a_401_then_the_refusal(extension: Message) -> None:
+    sent = run(wrap(app_sending(extension, start(401), body(b"no"))))
+    assert sent[0] is extension
+    assert sent[1]["status"] == 401
+    assert json.loads(sent[2]["body"])["reason"] == "credentials_invalid"
+
+
+def test_extension_message_inside_a_held_401_keeps_its_place() -> None:
+    # Not an auth failure after all (report-only): every message, in order.
+    note = {"type": "http.response.zz-made-up"}
+    messages = (start(401), body(b"a", True), note, body(b"b"))
+    assert run(wrap(app_sending(*messages), report_only=True)) == list(messages)
+
+
+@given(
+    before=st.lists(st.sampled_from(["debug", "push", "early_hint", "zz"]), max_size=6),
+    status=st.sampled_from([100, 200, 201, 301, 404, 409, 500, 502, 503, 599]),
+    chunks=st.lists(st.binary(max_size=8), min_size=1, max_size=4),
+)
+@settings(max_examples=60, deadline=None)
+def test_passed_on_responses_are_the_app_messages(
+    before: list[str], status: int, chunks: list[bytes]
+) -> None:
+    """Whatever extension messages come first, a response that is not an
+    auth failure leaves as the very messages the app sent, in order."""
+    messages: list[Message] = [{"type": f"http.response.{kind}"} for kind in before]
+    messages.append(start(status))
+    messages += [body(chunk, True) for chunk in chunks[:-1]] + [body(chunks[-1])]
+    sent = run(wrap(app_sending(*messages)))
+    assert len(sent) == len(messages)
+    assert all(a is b for a, b in zip(sent, messages, strict=True))
+
+
+# --- a 5xx is not held, but for the server-error layer's plain 500 ------------------
+
+
+def run_watching(app_steps: Any) -> tuple[list[Message], list[int]]:
+    """Run `app_steps(send, seen)` wrapped; `seen` records, at each point the
+    app chooses, how many messages had reached the server."""
+    sent: list[Message] = []
+    seen: list[int] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def server_send(message: Message) -> None:
+        sent.append(message)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await app_steps(send, lambda: seen.append(len(sent)))
+
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [], "client": None}
+    asyncio.run(wrap(app)(scope, receive, server_send))
+    return sent, seen
+
+
+@pytest.mark.parametrize("status", [501, 502, 503, 504, 599])
+def test_complete_non_500_passes_at_once(status: int) -> None:
+    async def steps(send: Any, mark: Any) -> None:
+        await send(start(status))
+        await send(body(b"busy"))
+        mark()  # still in the app: nothing awaited since
+
+    sent, seen = run_watching(steps)
+    assert seen == [2]
+    assert [m.get("status") for m in sent] == [status, None]
+
+
+def test_streamed_500_passes_at_once() -> None:
+    async def steps(send: Any, mark: Any) -> None:
+        await send(start(500))
+        await send(body(b"a", True))
+        mark()
+        await send(body(b"b"))
+
+    sent, seen = run_watching(steps)
+    assert seen == [2]
+    assert len(sent) == 3
+
+
+@pytest.mark.parametrize("turns", [1, 10])
+def test_complete_500_leaves_while_a_background_task_runs(turns: int) -> None:
+    async def steps(send: Any, mark: Any) -> None:
+        await send(start(500))
+        await send(body(b"Internal Server Error"))
+        mark()  # held: an exception may follow at once
+        for _ in range(turns * 5):  # a background task's awaits
+            await asyncio.sleep(0)
+        mark()
+
+    sent, seen = run_watching(steps)
+    assert seen == [0, 2]
+    assert [m.get("status") for m in sent] == [500, None]
+
+
+def test_complete_500_then_trailers_leave_in_order() -> None:
+    trailers = {"type": "http.response.trailers", "headers": [], "more_trailers": False}
+
+    async def steps(send: Any, mark: Any) -> None:
+        await send(start(500))
+        await send(body(b"e"))
+        await send(trailers)
+        mark()
+
+    sent, seen = run_watching(steps)
+    assert seen == [3]
+    assert sent[2] is trailers
+
+
+@pytest.mark.parametrize("awaits", [0, 1, 2])
+def test_500_then_auth_failure_after_a_few_awaits_is_answered(awaits: int) -> None:
+    # A layer around the server-error layer may await while the error unwinds.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start(500))
+        await send(body(b"Internal Server Error"))
+        for _ in range(awaits):
+            await asyncio.sleep(0)
+        raise AuthFailure(Reason.TOKEN_REVOKED)
+
+    sent = run(wrap(app))
+    assert [m.get("status") for m in sent] == [401, None]
+    assert json.loads(sent[1]["body"])["reason"] == "token_revoked"
+
+
+def test_500_released_before_the_exception_is_not_sent_twice() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start(500))
+        await send(body(b"Internal Server Error"))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        raise AuthFailure(Reason.TOKEN_REVOKED)
+
+    captured: list[Message] = []
+
+    async def main() -> None:
+        async def receive() -> Message:
+            return {"type": "http.request"}
+
+        async def send(message: Message) -> None:
+            captured.append(message)
+
+        with pytest.raises(AuthFailure):  # the 500 is on the wire: nothing to add
+            await wrap(app)({"type": "http", "headers": []}, receive, send)
+
+    asyncio.run(main())
+    assert [m.get("status") for m in captured] == [500, None]

@@ -940,7 +940,9 @@ PLACEHOLDER_CASES = [
     pytest.param(
         "cookie=%s user=%s", ("theme=dark", "bob"), "cookie=[redacted] user=bob", id="cookie"
     ),
-    pytest.param("x-api-key=%d tries", (3,), "x-api-key=3 tries", id="number-placeholder"),
+    # A number under a secret name is a PIN or a numeric key (issue 12, finding 6).
+    pytest.param("x-api-key=%d tries", (3,), "x-api-key=[redacted] tries", id="number-placeholder"),
+    pytest.param("api_key_tries=%d", (3,), "api_key_tries=3", id="count-placeholder"),
     pytest.param(
         'login {"user": "%s", "password": "%s"}',
         ("bob", "hunter2hunter2"),
@@ -1191,3 +1193,77 @@ def test_hostile_text_is_scrubbed_in_linear_time() -> None:
         subprocess.run([sys.executable, "-c", code], check=True, timeout=30, capture_output=True)
     except subprocess.TimeoutExpired:
         pytest.fail("scrubbing 600 KB of hostile text took more than 30 s")
+
+
+# --- numbers under secret names (issue 12, finding 6) ------------------------------------
+
+DIGITS = "98765432109876543210"
+
+
+@pytest.mark.parametrize(
+    ("target", "logged"),
+    [
+        pytest.param(f"/items?access_token={DIGITS}", "/items?access_token=[redacted]", id="q"),
+        pytest.param(f"/items?page=2&api_key={DIGITS}", "/items?page=2&api_key=[redacted]"),
+        pytest.param(
+            "/login?password=20240611&otp=48151623",
+            "/login?password=[redacted]&otp=[redacted]",
+            id="password-otp",
+        ),
+        pytest.param("/items?page=2&limit=50", "/items?page=2&limit=50", id="plain-numbers"),
+    ],
+)
+def test_numeric_secrets_are_masked_in_uvicorn_and_gunicorn_lines(target: str, logged: str) -> None:
+    record = _record('%s - "%s %s HTTP/%s" %d', ("127.0.0.1:5000", "GET", target, "1.1", 401))
+    formatter = AccessFormatter(
+        fmt='%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False
+    )
+    RedactingFilter().filter(record)
+    assert formatter.format(record) == (
+        f'127.0.0.1:5000 - "GET {logged} HTTP/1.1" 401 Unauthorized'
+    )
+
+    path, _, query = target.partition("?")
+    atoms = SafeAtoms({"r": f"GET {target} HTTP/1.1", "U": path, "q": query, "s": "401"})
+    record = _record('"%(r)s" %(s)s %(q)s', (atoms,), name="gunicorn.access")
+    RedactingFilter().filter(record)
+    assert record.getMessage() == f'"GET {logged} HTTP/1.1" 401 {logged.partition("?")[2]}'
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        pytest.param({"otp": 123456}, {"otp": R}, id="int-otp"),
+        pytest.param({"password": 1234}, {"password": R}, id="int-password"),
+        pytest.param({"api_key": 9876543210.0}, {"api_key": R}, id="float-key"),
+        pytest.param({"session_id": "12345678"}, {"session_id": R}, id="digit-string"),
+        pytest.param(
+            {"password": None, "api_key": False, "token_count": 3, "max_tokens": 100},
+            {"password": None, "api_key": False, "token_count": 3, "max_tokens": 100},
+            id="nothing-to-hide",
+        ),
+    ],
+)
+def test_redactor_masks_numbers_under_secret_keys(
+    event: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    assert redacted({"event": "e", **event}) == {"event": "e", **expected}
+
+
+# --- caches bounded in bytes (issue 12, finding 13) --------------------------------------
+
+
+def test_key_kinds_and_clean_texts_keep_no_long_keys() -> None:
+    from authhygiene import logging as hygiene_logging
+
+    redactor = Redactor()
+    hygiene_logging._KEY_KINDS.clear()
+    for index in range(200):
+        long_name = f"x-{index}-" + "h" * 15_000
+        assert redacted({"event": "e", long_name + "_token": "v4lue-s3cret"}, redactor) == {
+            "event": "e",
+            long_name + "_token": R,
+        }
+        redacted({"event": "e", "ua": f"{index}" + "u" * 15_000}, redactor)
+    assert all(len(key) <= 64 for key in hygiene_logging._KEY_KINDS)
+    assert all(len(text) <= 512 for text in redactor._clean)

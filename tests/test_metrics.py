@@ -12,6 +12,7 @@ of its own, where the counts are absolute.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -372,3 +373,45 @@ def test_without_prometheus_client(hide: str, tmp_path: Path) -> None:
     assert out["required"] is not None
     assert "metrics=True needs prometheus-client" in out["required"]
     assert "authhygiene[prometheus]" in out["required"]
+
+
+# --- nothing blocks the event loop -----------------------------------------------------
+
+
+def test_prometheus_client_is_imported_with_the_module_not_per_middleware(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Starlette builds its middleware at the first request, inside the
+    event loop: the constructor must find prometheus-client already
+    imported, and never look for it (a file-system search) again."""
+    import importlib.util
+
+    import prometheus_client
+
+    from authhygiene import metrics
+
+    assert metrics._prometheus is prometheus_client
+
+    def no_search(*args: object, **kwargs: object) -> None:
+        raise AssertionError("searched for prometheus-client at construction")
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_search)
+    monkeypatch.setattr(importlib, "import_module", no_search)
+    assert metrics.failure_metrics(None) is metrics.failure_metrics(True) is not None
+
+
+@pytest.mark.parametrize("option", [None, True, False])
+def test_construction_in_a_running_loop_does_not_block(option: bool | None) -> None:
+    from blockbuster import blockbuster_ctx
+
+    from authhygiene import AuthHygiene
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("not called")
+
+    async def build() -> object:
+        return AuthHygiene(app, realm="api", metrics=option).runtime.metrics
+
+    with blockbuster_ctx():
+        built = asyncio.run(build())
+    assert (built is None) == (option is False)

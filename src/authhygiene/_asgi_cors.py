@@ -26,6 +26,7 @@ __all__ = [
     "Inspection",
     "app_layer_headers",
     "cors_step",
+    "find_app_cors",
     "inspect_app",
 ]
 
@@ -173,13 +174,26 @@ class Inspection:
 
 
 def _chain(app: object) -> list[object]:
+    """The layers from `app` inwards: each middleware's `app`, and a
+    Starlette/FastAPI app's `middleware_stack` once it has built it (at its
+    first request, so only after the app has run once)."""
     found = []
     for _ in range(_MAX_DEPTH):
         if app is None:
             break
         found.append(app)
-        app = getattr(app, "app", None)
+        inner = getattr(app, "app", None)
+        app = inner if inner is not None else getattr(app, "middleware_stack", None)
     return found
+
+
+def find_app_cors(app: object) -> Any:
+    """The app's own Starlette CORSMiddleware inside `app`, if any."""
+    try:
+        from starlette.middleware.cors import CORSMiddleware
+    except ImportError:  # pragma: no cover - starlette is a dependency
+        return None
+    return next((a for a in _chain(app) if isinstance(a, CORSMiddleware)), None)
 
 
 def _reflects_any_site(app_cors: Any) -> bool:

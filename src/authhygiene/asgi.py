@@ -2,12 +2,19 @@
 
 The success path costs one status check: the wrapped `send` looks at
 `http.response.start`, and for any status it does not watch it switches to
-forwarding every later message unchanged. A 401/403 is held (bounded) until
-its body is complete and handed to the core. A 5xx is held until the app
-returns, because Starlette's ServerErrorMiddleware sends its 500 *before*
-re-raising the exception, and an `AuthFailure` behind that 500 still
-deserves its own answer. Non-HTTP scopes (websocket, lifespan) are passed
-through before anything else happens.
+forwarding every later message unchanged. Messages the app sends before the
+start (`http.response.debug`, `http.response.push`, early hints, any other
+extension) pass on at once, unchanged and in order. A 401/403 is held
+(bounded) until its body is complete and handed to the core.
+
+One 5xx is held too: a 500 whose body is complete in its first message.
+Starlette's ServerErrorMiddleware sends that plain 500 *before* re-raising
+the exception, with nothing awaited in between, and an `AuthFailure` behind
+it still deserves its own answer. So the 500 waits only until the app
+returns, raises, sends again, or yields to the event loop (a background
+task running), whichever comes first. Any other 5xx, and a 500 streamed in
+several messages, passes on at once. Non-HTTP scopes (websocket, lifespan)
+are passed through before anything else happens.
 
 With ``cors=`` a CORS step runs first: it answers preflights before the app
 (and its auth) see them, and puts the CORS headers on every response start.
@@ -19,6 +26,7 @@ or HTTP call (see `authhygiene._asgi_cors`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -29,6 +37,7 @@ from authhygiene._asgi_cors import (
     Inspection,
     app_layer_headers,
     cors_step,
+    find_app_cors,
     inspect_app,
 )
 from authhygiene._runtime import Runtime, flush_suppressed
@@ -41,6 +50,7 @@ from authhygiene.core.decision import (
 )
 from authhygiene.core.diagnose import AppAnswer, Declared, declared_from_exception
 from authhygiene.core.reasons import REASONS
+from authhygiene.core.redact import remember
 from authhygiene.errors import AuthFailure
 from authhygiene.logging import emit_misconfig
 
@@ -79,6 +89,7 @@ class _Plan:
 
 _NO_PLAN = _Plan((), (), None, None, None, None)
 _PLANS_MAX = 256
+_PLAN_NAME_CHARS = 2048
 
 
 def _view(scope: Scope) -> RequestView:
@@ -107,10 +118,26 @@ def _full_path(scope: Scope) -> str:
     return path if not root or path.startswith(root) else root + path
 
 
+# How many turns of the event loop a complete 500 waits for an exception
+# that follows it. The server-error layer raises with nothing awaited in
+# between; a layer around it may await once or twice while it unwinds.
+_HOLD_TURNS = 3
+_COMPLETES_ON_ITS_OWN = frozenset({"http.response.pathsend"})
+
+
 class _Held:
     """A response the app started but we have not sent yet."""
 
-    __slots__ = ("complete", "messages", "size", "start", "status")
+    __slots__ = (
+        "claimed",
+        "complete",
+        "messages",
+        "release",
+        "released",
+        "size",
+        "start",
+        "status",
+    )
 
     def __init__(self, start: Message) -> None:
         self.start = start
@@ -118,6 +145,11 @@ class _Held:
         self.messages: list[Message] = []
         self.size = 0
         self.complete = False
+        # For a held 500: the task that sends it once the app yields, and
+        # whether that task (or the exchange) has taken it.
+        self.release: asyncio.Task[None] | None = None
+        self.claimed = False
+        self.released = False  # taken by the release task
 
     def body(self, limit: int) -> bytes:
         chunks = []
@@ -140,10 +172,65 @@ class _Held:
             self.body(limit),
         )
 
+    def add(self, message: Message, limit: int) -> None:
+        """Keep a message of the response, in order (beyond the bound, count
+        and drop), and note whether the response is now complete."""
+        if self.size <= limit:
+            self.messages.append(message)
+        kind = message.get("type")
+        if kind == "http.response.body":
+            self.size += len(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+        elif kind in _COMPLETES_ON_ITS_OWN:
+            self.complete = True
+        elif kind == "http.response.trailers":
+            self.complete = not message.get("more_trailers", False)
+        # Any other extension message rides along, in order.
+
+    def claim(self) -> bool:
+        """Take the response (to send it, or to answer in its place): True
+        once, for whoever comes first. Nothing is awaited in between, so the
+        exchange and the release task cannot both take it."""
+        if self.claimed:
+            return False
+        self.claimed = True
+        if self.release is not None:
+            self.release.cancel()  # it has not taken the response: it never will
+        return True
+
+    def release_soon(self, send: Send) -> None:
+        """Send this complete 500 once the app has yielded a few times
+        without raising (a background task after it, say): nothing waits on
+        the app's later work. Outside asyncio it waits until the app returns."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # another event loop (trio): held until the app returns
+            return
+        self.release = loop.create_task(self._release(send))
+
+    async def _release(self, send: Send) -> None:
+        for _ in range(_HOLD_TURNS):
+            await asyncio.sleep(0)
+        if not self.claimed:
+            self.claimed = self.released = True
+            await self.flush(send)
+
+    async def sent(self) -> None:
+        """Wait until the release task, if it took the response, has sent it."""
+        if self.released and self.release is not None:
+            await self.release
+
     async def flush(self, send: Send) -> None:
         await send(self.start)
         for message in self.messages:
             await send(message)
+
+    async def pass_on(self, send: Send) -> None:
+        """Make sure the response is on the wire, once."""
+        if self.claim():
+            await self.flush(send)
+        else:
+            await self.sent()
 
 
 class AuthHygiene:
@@ -208,12 +295,25 @@ class AuthHygiene:
                 await send(message)
                 return
             if state is None:
+                if message["type"] != "http.response.start":
+                    # Before the start (`http.response.debug`, a push promise,
+                    # early hints, any extension): not ours, passed on as sent.
+                    await send(message)
+                    return
                 status = message["status"]
-                # The success path: one comparison for 1xx-3xx, set lookups for 4xx.
-                if status < 400 or (
-                    status < 500
-                    and status not in WATCHED_STATUSES
-                    and (status not in WATCHED_WITH_CREDENTIALS or not _carries_credentials(scope))
+                # The success path: one comparison for 1xx-3xx, set lookups for
+                # 4xx. Of the 5xx only a 500 may be held (see the docstring).
+                if (
+                    status < 400
+                    or (
+                        status < 500
+                        and status not in WATCHED_STATUSES
+                        and (
+                            status not in WATCHED_WITH_CREDENTIALS
+                            or not _carries_credentials(scope)
+                        )
+                    )
+                    or status > 500
                 ):
                     state = True
                     await send(message)
@@ -236,6 +336,9 @@ class AuthHygiene:
                 raise
             if state is True or state is False:
                 raise  # a response is already on the wire
+            if state is not None and not state.claim():
+                await state.sent()  # the held 500 left before the exception came
+                raise
             if await self._answer(scope, send, None, declared) is None:
                 # Report-only: change nothing, not even a 500 the app started.
                 if state is not None:
@@ -247,32 +350,38 @@ class AuthHygiene:
             raise
         # `state is not True` first: the success path pays one identity check.
         if state is not True and isinstance(state, _Held):
-            await state.flush(send)
+            await state.pass_on(send)
 
     async def _settle(self, scope: Scope, send: Send, state: _Held | bool | None) -> None:
         """Before an exception propagates: send what the app started."""
         if state is not True and isinstance(state, _Held):
             if state.status < 500:
                 # A 401/403 cut short: none of it reached the wire, so it
-                # still leaves correct (R1), then the error propagates.
+                # still leaves correct, then the error propagates.
                 await self._answer(scope, send, state, None)
             else:
-                await state.flush(send)  # e.g. the server-error layer's own 500
+                await state.pass_on(send)  # e.g. the server-error layer's own 500
 
     async def _hold(self, scope: Scope, send: Send, held: _Held, message: Message) -> _Held | bool:
         """Add a message to the held response; the exchange's next state."""
-        if held.size <= self._limit:
-            held.messages.append(message)  # beyond the bound, count and drop
-        if message["type"] != "http.response.body":
-            held.complete = True  # pathsend / trailers: nothing more to read
-        else:
-            held.size += len(message.get("body", b""))
-            held.complete = not message.get("more_body", False)
+        if held.claimed:
+            # The held 500 was released while the app went on: what it sends
+            # now follows it, in order.
+            await held.sent()
+            await send(message)
+            return True
+        held.add(message, self._limit)
         if held.status >= 500:
-            if held.size > self._limit:
-                await held.flush(send)  # too large to hold: stream the rest
-                return True
-            return held  # kept until the app returns (an exception may follow)
+            if (
+                held.complete
+                and len(held.messages) == 1
+                and message["type"] == "http.response.body"
+            ):
+                # The server-error layer's plain 500: an exception may follow.
+                held.release_soon(send)
+                return held
+            await held.pass_on(send)  # streamed, or more than one message
+            return True
         if held.complete:
             await self._answer(scope, send, held, None)
             return True
@@ -376,9 +485,16 @@ class AuthHygiene:
                 raw.get("origin"),
                 raw.get("access-control-request-method"),
             )
-        if len(self._plans) >= _PLANS_MAX:
-            self._plans.clear()
-        self._plans[names] = plan
+        # Bounded in bytes too: a client may send any number of header sets
+        # with distinct 15 KB names; such a set is planned every time.
+        remember(
+            self._plans,
+            names,
+            plan,
+            sum(map(len, names)),
+            max_chars=_PLAN_NAME_CHARS,
+            entries=_PLANS_MAX,
+        )
         return plan
 
     async def _app_cors(self, scope: Scope, status: int) -> list[tuple[str, str]]:
@@ -386,7 +502,13 @@ class AuthHygiene:
         its own CORS layer): the CORS headers that layer would have added."""
         if self._cors is not None or self._report_only or self._inspection is None:
             return []  # report-only sends the app's own answer anyway
-        return await app_layer_headers(self._inspection.app_cors, scope, status)
+        app_cors = self._inspection.app_cors
+        if app_cors is None:
+            # Around a Starlette/FastAPI app, its CORSMiddleware only exists
+            # once the app built its stack, at its first request: after our
+            # inspection. Looked up here, on this rare path, every time.
+            app_cors = find_app_cors(self.app)
+        return await app_layer_headers(app_cors, scope, status)
 
 
 async def _write(send: Send, decision: Decision, *, head: bool) -> None:

@@ -13,7 +13,6 @@ query strings (`?access_token=...`).
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import threading
@@ -28,6 +27,7 @@ from authhygiene.core.misconfig import MISCONFIG
 from authhygiene.core.redact import (
     REDACTED,
     SECRET_WORD_RE,
+    remember,
     scrub,
     secret_name,
 )
@@ -69,8 +69,11 @@ _ID_KEYS = frozenset(
 # processors (`add_logger_name`, `ExtraAdder`) read the LogRecord here.
 _STRUCTLOG_KEYS = frozenset({"_record", "_from_structlog"})
 _MAX_DEPTH = 8
-_CLEAN_CACHE = 4096
+# Caches hold at most _CLEAN_CACHE x _CLEAN_MAX_CHARS characters each.
+_CLEAN_CACHE = 2048
 _CLEAN_MAX_CHARS = 512
+# A secret name is judged by its end; a longer name's start is no matter.
+_KEY_NAME_CHARS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +136,14 @@ class Redactor:
 
     def _field(self, key: str, value: object, depth: int) -> object:
         # The hot path of every log line: cached key kinds, exact type tests.
-        kind = _key_kind(key)
+        kind = _KEY_KINDS.get(key)
+        if kind is None:
+            kind = _key_kind(key)
         if kind == _SECRET or (self.keys and key.lower() in self.keys):
-            if value is None or value.__class__ in _SCALARS:
-                return value  # `password=None`, a count: nothing to hide
+            if value is None or value.__class__ is bool:
+                return value  # `password=None`, `api_key=False`: nothing to hide
+            # A number under a secret name is a PIN, an OTP or a numeric
+            # token; a count has a name of its own (`token_count`).
             return REDACTED
         if value.__class__ is str:
             return self._text(value, entropy=kind != _ID)
@@ -182,21 +189,29 @@ _PLAIN, _SECRET, _ID = 0, 1, 2
 _SCALARS = frozenset({int, float, bool})
 
 
-@functools.lru_cache(maxsize=4096)
+# Key kinds by key: log lines repeat their keys. Keys may be a client's
+# header names (a logged headers dict): bounded in bytes, long keys not kept.
+_KEY_KINDS: dict[str, int] = {}
+_KEY_CHARS = 64
+
+
 def _key_kind(name: str) -> int:
     """Whether a key's values are secrets, ids (spared the entropy test) or
     plain; cached, as log lines repeat their keys."""
-    lowered = name.lower()
-    if lowered in _ID_KEYS:
-        return _ID
-    return _SECRET if secret_name(name) else _PLAIN
+    known = _KEY_KINDS.get(name)
+    if known is not None:
+        return known
+    if name.lower() in _ID_KEYS:
+        kind = _ID
+    else:
+        kind = _SECRET if secret_name(name[-_KEY_NAME_CHARS:]) else _PLAIN
+    remember(_KEY_KINDS, name, kind, len(name), max_chars=_KEY_CHARS, entries=_CLEAN_CACHE)
+    return kind
 
 
 def _remember(cache: dict[str, None], text: str) -> None:
-    """Keep clean `text` in a bounded cache (cleared when full)."""
-    if len(cache) >= _CLEAN_CACHE:
-        cache.clear()
-    cache[text] = None
+    """Keep clean `text` in a cache bounded in bytes and entries."""
+    remember(cache, text, None, len(text), max_chars=_CLEAN_MAX_CHARS, entries=_CLEAN_CACHE)
 
 
 def _name(key: object) -> str:
@@ -305,9 +320,15 @@ class RedactingFilter(logging.Filter):
             record.msg, record.args = cleaned, ()
 
 
-@functools.lru_cache(maxsize=1024)
+_MAY_JOIN: dict[str, bool] = {}
+
+
 def _may_join(template: str) -> bool:
-    return "%" in template and bool(SECRET_WORD_RE.search(template))
+    known = _MAY_JOIN.get(template)
+    if known is None:
+        known = "%" in template and bool(SECRET_WORD_RE.search(template))
+        remember(_MAY_JOIN, template, known, len(template), max_chars=_CLEAN_MAX_CHARS)
+    return known
 
 
 def _scrub_template(template: str, secrets: tuple[str, ...]) -> str:

@@ -9,16 +9,22 @@ clients never become labels. `authhygiene_log_events_suppressed_total`
 counts the `auth.failure` lines the flood gate held back.
 
 Without prometheus-client installed nothing is imported: the module is only
-loaded when the package is found. The counters live in prometheus-client's
-default registry, once per process, so every middleware instance (and its
-multiprocess mode under gunicorn, with PROMETHEUS_MULTIPROC_DIR set) shares
-them.
+loaded when the package is found. When it is, it is imported here, when this
+module is (with the rest of the app's imports), never in a middleware's
+constructor: Starlette builds its middleware at the first request, inside
+the event loop, and importing prometheus-client reads /proc/self/stat.
+
+The counters live in prometheus-client's default registry, once per process,
+so every middleware instance (and its multiprocess mode under gunicorn, with
+PROMETHEUS_MULTIPROC_DIR set) shares them.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import threading
+from types import ModuleType
 from typing import Any
 
 from authhygiene.core.option_error import PolicyError
@@ -37,11 +43,29 @@ _SCHEMES = frozenset(
 _CHILDREN_MAX = 1024
 
 
+def _load_prometheus() -> ModuleType | None:
+    """prometheus-client if it is installed and may be imported, else None."""
+    try:
+        spec = importlib.util.find_spec("prometheus_client")
+    except (ImportError, ValueError):
+        return None  # an import hook refusing it: not installed, as far as we may tell
+    if spec is None:
+        return None
+    try:
+        return importlib.import_module("prometheus_client")
+    except ImportError:
+        return None
+
+
+# Once, at import: a failed import is not retried at every construction.
+_prometheus = _load_prometheus()
+
+
 class FailureMetrics:
     """The two counters, created once per process."""
 
-    def __init__(self) -> None:
-        from prometheus_client import Counter
+    def __init__(self, prometheus: ModuleType) -> None:
+        Counter = prometheus.Counter  # noqa: N806 - the library's class
 
         self._failures: Any = Counter(
             FAILURES,
@@ -86,11 +110,8 @@ def failure_metrics(option: bool | None) -> FailureMetrics | None:
     global _shared
     if option is False:
         return None
-    try:
-        spec = importlib.util.find_spec("prometheus_client")
-    except (ImportError, ValueError):
-        spec = None  # an import hook refusing it: not installed, as far as we may tell
-    if spec is None:
+    prometheus = _prometheus
+    if prometheus is None:
         if option:
             raise PolicyError(
                 "authhygiene: metrics=True needs prometheus-client; install the extra with"
@@ -100,5 +121,5 @@ def failure_metrics(option: bool | None) -> FailureMetrics | None:
         return None
     with _shared_lock:
         if _shared is None:
-            _shared = FailureMetrics()
+            _shared = FailureMetrics(prometheus)
         return _shared

@@ -640,3 +640,158 @@ def test_what_the_app_read(
     if reason == "credentials_missing":
         assert data["problem"] == "credentials_not_read"
         assert "carried a session cookie" in data["detail"]
+
+
+# --- Issue 12, finding 1: a token without a scheme word is never named -------------
+
+BARE_SECRETS = [
+    pytest.param("0123456789abcdef0123456789abcdef", id="hex"),
+    pytest.param("3f2b8c1e-9a4d-4e6f-b2c7-1d0e5a9f8b3c", id="uuid"),
+    pytest.param("mysecretapikeyvalue", id="lowercase-key"),
+    pytest.param("aZ3kQ9xW2pL7mN4vB8cT", id="base62"),
+    pytest.param("sk_live_51HqLyjWDarjtT1zdp7dc", id="stripe"),
+    pytest.param("ghp_16C7e42F292c6912E7710c838347Ae178B4a", id="github"),
+    pytest.param("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl", id="jwt"),
+    pytest.param("Secr3t", id="short"),
+]
+
+# What the README's stacks answer to a request their auth did not read.
+APP_BODIES = [
+    pytest.param(401, b'{"detail":"Not authenticated"}', id="fastapi-401"),
+    pytest.param(403, b'{"detail":"Not authenticated"}', id="fastapi-403"),
+    pytest.param(401, b"Unauthorized Access", id="flask-httpauth"),
+    pytest.param(401, b"", id="bare-401"),
+]
+
+
+def _everything(decision: Decision | None) -> str:
+    assert decision is not None
+    return json.dumps(
+        [decision.status, list(decision.headers), decision.body.decode(), dict(decision.log)],
+        default=str,
+    )
+
+
+@pytest.mark.parametrize(("status", "body"), APP_BODIES)
+@pytest.mark.parametrize("secret", BARE_SECRETS)
+def test_a_bare_token_is_malformed_and_never_named(secret: str, status: int, body: bytes) -> None:
+    policy = Policy.from_options({"realm": "api"})
+    view = RequestView(
+        "GET", "/items", "", (("authorization", secret), ("x-request-id", secret)), "127.0.0.1"
+    )
+    answer = AppAnswer(status, (("content-type", "application/json"),), body)
+    decision = decide(policy, view, answer, now=NOW)
+    data = problem(decision)
+    assert decision is not None
+    assert decision.status == 400
+    assert data["reason"] == "credentials_malformed"
+    assert data["problem"] == "missing_scheme"
+    assert data["error"] == "invalid_request"
+    assert "scheme" not in data
+    assert "has no scheme" in data["detail"]
+    assert decision.log.get("scheme") is None
+    assert decision.log["request_id"] != secret
+    assert secret not in _everything(decision)
+
+
+@pytest.mark.parametrize(("status", "body"), APP_BODIES)
+@pytest.mark.parametrize("secret", BARE_SECRETS)
+def test_an_unknown_first_word_is_another_scheme_never_named(
+    secret: str, status: int, body: bytes
+) -> None:
+    decision = run((("authorization", f"{secret} rest-of-it"),), status=status, body=body)
+    data = problem(decision)
+    assert decision is not None
+    assert data["reason"] == "scheme_not_accepted"
+    assert "scheme" not in data
+    assert "has no scheme this API knows" in data["detail"]
+    assert data["accepted_schemes"] == ["Bearer"]
+    assert decision.log["scheme"] == "other"
+    text = _everything(decision)
+    assert secret not in text
+    assert "rest-of-it" not in text
+
+
+@pytest.mark.parametrize(
+    ("value", "options", "reason", "scheme"),
+    [
+        pytest.param(
+            "MyScheme t0k3nvalue", {"schemes": ("MyScheme",)}, None, "MyScheme", id="conf"
+        ),
+        pytest.param(
+            "myscheme t0k3nvalue", {"schemes": ("MyScheme",)}, None, "MyScheme", id="case"
+        ),
+        pytest.param("Basic dXNlcjpodW50ZXIy", {}, "scheme_not_accepted", "Basic", id="basic"),
+        pytest.param("JWT t0k3nvalue", {}, "scheme_not_accepted", "JWT", id="jwt-word"),
+    ],
+)
+def test_known_schemes_are_still_named(
+    value: str, options: dict[str, Any], reason: str | None, scheme: str
+) -> None:
+    decision = run((("authorization", value),), body=b'{"detail":"Not authenticated"}', **options)
+    data = problem(decision)
+    assert decision is not None
+    if reason is not None:
+        assert data["reason"] == reason
+        assert data["scheme"] == scheme
+    assert decision.log["scheme"] == scheme
+    assert "t0k3nvalue" not in _everything(decision)
+
+
+# --- Issue 12, finding 4: secrets the parser used to miss ---------------------------
+
+# (request headers, what the app echoes in its message, what must not leave)
+ECHOED = [
+    pytest.param(
+        (("authorization", "Bearer first-tok-11111"), ("authorization", "Bearer second-tok-222")),
+        "first-tok-11111 and second-tok-222",
+        ["first-tok-11111", "second-tok-222"],
+        id="two-authorization-fields",
+    ),
+    pytest.param(
+        (("authorization", "Bearer first-tok-11111, Basic dXNlcjpodW50ZXIy"),),
+        "hunter2 dXNlcjpodW50ZXIy",
+        ["dXNlcjpodW50ZXIy", "hunter2"],
+        id="joined-fields-basic-password",
+    ),
+    pytest.param(
+        (("x-api-key", "key-one-111111"), ("x-auth-token", "key-two-222222")),
+        "key-one-111111 and key-two-222222",
+        ["key-one-111111", "key-two-222222"],
+        id="two-api-key-headers",
+    ),
+    pytest.param(
+        (("x-api-key", "key-one-111111"), ("x-api-key", "key-two-222222")),
+        "key-one-111111 and key-two-222222",
+        ["key-one-111111", "key-two-222222"],
+        id="api-key-twice",
+    ),
+    pytest.param(
+        (("cookie", "pad=" + "p" * 20_000 + "; sessionid=late-session-333"),),
+        "late-session-333",
+        ["late-session-333"],
+        id="cookie-past-16k",
+    ),
+    pytest.param(
+        (("authorization", "Bearer " + "q" * 20_000 + "tail-of-token"),),
+        "q" * 20_000 + "tail-of-token",
+        ["tail-of-token", "q" * 40],
+        id="oversized-authorization",
+    ),
+    pytest.param(
+        (("authorization", "Bearer " + "q" * 20_000 + "tail-of-token"),),
+        "q" * 100,
+        ["q" * 40],
+        id="oversized-authorization-prefix",
+    ),
+]
+
+
+@pytest.mark.parametrize(("headers", "echo", "hidden"), ECHOED)
+def test_every_secret_is_scrubbed_from_the_apps_echo(
+    headers: tuple[tuple[str, str], ...], echo: str, hidden: list[str]
+) -> None:
+    decision = run(headers, body=json.dumps({"detail": f"bad: {echo}"}).encode())
+    text = _everything(decision)
+    for secret in hidden:
+        assert secret not in text

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
+import time
+from collections.abc import Callable
 
-from authhygiene.core.redact import bounded, redact_query, scrub
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from authhygiene.core import redact
+from authhygiene.core.redact import (
+    REDACTED,
+    bounded,
+    bounded_clean,
+    credential_spans,
+    redact_query,
+    remember,
+    scrub,
+)
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
 
@@ -104,9 +118,9 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
             id="scheme-word-ending-a-line",
         ),
         pytest.param(
-            "allow_credentials=True password=None token=3, or set allow_credentials=False.",
+            "allow_credentials=True password=None token=-, or set allow_credentials=False.",
             (),
-            "allow_credentials=True password=None token=3, or set allow_credentials=False.",
+            "allow_credentials=True password=None token=-, or set allow_credentials=False.",
             id="nothing-to-hide",
         ),
         pytest.param(
@@ -167,3 +181,231 @@ def test_redact_query(query: str, expected: str) -> None:
 def test_bounded() -> None:
     assert bounded("a\r\nb\u00e9", 10) == "a??b?"
     assert bounded("x" * 20, 5) == "xxxxx..."
+
+
+# --- numbers under secret names (issue 12, finding 6) ------------------------------------
+
+DIGITS = "98765432109876543210"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A value under a secret name is masked whatever it looks like.
+        pytest.param(f"/items?access_token={DIGITS}", "/items?access_token=[redacted]", id="q"),
+        pytest.param(f"GET /x?page=2&api_key={DIGITS}", "GET /x?page=2&api_key=[redacted]"),
+        pytest.param(
+            "/login?password=1234&otp=123456", "/login?password=[redacted]&otp=[redacted]"
+        ),
+        pytest.param("?pin=0000&code=271828", "?pin=0000&code=[redacted]", id="code-not-pin-name"),
+        pytest.param(f"user=bob token={DIGITS}, ok", "user=bob token=[redacted], ok", id="comma"),
+        pytest.param(f"x-api-key: {DIGITS}", "x-api-key: [redacted]", id="header-line"),
+        pytest.param(f"cookie={DIGITS}", "cookie=[redacted]", id="header-field"),
+        pytest.param(f'{{"password": "{DIGITS}"}}', '{"password": "[redacted]"}', id="member"),
+        pytest.param(f"next=%2Fcb%3Fsig%3D{DIGITS}", "next=%2Fcb%3Fsig%3D[redacted]", id="encoded"),
+        # What no secret can be stays, and numbers under other names too.
+        pytest.param("password=None api_key=False token=-", "password=None api_key=False token=-"),
+        pytest.param("cookie=- authorization=-", "cookie=- authorization=-", id="gunicorn-dash"),
+        pytest.param("allow_credentials=True", "allow_credentials=True", id="literal"),
+        pytest.param(
+            "token_count=3 max_tokens=100 port=8080", "token_count=3 max_tokens=100 port=8080"
+        ),
+        pytest.param("?page=2&limit=50", "?page=2&limit=50", id="plain-numbers"),
+    ],
+)
+def test_numbers_under_secret_names_are_masked(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+# --- linear work on hostile text (issue 12, finding 8) -----------------------------------
+
+# Texts built to make a pattern rescan a long run from every start: a name or
+# a scheme word repeated inside the run it would mask, with the run ending in
+# what makes the match fail ("<", ">", a glued "_" or letter, no closing quote).
+HOSTILE_FAMILIES: dict[str, Callable[[int], str]] = {
+    "header-line-gt": lambda n: ("x-api-key: " * n)[:n] + ">",
+    "header-line-lt": lambda n: ("Authorization: " * n)[:n] + "<",
+    "header-line-blocks": lambda n: ("cookie: a>" * n)[:n],
+    "header-field-gt": lambda n: ("cookie=" * n)[:n] + ">",
+    "header-field-quoted": lambda n: ("x-auth-token='" * n)[:n] + "<",
+    "scheme-plus-glued": lambda n: ("bearer+" * n)[:n] + "\u00e9",
+    "scheme-symbols-glued": lambda n: ("Token+a.b-" * n)[:n] + "\u00e9",
+    "scheme-letters": lambda n: ("basic%20" * n)[:n],
+    "member-unclosed": lambda n: ("'password':\"" * n)[:n],
+    "query-names": lambda n: (" token=" * n)[:n],
+    "encoded-params": lambda n: ("?token%3D" * n)[:n],
+    "userinfo": lambda n: ("://a:" * n)[:n],
+    "pem": lambda n: ("-----BEGIN PRIVATE KEY PRIVATE " * n)[:n],
+    "jwt-runs": lambda n: ("eyJ." * n)[:n],
+    "entropy": lambda n: ("aB3/" * n)[:n],
+    "keys": lambda n: ("sk_live_ghp_xoxb-" * n)[:n],
+}
+
+
+def _best_of(text: str, runs: int = 5) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        scrub(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("family", sorted(HOSTILE_FAMILIES))
+def test_scrub_work_grows_linearly(family: str) -> None:
+    """Eight times the text costs about eight times the work; a quadratic
+    pattern costs 64 times. A ratio of the best of seven runs, so neither
+    the machine's speed nor its noise decides, with a bound halfway (24x,
+    in log terms) between the two. Both sizes are within the 4096
+    characters the old patterns rescanned from every start."""
+    build = HOSTILE_FAMILIES[family]
+    small, large = _best_of(build(512), 7), _best_of(build(4096), 7)
+    assert large < max(small, 2e-5) * 24, (family, small, large)
+
+
+@pytest.mark.parametrize("family", sorted(HOSTILE_FAMILIES))
+def test_scrub_of_64_kb_hostile_text_is_cheap(family: str) -> None:
+    # Quadratic patterns took 100-600 ms here; linear ones take a few. The
+    # bound leaves room for a slow shared machine: the ratio above is the guard.
+    assert _best_of(HOSTILE_FAMILIES[family](65536)) < 0.25, family
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Consuming a rejected run whole changes no answer.
+        pytest.param("bad token Bearer abcdefghijklmnopqrstuvwxyzqwerty", "bad token [redacted]"),
+        pytest.param("bearer+abcdefgh1=.bearer+SECRET123", "bearer+abcdefgh1=.[redacted]"),
+        pytest.param("bearer abcdefgh1\u00e9x", "bearer abcdefgh1\u00e9x", id="glued"),
+        pytest.param("token abcdefgh", "token abcdefgh", id="letters-only"),
+        pytest.param("token abcdefghijklmnopq", "[redacted]", id="16-letters"),
+        pytest.param("x-api-key: x-api-key: k3y>", "x-api-key: x-api-key: k3y>", id="placeholder"),
+        pytest.param(
+            "Cookie: " + "a" * 5000 + "\nnext", "Cookie: [redacted]\nnext", id="past-4096"
+        ),
+        pytest.param(
+            "Authorization: Bearer <token>\ncookie=s3ss10n",
+            "Authorization: Bearer <token>\ncookie=[redacted]",
+        ),
+    ],
+)
+def test_linear_patterns_answer_as_before(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+    assert not credential_spans(scrub(text))
+
+
+_pieces = st.sampled_from(
+    [
+        "x-api-key",
+        "cookie",
+        "Authorization",
+        "bearer",
+        "Token",
+        ":",
+        "=",
+        " ",
+        "+",
+        ".",
+        "_",
+        "<",
+        ">",
+        "'",
+        '"',
+        "s3cr3tV4lue",
+        "abc",
+        "\n",
+        "%20",
+        "password",
+        "é",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_pieces, max_size=40).map("".join))
+def test_scrub_is_idempotent_on_composed_hostile_text(text: str) -> None:
+    once = scrub(text)
+    assert scrub(once) == once
+    assert not credential_spans(once)
+
+
+# --- bound, then scrub: log fields (issue 12, finding 8) ---------------------------------
+
+TOKEN = "opaqueT0kenValue-" + "q" * 40
+
+
+def _counting_clean(seen: list[int], secrets: tuple[str, ...]) -> Callable[[str], str]:
+    def clean(text: str) -> str:
+        seen.append(len(text))
+        return scrub(text, secrets)
+
+    return clean
+
+
+@pytest.mark.parametrize("size", [1_000, 8_192, 65_536])
+def test_bounded_clean_looks_at_a_window_only(size: int) -> None:
+    seen: list[int] = []
+    text = ("x-api-key: " * size)[:size] + ">"
+    out = bounded_clean(text, 256, _counting_clean(seen, ()), lambda: ())
+    assert max(seen) <= 256 * redact.SINK_WORK_FACTOR
+    assert len(out) <= 256 + 3
+
+
+@pytest.mark.parametrize("at", [0, 1, 200, 500, 1000, 1023, 1024])
+def test_a_secret_cut_by_the_window_is_masked(at: int) -> None:
+    """Wherever the bound cuts the request's secret, no 4-character piece
+    of it reaches the field, even when masks before it shrink the text."""
+    secrets = (TOKEN,)
+    text = (TOKEN + "/") * (at // len(TOKEN)) + "p" * (at % len(TOKEN)) + TOKEN + "/tail" * 400
+    out = bounded_clean(text, 256, _counting_clean([], secrets), lambda: secrets)
+    assert len(out) <= 256 + 3
+    for start in range(len(TOKEN) - 4):
+        assert TOKEN[start : start + 5] not in out.replace(REDACTED, "#")
+
+
+def test_bounded_clean_never_cuts_inside_a_mask() -> None:
+    text = "p" * 250 + TOKEN + "q" * 100
+    out = bounded_clean(text, 256, lambda t: scrub(t, (TOKEN,)), lambda: (TOKEN,))
+    assert out == "p" * 250 + "..."
+
+
+def test_bounded_clean_of_a_short_text_is_clean_and_bounded() -> None:
+    assert bounded_clean("/a\r\nb", 256, scrub, lambda: ()) == "/a??b"
+    assert bounded_clean("", 256, scrub, lambda: ()) == ""
+
+
+@pytest.mark.parametrize(
+    ("query", "must_not_show"),
+    [
+        # The input bound cuts a value: its start may be a secret's start.
+        pytest.param("q=" + "a" * 2030 + "&x=" + TOKEN, TOKEN[:8], id="cut-value"),
+        pytest.param("x=" + TOKEN + "&" + ("p=" + "v" * 97 + "&") * 30, None, id="whole-pairs"),
+        pytest.param("q=" + "%2F" * 700 + "&x=" + TOKEN, TOKEN[:8], id="encoding-grows"),
+    ],
+)
+def test_redact_query_never_cuts_inside_a_value(query: str, must_not_show: str | None) -> None:
+    out = redact_query(query)
+    assert len(out) <= 2048 + 4
+    if must_not_show is not None:
+        assert must_not_show not in out
+    for pair in out.split("&"):
+        assert pair == "..." or "=" in pair
+
+
+# --- caches bounded in bytes (issue 12, finding 13) --------------------------------------
+
+
+def test_remember_keeps_no_long_key_and_clears_when_full() -> None:
+    cache: dict[str, int] = {}
+    remember(cache, "k" * 300, 1, 300)
+    assert cache == {}
+    for index in range(10):
+        remember(cache, f"key{index}", index, 4, entries=4)
+    assert len(cache) <= 4
+
+
+def test_scrub_cached_keeps_no_long_text() -> None:
+    redact._CLEAN_TEXTS.clear()
+    for index in range(50):
+        redact.scrub_cached(f"{index}" + "u" * 15_000)
+    assert not redact._CLEAN_TEXTS

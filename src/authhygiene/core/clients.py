@@ -20,6 +20,7 @@ from typing import cast
 
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.option_error import PolicyError
+from authhygiene.core.redact import remember
 
 __all__ = ["TrustedProxies", "client_address", "trusted_proxies"]
 
@@ -121,22 +122,51 @@ def _node(text: str) -> str:
     return "unknown"
 
 
+def _rightmost(values: list[str]) -> tuple[list[str], bool]:
+    """The header's elements, from the right (where each proxy appends its
+    own), at most `_MAX_HOPS` of them within the last `_MAX_FORWARDED_CHARS`
+    characters of the fields joined in order; and whether more were left
+    out on the left. The work is bounded whatever the client sent."""
+    kept: list[str] = []
+    size = 0
+    for value in reversed(values):
+        kept.append(value)
+        size += len(value) + 1
+        if size > _MAX_FORWARDED_CHARS:
+            break
+    text = ",".join(reversed(kept))
+    cut = len(kept) < len(values) or len(text) > _MAX_FORWARDED_CHARS
+    elements = text[-_MAX_FORWARDED_CHARS:].split(",")
+    if len(text) > _MAX_FORWARDED_CHARS:
+        elements = elements[1:]  # the leftmost element was cut in two
+    if len(elements) > _MAX_HOPS:
+        elements, cut = elements[-_MAX_HOPS:], True
+    return elements, cut
+
+
 def _hops(view: RequestView) -> list[str]:
+    """The hops the forwarding headers name, left to right. When the bounds
+    left some out, the leftmost is "unknown": a walk that gets that far
+    cannot tell who the client was."""
     forwarded = view.get_all("forwarded")
     if forwarded:
-        text = ",".join(forwarded)[:_MAX_FORWARDED_CHARS]
-        matches = [_FOR_RE.search(element) for element in text.split(",")[-_MAX_HOPS:]]
+        elements, cut = _rightmost(forwarded)
+        matches = [_FOR_RE.search(element) for element in elements]
         # `Forwarded: proto=https` names no hop: X-Forwarded-For may.
         if any(matches):
-            return [_node(match.group(1)) if match else "unknown" for match in matches]
-    text = ",".join(view.get_all("x-forwarded-for"))[:_MAX_FORWARDED_CHARS]
-    return [_node(hop) for hop in text.split(",")[-_MAX_HOPS:] if hop.strip()]
+            hops = [_node(match.group(1)) if match else "unknown" for match in matches]
+            return ["unknown", *hops] if cut else hops
+    elements, cut = _rightmost(view.get_all("x-forwarded-for"))
+    # An empty element (", ,") names no hop.
+    hops = [_node(hop) for hop in elements if hop.strip()]
+    return ["unknown", *hops] if cut else hops
 
 
 # Socket peers as written in the log, by the text the server gave: a client
 # that fails once usually fails again. Bounded (cleared when full).
 _PEERS: dict[str, str] = {}
 _PEER_ENTRIES = 4096
+_PEER_CHARS = 64
 
 
 def _peer(text: str | None) -> str | None:
@@ -146,9 +176,7 @@ def _peer(text: str | None) -> str | None:
     if known is None:
         address = _address(text)
         known = str(address) if address is not None else text
-        if len(_PEERS) >= _PEER_ENTRIES:
-            _PEERS.clear()
-        _PEERS[text] = known
+        remember(_PEERS, text, known, len(text), max_chars=_PEER_CHARS, entries=_PEER_ENTRIES)
     return known
 
 

@@ -34,7 +34,8 @@ from typing import Any, cast
 
 from authhygiene.core.option_error import PolicyError
 from authhygiene.core.origin_patterns import check_pattern
-from authhygiene.core.origins import normalise_origin, request_origin
+from authhygiene.core.origins import MAX_ORIGIN, normalise_origin, request_origin
+from authhygiene.core.redact import remember
 
 __all__ = [
     "CORS",
@@ -454,10 +455,14 @@ class CorsLayer:
             body,
             tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in headers),
         )
-        if len(repr(key)) <= _ENCODED_MAX:
-            if len(self._preflights) >= _ENCODED_MAX:
-                self._preflights.clear()
-            self._preflights[key] = answer
+        remember(
+            self._preflights,
+            key,
+            answer,
+            len(repr(key)),
+            max_chars=_ENCODED_MAX,
+            entries=_ENCODED_MAX,
+        )
         return answer
 
     def origin(self, values: Sequence[str]) -> str | None:
@@ -470,10 +475,8 @@ class CorsLayer:
         if text in origins:
             return origins[text]
         origin = request_origin(values)
-        if len(text) <= _ENCODED_MAX:
-            if len(origins) >= _ENCODED_MAX:
-                origins.clear()
-            origins[text] = origin
+        # A longer text is no origin, found so without any work: not kept.
+        remember(origins, text, origin, len(text), max_chars=MAX_ORIGIN, entries=_ENCODED_MAX)
         return origin
 
     def headers(
@@ -508,9 +511,11 @@ class CorsLayer:
                     self.cors, origin, touched, failure=failure, also_exposed=self.also_exposed
                 )
             )
-            if len(self._merged_tails) >= _ENCODED_MAX:
-                self._merged_tails.clear()
-            self._merged_tails[key] = tail
+            # The app's own Vary values are in the key: bounded in bytes too.
+            size = len(origin or "") + sum(len(value) for _, value in touched)
+            remember(
+                self._merged_tails, key, tail, size, max_chars=_ENCODED_MAX, entries=_ENCODED_MAX
+            )
         out += tail
         return out
 

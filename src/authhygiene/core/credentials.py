@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import parse_qsl
 
+from authhygiene.core.redact import remember, secret_name, secret_param
+
 __all__ = [
     "Credentials",
     "Misuse",
@@ -31,28 +33,59 @@ __all__ = [
 ]
 
 # Bounds on untrusted input. A header longer than this is still "presented"
-# but is not examined further.
+# but is not examined further (its whole value is still kept as a secret:
+# keeping a reference costs nothing, and a scrubber needs all of it).
 MAX_HEADER_CHARS = 16 * 1024
 MAX_QUERY_CHARS = 8 * 1024
 MAX_QUERY_FIELDS = 256
+# Authorization fields examined one by one (more are kept whole as secrets).
+MAX_AUTHORIZATION_FIELDS = 16
+# Cookie text split into cookies, all Cookie fields together; the rest of a
+# longer Cookie is kept whole as one secret.
+MAX_COOKIE_CHARS = 64 * 1024
+# Secrets kept per request, longest first: each costs every sink a search.
+MAX_SECRETS = 1024
 
 # RFC 9110 §5.6.2: token = 1*tchar.
 TCHAR_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 B64TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
-# RFC 9110 §11.2: schemes are case-insensitive; we emit the canonical case (R4).
+# The scheme names we know: the IANA HTTP Authentication Scheme Registry
+# (RFC 9110 §16.4) and the custom ones common enough to name. With the
+# policy's configured `schemes`, these are the only words an Authorization
+# value may start with to be read as a scheme: any other word is a
+# credential sent without one (or a scheme nobody told us of), and so a
+# secret that is never echoed or logged.
+# RFC 9110 §11.1: schemes are case-insensitive; we emit the canonical case (R4).
 _CANONICAL_SCHEMES = {
-    "bearer": "Bearer",
+    # IANA registry.
     "basic": "Basic",
-    "dpop": "DPoP",
+    "bearer": "Bearer",
+    "concealed": "Concealed",
     "digest": "Digest",
+    "dpop": "DPoP",
+    "gnap": "GNAP",
+    "hoba": "HOBA",
+    "mutual": "Mutual",
     "negotiate": "Negotiate",
+    "oauth": "OAuth",
+    "privatetoken": "PrivateToken",
+    "scram-sha-1": "SCRAM-SHA-1",
+    "scram-sha-256": "SCRAM-SHA-256",
+    "vapid": "vapid",
+    # Common outside it: DRF, Flask-JWT-Extended, API gateways, Windows,
+    # AWS SigV4, Hawk, MAC tokens, Okta, Discord.
     "token": "Token",
     "jwt": "JWT",
     "apikey": "ApiKey",
-    "hoba": "HOBA",
-    "mutual": "Mutual",
+    "api-key": "Api-Key",
+    "ntlm": "NTLM",
+    "aws4-hmac-sha256": "AWS4-HMAC-SHA256",
+    "hawk": "Hawk",
+    "mac": "MAC",
+    "ssws": "SSWS",
+    "bot": "Bot",
 }
 # Schemes whose credential is a single b64token (RFC 6750 §2.1, RFC 9449 §7.1).
 TOKEN_SCHEMES = frozenset({"Bearer", "DPoP"})
@@ -68,21 +101,46 @@ _KEYISH_HEADER_RE = re.compile(
     r"(x-)?(api[-_]?key|apikey|api[-_]?token|auth[-_]?token|access[-_]?token|token|key)"
 )
 _JOINED_HEADERS_RE = re.compile(r",\s*[!#$%&'*+\-.^_`|~0-9A-Za-z]+[ \t]+\S")
+# Where a value repeated fields were joined into splits into them.
+_JOINED_SPLIT_RE = re.compile(r",[ \t]*(?=[!#$%&'*+\-.^_`|~0-9A-Za-z]+[ \t]+\S)")
 
 
 # Header names already judged by `_KEYISH_HEADER_RE`: a client sends the same
-# few dozen names on every request. Bounded (cleared when full).
-_KEYISH: dict[str, bool] = {}
+# few dozen names on every request. Bounded in entries and, as no key-like
+# name is long, in bytes: a longer name is judged every time.
+_KEYISH: dict[str, int] = {}
 _KEYISH_ENTRIES = 1024
+_KEYISH_NAME_CHARS = 64
 
 
 def _keyish(name: str) -> bool:
+    return _header_kind(name) == _KEY_LIKE
+
+
+# What a header name says of its value: a key-like header (a credential a
+# client may have put in the wrong header: diagnosed), a header that only
+# carries a secret (Proxy-Authorization, Ocp-Apim-Subscription-Key,
+# X-Client-Secret: every value is scrubbed from what we send and log, the
+# same names the log redaction masks), or neither.
+_KEY_LIKE = 1
+_SECRET_ONLY = 2
+_KEY_SUFFIX_RE = re.compile(r"(?:^|[-_])(?:key|secret|signature)$")
+
+
+def _header_kind(name: str) -> int:
     known = _KEYISH.get(name)
     if known is None:
-        known = _KEYISH_HEADER_RE.fullmatch(name) is not None
-        if len(_KEYISH) >= _KEYISH_ENTRIES:
-            _KEYISH.clear()
-        _KEYISH[name] = known
+        if _KEYISH_HEADER_RE.fullmatch(name) is not None:
+            known = _KEY_LIKE
+        elif name not in ("authorization", "cookie") and (
+            secret_name(name) or _KEY_SUFFIX_RE.search(name) is not None
+        ):
+            known = _SECRET_ONLY
+        else:
+            known = 0
+        remember(
+            _KEYISH, name, known, len(name), max_chars=_KEYISH_NAME_CHARS, entries=_KEYISH_ENTRIES
+        )
     return known
 
 
@@ -98,6 +156,8 @@ class Misuse(StrEnum):
     INVALID_CHARACTERS = "invalid_characters"
     OVERSIZED = "oversized"
     BASIC_NOT_BASE64 = "basic_not_base64"
+    # A lone word that names no scheme we know: a credential sent bare.
+    MISSING_SCHEME = "missing_scheme"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,20 +203,28 @@ class Credentials:
     # A header that looks like it carries an API key but is not one the
     # policy reads (e.g. "Api-Token" where the API reads "X-API-Key").
     stray_key_header: str | None = None
-    # Every secret-bearing value the request carried (token, decoded Basic
-    # password, API key, cookie values): scrubbed from anything we echo.
+    # Every secret-bearing value the request carried (every Authorization
+    # field's value and token, decoded Basic passwords, every API-key and
+    # key-like header's value, cookie values, query tokens), longest first:
+    # scrubbed from anything we echo.
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    # The Authorization value starts with a word that is no scheme we can
+    # name, followed by a credential: "another scheme", never named.
+    unnamed_scheme: bool = False
+    # What a request without `token` is identified by (an API key, a session).
+    primary: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def secret(self) -> str | None:
         """The one credential the request is identified by, for fingerprints."""
-        return self.token or (self.secrets[0] if self.secrets else None)
+        return self.token or self.primary or (self.secrets[0] if self.secrets else None)
 
     @property
     def presented(self) -> bool:
         """True when the request carried anything that could be a credential."""
         return (
             self.scheme is not None
+            or self.unnamed_scheme
             or self.source is not None
             or self.api_key_header is not None
             or self.session_cookie is not None
@@ -168,12 +236,56 @@ def canonical_scheme(word: str) -> str:
     return _CANONICAL_SCHEMES.get(word.lower(), word)
 
 
-def _scheme_word(value: str) -> str:
-    """The scheme word as sent, or '?' when it is not an RFC 9110 token."""
-    word = value.split(None, 1)[0] if value.strip() else ""
+def _split(value: str) -> tuple[str, str]:
+    """An Authorization value's first word and what follows it (RFC 9110
+    §11.4: `auth-scheme [ 1*SP ( token68 / #auth-param ) ]`)."""
+    word, _, rest = value.strip(" \t").partition(" ")
+    return word, rest.strip(" \t")
+
+
+def _known_scheme(word: str, schemes: tuple[str, ...]) -> str | None:
+    """The scheme `word` names, in its canonical spelling, when it is one we
+    know or the policy configured; None for any other word (a credential)."""
     if not word or len(word) > 40 or TCHAR_RE.fullmatch(word) is None:
-        return "?"
-    return canonical_scheme(word)
+        return None
+    folded = word.lower()
+    known = _CANONICAL_SCHEMES.get(folded)
+    if known is not None:
+        return known
+    for scheme in schemes:
+        if scheme.lower() == folded:
+            return scheme
+    return None
+
+
+def _field_secrets(value: str, schemes: tuple[str, ...]) -> list[str]:
+    """Every secret one Authorization field carries: its credential (the
+    text after the scheme; after both scheme words when doubled; inside the
+    quotes when quoted), the Basic password, and the whole value when it
+    does not start with a scheme we know. A value that repeated fields were
+    joined into ("Bearer a, Bearer b") is read piece by piece."""
+    stripped = value.strip(" \t")
+    if len(value) > MAX_HEADER_CHARS:
+        # Not examined: kept whole, and the part after the first word.
+        return [stripped, _split(stripped)[1]]
+    found: list[str] = []
+    pieces = _JOINED_SPLIT_RE.split(stripped) if "," in stripped else [stripped]
+    for piece in pieces:
+        word, rest = _split(piece)
+        scheme = _known_scheme(word, schemes)
+        if scheme is None:
+            found += (piece.strip(" \t"), word)
+        found.append(rest)
+        if scheme in TOKEN_SCHEMES:
+            token, _ = _token_misuse(scheme, rest)
+            if token:
+                found.append(token)
+        if scheme == "Basic" or scheme is None:
+            # A bare base64 'user:password' too: its password is a secret.
+            password = _basic_password(rest or word)
+            if password:
+                found.append(password)
+    return found
 
 
 def _token_misuse(scheme: str, rest: str) -> tuple[str | None, tuple[Misuse, ...]]:
@@ -208,9 +320,19 @@ def _query_token(query: str) -> str | None:
     return None
 
 
-def _cookies(headers: Iterable[str]) -> Iterable[tuple[str, str]]:
+def _cookies(headers: Iterable[str], beyond: list[str]) -> Iterable[tuple[str, str]]:
+    """Every cookie of the Cookie fields' first `MAX_COOKIE_CHARS` characters;
+    the text past them goes to `beyond`, unsplit."""
+    budget = MAX_COOKIE_CHARS
     for header in headers:
-        for part in header[:MAX_HEADER_CHARS].split(";"):
+        if budget <= 0:
+            beyond.append(header)
+            continue
+        if len(header) > budget:
+            beyond.append(header[budget:])
+            header = header[:budget]
+        budget -= len(header)
+        for part in header.split(";"):
             name, sep, value = part.partition("=")
             if sep:
                 yield name.strip(), value.strip()
@@ -235,17 +357,14 @@ def credential_material(view: RequestView, api_key_headers: tuple[str, ...]) -> 
     string when a parameter there may carry a token. Requests with equal
     material have equal `Credentials` (for one policy)."""
     material: list[str] = []
-    keyish = _KEYISH
+    kinds = _KEYISH
     for name, value in view.headers:
-        known = keyish.get(name)
+        known = kinds.get(name)
         if known is None:
-            known = _keyish(name)
+            known = _header_kind(name)
         if known or name in api_key_headers or name == "authorization" or name == "cookie":
             material += (name, value)
-    query = view.query
-    material.append(
-        query if query and ("token" in query or "api_key" in query or "%" in query) else ""
-    )
+    material.append(query_material(view.query))
     return material
 
 
@@ -262,15 +381,42 @@ def material_plan(names: Sequence[str], api_key_headers: tuple[str, ...]) -> tup
     for index, name in enumerate(names):
         if name == "authorization" or name == "cookie" or name in api_key_headers:
             picked.append(index)
-        elif _keyish(name):
-            keyish += 1
-            picked.append(index)
+        else:
+            kind = _header_kind(name)
+            if kind == _KEY_LIKE:
+                keyish += 1
+            if kind:
+                picked.append(index)
     return None if keyish > 1 else tuple(picked)
 
 
+# A query parameter name that may carry a secret holds one of these (the
+# words of `redact.secret_param`), or is percent-encoded.
+QUERY_SECRET_HINT_RE = re.compile(
+    r"token|secret|passw|pwd|pw|key|auth|session|cookie|sig|code|jwt|credential|bearer|otp|%",
+    re.I,
+)
+
+
 def query_material(query: str) -> str:
-    """The query string when `parse_credentials` may find a token in it."""
-    return query if query and ("token" in query or "api_key" in query or "%" in query) else ""
+    """The query string when `parse_credentials` may find a secret in it."""
+    return query if query and QUERY_SECRET_HINT_RE.search(query) is not None else ""
+
+
+def _query_secrets(query: str) -> list[str]:
+    """Every value under a secret-named query parameter (`?apikey=`,
+    `?key=`, `?client_secret=`): scrubbed wherever it would leave."""
+    if not query or len(query) > MAX_QUERY_CHARS or QUERY_SECRET_HINT_RE.search(query) is None:
+        return []
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        return []
+    return [
+        value
+        for key, value in pairs
+        if len(value) >= 4 and (secret_param(key) or _KEY_SUFFIX_RE.search(key.lower()))
+    ]
 
 
 def parse_credentials(
@@ -278,13 +424,18 @@ def parse_credentials(
     *,
     api_key_headers: tuple[str, ...] = DEFAULT_API_KEY_HEADERS,
     session_cookies: tuple[str, ...] = DEFAULT_SESSION_COOKIES,
+    schemes: tuple[str, ...] = (),
 ) -> Credentials:
     """Read the Authorization header(s), the query token, API-key headers and
-    session cookies into one `Credentials` view."""
+    session cookies into one `Credentials` view. `schemes`: the ones the
+    policy configured, scheme names besides those we know (any other first
+    word of an Authorization value is a credential, see `_known_scheme`)."""
     # One pass over the headers: every lookup below would be another.
     values: list[str] = []
     cookie_headers: list[str] = []
     key_headers: dict[str, str] = {}
+    keys: list[str] = []  # every API-key and key-like header's value: all secrets
+    carried: list[str] = []  # the values of other secret-carrying headers
     stray: tuple[str, str] | None = None
     for name, value in view.headers:
         if name == "authorization":
@@ -293,37 +444,56 @@ def parse_credentials(
             cookie_headers.append(value)
         elif name in api_key_headers:
             key_headers.setdefault(name, value)  # the first field of that name
-        elif stray is None and value and _keyish(name):
-            stray = (name, value)
+            keys.append(value)
+        elif value:
+            kind = _header_kind(name)
+            if kind == _KEY_LIKE:
+                keys.append(value)
+                if stray is None:
+                    stray = (name, value)
+            elif kind == _SECRET_ONLY:
+                carried.append(value)
     query_token = _query_token(view.query)
     api_key = next(
         ((name, key_headers[name]) for name in api_key_headers if key_headers.get(name)), None
     )
-    cookies = list(_cookies(cookie_headers))
+    beyond: list[str] = []
+    cookies = list(_cookies(cookie_headers, beyond))
     session = next(((name, value) for name, value in cookies if name in session_cookies), None)
-    extra: list[str] = []
-    if api_key is not None:
-        extra.append(str(api_key[1]))
-    if session is not None:
-        extra.append(session[1])
+    extra: list[str] = [value.strip(" \t") for value in keys]
+    extra += keys
     # Any cookie may be a secret; one- to three-letter values ("en") are not.
     extra.extend(value for _, value in cookies if len(value) >= 4)
+    extra += beyond
+    for value in carried:
+        # Proxy-Authorization and the like: the value, and its credential.
+        extra += _field_secrets(value, schemes) if len(value) <= MAX_HEADER_CHARS else [value]
+    extra += _query_secrets(view.query)
+    for index, value in enumerate(values):
+        if index < MAX_AUTHORIZATION_FIELDS:
+            extra += _field_secrets(value, schemes)
+        else:
+            extra.append(value)
     api_key_header = api_key[0] if api_key else None
     session_cookie = session[0] if session else None
-    if stray is not None:
-        extra.append(stray[1])
+    primary = api_key[1] if api_key else (session[1] if session else None)
 
     def credentials(
-        scheme: str | None, token: str | None, source: str | None, misuse: tuple[Misuse, ...]
+        scheme: str | None,
+        token: str | None,
+        source: str | None,
+        misuse: tuple[Misuse, ...],
+        *,
+        unnamed: bool = False,
     ) -> Credentials:
-        secrets = [token] if token else []
+        found = [token] if token else []
         if scheme == "Basic":
             password = _basic_password(token)
             if password:
-                secrets.append(password)
-        if query_token and query_token != token:
-            secrets.append(query_token)
-        secrets.extend(extra)
+                found.append(password)
+        if query_token:
+            found.append(query_token)
+        found += extra
         if source is None and api_key_header is not None:
             source = "api_key_header"
         elif source is None and session_cookie is not None:
@@ -336,7 +506,9 @@ def parse_credentials(
             api_key_header,
             session_cookie,
             stray[0] if stray else None,
-            tuple(secrets),
+            _ordered(found),
+            unnamed,
+            primary,
         )
 
     if not values:
@@ -356,15 +528,25 @@ def parse_credentials(
         misuse.append(Misuse.MULTIPLE_AUTHORIZATION_HEADERS)
     if len(value) > MAX_HEADER_CHARS:
         misuse.append(Misuse.OVERSIZED)
-        return credentials(_scheme_word(value[:64]), None, "header", tuple(misuse))
-    scheme = _scheme_word(value)
-    rest = value.strip(" \t").partition(" ")[2]
+        word, rest = _split(value[:64])
+        scheme = _known_scheme(word, schemes)
+        return credentials(scheme, None, "header", tuple(misuse), unnamed=scheme is None)
+    word, rest = _split(value)
+    scheme = _known_scheme(word, schemes)
     token: str | None
+    if scheme is None:
+        # A word we cannot name as a scheme is a credential: alone, it was
+        # sent without a scheme (malformed); followed by more, it may be a
+        # scheme nobody told us of ("another scheme"). Never named either way.
+        if rest:
+            return credentials(None, rest, "header", tuple(misuse), unnamed=True)
+        misuse.append(Misuse.MISSING_SCHEME)
+        return credentials(None, word or None, "header", tuple(misuse))
     if scheme in TOKEN_SCHEMES:
         token, token_misuse = _token_misuse(scheme, rest)
         misuse.extend(token_misuse)
     else:
-        token = rest.strip(" \t") or None
+        token = rest or None
         if token is None and scheme == "Basic":
             misuse.append(Misuse.EMPTY_TOKEN)
         elif scheme == "Basic" and _basic_password(token) is None:
@@ -373,6 +555,14 @@ def parse_credentials(
         # RFC 6750 §3.1: a token sent by more than one method is invalid_request.
         misuse.append(Misuse.TOKEN_IN_HEADER_AND_QUERY)
     return credentials(scheme, token, "header", tuple(misuse))
+
+
+def _ordered(found: list[str]) -> tuple[str, ...]:
+    """The request's secrets, each once, longest first (a secret inside
+    another must not be masked first, leaving the rest of the longer one),
+    at most `MAX_SECRETS` of them."""
+    distinct = {secret for secret in found if secret}
+    return tuple(sorted(distinct, key=lambda secret: (-len(secret), secret))[:MAX_SECRETS])
 
 
 def fingerprint(key: bytes, secret: str) -> str:

@@ -13,7 +13,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from authhygiene.core.challenge import Challenge, rfc6750_text, scope_value
+from authhygiene.core.challenge import (
+    ECHO_MIN_PIECE,
+    MAX_HEADER_CHARS,
+    Challenge,
+    echoes_secret,
+    rendered_size,
+    rfc6750_text,
+    scope_value,
+)
 from authhygiene.core.clients import client_address
 from authhygiene.core.cors import expose_on_failure, request_origin
 from authhygiene.core.credentials import (
@@ -24,12 +32,14 @@ from authhygiene.core.credentials import (
     parse_credentials,
 )
 from authhygiene.core.diagnose import AppAnswer, Declared, Failure, diagnose
+from authhygiene.core.fragments import mask_pieces
 from authhygiene.core.policy import Policy
 from authhygiene.core.problem import CONTENT_TYPE, detail, problem_body
 from authhygiene.core.reasons import REASONS, Reason
 from authhygiene.core.redact import (
     REDACTED,
     bounded,
+    bounded_clean,
     credential_spans,
     redact_query,
     scrub,
@@ -234,23 +244,53 @@ _ERROR_PARAMS = frozenset(
 _ABSOLUTE_URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[\x21\x23-\x5b\x5d-\x7e]+")
 
 
-def _app_challenge(challenge: Challenge, error: str | None, secrets: tuple[str, ...]) -> Challenge:
-    """The app's valid challenge, cleaned: no echoed secret in any value and,
-    for bearer-token schemes, none of its error parameters except a
-    well-formed error_uri that documents the very error we send."""
+# Schemes whose challenges carry auth-params only (RFC 6750 §3, RFC 9449
+# §7.1, RFC 7617 §2, RFC 7616 §3.3): a token68 after one of them is no part
+# of a challenge, only ever something the app echoed (its client's token).
+_PARAMS_ONLY_SCHEMES = TOKEN_SCHEMES | {"Basic", "Digest"}
+
+
+def _app_value(value: str, secrets: tuple[str, ...]) -> str:
+    """A parameter value of the app's challenge (at most MAX_PARAM_CHARS: the
+    reader bounds it), with the request's secrets and credential shapes
+    masked; a value that is a piece of a secret is masked whole."""
+    if len(value) >= ECHO_MIN_PIECE and any(value in secret for secret in secrets):
+        return REDACTED
+    return scrub(value, secrets)
+
+
+def _app_challenge(
+    challenge: Challenge, error: str | None, secrets: tuple[str, ...]
+) -> Challenge | None:
+    """The app's valid challenge, cleaned: no echoed secret in any part of it
+    (a scheme that is one drops the challenge, a parameter name the
+    parameter, a token68 the token68; values are masked) and, for
+    bearer-token schemes, none of its error parameters except a well-formed
+    error_uri that documents the very error we send."""
+    if echoes_secret(challenge.scheme, secrets):
+        return None
+    token68 = challenge.token68
+    if token68 is not None and (
+        challenge.scheme in _PARAMS_ONLY_SCHEMES or echoes_secret(token68, secrets, entropy=False)
+    ):
+        # "Bearer <token>" means "Bearer": the decider completes it.
+        token68 = None
     params = []
     for key, value in challenge.params:
+        if echoes_secret(key, secrets):
+            continue
         if challenge.scheme in TOKEN_SCHEMES and key in _ERROR_PARAMS:
             if (
                 key == "error_uri"
                 and error is not None
                 and challenge.param("error") == error
                 and _ABSOLUTE_URI_RE.fullmatch(value)
+                and scrub(value, secrets) == value
             ):
                 params.append((key, value))
             continue
-        params.append((key, scrub(value, secrets)))
-    return Challenge(challenge.scheme, tuple(params), challenge.token68)
+        params.append((key, _app_value(value, secrets)))
+    return Challenge(challenge.scheme, tuple(params), token68)
 
 
 def _challenges(
@@ -261,46 +301,100 @@ def _challenges(
     credentials: Credentials,
     description: str | None,
 ) -> list[Challenge]:
-    app = [_app_challenge(c, error, credentials.secrets) for c in failure.challenges or ()]
+    secrets = credentials.secrets
+    app = [
+        cleaned
+        for challenge in failure.challenges or ()
+        if (cleaned := _app_challenge(challenge, error, secrets)) is not None
+    ]
     # RFC 9110 §15.5.2 / R1: every 401 carries a challenge. 400 and 403 carry
     # one only to convey an RFC 6750 error (R8, R10).
     if status != 401 and error is None:
-        return app if status == 403 else []
-    out = []
-    for challenge in app or [Challenge(scheme) for scheme in policy.schemes]:
-        if challenge.token68 is not None:
-            out.append(challenge)
-            continue
-        extra: list[tuple[str, str]] = [("realm", policy.realm)]
-        if challenge.scheme == "Basic":
-            extra.append(("charset", "UTF-8"))  # RFC 7617 §2.1 (R5: nothing else)
-        elif challenge.scheme in TOKEN_SCHEMES:
-            # R7: no error unless the request carried a credential of this kind.
-            carried = credentials.scheme == challenge.scheme or (
-                credentials.source == "query" and challenge.scheme == "Bearer"
-            )
-            if error is not None and (carried or status != 401):
-                extra.append(("error", error))
-                if description:
-                    extra.append(("error_description", description))
-                if error == "insufficient_scope" and failure.facts.get("required_scope"):
-                    extra.append(
-                        ("scope", scope_value(str(failure.facts["required_scope"]).split()))
-                    )
-                if error == "insufficient_user_authentication":
-                    extra.extend(_step_up_params(failure.facts))
-            elif status != 401:
-                continue  # a 400/403 challenge exists only to carry the error
-            if policy.resource_metadata and status == 401:
-                extra.append(("resource_metadata", policy.resource_metadata))  # RFC 9728 §5.1
-        elif status != 401:
-            continue
-        out.append(challenge.with_params(extra))
+        kept = _distinct(app) if status == 403 else []
+        return kept if rendered_size(kept) <= MAX_HEADER_CHARS else []
+    if description:
+        # Folded to ASCII after the body's text was scrubbed: once more here.
+        description = scrub(description, secrets, entropy=False)
+    ours = [Challenge(scheme) for scheme in policy.schemes]
+    refusal = _Refused(policy, failure, status, error, credentials, description)
+    out = refusal.completed(app or ours)
+    if app and (not out or rendered_size(out) > MAX_HEADER_CHARS):
+        # None of the app's challenges conveys the error (a 400/403), or they
+        # would make a header we would not read back ourselves: ours.
+        out = refusal.completed(ours)
     if status == 401 and not out:
         out = [
             Challenge(scheme).with_params([("realm", policy.realm)]) for scheme in policy.schemes
         ]
     return out
+
+
+def _distinct(challenges: list[Challenge]) -> list[Challenge]:
+    out: list[Challenge] = []
+    for challenge in challenges:
+        if challenge not in out:
+            out.append(challenge)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """What completes a challenge for one refusal."""
+
+    policy: Policy
+    failure: Failure
+    status: int
+    error: str | None
+    credentials: Credentials
+    description: str | None
+
+    def completed(self, challenges: list[Challenge]) -> list[Challenge]:
+        """The challenges with realm and, where one conveys it, the error.
+        A 400 or 403 keeps only the bearer-token challenges that convey it."""
+        out = []
+        for challenge in challenges:
+            if challenge.token68 is not None:
+                if self.status == 401:
+                    out.append(challenge)  # e.g. Negotiate's continuation
+                continue
+            if challenge.scheme in TOKEN_SCHEMES:
+                extra = self._token_params(challenge.scheme)
+                if extra is None:
+                    continue
+            elif self.status != 401:
+                continue  # a 400/403 challenge exists only to carry the error
+            elif challenge.scheme == "Basic":
+                extra = [("realm", self.policy.realm), ("charset", "UTF-8")]  # RFC 7617 §2.1
+            else:
+                extra = [("realm", self.policy.realm)]
+            out.append(challenge.with_params(extra))
+        return _distinct(out)
+
+    def _token_params(self, scheme: str) -> list[tuple[str, str]] | None:
+        """A bearer-token challenge's parameters, the machine-read ones first
+        and error_description last: clients that search the whole header
+        for `scope=` must find ours before any text. None: no challenge."""
+        credentials, status, error = self.credentials, self.status, self.error
+        extra: list[tuple[str, str]] = [("realm", self.policy.realm)]
+        # R7: no error unless the request carried a credential of this kind.
+        carried = credentials.scheme == scheme or (
+            credentials.source == "query" and scheme == "Bearer"
+        )
+        conveys = error is not None and (carried or status != 401)
+        if conveys:
+            extra.append(("error", str(error)))
+            facts = self.failure.facts
+            if error == "insufficient_scope" and facts.get("required_scope"):
+                extra.append(("scope", scope_value(str(facts["required_scope"]).split())))
+            if error == "insufficient_user_authentication":
+                extra.extend(_step_up_params(facts))
+        elif status != 401:
+            return None
+        if self.policy.resource_metadata and status == 401:
+            extra.append(("resource_metadata", self.policy.resource_metadata))  # RFC 9728 §5.1
+        if conveys and self.description:
+            extra.append(("error_description", self.description))
+        return extra
 
 
 def _step_up_params(facts: Mapping[str, object]) -> list[tuple[str, str]]:
@@ -341,7 +435,8 @@ def _log_parts(
     if app_status != status:
         head["app_status"] = app_status
     head["owasp_event"] = REASONS[failure.reason].log_event
-    head["scheme"] = credentials.scheme
+    # A first word that names no scheme is a secret: "other", never the word.
+    head["scheme"] = "other" if credentials.unnamed_scheme else credentials.scheme
     head["credential_source"] = credentials.source
     head["method"] = bounded(view.method, 16)
     tail: dict[str, object] = {
@@ -357,19 +452,37 @@ def _log_parts(
     return _present(head, omit), _present(tail, omit)
 
 
+# `redact_query` keeps whole pairs up to 2048 characters, then "...".
+_QUERY_CHARS = 2056
+
+
 def request_log_fields(
     policy: Policy, view: RequestView, request_id: str, clean: Callable[[str], str]
 ) -> dict[str, object]:
     """The log fields of this one request: where it went, from whom, and its
-    id. `clean` scrubs what the client wrote of the request's secrets."""
+    id. `clean` scrubs what the client wrote of the request's secrets.
+
+    Each text is bounded before `clean` sees it (a 64 KB user agent costs
+    what a 1 KB one does, before the flood gate), then shortened to its
+    display limit (`bounded_clean`)."""
+
+    def secrets() -> tuple[str, ...]:
+        # Only when a bound cut a text: to mask a secret cut in two.
+        return parse_credentials(
+            view,
+            api_key_headers=policy.api_key_headers,
+            session_cookies=policy.session_cookies,
+            schemes=policy.schemes,
+        ).secrets
+
     fields: dict[str, object] = {
-        "path": bounded(clean(view.path), 512),
+        "path": bounded_clean(view.path, 512, clean, secrets),
         # A secret-named parameter is masked by name; a request secret under
         # another name ("?q=<the bearer token>") by `clean`.
-        "query": clean(redact_query(view.query)) or None,
+        "query": bounded_clean(redact_query(view.query), _QUERY_CHARS, clean, secrets) or None,
         "client": bounded(client_address(policy.trusted_proxies, view) or "", 64) or None,
-        "user_agent": bounded(clean(view.get("user-agent") or ""), 256) or None,
-        "origin": bounded(clean(view.get("origin") or ""), 256) or None,
+        "user_agent": bounded_clean(view.get("user-agent") or "", 256, clean, secrets) or None,
+        "origin": bounded_clean(view.get("origin") or "", 256, clean, secrets) or None,
         "request_id": request_id,
     }
     return _present(fields, policy.log_omit)
@@ -457,19 +570,18 @@ _KEPT_SCRUB_CHARS = 8192
 
 
 def kept_value(name: str, value: str, secrets: tuple[str, ...]) -> str:
-    """An app header kept on a refusal, with the request's secrets masked."""
-    if name in _KEPT_AS_IS or not _holds_secret_text(value, secrets):
+    """An app header kept on a refusal, with the request's secrets masked,
+    whole or in pieces (an app that echoes the first 4096 characters)."""
+    if name in _KEPT_AS_IS:
         return value
-    if len(value) > _KEPT_SCRUB_CHARS:
-        for secret in secrets:
-            if len(secret) >= 4:
-                value = value.replace(secret, REDACTED)
-        return value
-    return scrub(value, secrets, entropy=False)
-
-
-def _holds_secret_text(value: str, secrets: tuple[str, ...]) -> bool:
-    return any(len(secret) >= 4 and secret in value for secret in secrets)
+    if any(len(secret) >= 4 and secret in value for secret in secrets):
+        if len(value) > _KEPT_SCRUB_CHARS:
+            for secret in secrets:
+                if len(secret) >= 4:
+                    value = value.replace(secret, REDACTED)
+        else:
+            value = scrub(value, secrets, entropy=False)
+    return mask_pieces(value, secrets, REDACTED)
 
 
 def response_headers(
@@ -546,7 +658,10 @@ def decide(
 ) -> Decision | None:
     """Decide the failure response for the app's `answer` to `view`."""
     credentials = parse_credentials(
-        view, api_key_headers=policy.api_key_headers, session_cookies=policy.session_cookies
+        view,
+        api_key_headers=policy.api_key_headers,
+        session_cookies=policy.session_cookies,
+        schemes=policy.schemes,
     )
     rid, instance = request_id(
         policy, incoming_request_id(policy, view), answer, credentials.secrets

@@ -29,7 +29,7 @@ from authhygiene.core.answer import (
     page_text,
     utf8,
 )
-from authhygiene.core.challenge import Challenge, parse_challenges, scope_value
+from authhygiene.core.challenge import Challenge, echoes_secret, parse_challenges, scope_value
 from authhygiene.core.credentials import Credentials
 from authhygiene.core.jwt_peek import JwtFacts, peek
 from authhygiene.core.policy import Policy
@@ -100,6 +100,14 @@ _NOT_SEEN_RE = re.compile(
 
 
 _WRONG_SCHEME_403_RE = re.compile(r"^invalid authentication credentials\.?$", re.I)
+
+
+def _scope(items: object, secrets: tuple[str, ...]) -> str:
+    """The scope a refusal names, in one spelling (RFC 6750 §3), without a
+    scope token that echoes one of the request's secrets (an app that puts
+    the token it was sent into its own challenge's `scope`)."""
+    words = " ".join(map(str, items)).split() if isinstance(items, list | tuple | set) else []
+    return scope_value(word for word in words if not echoes_secret(word, secrets, entropy=False))
 
 
 def _scope_in(texts: list[str]) -> str | None:
@@ -225,7 +233,7 @@ def diagnose(
     """Explain the app's refusal, or None when it is not an auth failure."""
     schemes, schemes_given = policy.schemes, policy.schemes_given
     window = policy.clock_skew_window
-    challenges = parse_challenges(answer.get_all("www-authenticate"))
+    challenges = parse_challenges(answer.get_all("www-authenticate"), credentials.secrets)
     accepted = _accepted(schemes, challenges)
     # What we know the API takes: its own challenges' schemes, and `schemes`
     # when configured. The default ("Bearer",) is a guess we never hold a
@@ -266,7 +274,7 @@ def diagnose(
         if required is not None:
             # One spelling for body and challenge (RFC 6750 §3 scope syntax).
             items = required if isinstance(required, list | tuple | set) else [required]
-            facts["required_scope"] = scope_value(" ".join(map(str, items)).split())
+            facts["required_scope"] = _scope(items, credentials.secrets)
         if declared.detail:
             message = clean_text(declared.detail)
         if declared.reason is Reason.TOKEN_ALGORITHM_REJECTED:
@@ -332,6 +340,11 @@ def diagnose(
                 or any(_WRONG_SCHEME_403_RE.search(text) for text in texts)
             )
         )
+    if other_scheme and credentials.unnamed_scheme:
+        # A first word that is no scheme we can name may be the credential
+        # itself: it is a secret, and the answer never names it.
+        facts["accepted_schemes"] = list(accepted)
+        return failure(Reason.SCHEME_NOT_ACCEPTED, "request")
     if (
         other_scheme
         and credentials.scheme is not None
@@ -347,7 +360,7 @@ def diagnose(
             scope = next((c.param("scope") for c in challenges or () if c.param("scope")), None)
             scope = scope or _scope_in(texts)
             if scope:
-                facts["required_scope"] = scope
+                facts["required_scope"] = _scope([scope], credentials.secrets)
         if reason is Reason.TOKEN_ALGORITHM_REJECTED:
             facts.update(_algorithm_reason(jwt, policy.algorithms, always=True) or {})
         if reason is Reason.CREDENTIALS_MALFORMED and credentials.scheme:

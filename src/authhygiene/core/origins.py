@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from authhygiene.core.option_error import PolicyError
+from authhygiene.core.redact import remember
 
 __all__ = ["MAX_ORIGIN", "normalise_origin", "request_origin"]
 
@@ -117,7 +118,7 @@ def _ipv6_text(host: str) -> str:
 # Origins already checked against the grammar: the same few arrive on every
 # request of a browser app, and the match is the step's costliest part.
 _CHECKED: dict[str, bool] = {}
-_CHECKED_MAX = 4096
+_CHECKED_MAX = 1024
 
 
 def request_origin(values: Sequence[str]) -> str | None:
@@ -131,8 +132,9 @@ def request_origin(values: Sequence[str]) -> str | None:
     origin = values[0]
     known = _CHECKED.get(origin)
     if known is None:
-        known = len(origin) <= MAX_ORIGIN and _ORIGIN_RE.fullmatch(origin) is not None
-        if len(_CHECKED) >= _CHECKED_MAX:
-            _CHECKED.clear()  # bounded: a client may send any number of origins
-        _CHECKED[origin] = known
+        if len(origin) > MAX_ORIGIN:
+            return None  # never checked, never kept: a client may send 15 KB origins
+        known = _ORIGIN_RE.fullmatch(origin) is not None
+        # Bounded in bytes as well as entries: keys are at most MAX_ORIGIN long.
+        remember(_CHECKED, origin, known, len(origin), max_chars=MAX_ORIGIN, entries=_CHECKED_MAX)
     return origin if known else None

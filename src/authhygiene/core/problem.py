@@ -28,6 +28,8 @@ __all__ = ["CONTENT_TYPE", "detail", "explanation", "hint", "problem_body"]
 
 CONTENT_TYPE = "application/problem+json"
 MAX_FACT_CHARS = 256
+# Our hints are short; a scope the app named may make one longer.
+MAX_HINT_CHARS = 512
 # What of a member value from the app (or the app's facts) is walked: its
 # depth, the items of one list or object, and the values in all.
 MAX_MEMBER_DEPTH = 8
@@ -74,8 +76,10 @@ def explanation(failure: Failure) -> str:
             what = f"an API key in the '{facts['sent_header']}' header"
         elif facts.get("scheme"):
             what = f"'Authorization: {facts['scheme']} ...'"
-        else:
+        elif facts.get("sent_cookie"):
             what = "a session cookie"
+        else:
+            what = "credentials"
         return f"This request carried {what}, but not in a form this API reads."
     if (
         reason is Reason.CREDENTIALS_MISSING
@@ -103,11 +107,23 @@ def explanation(failure: Failure) -> str:
             "This request carried no credentials; this API accepts"
             f" {_schemes_text(facts.get('accepted_schemes'))}."
         )
+    if reason is Reason.SCHEME_NOT_ACCEPTED and not facts.get("scheme"):
+        # Its first word is no scheme we know: it may be the credential, never named.
+        return (
+            "The Authorization header has no scheme this API knows; this API accepts"
+            f" {_schemes_text(facts.get('accepted_schemes'))}."
+        )
     if reason is Reason.SCHEME_NOT_ACCEPTED:
         accepted = facts.get("accepted_schemes")
         return (
             f"The request used the '{facts.get('scheme', '?')}' scheme; this API accepts"
             f" {_schemes_text(accepted)}."
+        )
+    if reason is Reason.CREDENTIALS_MALFORMED and facts.get("problem") == "missing_scheme":
+        return (
+            "The Authorization header has no scheme, only a credential; send"
+            f" 'Authorization: <scheme> <credential>' with a scheme this API accepts"
+            f" ({_schemes_text(facts.get('accepted_schemes'))})."
         )
     if reason is Reason.CREDENTIALS_MALFORMED and str(facts.get("problem")) in _MISUSE_DETAIL:
         return _MISUSE_DETAIL[str(facts["problem"])]
@@ -353,7 +369,8 @@ def problem_body(
         body["instance"] = instance
     body["reason"] = failure.reason.value
     if policy.explain != "minimal":
-        body["hint"] = hint(failure)
+        # Built from facts, some the app's (a scope): through the sink too.
+        body["hint"] = clean_for_sink(hint(failure), MAX_HINT_CHARS, secrets)
         _add(body, failure.facts, walk)
     if policy.explain == "full":
         # Development: how we know, and what the unverified token's header

@@ -16,20 +16,27 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
-from urllib.parse import parse_qsl, unquote, urlencode
+from collections.abc import Callable, Hashable, Iterable
+from typing import TypeVar
+from urllib.parse import parse_qsl, quote, unquote, urlencode
+
+from authhygiene.core.fragments import mask_pieces
 
 __all__ = [
+    "CACHE_ENTRIES",
+    "CACHE_KEY_CHARS",
     "NOT_PRINTABLE_ASCII_RE",
     "REDACTED",
     "SECRET_HEADERS",
     "SECRET_NAME_RE",
     "SECRET_WORD_RE",
     "bounded",
+    "bounded_clean",
     "clean_for_sink",
     "credential_spans",
     "high_entropy",
     "redact_query",
+    "remember",
     "scrub",
     "scrub_cached",
     "secret_name",
@@ -73,6 +80,29 @@ _JWT_RE = re.compile(
     # after its payload still carries claims, a header alone is no secret.
     r"eyJ[A-Za-z0-9_-]*+(?:\.[A-Za-z0-9_-]*+){0,2}"
 )
+# Every pattern below that can fail after a long run is written so that it
+# cannot: the run is consumed whole (possessively) together with what
+# follows it, and judged in Python. A name or scheme word repeated inside
+# the run ("x-api-key: x-api-key: ... >", "bearer+bearer+..._") is then
+# never a new start that rescans the rest, so the work stays linear.
+_HEADER_LINE_RE = re.compile(
+    rf"(?P<keep>\b(?i:{_HEADER_LINE_NAMES})[\"']?\s*:\s*[\"']?)"
+    r"(?P<v>[^\r\n\"'<>]++)(?P<after>[<>]?)"
+)
+_HEADER_FIELD_RE = re.compile(
+    rf"(?P<keep>\b(?i:{_HEADER_LINE_NAMES})[\"']?\s*=\s*[\"']?)"
+    r"(?P<v>[^\s\"'<>]++)(?P<after>[<>]?)"
+)
+_SCHEME_RE = re.compile(
+    r"\b(?i:bearer|basic|dpop|token|apikey|digest)(?:[ \t]|%20|\+)++(?!HTTP/\d)"
+    # Fewer than 8 characters fail here, cheaply and unconsumed: the run
+    # may itself be the next scheme word ("token Bearer abc...").
+    r"(?P<v>[A-Za-z0-9\-._~+/]{8,}+=*+)(?P<after>[\w\-.~+/=]?)"
+)
+# What makes a run after a scheme word a credential rather than a word: a
+# digit, a capital or a symbol, or 16+ letters (no word of prose is that long).
+_SCHEME_MARK_RE = re.compile(r"[0-9A-Z\-._~+/=]")
+_SCHEME_LETTERS_MIN = 16
 _SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
     (
         ("-----begin",),
@@ -86,19 +116,13 @@ _SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
         # message: the value up to the end of the line (or a quote closing a
         # repr). A placeholder ("Authorization: Bearer <token>") is none.
         ("authorization", "cookie", "dpop", "api-key", "-token"),
-        re.compile(
-            rf"(?P<keep>\b(?i:{_HEADER_LINE_NAMES})[\"']?\s*:\s*[\"']?)"
-            r"(?>[^\r\n\"'<>]{1,4096})(?![<>])"
-        ),
+        _HEADER_LINE_RE,
     ),
     (
         # The same name as a field of a key=value log line ("cookie=...",
         # gunicorn's `authorization=%({authorization}i)s`): up to a space.
         ("authorization", "cookie", "dpop", "api-key", "-token"),
-        re.compile(
-            rf"(?P<keep>\b(?i:{_HEADER_LINE_NAMES})[\"']?\s*=\s*[\"']?)"
-            r"(?>[^\s\"'<>]{1,4096})(?![<>])"
-        ),
+        _HEADER_FIELD_RE,
     ),
     (
         # A scheme word and a credential-looking run: 8+ characters of which
@@ -107,13 +131,7 @@ _SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
         # secret, and neither is a `key=value` pair that follows the word in
         # a log line ("scheme=Bearer server_time=...").
         ("bearer", "basic", "dpop", "token", "apikey", "digest"),
-        re.compile(
-            r"\b(?i:bearer|basic|dpop|token|apikey|digest)(?:[ \t]|%20|\+)++(?!HTTP/\d)"
-            # ... or 16+ letters: no word of prose follows "Bearer" that long.
-            r"(?=[A-Za-z0-9\-._~+/]{0,4096}?[0-9A-Z\-._~+/=]|[A-Za-z0-9\-._~+/]{16})"
-            r"[A-Za-z0-9\-._~+/]{8,}+=*+"
-            r"(?![\w\-.~+/=])"
-        ),
+        _SCHEME_RE,
     ),
     (
         # The password in a URL's userinfo ("postgres://app:s3cret@db/x").
@@ -242,8 +260,30 @@ def _random_piece(piece: str) -> bool:
 def _keep_prefix(match: re.Match[str]) -> str:
     keep = match.groupdict().get("keep")
     if keep and _nothing_to_hide(match.group(0)[len(keep) :]):
-        return match.group(0)  # `cookie=-` (no cookie sent), `x-api-key=3 tries`
+        return match.group(0)  # `cookie=-` (no cookie sent), `password=None`
     return (keep or "") + REDACTED
+
+
+def _header_value(match: re.Match[str]) -> str:
+    """A secret header's value in a dump or a `name=value` field. A value
+    that a "<" or ">" follows is a placeholder ("Bearer <token>"), or a
+    template's own placeholder hidden by `_scrub_template`: kept."""
+    if match.group("after") or _nothing_to_hide(match.group("v")):
+        return match.group(0)
+    return match.group("keep") + REDACTED
+
+
+def _scheme_value(match: re.Match[str]) -> str:
+    """A scheme word and the 8+ character run after it: a credential when
+    the run has a digit, a capital or a symbol in it, or 16+ letters, and
+    nothing word-like is glued to its end. A scheme word inside a rejected
+    run cannot start a credential: it would end at the same glued end."""
+    run = match.group("v")
+    if match.group("after") or (
+        len(run) < _SCHEME_LETTERS_MIN and _SCHEME_MARK_RE.search(run) is None
+    ):
+        return match.group(0)
+    return REDACTED
 
 
 def _is_jwt(match: re.Match[str]) -> bool:
@@ -256,10 +296,19 @@ def _jwt(match: re.Match[str]) -> str:
     return REDACTED if _is_jwt(match) else match.group(0)
 
 
+# How a match of each shape is judged; `_keep_prefix` for the others.
+_JUDGES = {
+    _JWT_RE: _jwt,
+    _HEADER_LINE_RE: _header_value,
+    _HEADER_FIELD_RE: _header_value,
+    _SCHEME_RE: _scheme_value,
+}
+
+
 def _shapes(text: str, lowered: str) -> str:
     for words, pattern in _SHAPES:
         if _holds_any(lowered, words):
-            text = pattern.sub(_jwt if pattern is _JWT_RE else _keep_prefix, text)
+            text = pattern.sub(_JUDGES.get(pattern, _keep_prefix), text)
     return text
 
 
@@ -279,9 +328,12 @@ def secret_name(name: str) -> bool:
 
 
 def _nothing_to_hide(value: str) -> bool:
-    """`password=None`, `allow_credentials=True`, `token_count=3`."""
-    value = value.rstrip(".,;:!?")  # the end of a sentence
-    return value.lower() in _LITERALS or value.isdigit()
+    """`password=None`, `allow_credentials=True`, `cookie=-` (gunicorn's
+    absent header). Only what no secret can be: a number under a secret
+    name is a PIN, an OTP or a numeric token (`password=1234`,
+    `?access_token=98765432109876543210`), and a count has a name of its
+    own (`token_count=3` is not a secret name, so it is never looked at)."""
+    return value.rstrip(".,;:!?").lower() in _LITERALS  # the end of a sentence
 
 
 def _param(match: re.Match[str]) -> str:
@@ -312,14 +364,36 @@ def _holds_any(text: str, words: tuple[str, ...]) -> bool:
     return False
 
 
+# Secrets this long are also looked for in another case and percent-encoded.
+_FOLDED_SECRET_CHARS = 8
+
+
+def _other_forms(secret: str) -> tuple[str, ...]:
+    """The lower-cased forms of a secret as echoed otherwise: its own (for
+    a case-insensitive search) and, where they differ, percent-encoded."""
+    lowered = secret.lower()
+    encoded = quote(secret, safe="").lower()
+    return (lowered,) if encoded == lowered else (lowered, encoded)
+
+
 def scrub(text: str, secrets: Iterable[str] = (), *, entropy: bool = True) -> str:
     """Replace every known secret and every credential-looking value.
 
     `entropy=False` spares high-entropy runs that have no other mark of a
     credential: for values that are ids by nature (a request or trace id)."""
+    folded: str | None = None
     for secret in secrets:
         if len(secret) >= 4:
             text = text.replace(secret, REDACTED)
+            if len(secret) >= _FOLDED_SECRET_CHARS:
+                # Echoed in another case (a hex key upper-cased) or
+                # percent-encoded (`%2F` for `/`): the same secret.
+                if folded is None:
+                    folded = text.lower()
+                for form in _other_forms(secret):
+                    if form in folded:
+                        text = re.sub(re.escape(form), REDACTED, text, flags=re.I)
+                        folded = text.lower()
         elif secret:
             # A short secret (a 3-letter password) would match inside words;
             # it is replaced where it stands alone.
@@ -348,12 +422,15 @@ def credential_spans(text: str, *, entropy: bool = False) -> list[tuple[int, int
         # The gate `scrub` uses: a shape cannot match without one of its words.
         if not _holds_any(lowered, words):
             continue
+        judge = _JUDGES.get(pattern, _keep_prefix)
         for match in pattern.finditer(text):
-            if pattern is _JWT_RE and not _is_jwt(match):
+            if judge(match) == match.group(0):
                 continue
-            start = match.start() + len(match.groupdict().get("keep") or "")
-            if REDACTED not in text[start : match.end()]:
-                spans.append((start, match.end()))
+            groups = match.groupdict()
+            start = match.start() + len(groups.get("keep") or "")
+            end = match.start("after") if "after" in groups else match.end()
+            if REDACTED not in text[start:end]:
+                spans.append((start, end))
     for pattern, judge in (
         (_QUERY_PARAM_RE, _param),
         (_MEMBER_RE, _member),
@@ -387,23 +464,79 @@ def redact_query(query: str) -> str:
         pairs = parse_qsl(query[:_MAX_QUERY_CHARS], keep_blank_values=True, max_num_fields=64)
     except ValueError:
         return REDACTED
-    safe = [(key, REDACTED if secret_param(key) else scrub(value)) for key, value in pairs]
-    return bounded(urlencode(safe, safe="[]"), _MAX_QUERY_CHARS)
+    if len(query) > _MAX_QUERY_CHARS and pairs and pairs[-1][1]:
+        # The bound cut the last value: its start may be the start of a
+        # secret that only the whole value shows to be one.
+        pairs[-1] = (pairs[-1][0], REDACTED)
+    out: list[str] = []
+    size = 0
+    for key, value in pairs:
+        pair = urlencode([(key, REDACTED if secret_param(key) else scrub(value))], safe="[]")
+        size += len(pair) + 1
+        if size > _MAX_QUERY_CHARS:
+            # Whole pairs only: never cut inside a value, after scrubbing.
+            out.append("...")
+            break
+        out.append(pair)
+    return bounded("&".join(out), _MAX_QUERY_CHARS + 4)
+
+
+def bounded_clean(
+    text: str, limit: int, clean: Callable[[str], str], secrets: Callable[[], Iterable[str]]
+) -> str:
+    """A request text (path, user agent, origin, query) fit for a log field.
+
+    Bound, then scrub: `clean` (which masks the request's secrets and every
+    credential shape) sees at most `SINK_WORK_FACTOR` x `limit` characters,
+    so a 64 KB header costs what a 1 KB one does. When that bound cut the
+    text, a request secret cut in two at its end is masked (`secrets` is
+    asked for them only then). The result is shortened to `limit`
+    printable ASCII characters, never inside a mask."""
+    window = text[: limit * SINK_WORK_FACTOR]
+    cleaned = clean(window)
+    if len(window) < len(text):
+        cleaned = _mask_cut_secret(cleaned, tuple(secret for secret in secrets() if secret))
+    if len(cleaned) <= limit:
+        return bounded(cleaned, limit)
+    return bounded(_shortened(cleaned, limit), limit) + "..."
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# Every cache of request-derived text in the library is bounded in bytes as
+# well as entries: a key of more than `max_chars` characters is never kept
+# (a client may send any number of distinct 15 KB origins or header
+# names), and a full cache is cleared, so a cache holds at most `entries`
+# x `max_chars` characters of keys.
+CACHE_KEY_CHARS = 256
+CACHE_ENTRIES = 1024
+
+
+def remember(
+    cache: dict[K, V],
+    key: K,
+    value: V,
+    size: int,
+    *,
+    max_chars: int = CACHE_KEY_CHARS,
+    entries: int = CACHE_ENTRIES,
+) -> None:
+    """Keep `key -> value` in a cache bounded in bytes and entries; `size`
+    is the key's length in characters (a tuple key's summed)."""
+    if size > max_chars:
+        return
+    if len(cache) >= entries:
+        cache.clear()
+    cache[key] = value
 
 
 # Texts found clean (no secret, no credential shape): the same user agent,
 # path and origin come again and again, and `scrub` need not run twice on
-# them. Only texts that are logged verbatim anyway are kept,
-# bounded in size and number (the caches are cleared when full).
+# them. Only texts that are logged verbatim anyway are kept, bounded in
+# size and number (at most 1024 x 1024 characters).
 _CACHED_CHARS = 1024
-_CACHE_ENTRIES = 4096
 _CLEAN_TEXTS: dict[str, str] = {}
-
-
-def _remember(cache: dict[str, str], text: str, value: str) -> None:
-    if len(cache) >= _CACHE_ENTRIES:
-        cache.clear()
-    cache[text] = value
 
 
 def scrub_cached(text: str, secrets: Iterable[str] = ()) -> str:
@@ -417,11 +550,12 @@ def scrub_cached(text: str, secrets: Iterable[str] = ()) -> str:
         else:
             return text
     cleaned = scrub(text, secrets)
-    if cleaned == text and len(text) <= _CACHED_CHARS:
-        _remember(_CLEAN_TEXTS, text, text)
+    if cleaned == text:
+        remember(_CLEAN_TEXTS, text, text, len(text), max_chars=_CACHED_CHARS)
     return cleaned
 
 
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # A sink looks at no more than this many times its display limit: enough
 # that a secret near the display limit is seen whole by `scrub`.
 SINK_WORK_FACTOR = 4
@@ -453,13 +587,24 @@ def clean_for_sink(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
     and every credential shape, and only then shortened to `limit`
     characters for display. Cutting first would leave the start of a
     secret that only the whole text shows to be one."""
-    kept = tuple(secret for secret in secrets if secret)
-    text = _mask_cut_secret(scrub(text[: limit * SINK_WORK_FACTOR], kept), kept)
+    kept = secrets if isinstance(secrets, tuple) else tuple(secrets)
+    text = text[: limit * SINK_WORK_FACTOR]
+    if not text.isascii():
+        # A lone surrogate (from the app's JSON "\ud800") is no character:
+        # strict JSON parsers reject the body that carries one.
+        text = _SURROGATE_RE.sub("\ufffd", text)
+    text = _mask_cut_secret(scrub(text, kept), kept)
+    # A piece of a secret the app cut or split itself ("token[:40]...").
+    text = mask_pieces(text, kept, REDACTED)
     if len(text) <= limit:
         return text
-    cut = max(0, limit - 3)
-    # Never end inside a mask: "[reda..." reads as the app's own text.
+    return _shortened(text, max(0, limit - 3)).rstrip() + "..."
+
+
+def _shortened(text: str, cut: int) -> str:
+    """`text[:cut]`, or shorter: never ending inside a mask ("[reda..."
+    would read as the app's own text)."""
     mask = text.find(REDACTED, max(0, cut - len(REDACTED) + 1))
     if mask != -1 and mask < cut:
         cut = mask
-    return text[:cut].rstrip() + "..."
+    return text[:cut]

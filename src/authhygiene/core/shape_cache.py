@@ -52,7 +52,7 @@ from authhygiene.core.decision import (
 from authhygiene.core.diagnose import AppAnswer, Declared
 from authhygiene.core.origins import request_origin
 from authhygiene.core.policy import Policy
-from authhygiene.core.redact import REDACTED, scrub_cached
+from authhygiene.core.redact import REDACTED, remember, scrub_cached
 
 __all__ = ["Decider"]
 
@@ -291,9 +291,7 @@ class Decider:
                 origin = origins[origin_text]
             else:
                 origin = request_origin([origin_text])
-                if len(origins) >= _CLEAN_ENTRIES:
-                    origins.clear()
-                origins[origin_text] = origin
+                remember(origins, origin_text, origin, len(origin_text), entries=_CLEAN_ENTRIES)
         length = str(len(body))
         app_headers = self._kept(entry, view, passthrough(policy, answer))
         raw: list[tuple[bytes, bytes]] | None = None
@@ -445,7 +443,10 @@ class Decider:
     def _parse(self, view: RequestView) -> Credentials:
         policy = self.policy
         return parse_credentials(
-            view, api_key_headers=policy.api_key_headers, session_cookies=policy.session_cookies
+            view,
+            api_key_headers=policy.api_key_headers,
+            session_cookies=policy.session_cookies,
+            schemes=policy.schemes,
         )
 
     def _kept(
