@@ -22,12 +22,11 @@ from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
 from authhygiene.core.flood import FloodGate
-from authhygiene.core.misconfig import MISCONFIG
 from authhygiene.core.policy import Policy, PolicyError
 from authhygiene.core.problem import CONTENT_TYPE
 from authhygiene.core.reasons import REASONS, Reason
 from authhygiene.core.shape_cache import Decider
-from authhygiene.logging import _reported, _reported_lock, default_logger, emit, emit_misconfig
+from authhygiene.logging import default_logger, emit, emit_misconfig
 from authhygiene.metrics import FailureMetrics, failure_metrics
 
 SUPPRESSED_EVENT = "auth.failure.suppressed"
@@ -123,19 +122,9 @@ _SAFE_VALUE_RE = re.compile(r"[\x21-\x7e]{1,256}")
 
 def _report_internal_error(logger: Any, error: str, status: int) -> None:
     """`auth.misconfig` kind `internal_error`, once per process."""
-    with _reported_lock:
-        if _INTERNAL_ERROR in _reported:
-            return
-        _reported.add(_INTERNAL_ERROR)
     # The logger is the app's: if even it fails, the refusal is still answered.
     with contextlib.suppress(Exception):
-        logger.warning(
-            "auth.misconfig",
-            kind=_INTERNAL_ERROR,
-            error=error,
-            status=status,
-            fix=MISCONFIG[_INTERNAL_ERROR].fix,
-        )
+        emit_misconfig(logger, (_INTERNAL_ERROR,), {"status": status, "error": error})
 
 
 def _challenges(policy: Policy) -> list[tuple[str, str]]:

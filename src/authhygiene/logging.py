@@ -422,11 +422,13 @@ def emit_misconfig(logger: Any, kinds: tuple[str, ...], fields: Mapping[str, obj
             _reported.add(kind)
         # The table's fix, for the kinds whose fix is not obvious from the name.
         row = MISCONFIG.get(kind)
-        fix = {} if row is None or row.fix is None else {"fix": row.fix}
+        extra: dict[str, object] = {} if row is None or row.fix is None else {"fix": row.fix}
+        if "error" in fields:
+            extra["error"] = fields["error"]  # a type name, never a message
         logger.warning(
             "auth.misconfig",
             kind=kind,
             path=fields.get("path"),
             status=fields.get("app_status", fields.get("status")),
-            **fix,
+            **extra,
         )

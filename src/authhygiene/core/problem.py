@@ -195,6 +195,7 @@ def _keeps_app_words(failure: Failure) -> bool:
 # What to do about a specific problem the request showed.
 _PROBLEM_HINTS = {
     "doubled_scheme": "Remove the second scheme word: send 'Authorization: {scheme} <token>'.",
+    "missing_scheme": "Put the scheme before the credential: 'Authorization: {scheme} <token>'.",
     "quoted_token": "Send the token without quotes: 'Authorization: {scheme} <token>'.",
     "whitespace_in_token": "Send the token on one line, with no spaces or line breaks inside it.",
     "empty_token": "Put the token after the scheme word: 'Authorization: {scheme} <token>'.",
