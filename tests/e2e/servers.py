@@ -60,9 +60,10 @@ _POLL_S = 0.02
 class UvicornThread:
     """uvicorn serving `app` on 127.0.0.1 in a thread, on a port the OS picks."""
 
-    def __init__(self, app: Any, *, lifespan: str = "on") -> None:
+    def __init__(self, app: Any, *, lifespan: str = "on", **options: Any) -> None:
+        # `options`: more of uvicorn's settings (h11_max_incomplete_event_size=...).
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan
+            app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan, **options
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn-e2e", daemon=True)

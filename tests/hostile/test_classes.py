@@ -191,49 +191,37 @@ def _in_process(
 
 
 @contextlib.contextmanager
-def _gunicorn(workdir: Path) -> Iterator[Served]:
+def _gunicorn_pair(spec: str, workdir: Path, name: str) -> Iterator[tuple[Any, Any]]:
+    """`spec` (with `{!r}` for the variant) bare and wrapped, each under
+    gunicorn's threaded worker (`--threads 8`)."""
     pythonpath = Path(__file__).resolve().parents[2]
+    with contextlib.ExitStack() as stack:
+        yield tuple(  # type: ignore[misc]
+            stack.enter_context(
+                GunicornProcess(
+                    spec.format(variant),
+                    pythonpath=pythonpath,
+                    workdir=workdir,
+                    name=f"{name}-{variant}",
+                    extra_args=("--threads", "8"),
+                )
+            )
+            for variant in ("bare", "wrapped")
+        )
+
+
+@contextlib.contextmanager
+def _gunicorn(workdir: Path) -> Iterator[Served]:
     spec = "tests.hostile.apps:gunicorn_echo_wsgi({!r})"
-    with (
-        GunicornProcess(
-            spec.format("bare"),
-            pythonpath=pythonpath,
-            workdir=workdir,
-            name="hostile-bare",
-            extra_args=("--threads", "8"),
-        ) as bare,
-        GunicornProcess(
-            spec.format("wrapped"),
-            pythonpath=pythonpath,
-            workdir=workdir,
-            name="hostile-wrapped",
-            extra_args=("--threads", "8"),
-        ) as wrapped,
-    ):
+    with _gunicorn_pair(spec, workdir, "hostile") as (bare, wrapped):
         yield Served(bare.port, wrapped.port, wrapped.output, lambda: _count(wrapped.port))
 
 
 @contextlib.contextmanager
 def _drf(workdir: Path) -> Iterator[Served]:
     """The stacks suite's DRF project (TokenAuthentication) under gunicorn."""
-    pythonpath = Path(__file__).resolve().parents[2]
     spec = "tests.stacks.drf_wsgi:application({!r})"
-    with (
-        GunicornProcess(
-            spec.format("bare"),
-            pythonpath=pythonpath,
-            workdir=workdir,
-            name="hostile-drf-bare",
-            extra_args=("--threads", "8"),
-        ) as bare,
-        GunicornProcess(
-            spec.format("wrapped"),
-            pythonpath=pythonpath,
-            workdir=workdir,
-            name="hostile-drf-wrapped",
-            extra_args=("--threads", "8"),
-        ) as wrapped,
-    ):
+    with _gunicorn_pair(spec, workdir, "hostile-drf") as (bare, wrapped):
         yield Served(bare.port, wrapped.port, wrapped.output, None, route="/token")
 
 

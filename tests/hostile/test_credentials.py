@@ -27,7 +27,6 @@ import contextlib
 import json
 import secrets
 import string
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,14 +36,12 @@ from typing import Any
 
 import pytest
 import structlog
-import uvicorn
 from structlog.testing import LogCapture
 
 from authhygiene.testing import assert_no_secrets
 from tests.e2e.servers import (
-    IO_TIMEOUT_S,
-    START_TIMEOUT_S,
     GunicornProcess,
+    UvicornThread,
     WerkzeugThread,
     raw_exchange,
 )
@@ -163,40 +160,10 @@ def _pieces(secret: str) -> list[str]:
 # --- servers -------------------------------------------------------------------
 
 
-class BigUvicorn:
+def BigUvicorn(app: Any) -> UvicornThread:  # noqa: N802 (used like the class it was)
     """uvicorn in a thread, taking header fields up to 256 KiB (its h11
     default is 16 KiB, which would refuse the 20 KiB probes itself)."""
-
-    def __init__(self, app: Any) -> None:
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            lifespan="on",
-            h11_max_incomplete_event_size=256 * 1024,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn-h1", daemon=True)
-        self.port = 0
-
-    def __enter__(self) -> BigUvicorn:
-        self.thread.start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                self.server.should_exit = True
-                self.thread.join(IO_TIMEOUT_S)
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(IO_TIMEOUT_S)
-        if self.thread.is_alive():
-            raise RuntimeError("uvicorn did not stop")
+    return UvicornThread(app, h11_max_incomplete_event_size=256 * 1024)
 
 
 @dataclass
