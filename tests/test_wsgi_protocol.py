@@ -606,3 +606,423 @@ def test_plans_for_huge_header_sets_are_not_cached(count: int, length: int) -> N
     from authhygiene import wsgi
 
     assert all(sum(map(len, keys)) <= wsgi._PLAN_KEYS_MAX_CHARS for keys in app._plans)
+
+
+# --- answers we pass through are replayed exactly as the bare app gave them ---
+
+
+class Transcript:
+    """A server's view of one exchange, as werkzeug and gunicorn drive it:
+    start_response, write(), each chunk, an error iterating, close() and an
+    error it raised. write() data and chunks are both what goes on the wire."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Any:
+        self.events.append(("start", status, list(headers), exc_info is not None))
+        return lambda data: self.events.append(("chunk", data))
+
+    def run(self, app: Any, env: dict[str, Any]) -> list[tuple[Any, ...]]:
+        try:
+            result = app(env, self.start_response)
+        except Exception as exc:
+            self.events.append(("app raised", type(exc), str(exc)))
+            return self.events
+        try:
+            for chunk in result:
+                self.events.append(("chunk", chunk))
+        except Exception as exc:
+            self.events.append(("iteration raised", type(exc), str(exc)))
+        close = getattr(result, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as exc:
+                self.events.append(("close raised", type(exc), str(exc)))
+        self.events.append(("closed",))
+        return self.events
+
+
+class Answer(Body):
+    """An app iterable: its chunks (any type), then maybe an error; a close()
+    that counts and maybe raises."""
+
+    def __init__(
+        self, chunks: list[Any], fail: Exception | None = None, close_fails: bool = False
+    ) -> None:
+        super().__init__(chunks, fail)
+        self.close_fails = close_fails
+
+    def close(self) -> None:
+        super().close()
+        if self.close_fails:
+            raise RuntimeError("close() broke")
+
+
+def _generator_body(chunks: list[Any], fail: Exception | None) -> Any:
+    def gen() -> Iterator[Any]:
+        yield from chunks
+        if fail is not None:
+            raise fail
+
+    return gen()
+
+
+def _app(
+    style: str,
+    status: str,
+    headers: list[tuple[str, str]],
+    body: Any,
+    written: list[Any] | None = None,
+) -> Any:
+    """`style`: "eager" starts on the call, "lazy" on the first iteration."""
+
+    def eager_app(env: Any, start_response: Callable[..., Any]) -> Any:
+        write = start_response(status, headers)
+        for data in written or ():
+            write(data)
+        return body
+
+    def lazy_app(env: Any, start_response: Callable[..., Any]) -> Any:
+        class Lazy:
+            def __iter__(self) -> Iterator[Any]:
+                write = start_response(status, headers)
+                for data in written or ():
+                    write(data)
+                yield from body
+
+            def close(self) -> None:
+                getattr(body, "close", lambda: None)()
+
+        return Lazy()
+
+    return eager_app if style == "eager" else lazy_app
+
+
+_JSON_TYPE = [("Content-Type", "application/json")]
+_TEXT_TYPE = [("Content-Type", "text/plain")]
+_CSRF = b"CSRF Failed: CSRF token missing."
+_CSRF_PAGE = b"<p>CSRF verification failed.</p>" + b"x" * 4000
+_BAD = b'{"detail": "JSON parse error - Expecting value"}'
+BEARER = "Bearer x"
+
+# status, headers, chunks, error raised after them, close() raises,
+# Authorization, options: each passed through, never rewritten.
+PASS_THROUGH = [
+    pytest.param("400 Bad Request", _JSON_TYPE, [_BAD], None, True, BEARER, {}, id="400-close"),
+    pytest.param(
+        "400 Bad Request",
+        _JSON_TYPE,
+        [_BAD[:10]],
+        ValueError("x"),
+        False,
+        BEARER,
+        {},
+        id="400-raises-after-a-chunk",
+    ),
+    pytest.param(
+        "400 Bad Request",
+        _JSON_TYPE,
+        [],
+        ValueError("x"),
+        False,
+        BEARER,
+        {},
+        id="400-raises-before-any-chunk",
+    ),
+    pytest.param(
+        "400 Bad Request",
+        _JSON_TYPE,
+        [_BAD[:10], _BAD[10:]],
+        OSError("gone"),
+        True,
+        BEARER,
+        {},
+        id="400-raises-and-close-raises",
+    ),
+    pytest.param("403 Forbidden", _TEXT_TYPE, [_CSRF], None, True, None, {}, id="csrf-close"),
+    pytest.param(
+        "403 Forbidden", _TEXT_TYPE, [_CSRF], None, True, BEARER, {}, id="csrf-close-bearer"
+    ),
+    pytest.param(
+        "403 Forbidden",
+        _TEXT_TYPE,
+        [_CSRF[:4]],
+        KeyError("k"),
+        False,
+        None,
+        {},
+        id="csrf-raises-after-a-chunk",
+    ),
+    pytest.param(
+        "403 Forbidden",
+        [("Content-Type", "text/html")],
+        [_CSRF_PAGE, _CSRF_PAGE, b"end"],
+        RuntimeError("late"),
+        True,
+        None,
+        {"max_body_bytes": 1024},
+        id="csrf-page-past-the-limit-raises",
+    ),
+    pytest.param(
+        "401 Unauthorized",
+        _TEXT_TYPE,
+        ["Invalid token"],
+        ValueError("x"),
+        True,
+        BEARER,
+        {"report_only": True},
+        id="report-only-401-str-raises-close",
+    ),
+    pytest.param(
+        "400 Bad Request",
+        _JSON_TYPE,
+        [b"", b"", _BAD, None, 7],
+        None,
+        False,
+        BEARER,
+        {},
+        id="400-odd-chunks",
+    ),
+]
+
+
+def _passthrough_env(method: str, authorization: str | None) -> dict[str, Any]:
+    env = environ(REQUEST_METHOD=method)
+    if authorization is None:
+        del env["HTTP_AUTHORIZATION"]
+    else:
+        env["HTTP_AUTHORIZATION"] = authorization
+    return env
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("style", ["eager", "lazy"])
+@pytest.mark.parametrize("kind", ["iterable", "generator"])
+@pytest.mark.parametrize(
+    ("status", "headers", "chunks", "fail", "close_fails", "authorization", "options"),
+    PASS_THROUGH,
+)
+def test_an_answer_passed_through_is_replayed_as_the_bare_app_gave_it(
+    method: str,
+    style: str,
+    kind: str,
+    status: str,
+    headers: list[tuple[str, str]],
+    chunks: list[Any],
+    fail: Exception | None,
+    close_fails: bool,
+    authorization: str | None,
+    options: dict[str, Any],
+) -> None:
+    # Reviewer's defect 1 and 2 (pass-through half): the same start, chunks,
+    # error at the same point, close() once and raising in the server's call.
+    def body() -> Any:
+        if kind == "generator":
+            return _generator_body(chunks, fail)
+        return Answer(chunks, fail, close_fails)
+
+    bare_body, wrapped_body = body(), body()
+    env = _passthrough_env(method, authorization)
+    bare = Transcript().run(_app(style, status, headers, bare_body), dict(env))
+    wrapped = Transcript().run(wrap(_app(style, status, headers, wrapped_body), **options), env)
+    assert wrapped == bare
+    assert ("start", status, headers, False) in wrapped
+    if kind == "iterable":
+        assert bare_body.closed == wrapped_body.closed == 1
+
+
+@pytest.mark.parametrize("fail", [None, RuntimeError("late")], ids=["clean", "raising"])
+def test_write_then_an_iterable_passed_through_is_replayed_in_order(
+    fail: Exception | None,
+) -> None:
+    def app_with(body: Answer) -> Any:
+        return _app("eager", "400 Bad Request", _JSON_TYPE, body, written=[b'{"detail": ', "x"])
+
+    bare_body, wrapped_body = Answer([b'"bad"}'], fail, True), Answer([b'"bad"}'], fail, True)
+    bare = Transcript().run(app_with(bare_body), environ())
+    wrapped = Transcript().run(wrap(app_with(wrapped_body)), environ())
+    assert wrapped == bare
+    assert bare_body.closed == wrapped_body.closed == 1
+
+
+def test_an_error_page_passed_through_keeps_its_exc_info() -> None:
+    def app(env: Any, start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", _TEXT_TYPE)
+        try:
+            raise ValueError("while building the body")
+        except ValueError:
+            start_response("400 Bad Request", _JSON_TYPE, sys.exc_info())
+        return [_BAD]
+
+    assert Transcript().run(wrap(app), environ()) == Transcript().run(app, environ())
+
+
+def test_a_server_refusing_the_apps_start_still_has_it_closed_once() -> None:
+    body = Answer([_CSRF], close_fails=True)
+
+    def refuse(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        raise AssertionError("headers not accepted")
+
+    app = wrap(_app("eager", "403 Forbidden", _TEXT_TYPE, body))
+    with pytest.raises(AssertionError):
+        app(_passthrough_env("GET", None), refuse)
+    assert body.closed == 1
+
+
+@given(
+    chunks=st.lists(st.one_of(st.binary(max_size=600), st.text(max_size=50)), max_size=6),
+    fail=st.sampled_from([None, RuntimeError, ValueError, OSError, LookupError]),
+    close_fails=st.booleans(),
+    status=st.sampled_from(["400 Bad Request", "401 Unauthorized", "403 Forbidden"]),
+    style=st.sampled_from(["eager", "lazy"]),
+    method=st.sampled_from(["GET", "HEAD", "POST"]),
+    limit=st.sampled_from([1024, 4096, 65536]),
+)
+@settings(max_examples=150, deadline=None)
+def test_report_only_answers_are_replayed_whatever_their_body_does(
+    chunks: list[Any],
+    fail: type[Exception] | None,
+    close_fails: bool,
+    status: str,
+    style: str,
+    method: str,
+    limit: int,
+) -> None:
+    error = fail("x") if fail is not None else None
+    bare_body, wrapped_body = Answer(chunks, error, close_fails), Answer(chunks, error, close_fails)
+    env = environ(REQUEST_METHOD=method)
+    bare = Transcript().run(_app(style, status, _JSON_TYPE, bare_body), dict(env))
+    app = wrap(
+        _app(style, status, _JSON_TYPE, wrapped_body), report_only=True, max_body_bytes=limit
+    )
+    assert Transcript().run(app, env) == bare
+    assert bare_body.closed == wrapped_body.closed == 1
+
+
+# --- a refusal whose chunks are not bytes is still answered -------------------
+
+
+# status, headers, chunks, chunks written with write(): the bytes decide.
+STR_REFUSALS = [
+    pytest.param(
+        "401 Unauthorized", [("WWW-Authenticate", "Bearer")], ['{"detail":"x"}'], [], id="401-str"
+    ),
+    pytest.param("403 Forbidden", _JSON_TYPE, ['{"detail":"x"}'], [], id="403-str"),
+    pytest.param(
+        "401 Unauthorized",
+        _JSON_TYPE,
+        [b'{"detail": ', '"Token has expired"}'],
+        [],
+        id="401-mixed",
+    ),
+    pytest.param("401 Unauthorized", _JSON_TYPE, [], ['{"detail":"x"}'], id="401-str-written"),
+    pytest.param(
+        "401 Unauthorized", _JSON_TYPE, [None, 7, bytearray(b"x"), ["y"]], [], id="401-odd-chunks"
+    ),
+    pytest.param(
+        "401 Unauthorized", _TEXT_TYPE, [b"Token has expired", "!"], [], id="401-bytes-then-str"
+    ),
+]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("style", ["eager", "lazy"])
+@pytest.mark.parametrize(("status", "headers", "chunks", "written"), STR_REFUSALS)
+def test_a_refusal_with_str_chunks_is_answered_not_a_500(
+    method: str,
+    style: str,
+    status: str,
+    headers: list[tuple[str, str]],
+    chunks: list[Any],
+    written: list[Any],
+) -> None:
+    body = Answer(chunks, close_fails=False)
+    app = wrap(_app(style, status, headers, body, written))
+    events = Transcript().run(app, environ(REQUEST_METHOD=method))
+    (start,) = [event for event in events if event[0] == "start"]
+    _, got_status, got_headers, _ = start
+    assert got_status == status
+    assert dict(got_headers)["content-type"] == "application/problem+json"
+    assert dict(got_headers)["cache-control"] == "no-store"
+    if got_status.startswith("401"):
+        assert dict(got_headers)["www-authenticate"].startswith("Bearer")
+    data = b"".join(event[1] for event in events if event[0] == "chunk")
+    assert events[-1] == ("closed",)
+    assert not [event for event in events if "raised" in event[0]]
+    if method == "HEAD":
+        assert data == b""
+    else:
+        assert json.loads(data)["status"] == int(status[:3])
+        assert int(dict(got_headers)["content-length"]) == len(data)
+    assert body.closed == 1
+
+
+def test_bytes_chunks_beside_str_ones_still_decide_the_reason() -> None:
+    body = Answer([b'{"detail": "Token has expired"}', "ignored"])
+    status, _, data = call(wrap(eager("401 Unauthorized", body)))
+    assert status == "401 Unauthorized"
+    assert json.loads(data)["reason"] == "token_expired"
+
+
+# --- a Flask refusal streamed: HEAD explained like GET --------------------------
+
+
+def _flask_streams() -> tuple[Any, list[str]]:
+    from flask import Flask, Response, stream_with_context
+
+    app = Flask(__name__)
+    runs: list[str] = []
+
+    def stream(status: int, text: str) -> Response:
+        from flask import request
+
+        def gen() -> Iterator[str]:
+            runs.append(request.method)
+            yield text[:10]
+            yield text[10:]
+
+        return Response(stream_with_context(gen()), status, mimetype="application/json")
+
+    @app.get("/scope")
+    def scope() -> Response:
+        return stream(403, '{"detail":"Not enough permissions"}')
+
+    @app.get("/expired")
+    def expired() -> Response:
+        return stream(401, '{"detail":"Token has expired"}')
+
+    @app.get("/missing")
+    def missing() -> Response:
+        return stream(404, '{"detail":"Not found"}')
+
+    return app, runs
+
+
+@pytest.mark.parametrize("path", ["/scope", "/expired"])
+def test_a_streamed_flask_refusal_to_head_is_explained_like_get(path: str) -> None:
+    app, runs = _flask_streams()
+    log = structlog.testing.CapturingLogger()
+    app.wsgi_app = AuthHygieneWSGI(app.wsgi_app, realm="api", logger=log)  # type: ignore[method-assign]
+    env = environ(PATH_INFO=path, SERVER_NAME="x", SERVER_PORT="80")
+    env["wsgi.url_scheme"] = "http"
+    get_status, get_headers, _ = call(app.wsgi_app, dict(env))
+    head_status, head_headers, head_body = call(app.wsgi_app, {**env, "REQUEST_METHOD": "HEAD"})
+    assert runs == ["GET", "HEAD"]  # each request's generator runs once
+    assert head_body == b""
+    assert head_status == get_status
+    assert dict(head_headers)["www-authenticate"] == dict(get_headers)["www-authenticate"]
+    get_reason, head_reason = _reason(log)
+    assert head_reason == get_reason != "credentials_invalid"
+
+
+def test_a_streamed_flask_answer_we_do_not_watch_is_not_run_for_head() -> None:
+    app, runs = _flask_streams()
+    app.wsgi_app = wrap(app.wsgi_app)  # type: ignore[method-assign]
+    env = environ(PATH_INFO="/missing", SERVER_NAME="x", SERVER_PORT="80", REQUEST_METHOD="HEAD")
+    env["wsgi.url_scheme"] = "http"
+    status, _, data = call(app.wsgi_app, env)
+    assert (status, data, runs) == ("404 NOT FOUND", b"", [])

@@ -6,10 +6,13 @@ closes it. A watched status (401/403, or any response rendered from an
 `AuthFailure`) is not forwarded: its body is read (bounded), the app's
 iterable is closed exactly once, and the core's decision is sent instead.
 If reading or closing that body raises, the refusal is still decided on
-what was read and sent (never a 500 the bare app's status did not ask for);
-a HEAD is decided on what the app gave for the HEAD, the app never runs
-twice for one request. Apps that call `start_response` only on the first iteration are handled by
-a small deferring iterable that keeps the same guarantees.
+what was read and sent (never a 500 the bare app's status did not ask for).
+An answer held but not rewritten is replayed as the bare app gave it: its
+start, its chunks, an error its body raised where it raised it, and its
+close() run by the server's (once). A HEAD is decided on what the app gave
+for the HEAD, the app never runs twice for one request. Apps that call
+`start_response` only on the first iteration are handled by a small
+deferring iterable that keeps the same guarantees.
 """
 
 from __future__ import annotations
@@ -131,17 +134,26 @@ def _head_body_keeper(environ: dict[str, Any], limit: int) -> Callable[..., None
         with contextlib.suppress(Exception):
             from flask import request
 
-            if request.environ is not environ or getattr(response, "status_code", 0) < 400:
+            status = getattr(response, "status_code", 0)
+            if request.environ is not environ or not isinstance(status, int) or status < 400:
                 return
-            if not getattr(response, "is_sequence", False):
-                return  # a stream: reading it here would consume it
-            chunks, size = [], 0
-            for chunk in response.iter_encoded():  # type: ignore[attr-defined]
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > limit:
-                    break
-            environ[HEAD_BODY_KEY] = b"".join(chunks)[:limit]
+            if not getattr(response, "is_sequence", False) and not _watched(str(status), environ):
+                # A stream (a generator, stream_with_context) is read only for
+                # a refusal we decide, as much as a GET's would be: werkzeug
+                # never sends it for a HEAD, so nothing else reads it, and it
+                # still closes it.
+                return
+            chunks: list[bytes] = []
+            try:
+                size = 0
+                for chunk in response.iter_encoded():  # type: ignore[attr-defined]
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > limit:
+                        break
+            finally:
+                # What was read before a stream broke is still what the GET shows.
+                environ[HEAD_BODY_KEY] = b"".join(chunks)[:limit]
 
     return keep
 
@@ -241,6 +253,16 @@ def _status_line(status: int) -> str:
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
+# What `next(iterator, _END)` gives at the end: an app may yield anything.
+_END: Any = object()
+
+
+def _cost(chunk: object) -> int:
+    """What a chunk counts against the read bound: its length, at least 1
+    (a run of empty chunks is bounded too); 1 for what has no length."""
+    return (len(chunk) or 1) if isinstance(chunk, (bytes, bytearray, str)) else 1
+
+
 def _close(iterable: object) -> None:
     close = getattr(iterable, "close", None)
     if close is not None:
@@ -318,25 +340,26 @@ class _Exchange:
 
     def _read(
         self, result: Iterable[bytes], limit: int
-    ) -> tuple[Iterator[bytes], int, Exception | None]:
-        """Read the app's body up to just past `limit`: the rest of it, the
-        size read, and the exception reading raised (None if none did)."""
-        size = sum(map(len, self.body))
+    ) -> tuple[Iterator[bytes], Exception | None]:
+        """Read the app's body up to just past `limit`: the rest of it (empty
+        once read whole) and the exception reading raised (None if none did)."""
+        size = sum(map(_cost, self.body))
         iterator: Iterator[bytes] = iter(())
         try:
             iterator = iter(result)
             while size <= limit:
-                chunk = next(iterator, None)
-                if chunk is None:
-                    break
+                chunk = next(iterator, _END)
+                if chunk is _END:
+                    return iter(()), None
                 self.body.append(chunk)
-                size += len(chunk)
+                size += _cost(chunk)
         except Exception as exc:
-            return iterator, size, exc
+            return iter(()), exc
         except BaseException:
-            _close(result)
+            with contextlib.suppress(Exception):
+                _close(result)
             raise
-        return iterator, size, None
+        return iterator, None
 
     def finish(
         self,
@@ -344,26 +367,36 @@ class _Exchange:
         result: Iterable[bytes],
         broken: Exception | None = None,
     ) -> Iterable[bytes]:
-        """Read the captured answer (bounded), close the app's iterable once,
-        and start the response the core decides. `broken`: reading the body
-        already raised this (before its first chunk)."""
+        """Read the captured answer (bounded), and either start the response
+        the core decides (the app's iterable closed once, here) or replay the
+        app's answer as it was. `broken`: reading the body already raised
+        this (before its first chunk)."""
         limit = middleware.limit
         if broken is None:
-            iterator, size, broken = self._read(result, limit)
+            rest, broken = self._read(result, limit)
         else:
-            iterator, size = iter(()), sum(map(len, self.body))
-        excerpt = b"".join(self.body)[:limit]
+            rest = iter(())
+        # The app's answer as the server would have had it without us: the
+        # chunks read, then the rest, or the error that broke reading.
+        replay = _Chain(self.body, rest, result, broken)
+        # Only bytes say anything (PEP 3333); a str chunk is the server's to
+        # fail on if the app's answer goes out, never ours on a refusal.
+        excerpt = b"".join([chunk for chunk in self.body if isinstance(chunk, bytes)])[:limit]
         if not excerpt and self.environ.get("REQUEST_METHOD") == "HEAD":
             # A HEAD is decided on the status and headers the app gave, and
             # the body Flask built for it (werkzeug drops it from the answer),
             # never by running the app again: it runs once per request.
             kept = self.environ.get(HEAD_BODY_KEY)
             excerpt = kept[:limit] if isinstance(kept, bytes) else b""
-        answer = AppAnswer(
-            int(self.status_line[:3]),
-            tuple([(name.lower(), value) for name, value in self.headers]),
-            excerpt,
-        )
+        try:
+            answer = AppAnswer(
+                int(self.status_line[:3]),
+                tuple([(name.lower(), value) for name, value in self.headers]),
+                excerpt,
+            )
+        except Exception:
+            # A status or headers we cannot read: the server judges them.
+            return self._as_it_was(replay)
         failure = self.environ.get(ENVIRON_KEY)
         declared = failure.declared() if isinstance(failure, AuthFailure) else None
         if declared is None and broken is not None:
@@ -373,35 +406,32 @@ class _Exchange:
             declared = declared_from_exception(escaped)
             if declared is None:
                 # A 500 for an exception that is not an auth failure: as it was.
-                return self._as_it_was(result, _Chain(self.body, iterator, result), broken)
+                return self._as_it_was(replay)
         decision = middleware.decide(self.environ, answer, declared)
         if decision is None or not decision.rewrite:
-            # Not ours to change: the app's answer, whole, as it was.
-            if size > limit:
-                # too large to have read: stream on
-                return self._as_it_was(result, _Chain(self.body, iterator, result), broken)
-            return self._as_it_was(result, None, broken)
+            return self._as_it_was(replay)  # not ours to change
         # Ours to answer, complete and correct whatever the app's body did
-        # after its status (raised, or maybe endless): the rest is not read.
+        # (raised, or raises in close()): the rest is not read.
         if broken is not None:
             _note_app_error(middleware.runtime, self.status_line)
-        _close_refused(middleware.runtime, result, self.status_line)
+        _close_refused(middleware.runtime, replay, self.status_line)
         start = self.plain_start if decision.cors_applied else self.start_response
         return _write(self.environ, start, decision, self.exc_info)
 
-    def _as_it_was(
-        self, result: Iterable[bytes], rest: _Chain | None, broken: Exception | None
-    ) -> Iterable[bytes]:
-        """The app's answer unchanged: streamed on (`rest`), or the body read;
-        an error its body raised propagates as it would without us."""
-        if broken is not None:
-            _close(result)
-            raise broken
-        self.start_response(self.status_line, self.headers, self.exc_info)
-        if rest is not None:
-            return rest
-        _close(result)
-        return self.body
+    def _as_it_was(self, replay: _Chain) -> Iterable[bytes]:
+        """The app's answer replayed, unchanged: its status, headers and
+        exc_info; then its chunks, the rest streamed on, an error its body
+        raised raised where the server would have met it; the app's close()
+        run by the server's (exactly once, raising if it raises)."""
+        try:
+            self.start_response(self.status_line, self.headers, self.exc_info)
+        except BaseException:
+            # The server refused the app's own start: the error is the
+            # app's to the server as without us, the iterable closed once.
+            with contextlib.suppress(Exception):
+                replay.close()
+            raise
+        return replay
 
 
 class _Deferred:
@@ -481,22 +511,36 @@ class _Deferred:
 
 
 class _Chain:
-    """Already-read chunks, then the rest of an iterator; close() closes the app's iterable."""
+    """Already-read chunks, then the rest of an iterator, or the error that
+    stopped reading it (raised once, where the app raised it); close()
+    closes the app's iterable once."""
 
-    __slots__ = ("_closed", "_first", "_owner", "_rest")
+    __slots__ = ("_broken", "_closed", "_first", "_owner", "_rest")
 
-    def __init__(self, first: list[bytes], rest: Iterator[bytes], owner: object) -> None:
-        self._first = first
+    def __init__(
+        self,
+        first: list[bytes],
+        rest: Iterator[bytes],
+        owner: object,
+        broken: Exception | None = None,
+    ) -> None:
+        self._first = iter(first)
         self._rest = rest
         self._owner = owner
+        self._broken = broken
         self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
         return self
 
     def __next__(self) -> bytes:
-        if self._first:
-            return self._first.pop(0)
+        chunk = next(self._first, _END)
+        if chunk is not _END:
+            return chunk
+        broken = self._broken
+        if broken is not None:
+            self._broken = None
+            raise broken
         return next(self._rest)
 
     def close(self) -> None:

@@ -9,7 +9,13 @@ with ``--threads 8``, for a raw PEP 3333 app and a Flask app (see
   problem+json and no-store, never a 500, and the app's iterable is closed
   exactly once; the bare app gets whatever the server makes of it.
 - 15: a HEAD to a refusing route runs the app once (its counter says so)
-  and is answered with the status, challenge and logged reason of the GET.
+  and is answered with the status, challenge and logged reason of the GET,
+  a streamed Flask refusal (``stream_with_context``) included.
+
+And the review of that fix: an answer we pass through (a 400 to a request
+with a token, a CSRF 403) whose body or close() breaks is on the wire
+exactly as the bare app's (minus Date); a refusal whose chunks are ``str``
+is a well-formed 401/403, never a 500.
 
 Requests go through a raw socket with ``Connection: close`` and are read to
 EOF: by then the server has closed the app's iterable, so the counters the
@@ -215,3 +221,93 @@ def test_head_of_the_bare_app_runs_it_once_too(served: Served) -> None:
     assert head.status == 401
     assert after.get("refuse HEAD", 0) == before.get("refuse HEAD", 0) + 1
     assert after.get("refuse GET", 0) == before.get("refuse GET", 0)
+
+
+# --- answers we pass through: on the wire as the bare app gives them ---------
+
+
+def without_date_line(raw: bytes) -> bytes:
+    """The raw response minus its Date header line (the one part two identical
+    answers sent in different seconds differ in)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"date:")]
+    return b"\r\n".join(lines) + sep + body
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("path", wsgi_apps.PASS_THROUGH)
+def test_an_answer_passed_through_is_on_the_wire_as_without_us(
+    served: Served, path: str, method: str
+) -> None:
+    # A 400 to a request with a token, a CSRF 403: not rewritten, so a body
+    # or close() that breaks does to the wrapped app what it does to the bare
+    # one (a cut-off body, the server's own 500 before any chunk), never a
+    # 500 of ours where the bare app's status went out.
+    key = f"close {path}"
+    before = {variant: served.counts(variant).get(key, 0) for variant in ("bare", "wrapped")}
+    bare = served.exchange("bare", method, path)
+    wrapped = served.exchange("wrapped", method, path)
+    assert without_date_line(wrapped) == without_date_line(bare)
+    bare_reply, wrapped_reply = parse(bare), parse(wrapped)
+    assert wrapped_reply.status == bare_reply.status
+    if not path.endswith("-before"):
+        assert wrapped_reply.status in (400, 403)
+    for variant in ("bare", "wrapped"):  # closed once, by the server
+        assert served.counts(variant).get(key, 0) == before[variant] + 1
+
+
+@pytest.mark.parametrize("path", [p for p in wsgi_apps.PASS_THROUGH if "/csrf-" in p])
+def test_a_csrf_403_without_credentials_is_on_the_wire_as_without_us(
+    served: Served, path: str
+) -> None:
+    bare = served.exchange("bare", "GET", path, authorization=None)
+    wrapped = served.exchange("wrapped", "GET", path, authorization=None)
+    assert without_date_line(wrapped) == without_date_line(bare)
+
+
+# --- a refusal whose chunks are str: answered, never a 500 --------------------
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("path", wsgi_apps.STR_REFUSALS)
+def test_a_refusal_with_str_chunks_is_a_well_formed_refusal(
+    served: Served, path: str, method: str
+) -> None:
+    status = int(path[-3:])
+    key = f"close {path}"
+    before = served.counts().get(key, 0)
+    reply = parse(served.exchange("wrapped", method, path))
+    if method == "HEAD":
+        assert reply.status == status
+        assert reply.body == b""
+        assert reply.get("content-type") == "application/problem+json"
+        assert reply.get("cache-control") == "no-store"
+    else:
+        problem = assert_problem(
+            reply, status=status, reason="credentials_invalid" if status == 401 else "forbidden"
+        )
+        assert problem["status"] == status
+        assert int(reply.get("content-length") or -1) == len(reply.body)
+    if status == 401:
+        assert (reply.get("www-authenticate") or "").startswith("Bearer")
+    assert served.counts().get(key, 0) == before + 1
+    # The reference: the bare app's status goes out (the server then fails on
+    # the str, or Flask encodes it); never a 500 of ours.
+    assert parse(served.exchange("bare", method, path)).status == status
+
+
+# --- a streamed refusal: HEAD explained like GET -----------------------------
+
+
+def test_a_streamed_refusal_to_head_is_explained_like_get(served: Served) -> None:
+    before = served.counts()
+    get = parse(served.exchange("wrapped", "GET", "/stream/scope"))
+    head = parse(served.exchange("wrapped", "HEAD", "/stream/scope"))
+    after = served.counts()
+    assert after.get("stream GET", 0) == before.get("stream GET", 0) + 1
+    assert after.get("stream HEAD", 0) == before.get("stream HEAD", 0) + 1
+    assert get.status == head.status == 403
+    assert get.json()["reason"] == "insufficient_scope"
+    assert head.body == b""
+    assert head.get_all("www-authenticate") == get.get_all("www-authenticate")
+    assert served.reasons("HEAD")[-1:] == served.reasons("GET")[-1:] == ["insufficient_scope"]
