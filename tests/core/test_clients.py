@@ -209,11 +209,31 @@ FWD = "Forwarded"
             "1.2.3.4",
             id="fwd-several-headers",
         ),
+        # A proxy appends to one header and passes the other on as the
+        # client wrote it: where the two disagree, nobody can tell.
         pytest.param(
             TEN,
             view("10.0.0.1", (FWD, "for=5.5.5.5"), (XFF, "1.2.3.4")),
+            "unknown",
+            id="fwd-and-xff-disagree",
+        ),
+        pytest.param(
+            TEN,
+            view("10.0.0.1", (FWD, "for=6.6.6.6"), (XFF, "6.6.6.6, 203.0.113.7")),
+            "unknown",
+            id="client-written-fwd-behind-an-xff-proxy",
+        ),
+        pytest.param(
+            TEN,
+            view("10.0.0.1", (FWD, "for=5.5.5.5;proto=https"), (XFF, "5.5.5.5")),
             "5.5.5.5",
-            id="fwd-preferred-over-xff",
+            id="fwd-and-xff-agree",
+        ),
+        pytest.param(
+            TEN,
+            view("10.0.0.1", (FWD, 'for=6.6.6.6, host="a;for=1.1.1.1";for=203.0.113.7')),
+            "203.0.113.7",
+            id="for-inside-a-quoted-value-is-no-pair",
         ),
         pytest.param(
             TEN,

@@ -197,7 +197,15 @@ DIGITS = "98765432109876543210"
         pytest.param(
             "/login?password=1234&otp=123456", "/login?password=[redacted]&otp=[redacted]"
         ),
-        pytest.param("?pin=0000&code=271828", "?pin=0000&code=[redacted]", id="code-not-pin-name"),
+        pytest.param(
+            "?pin=0000&code=271828&page=2",
+            "?pin=[redacted]&code=[redacted]&page=2",
+            id="pin-and-code",
+        ),
+        pytest.param("?passcode=482193", "?passcode=[redacted]", id="passcode"),
+        pytest.param("?authkey=3f2a9c1e7b5d", "?authkey=[redacted]", id="key-without-separator"),
+        pytest.param("?subscription-key=12345678", "?subscription-key=[redacted]", id="apim"),
+        pytest.param("?max_tokens=100&page_size=20", "?max_tokens=100&page_size=20", id="counts"),
         pytest.param(f"user=bob token={DIGITS}, ok", "user=bob token=[redacted], ok", id="comma"),
         pytest.param(f"x-api-key: {DIGITS}", "x-api-key: [redacted]", id="header-line"),
         pytest.param(f"cookie={DIGITS}", "cookie=[redacted]", id="header-field"),

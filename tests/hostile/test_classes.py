@@ -143,8 +143,33 @@ def _probes() -> dict[str, Callable[[], Probe]]:
         encoded = base64.b64encode(f"alice:{password}".encode()).decode()
         return Probe("/items", (("Authorization", f"Basic {encoded}"),), (password, encoded))
 
+    def vendor_key_header() -> Probe:
+        key = secrets.token_hex(16)
+        return Probe("/items", (("Ocp-Apim-Subscription-Key", key),), (key,))
+
+    def proxy_authorization() -> Probe:
+        token = _alnum(32)
+        return Probe("/items", (("Proxy-Authorization", f"Bearer {token}"),), (token,))
+
+    def misspelled_authentication() -> Probe:
+        token = _alnum(32)
+        return Probe("/items", (("Authentication", f"Bearer {token}"),), (token,))
+
+    def secret_query_names() -> Probe:
+        key, code = secrets.token_hex(16), str(secrets.randbelow(10**8)).zfill(8)
+        return Probe(f"/items?apikey={key}&passcode={code}", (), (key, code))
+
+    def short_bare_token_as_request_id() -> Probe:
+        word = _alnum(6, string.ascii_lowercase)
+        return Probe("/items", (("Authorization", f"{word},"), ("X-Request-ID", word)), (word,))
+
     probes.update(
         {
+            "vendor-key-header": vendor_key_header,
+            "proxy-authorization": proxy_authorization,
+            "misspelled-authentication": misspelled_authentication,
+            "secret-query-names": secret_query_names,
+            "short-bare-token-as-request-id": short_bare_token_as_request_id,
             "two-authorization-fields": two_authorization,
             "two-key-headers": two_key_headers,
             "same-key-header-twice": same_key_header_twice,

@@ -32,7 +32,12 @@ _MAX_HOPS = 32
 # RFC 7239 §6: node = nodename [ ":" node-port ]; nodename = IPv4address /
 # "[" IPv6address "]" / "unknown" / obfnode ("_" 1*( ALPHA / DIGIT / "." / "_" / "-")).
 _OBFUSCATED_RE = re.compile(r"_[A-Za-z0-9._\-]{1,64}")
-_FOR_RE = re.compile(r'(?:^|;)\s*for\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*)', re.I)
+# RFC 7239 §4: forwarded-pair = token "=" value, pairs joined by ";". Read
+# pair by pair from the start, so a `for=` inside a quoted value of another
+# pair (`host="a;for=1.1.1.1"`) is no pair of its own.
+_PAIR_RE = re.compile(
+    r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;"]*)\s*(?:;|$)'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,22 +149,56 @@ def _rightmost(values: list[str]) -> tuple[list[str], bool]:
     return elements, cut
 
 
-def _hops(view: RequestView) -> list[str]:
-    """The hops the forwarding headers name, left to right. When the bounds
-    left some out, the leftmost is "unknown": a walk that gets that far
-    cannot tell who the client was."""
+def _for_value(element: str) -> str | None:
+    """The `for=` value of one Forwarded element, None when it has none."""
+    position = 0
+    while position < len(element):
+        pair = _PAIR_RE.match(element, position)
+        if pair is None or pair.end() == position:
+            return None  # not a forwarded-pair: nothing read past it
+        if pair.group(1).lower() == "for":
+            return pair.group(2)
+        position = pair.end()
+    return None
+
+
+def _forwarded_hops(view: RequestView) -> list[str] | None:
+    """The hops RFC 7239 `Forwarded` names, left to right; None when no
+    element of it names one (`Forwarded: proto=https`). When the bounds left
+    some out, the leftmost is "unknown": a walk that gets that far cannot
+    tell who the client was."""
     forwarded = view.get_all("forwarded")
-    if forwarded:
-        elements, cut = _rightmost(forwarded)
-        matches = [_FOR_RE.search(element) for element in elements]
-        # `Forwarded: proto=https` names no hop: X-Forwarded-For may.
-        if any(matches):
-            hops = [_node(match.group(1)) if match else "unknown" for match in matches]
-            return ["unknown", *hops] if cut else hops
-    elements, cut = _rightmost(view.get_all("x-forwarded-for"))
+    if not forwarded:
+        return None
+    elements, cut = _rightmost(forwarded)
+    values = [_for_value(element) for element in elements]
+    if all(value is None for value in values):
+        return None
+    hops = [_node(value) if value is not None else "unknown" for value in values]
+    return ["unknown", *hops] if cut else hops
+
+
+def _forwarded_for_hops(view: RequestView) -> list[str] | None:
+    """The hops `X-Forwarded-For` names, left to right; None without it."""
+    values = view.get_all("x-forwarded-for")
+    if not values:
+        return None
+    elements, cut = _rightmost(values)
     # An empty element (", ,") names no hop.
     hops = [_node(hop) for hop in elements if hop.strip()]
     return ["unknown", *hops] if cut else hops
+
+
+def _walk(trusted: TrustedProxies, client: str | None, hops: list[str]) -> str | None:
+    """From the socket peer leftwards, past the hops our proxies vouch for."""
+    for hop in reversed(hops):
+        client = hop
+        address = _address(hop)
+        # A hop that is no address ("unknown", an obfuscated name) is never
+        # a proxy of ours: it is the client as far as anyone can tell.
+        if (address is None and not trusted.everyone) or not trusted.trusts(address):
+            break
+    return client
 
 
 # Socket peers as written in the log, by the text the server gave: a client
@@ -188,11 +227,11 @@ def client_address(trusted: TrustedProxies, view: RequestView) -> str | None:
     if not trusted.trusts(peer):
         return str(peer) if peer is not None else view.client
     client = str(peer) if peer is not None else view.client
-    for hop in reversed(_hops(view)):
-        client = hop
-        address = _address(hop)
-        # A hop that is no address ("unknown", an obfuscated name) is never
-        # a proxy of ours: it is the client as far as anyone can tell.
-        if (address is None and not trusted.everyone) or not trusted.trusts(address):
-            break
-    return client
+    forwarded, forwarded_for = _forwarded_hops(view), _forwarded_for_hops(view)
+    if forwarded is None or forwarded_for is None:
+        return _walk(trusted, client, forwarded or forwarded_for or [])
+    # Both: a proxy appends to one of them and passes the other on as the
+    # client wrote it, and which one is not ours to know. Where they agree,
+    # that is the client; where they do not, nobody can tell.
+    one, other = _walk(trusted, client, forwarded), _walk(trusted, client, forwarded_for)
+    return one if one == other else "unknown"

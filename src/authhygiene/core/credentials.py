@@ -274,7 +274,9 @@ def _field_secrets(value: str, schemes: tuple[str, ...]) -> list[str]:
         word, rest = _split(piece)
         scheme = _known_scheme(word, schemes)
         if scheme is None:
-            found += (piece.strip(" \t"), word)
+            # The word as sent, and without the separators a client may have
+            # glued to it ("tok," "tok;"): either may come back as an id.
+            found += (piece.strip(" \t"), word, word.strip(",;"))
         found.append(rest)
         if scheme in TOKEN_SCHEMES:
             token, _ = _token_misuse(scheme, rest)
@@ -393,7 +395,8 @@ def material_plan(names: Sequence[str], api_key_headers: tuple[str, ...]) -> tup
 # A query parameter name that may carry a secret holds one of these (the
 # words of `redact.secret_param`), or is percent-encoded.
 QUERY_SECRET_HINT_RE = re.compile(
-    r"token|secret|passw|pwd|pw|key|auth|session|cookie|sig|code|jwt|credential|bearer|otp|%",
+    r"token|secret|pass|pwd|pw|key|auth|session|cookie|sig|code|jwt|credential|bearer|otp|pin"
+    r"|cvv|cvc|verifier|%",
     re.I,
 )
 

@@ -574,13 +574,15 @@ def kept_value(name: str, value: str, secrets: tuple[str, ...]) -> str:
     whole or in pieces (an app that echoes the first 4096 characters)."""
     if name in _KEPT_AS_IS:
         return value
-    if any(len(secret) >= 4 and secret in value for secret in secrets):
-        if len(value) > _KEPT_SCRUB_CHARS:
-            for secret in secrets:
-                if len(secret) >= 4:
-                    value = value.replace(secret, REDACTED)
-        else:
-            value = scrub(value, secrets, entropy=False)
+    if len(value) <= _KEPT_SCRUB_CHARS:
+        # Also by shape: the app may echo a credential the request carried
+        # where we do not read one (`Authentication: Bearer ...`, a proxy's
+        # JWT assertion header, `?pass=` in a Location).
+        value = scrub(value, secrets, entropy=False)
+    elif any(len(secret) >= 4 and secret in value for secret in secrets):
+        for secret in secrets:
+            if len(secret) >= 4:
+                value = value.replace(secret, REDACTED)
     return mask_pieces(value, secrets, REDACTED)
 
 

@@ -188,6 +188,10 @@ _PARAM_WORDS = (
     "otp",
     "csrf",
     "xsrf",
+    "pin",
+    "cvv",
+    "cvc",
+    "verifier",
 )
 # A secret-named member in JSON or a repr that an app logs as text:
 # `{"password": "..."}`, `{'access_token': '...'}`.
@@ -214,7 +218,10 @@ SECRET_NAME_RE = re.compile(
     r"(?:^|[_\-.\s])(?:authorization|auth|password|passwd|pass[_-]?phrase|pwd|pass|secret|token|jwt"
     r"|bearer|api[_-]?key|apikey|private[_-]?key|secret[_-]?key|signing[_-]?key|access[_-]?key"
     r"|client[_-]?secret|cookies?|set[_-]cookie|session(?:[_-]?id)?|sessionid|dpop|otp"
-    r"|credentials?|csrf|xsrf|signature|sig)$",
+    r"|credentials?|csrf|xsrf|signature|sig"
+    # One-time and personal codes, and keys named without a separator.
+    r"|pin|pincode|passcode|totp|hotp|mfa[_-]?code|verification[_-]?code|cvv|cvc"
+    r"|code[_-]?verifier|auth[_-]?key|subscription[_-]?key|licen[cs]e[_-]?key)$",
     re.I,
 )
 # Any word a credential's name or shape starts with: a log template without
@@ -225,7 +232,7 @@ SECRET_WORD_RE = re.compile(
     re.I,
 )
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SHORT_SECRET_PARAMS = frozenset({"key", "code", "sig", "pw"})
+_SHORT_SECRET_PARAMS = frozenset({"key", "code", "sig", "pw", "pass", "pin", "otp", "cvv"})
 _LITERALS = frozenset({"true", "false", "none", "null", "-", ""})
 _MAX_QUERY_CHARS = 2048
 NOT_PRINTABLE_ASCII_RE = re.compile(r"[^\x20-\x7e]")

@@ -1,0 +1,67 @@
+"""A secret echoed in another form is still the secret: another case, percent-
+encoded, inside the scope of the app's challenge, or with a lone surrogate
+beside it in the app's JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from authhygiene.core.answer import AppAnswer
+from authhygiene.core.credentials import RequestView
+from authhygiene.core.decision import decide
+from authhygiene.core.policy import Policy
+from authhygiene.core.redact import REDACTED, scrub
+
+HEX = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+SLASHED = "Zq8vK3mPx7LwR2tYb9NcH4jDf6GsE1aU/+="
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        pytest.param(f"Unknown key {HEX.upper()}", HEX, id="upper-cased"),
+        pytest.param(f"key {HEX[:16].upper()}{HEX[16:]}", HEX, id="mixed-case"),
+        pytest.param("t=Zq8vK3mPx7LwR2tYb9NcH4jDf6GsE1aU%2F%2B%3D", SLASHED, id="percent-encoded"),
+        pytest.param(
+            "t=Zq8vK3mPx7LwR2tYb9NcH4jDf6GsE1aU%2f%2b%3d", SLASHED, id="lower-hex-escapes"
+        ),
+    ],
+)
+def test_other_forms_are_scrubbed(text: str, secret: str) -> None:
+    out = scrub(text, (secret,), entropy=False)
+    assert REDACTED in out
+    assert secret.lower() not in out.lower()
+
+
+def _decide(challenge: str, body: bytes = b"") -> tuple[str, str]:
+    view = RequestView("GET", "/items", "", (("authorization", f"Bearer {SLASHED[:32]}"),))
+    decision = decide(
+        Policy(realm="api"),
+        view,
+        AppAnswer(
+            401, (("www-authenticate", challenge), ("content-type", "application/json")), body
+        ),
+    )
+    assert decision is not None
+    headers = "\n".join(f"{k}: {v}" for k, v in decision.headers)
+    return headers, decision.body.decode()
+
+
+@pytest.mark.parametrize(
+    "scope", [SLASHED[:32], f"read {SLASHED[:32]}", f"{SLASHED[:32].lower()} write"]
+)
+def test_a_scope_echoing_the_token_is_dropped(scope: str) -> None:
+    headers, body = _decide(f'Bearer error="insufficient_scope", scope="{scope}"')
+    for text in (headers, body):
+        assert SLASHED[:32].lower() not in text.lower()
+    assert json.loads(body)["reason"] == "insufficient_scope"
+
+
+def test_lone_surrogates_never_reach_the_body() -> None:
+    app = b'{"type":"about:blank","title":"Bad \\ud800 token","x\\udfff":"\\ud83d"}'
+    _, body = _decide("Bearer", app)
+    body.encode("utf-8")  # strict: no lone surrogate survives
+    assert "\\ud800" not in body
+    assert "\\udfff" not in body
