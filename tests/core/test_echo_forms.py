@@ -12,7 +12,7 @@ from authhygiene.core.answer import AppAnswer
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import decide
 from authhygiene.core.policy import Policy
-from authhygiene.core.redact import REDACTED, scrub
+from authhygiene.core.redact import REDACTED, clean_for_sink, scrub
 
 HEX = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 SLASHED = "Zq8vK3mPx7LwR2tYb9NcH4jDf6GsE1aU/+="
@@ -65,3 +65,21 @@ def test_lone_surrogates_never_reach_the_body() -> None:
     body.encode("utf-8")  # strict: no lone surrogate survives
     assert "\\ud800" not in body
     assert "\\udfff" not in body
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        pytest.param("saw key 9f8e7d6c5b4a3928", "9f8e7d6c5b4a3928", id="as-sent"),
+        pytest.param("saw key 9F8E7D6C5B4A3928", "9f8e7d6c5b4a3928", id="other-case"),
+        pytest.param("pin abc here", "abc", id="short"),
+        pytest.param("cut 9f8e7d6c5b4a", "9f8e7d6c5b4a3928", id="cut-at-the-end"),
+    ],
+)
+def test_a_text_clean_for_one_request_is_checked_again_for_the_next(text: str, secret: str) -> None:
+    """`clean_for_sink` remembers texts that left unchanged; a later request
+    whose secret is in the same text still gets it masked."""
+    assert clean_for_sink(text, 200, ("another-request-secret",)) == text
+    out = clean_for_sink(text, 200, (secret,))
+    assert REDACTED in out
+    assert secret.lower() not in out.lower()

@@ -375,12 +375,17 @@ def _holds_any(text: str, words: tuple[str, ...]) -> bool:
 _FOLDED_SECRET_CHARS = 8
 
 
+# RFC 3986 §2.3: characters percent-encoding leaves as they are.
+_UNRESERVED_RE = re.compile(r"[A-Za-z0-9\-._~]*")
+
+
 def _other_forms(secret: str) -> tuple[str, ...]:
     """The lower-cased forms of a secret as echoed otherwise: its own (for
     a case-insensitive search) and, where they differ, percent-encoded."""
     lowered = secret.lower()
-    encoded = quote(secret, safe="").lower()
-    return (lowered,) if encoded == lowered else (lowered, encoded)
+    if _UNRESERVED_RE.fullmatch(secret):
+        return (lowered,)  # a JWT, a hex or base64url key: encoded, the same
+    return (lowered, quote(secret, safe="").lower())
 
 
 def scrub(text: str, secrets: Iterable[str] = (), *, entropy: bool = True) -> str:
@@ -600,12 +605,44 @@ def clean_for_sink(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
         # A lone surrogate (from the app's JSON "\ud800") is no character:
         # strict JSON parsers reject the body that carries one.
         text = _SURROGATE_RE.sub("\ufffd", text)
-    text = _mask_cut_secret(scrub(text, kept), kept)
+    if len(text) <= limit and text in _SHAPELESS and not _holds_secret_form(text, kept):
+        # Seen before with no credential shape, and none of this request's
+        # secrets in it: only a cut or a piece of one can be left.
+        return mask_pieces(_mask_cut_secret(text, kept), kept, REDACTED)
+    cleaned = _mask_cut_secret(scrub(text, kept), kept)
     # A piece of a secret the app cut or split itself ("token[:40]...").
-    text = mask_pieces(text, kept, REDACTED)
-    if len(text) <= limit:
-        return text
-    return _shortened(text, max(0, limit - 3)).rstrip() + "..."
+    cleaned = mask_pieces(cleaned, kept, REDACTED)
+    if cleaned == text:
+        remember(_SHAPELESS, text, None, len(text), max_chars=_SHAPELESS_CHARS)
+    if len(cleaned) <= limit:
+        return cleaned
+    return _shortened(cleaned, max(0, limit - 3)).rstrip() + "..."
+
+
+# Texts that left a sink unchanged: no credential shape, nor a secret of the
+# request that sent them. The same facts (a time, a scheme, a problem code,
+# the app's usual message) come with every refusal; seen again, only the new
+# request's own secrets are looked for. Bounded in bytes and entries.
+_SHAPELESS: dict[str, None] = {}
+_SHAPELESS_CHARS = 256
+
+
+def _holds_secret_form(text: str, secrets: tuple[str, ...]) -> bool:
+    """Whether `text` may hold one of `secrets` in a form `scrub` masks
+    (as sent, in another case, percent-encoded); a secret of under four
+    characters anywhere in it leaves the decision to `scrub`."""
+    folded: str | None = None
+    for secret in secrets:
+        if len(secret) < _FOLDED_SECRET_CHARS:
+            if secret and secret in text:
+                return True
+            continue
+        if folded is None:
+            folded = text.lower()
+        for form in _other_forms(secret):
+            if form in folded:
+                return True
+    return False
 
 
 def _shortened(text: str, cut: int) -> str:
