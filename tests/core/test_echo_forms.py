@@ -83,3 +83,11 @@ def test_a_text_clean_for_one_request_is_checked_again_for_the_next(text: str, s
     out = clean_for_sink(text, 200, (secret,))
     assert REDACTED in out
     assert secret.lower() not in out.lower()
+
+
+def test_a_log_text_clean_for_one_request_is_checked_again_in_any_case() -> None:
+    from authhygiene.core.redact import scrub_cached
+
+    path = "/keys/ABCDEF0123456789ABCD"
+    assert scrub_cached(path, ()) == path
+    assert scrub_cached(path, ("abcdef0123456789abcd",)) == f"/keys/{REDACTED}"

@@ -305,6 +305,29 @@ def echoes_secret(word: str, secrets: Iterable[str], *, entropy: bool = True) ->
     return scrub(word, kept, entropy=entropy) != word
 
 
+# A scheme name as APIs coin them (`SharedKey`, `HMAC-SHA256`): a letter, then
+# letters, digits, dots and dashes, with few digits. A credential echoed as a
+# "scheme" (hex, base62, a JWT) has more digits or a credential's shape.
+_SCHEME_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{0,31}")
+_SCHEME_NAME_DIGITS = 4
+
+
+def app_schemes(values: Iterable[str]) -> tuple[str, ...]:
+    """The schemes an app's own challenges name with parameters of their own
+    (`SharedKey realm="storage"`): schemes that API takes, whether or not it
+    told us (an Authorization value starting with one is no bare credential).
+    A bare word, or one shaped like a credential, names none."""
+    challenges = parse_challenges(values) or ()
+    return tuple(
+        challenge.scheme
+        for challenge in challenges
+        if challenge.params
+        and _SCHEME_NAME_RE.fullmatch(challenge.scheme)
+        and sum(ch.isdigit() for ch in challenge.scheme) <= _SCHEME_NAME_DIGITS
+        and scrub(challenge.scheme) == challenge.scheme
+    )
+
+
 def parse_challenges(
     values: Iterable[str], secrets: tuple[str, ...] = ()
 ) -> list[Challenge] | None:

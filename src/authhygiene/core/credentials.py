@@ -124,7 +124,7 @@ def _keyish(name: str) -> bool:
 # same names the log redaction masks), or neither.
 _KEY_LIKE = 1
 _SECRET_ONLY = 2
-_KEY_SUFFIX_RE = re.compile(r"(?:^|[-_])(?:key|secret|signature)$")
+_KEY_SUFFIX_RE = re.compile(r"(?:^|[-_])(?:key|secret|signature)$|(?:csrf|xsrf)token$")
 
 
 def _header_kind(name: str) -> int:
@@ -340,6 +340,15 @@ def _cookies(headers: Iterable[str], beyond: list[str]) -> Iterable[tuple[str, s
                 yield name.strip(), value.strip()
 
 
+_NOT_SECRET_COOKIE_RE = re.compile(r"(?:[a-z]+://|/).*|[A-Za-z]{1,10}|[a-z]{2,3}[-_][A-Za-z]{2,4}")
+
+
+def _cookie_may_be_secret(value: str) -> bool:
+    """Whether a cookie value other than a session's may be a credential:
+    at least 8 characters, and no plain word, locale, URL or path."""
+    return len(value) >= 8 and _NOT_SECRET_COOKIE_RE.fullmatch(value) is None
+
+
 def _basic_password(token: str | None) -> str | None:
     """RFC 7617 §2: base64(user-id ":" password). The password (a secret),
     "" when it is empty, None when the credentials are not of that form."""
@@ -428,11 +437,14 @@ def parse_credentials(
     api_key_headers: tuple[str, ...] = DEFAULT_API_KEY_HEADERS,
     session_cookies: tuple[str, ...] = DEFAULT_SESSION_COOKIES,
     schemes: tuple[str, ...] = (),
+    app_schemes: tuple[str, ...] = (),
 ) -> Credentials:
     """Read the Authorization header(s), the query token, API-key headers and
     session cookies into one `Credentials` view. `schemes`: the ones the
-    policy configured, scheme names besides those we know (any other first
-    word of an Authorization value is a credential, see `_known_scheme`)."""
+    policy configured, and `app_schemes`: the ones the app's own challenges
+    name, scheme names besides those we know (any other first word of an
+    Authorization value is a credential, see `_known_scheme`)."""
+    schemes += app_schemes
     # One pass over the headers: every lookup below would be another.
     values: list[str] = []
     cookie_headers: list[str] = []
@@ -465,8 +477,13 @@ def parse_credentials(
     session = next(((name, value) for name, value in cookies if name in session_cookies), None)
     extra: list[str] = [value.strip(" \t") for value in keys]
     extra += keys
-    # Any cookie may be a secret; one- to three-letter values ("en") are not.
-    extra.extend(value for _, value in cookies if len(value) >= 4)
+    # A session cookie is a secret whatever it holds; any other cookie when
+    # it looks like one: not a preference ("true", "en-US", "dark") nor a
+    # URL or path (`return_to=https://...`), which the app may well repeat
+    # in its own headers (`Access-Control-Allow-Credentials: true`).
+    extra.extend(
+        value for name, value in cookies if name in session_cookies or _cookie_may_be_secret(value)
+    )
     extra += beyond
     for value in carried:
         # Proxy-Authorization and the like: the value, and its credential.

@@ -17,6 +17,7 @@ from authhygiene.core.challenge import (
     ECHO_MIN_PIECE,
     MAX_HEADER_CHARS,
     Challenge,
+    app_schemes,
     echoes_secret,
     rendered_size,
     rfc6750_text,
@@ -256,7 +257,8 @@ def _app_value(value: str, secrets: tuple[str, ...]) -> str:
     masked; a value that is a piece of a secret is masked whole."""
     if len(value) >= ECHO_MIN_PIECE and any(value in secret for secret in secrets):
         return REDACTED
-    return scrub(value, secrets)
+    # No entropy test: a Digest nonce or opaque is random by design.
+    return mask_pieces(scrub(value, secrets, entropy=False), secrets, REDACTED)
 
 
 def _app_challenge(
@@ -577,8 +579,9 @@ def kept_value(name: str, value: str, secrets: tuple[str, ...]) -> str:
     if len(value) <= _KEPT_SCRUB_CHARS:
         # Also by shape: the app may echo a credential the request carried
         # where we do not read one (`Authentication: Bearer ...`, a proxy's
-        # JWT assertion header, `?pass=` in a Location).
-        value = scrub(value, secrets, entropy=False)
+        # JWT assertion header). Not by parameter name: `?code=` in the app's
+        # own Location or `page_token=` in its Link are the app's to send.
+        value = scrub(value, secrets, entropy=False, params=False)
     elif any(len(secret) >= 4 and secret in value for secret in secrets):
         for secret in secrets:
             if len(secret) >= 4:
@@ -663,6 +666,7 @@ def decide(
         view,
         api_key_headers=policy.api_key_headers,
         session_cookies=policy.session_cookies,
+        app_schemes=app_schemes(answer.get_all("www-authenticate")),
         schemes=policy.schemes,
     )
     rid, instance = request_id(

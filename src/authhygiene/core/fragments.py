@@ -41,7 +41,8 @@ def _index(secrets: tuple[str, ...]) -> frozenset[str]:
         return last[1]
     windows: set[str] = set()
     for secret in secrets:
-        if len(secret) >= MIN_PIECE_RUN:
+        # A token, not a URL: an app repeats its own origin and paths.
+        if len(secret) >= MIN_PIECE_RUN and "://" not in secret:
             end = min(len(secret), _INDEXED_CHARS) - _PIECE + 1
             windows.update(secret[start : start + _PIECE] for start in range(0, end, _STRIDE))
     index = frozenset(windows)

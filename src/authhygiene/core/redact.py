@@ -388,11 +388,15 @@ def _other_forms(secret: str) -> tuple[str, ...]:
     return (lowered, quote(secret, safe="").lower())
 
 
-def scrub(text: str, secrets: Iterable[str] = (), *, entropy: bool = True) -> str:
+def scrub(
+    text: str, secrets: Iterable[str] = (), *, entropy: bool = True, params: bool = True
+) -> str:
     """Replace every known secret and every credential-looking value.
 
     `entropy=False` spares high-entropy runs that have no other mark of a
-    credential: for values that are ids by nature (a request or trace id)."""
+    credential: for values that are ids by nature (a request or trace id).
+    `params=False` spares secret-named parameters and members (`code=...`,
+    `page_token=...`): for an app's own URLs, whose parameters are its own."""
     folded: str | None = None
     for secret in secrets:
         if len(secret) >= 4:
@@ -414,7 +418,7 @@ def scrub(text: str, secrets: Iterable[str] = (), *, entropy: bool = True) -> st
     # Substring tests first: most log lines hold none of the words a
     # credential shape starts with, and `in` costs far less than the regex.
     text = _shapes(text, lowered)
-    if _holds_any(lowered, _PARAM_WORDS):
+    if params and _holds_any(lowered, _PARAM_WORDS):
         if "=" in text:
             text = _QUERY_PARAM_RE.sub(_param, text)
         if ":" in text:
@@ -555,13 +559,10 @@ def scrub_cached(text: str, secrets: Iterable[str] = ()) -> str:
     """`scrub(text, secrets)`, remembering texts found clean. A remembered
     text is still checked for this request's own secrets: it was clean of
     another request's."""
-    if text in _CLEAN_TEXTS:
-        for secret in secrets:
-            if secret and secret in text:
-                break
-        else:
-            return text
-    cleaned = scrub(text, secrets)
+    kept = secrets if isinstance(secrets, tuple) else tuple(secrets)
+    if text in _CLEAN_TEXTS and not _holds_secret_form(text, kept):
+        return text
+    cleaned = scrub(text, kept)
     if cleaned == text:
         remember(_CLEAN_TEXTS, text, text, len(text), max_chars=_CACHED_CHARS)
     return cleaned

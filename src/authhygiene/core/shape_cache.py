@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+from authhygiene.core.challenge import app_schemes
 from authhygiene.core.cors import CorsLayer
 from authhygiene.core.credentials import (
     Credentials,
@@ -197,7 +198,7 @@ class Decider:
         now = time.time() if now is None else now
         if policy.report_only:
             return decide(policy, view, answer, declared=declared, now=now)
-        credentials = self._parse(view)
+        credentials = self._parse(view, answer)
         rid, instance = request_id(
             policy, incoming_request_id(policy, view), answer, credentials.secrets
         )
@@ -207,7 +208,7 @@ class Decider:
         key = self._digest(material, method, preflight, answer, declared, instance is not None)
         if key is None:
             return decide(policy, view, answer, declared=declared, now=now)
-        once = _Once(lambda: view)
+        once = _Once(lambda: view, answer)
         once.credentials = credentials
         entry = self._entry(key, once, answer, declared, now, instance, material)
         refusal = entry.refusal
@@ -275,7 +276,7 @@ class Decider:
         if key is None:
             return False
         now = time.time()
-        view = _Once(view)
+        view = _Once(view, answer)
         entry = self._entry(key, view, answer, declared, now, instance, material)
         if instance is None and not _echo_safe(entry, rid, material):
             return False  # the general rule tells it, with the secrets at hand
@@ -440,13 +441,14 @@ class Decider:
             entry.remember_fields(key, log)
         return log
 
-    def _parse(self, view: RequestView) -> Credentials:
+    def _parse(self, view: RequestView, answer: AppAnswer) -> Credentials:
         policy = self.policy
         return parse_credentials(
             view,
             api_key_headers=policy.api_key_headers,
             session_cookies=policy.session_cookies,
             schemes=policy.schemes,
+            app_schemes=app_schemes(answer.get_all("www-authenticate")),
         )
 
     def _kept(
@@ -471,7 +473,7 @@ class Decider:
 
     def _credentials(self, view: _Once) -> Credentials:
         if view.credentials is None:
-            view.credentials = self._parse(view())
+            view.credentials = self._parse(view(), view.answer)
         return view.credentials
 
     def _digest(
@@ -550,10 +552,12 @@ class _Once:
     """The request's full view, built when first needed and then kept, with
     its parsed credentials: a new shape needs both twice."""
 
-    __slots__ = ("credentials", "factory", "view")
+    __slots__ = ("answer", "credentials", "factory", "view")
 
-    def __init__(self, factory: Callable[[], RequestView]) -> None:
+    def __init__(self, factory: Callable[[], RequestView], answer: AppAnswer) -> None:
         self.factory = factory
+        # The app's answer: the schemes its challenges name are known ones.
+        self.answer = answer
         self.view: RequestView | None = None
         self.credentials: Credentials | None = None
 
