@@ -269,6 +269,11 @@ def _field_secrets(value: str, schemes: tuple[str, ...]) -> list[str]:
         # Not examined: kept whole, and the part after the first word.
         return [stripped, _split(stripped)[1]]
     found: list[str] = []
+    first, rest = _split(stripped)
+    if _known_scheme(first, schemes) is None:
+        # Its first word names no scheme: the whole value may be the
+        # credential, however the pieces below split it.
+        found += (stripped, first, rest)
     pieces = _JOINED_SPLIT_RE.split(stripped) if "," in stripped else [stripped]
     for piece in pieces:
         word, rest = _split(piece)
