@@ -113,10 +113,6 @@ _KEYISH_ENTRIES = 1024
 _KEYISH_NAME_CHARS = 64
 
 
-def _keyish(name: str) -> bool:
-    return _header_kind(name) == _KEY_LIKE
-
-
 # What a header name says of its value: a key-like header (a credential a
 # client may have put in the wrong header: diagnosed), a header that only
 # carries a secret (Proxy-Authorization, Ocp-Apim-Subscription-Key,
@@ -436,6 +432,139 @@ def _query_secrets(query: str) -> list[str]:
     ]
 
 
+@dataclass(slots=True)
+class _Fields:
+    """The request's credential-bearing header fields, read in one pass."""
+
+    authorization: list[str] = field(default_factory=list)
+    cookies: list[str] = field(default_factory=list)
+    # The first field of each API-key header the policy names.
+    api_keys: dict[str, str] = field(default_factory=dict)
+    # Every API-key and key-like header's value: all secrets.
+    keys: list[str] = field(default_factory=list)
+    # The values of other secret-carrying headers (Proxy-Authorization, ...).
+    carried: list[str] = field(default_factory=list)
+    # The first key-like header the policy does not name, and its value.
+    stray: tuple[str, str] | None = None
+
+
+def _read_fields(view: RequestView, api_key_headers: tuple[str, ...]) -> _Fields:
+    # One pass over the headers: every lookup after it would be another.
+    fields = _Fields()
+    for name, value in view.headers:
+        if name == "authorization":
+            fields.authorization.append(value)
+        elif name == "cookie":
+            fields.cookies.append(value)
+        elif name in api_key_headers:
+            fields.api_keys.setdefault(name, value)
+            fields.keys.append(value)
+        elif value:
+            kind = _header_kind(name)
+            if kind == _KEY_LIKE:
+                fields.keys.append(value)
+                if fields.stray is None:
+                    fields.stray = (name, value)
+            elif kind == _SECRET_ONLY:
+                fields.carried.append(value)
+    return fields
+
+
+def _carried_secrets(
+    fields: _Fields,
+    cookies: list[tuple[str, str]],
+    beyond: list[str],
+    query: str,
+    session_cookies: tuple[str, ...],
+    schemes: tuple[str, ...],
+) -> list[str]:
+    """Every secret the request carried besides the credential it is read
+    by: keys, cookies, secret-carrying headers, secret query parameters and
+    every Authorization field."""
+    found = [value.strip(" \t") for value in fields.keys] + fields.keys
+    # A session cookie is a secret whatever it holds; any other cookie when
+    # it looks like one: not a preference ("true", "en-US", "dark") nor a
+    # URL or path (`return_to=https://...`), which the app may well repeat
+    # in its own headers (`Access-Control-Allow-Credentials: true`).
+    found.extend(
+        value for name, value in cookies if name in session_cookies or _cookie_may_be_secret(value)
+    )
+    found += beyond
+    for value in fields.carried:
+        # Proxy-Authorization and the like: the value, and its credential.
+        found += _field_secrets(value, schemes) if len(value) <= MAX_HEADER_CHARS else [value]
+    found += _query_secrets(query)
+    for index, value in enumerate(fields.authorization):
+        found += _field_secrets(value, schemes) if index < MAX_AUTHORIZATION_FIELDS else [value]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Presented:
+    """What the Authorization header (or, without one, the query) presents."""
+
+    scheme: str | None
+    token: str | None
+    source: str | None
+    misuse: tuple[Misuse, ...] = ()
+    unnamed: bool = False
+
+
+def _from_authorization(
+    values: list[str], schemes: tuple[str, ...], query_token: str | None
+) -> _Presented:
+    """The first Authorization field read as RFC 9110 §11.4 says, and what
+    is wrong with it (RFC 6750 §3.1 `invalid_request`)."""
+    value = values[0]
+    misuse: list[Misuse] = []
+    # RFC 9110 §5.3: Authorization is a singleton field; some WSGI servers
+    # join repeated lines with ", ", which we detect the same way.
+    if len(values) > 1 or _JOINED_HEADERS_RE.search(value[:MAX_HEADER_CHARS]):
+        misuse.append(Misuse.MULTIPLE_AUTHORIZATION_HEADERS)
+    if len(value) > MAX_HEADER_CHARS:
+        misuse.append(Misuse.OVERSIZED)
+        scheme = _known_scheme(_split(value[:64])[0], schemes)
+        return _Presented(scheme, None, "header", tuple(misuse), unnamed=scheme is None)
+    word, rest = _split(value)
+    scheme = _known_scheme(word, schemes)
+    if scheme is None:
+        # A word we cannot name as a scheme is a credential: alone, it was
+        # sent without a scheme (malformed); followed by more, it may be a
+        # scheme nobody told us of ("another scheme"). Never named either way.
+        if rest:
+            return _Presented(None, rest, "header", tuple(misuse), unnamed=True)
+        return _Presented(None, word or None, "header", (*misuse, Misuse.MISSING_SCHEME))
+    token, scheme_misuse = _credential_of(scheme, rest)
+    misuse += scheme_misuse
+    if query_token is not None and scheme in TOKEN_SCHEMES:
+        # RFC 6750 §3.1: a token sent by more than one method is invalid_request.
+        misuse.append(Misuse.TOKEN_IN_HEADER_AND_QUERY)
+    return _Presented(scheme, token, "header", tuple(misuse))
+
+
+def _credential_of(scheme: str, rest: str) -> tuple[str | None, tuple[Misuse, ...]]:
+    """The credential after a known scheme word, and what is wrong with it."""
+    if scheme in TOKEN_SCHEMES:
+        return _token_misuse(scheme, rest)
+    if scheme != "Basic":
+        return rest or None, ()
+    if not rest:
+        return None, (Misuse.EMPTY_TOKEN,)
+    if _basic_password(rest) is None:
+        return rest, (Misuse.BASIC_NOT_BASE64,)  # RFC 7617 §2
+    return rest, ()
+
+
+def _presented(fields: _Fields, schemes: tuple[str, ...], query_token: str | None) -> _Presented:
+    if fields.authorization:
+        return _from_authorization(fields.authorization, schemes, query_token)
+    if query_token is not None:
+        # No scheme: a query parameter names none (the app may read it as a
+        # bearer token or an API key, or not at all).
+        return _Presented(None, query_token, "query", () if query_token else (Misuse.EMPTY_TOKEN,))
+    return _Presented(None, None, None)
+
+
 def parse_credentials(
     view: RequestView,
     *,
@@ -450,136 +579,40 @@ def parse_credentials(
     name, scheme names besides those we know (any other first word of an
     Authorization value is a credential, see `_known_scheme`)."""
     schemes += app_schemes
-    # One pass over the headers: every lookup below would be another.
-    values: list[str] = []
-    cookie_headers: list[str] = []
-    key_headers: dict[str, str] = {}
-    keys: list[str] = []  # every API-key and key-like header's value: all secrets
-    carried: list[str] = []  # the values of other secret-carrying headers
-    stray: tuple[str, str] | None = None
-    for name, value in view.headers:
-        if name == "authorization":
-            values.append(value)
-        elif name == "cookie":
-            cookie_headers.append(value)
-        elif name in api_key_headers:
-            key_headers.setdefault(name, value)  # the first field of that name
-            keys.append(value)
-        elif value:
-            kind = _header_kind(name)
-            if kind == _KEY_LIKE:
-                keys.append(value)
-                if stray is None:
-                    stray = (name, value)
-            elif kind == _SECRET_ONLY:
-                carried.append(value)
+    fields = _read_fields(view, api_key_headers)
     query_token = _query_token(view.query)
     api_key = next(
-        ((name, key_headers[name]) for name in api_key_headers if key_headers.get(name)), None
+        ((name, fields.api_keys[name]) for name in api_key_headers if fields.api_keys.get(name)),
+        None,
     )
     beyond: list[str] = []
-    cookies = list(_cookies(cookie_headers, beyond))
+    cookies = list(_cookies(fields.cookies, beyond))
     session = next(((name, value) for name, value in cookies if name in session_cookies), None)
-    extra: list[str] = [value.strip(" \t") for value in keys]
-    extra += keys
-    # A session cookie is a secret whatever it holds; any other cookie when
-    # it looks like one: not a preference ("true", "en-US", "dark") nor a
-    # URL or path (`return_to=https://...`), which the app may well repeat
-    # in its own headers (`Access-Control-Allow-Credentials: true`).
-    extra.extend(
-        value for name, value in cookies if name in session_cookies or _cookie_may_be_secret(value)
+    presented = _presented(fields, schemes, query_token)
+    token = presented.token
+    found = [token] if token else []
+    if presented.scheme == "Basic":
+        found.append(_basic_password(token) or "")
+    if query_token:
+        found.append(query_token)
+    found += _carried_secrets(fields, cookies, beyond, view.query, session_cookies, schemes)
+    source = presented.source
+    if source is None and api_key is not None:
+        source = "api_key_header"
+    elif source is None and session is not None:
+        source = "cookie"
+    return Credentials(
+        presented.scheme,
+        token,
+        source,
+        presented.misuse,
+        api_key[0] if api_key else None,
+        session[0] if session else None,
+        fields.stray[0] if fields.stray else None,
+        _ordered(found),
+        presented.unnamed,
+        api_key[1] if api_key else (session[1] if session else None),
     )
-    extra += beyond
-    for value in carried:
-        # Proxy-Authorization and the like: the value, and its credential.
-        extra += _field_secrets(value, schemes) if len(value) <= MAX_HEADER_CHARS else [value]
-    extra += _query_secrets(view.query)
-    for index, value in enumerate(values):
-        if index < MAX_AUTHORIZATION_FIELDS:
-            extra += _field_secrets(value, schemes)
-        else:
-            extra.append(value)
-    api_key_header = api_key[0] if api_key else None
-    session_cookie = session[0] if session else None
-    primary = api_key[1] if api_key else (session[1] if session else None)
-
-    def credentials(
-        scheme: str | None,
-        token: str | None,
-        source: str | None,
-        misuse: tuple[Misuse, ...],
-        *,
-        unnamed: bool = False,
-    ) -> Credentials:
-        found = [token] if token else []
-        if scheme == "Basic":
-            password = _basic_password(token)
-            if password:
-                found.append(password)
-        if query_token:
-            found.append(query_token)
-        found += extra
-        if source is None and api_key_header is not None:
-            source = "api_key_header"
-        elif source is None and session_cookie is not None:
-            source = "cookie"
-        return Credentials(
-            scheme,
-            token,
-            source,
-            misuse,
-            api_key_header,
-            session_cookie,
-            stray[0] if stray else None,
-            _ordered(found),
-            unnamed,
-            primary,
-        )
-
-    if not values:
-        if query_token is not None:
-            # No scheme: a query parameter names none (the app may read it as
-            # a bearer token or an API key, or not at all).
-            return credentials(
-                None, query_token, "query", (Misuse.EMPTY_TOKEN,) if not query_token else ()
-            )
-        return credentials(None, None, None, ())
-
-    value = values[0]
-    misuse: list[Misuse] = []
-    # RFC 9110 §5.3: Authorization is a singleton field; some WSGI servers
-    # join repeated lines with ", ", which we detect the same way.
-    if len(values) > 1 or _JOINED_HEADERS_RE.search(value[:MAX_HEADER_CHARS]):
-        misuse.append(Misuse.MULTIPLE_AUTHORIZATION_HEADERS)
-    if len(value) > MAX_HEADER_CHARS:
-        misuse.append(Misuse.OVERSIZED)
-        word, rest = _split(value[:64])
-        scheme = _known_scheme(word, schemes)
-        return credentials(scheme, None, "header", tuple(misuse), unnamed=scheme is None)
-    word, rest = _split(value)
-    scheme = _known_scheme(word, schemes)
-    token: str | None
-    if scheme is None:
-        # A word we cannot name as a scheme is a credential: alone, it was
-        # sent without a scheme (malformed); followed by more, it may be a
-        # scheme nobody told us of ("another scheme"). Never named either way.
-        if rest:
-            return credentials(None, rest, "header", tuple(misuse), unnamed=True)
-        misuse.append(Misuse.MISSING_SCHEME)
-        return credentials(None, word or None, "header", tuple(misuse))
-    if scheme in TOKEN_SCHEMES:
-        token, token_misuse = _token_misuse(scheme, rest)
-        misuse.extend(token_misuse)
-    else:
-        token = rest or None
-        if token is None and scheme == "Basic":
-            misuse.append(Misuse.EMPTY_TOKEN)
-        elif scheme == "Basic" and _basic_password(token) is None:
-            misuse.append(Misuse.BASIC_NOT_BASE64)  # RFC 7617 §2
-    if query_token is not None and scheme in TOKEN_SCHEMES:
-        # RFC 6750 §3.1: a token sent by more than one method is invalid_request.
-        misuse.append(Misuse.TOKEN_IN_HEADER_AND_QUERY)
-    return credentials(scheme, token, "header", tuple(misuse))
 
 
 def _ordered(found: list[str]) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from authhygiene.core.answer import (
     AppAnswer,
@@ -222,23 +222,53 @@ def _algorithm_reason(
     return None
 
 
-def diagnose(
-    *,
-    policy: Policy,
-    credentials: Credentials,
-    answer: AppAnswer,
-    declared: Declared | None,
-    now: float,
-) -> Failure | None:
-    """Explain the app's refusal, or None when it is not an auth failure."""
-    schemes, schemes_given = policy.schemes, policy.schemes_given
-    window = policy.clock_skew_window
+@dataclass(slots=True)
+class _Evidence:
+    """What one refusal shows, read once; the steps below each look at it
+    and either explain the refusal or pass it on."""
+
+    policy: Policy
+    credentials: Credentials
+    answer: AppAnswer
+    challenges: list[Challenge] | None
+    # What the API accepts as far as we can tell, and what we know it takes:
+    # its own challenges' schemes, and `schemes` when configured (the
+    # default ("Bearer",) is a guess we never hold a request to).
+    accepted: tuple[str, ...]
+    known: set[str]
+    message: str | None
+    described: list[str]
+    moment: int
+    jwt: JwtFacts | None
+    log_facts: dict[str, object]
+    app_problem: Mapping[str, object] | None
+    facts: dict[str, object] = field(default_factory=dict)
+    row: Recogniser | None = None
+    texts: list[str] = field(default_factory=list)
+    errors: set[str] = field(default_factory=set)
+    about_authentication: bool = False
+
+    def failure(self, reason: Reason, source: str) -> Failure:
+        return Failure(
+            reason,
+            self.facts,
+            self.log_facts,
+            self.message,
+            tuple(self.challenges) if self.challenges is not None else None,
+            source,
+            self.app_problem,
+            self.row.reason if self.row is not None else None,
+        )
+
+    def accepts(self) -> None:
+        self.facts["accepted_schemes"] = list(self.accepted)
+
+    def timed(self) -> tuple[Reason, dict[str, object]] | None:
+        return _time_reason(self.jwt, self.moment, self.policy.clock_skew_window)
+
+
+def _evidence(policy: Policy, credentials: Credentials, answer: AppAnswer, now: float) -> _Evidence:
     challenges = parse_challenges(answer.get_all("www-authenticate"), credentials.secrets)
-    accepted = _accepted(schemes, challenges)
-    # What we know the API takes: its own challenges' schemes, and `schemes`
-    # when configured. The default ("Bearer",) is a guess we never hold a
-    # request to.
-    known = {c.scheme for c in challenges or ()} | (set(schemes) if schemes_given else set())
     message = app_message(answer)
     # An app's challenge may explain itself where its body does not.
     described = [utf8(text) for c in challenges or () if (text := c.param("error_description"))]
@@ -250,165 +280,255 @@ def diagnose(
         if credentials.token and credentials.scheme in ("Bearer", "DPoP", None)
         else None
     )
-    log_facts = _jwt_log_facts(jwt, moment)
-    facts: dict[str, object] = {}
+    return _Evidence(
+        policy,
+        credentials,
+        answer,
+        challenges,
+        _accepted(policy.schemes, challenges),
+        {c.scheme for c in challenges or ()}
+        | (set(policy.schemes) if policy.schemes_given else set()),
+        message,
+        described,
+        moment,
+        jwt,
+        _jwt_log_facts(jwt, moment),
+        app_problem_members(answer),
+    )
 
-    app_problem = app_problem_members(answer)
-    row: Recogniser | None = None
 
-    def failure(reason: Reason, source: str) -> Failure:
-        return Failure(
-            reason,
-            facts,
-            log_facts,
-            message,
-            tuple(challenges) if challenges is not None else None,
-            source,
-            app_problem,
-            row.reason if row is not None else None,
-        )
+def _declared(ev: _Evidence, declared: Declared) -> Failure:
+    """The app (or a library it let escape) said why: its reason stands."""
+    facts = ev.facts
+    facts.update(declared.facts)
+    required = facts.get("required_scope")
+    if required is not None:
+        # One spelling for body and challenge (RFC 6750 §3 scope syntax).
+        items = required if isinstance(required, list | tuple | set) else [required]
+        facts["required_scope"] = _scope(items, ev.credentials.secrets)
+    if declared.detail:
+        ev.message = clean_text(declared.detail)
+    if declared.reason is Reason.TOKEN_ALGORITHM_REJECTED:
+        facts.update(_algorithm_reason(ev.jwt, ev.policy.algorithms, always=True) or {})
+    if declared.reason in (Reason.TOKEN_EXPIRED, Reason.TOKEN_NOT_YET_VALID):
+        timed = ev.timed()
+        if timed is not None and timed[0] is declared.reason:
+            ev.facts = {**timed[1], **facts}
+    return ev.failure(declared.reason, declared.source)
 
-    if declared is not None:
-        facts.update(declared.facts)
-        required = facts.get("required_scope")
-        if required is not None:
-            # One spelling for body and challenge (RFC 6750 §3 scope syntax).
-            items = required if isinstance(required, list | tuple | set) else [required]
-            facts["required_scope"] = _scope(items, credentials.secrets)
-        if declared.detail:
-            message = clean_text(declared.detail)
-        if declared.reason is Reason.TOKEN_ALGORITHM_REJECTED:
-            facts.update(_algorithm_reason(jwt, policy.algorithms, always=True) or {})
-        if declared.reason in (Reason.TOKEN_EXPIRED, Reason.TOKEN_NOT_YET_VALID):
-            timed = _time_reason(jwt, moment, window)
-            if timed is not None and timed[0] is declared.reason:
-                facts = {**timed[1], **facts}
-        return failure(declared.reason, declared.source)
 
-    errors = {
-        challenge.param("error") or "" for challenge in challenges or () if challenge.param("error")
-    }
+def _recognised_ours(ev: _Evidence) -> bool:
+    """Read the app's words against the recognisers; False when the answer
+    is not an auth failure at all."""
+    answer = ev.answer
+    ev.errors = {c.param("error") or "" for c in ev.challenges or () if c.param("error")}
     oauth_error = json_error(answer) if answer.body[:1] == b"{" else None
-    texts = [text for text in (oauth_error, message, page_text(answer), *described) if text]
-    row = recognise(answer.status, texts, errors, answer)
+    ev.texts = [t for t in (oauth_error, ev.message, page_text(answer), *ev.described) if t]
+    row = recognise(answer.status, ev.texts, ev.errors, answer)
     if row is not None and row.reason is None:
-        return None  # not about authentication (R2 does not apply)
-    if row is not None and _contradicted(row.reason, jwt, moment):
+        return False  # not about authentication (R2 does not apply)
+    if row is not None and _contradicted(row.reason, ev.jwt, ev.moment):
         row = None  # "Reset token has expired" about another token than this one
     if row is None and answer.status not in (401, 403):
-        return None  # a 400/422 is ours only when a recogniser names it: never a form error
+        return False  # a 400/422 is ours only when a recogniser names it: never a form error
+    ev.row = row
+    ev.about_authentication = row is not None and row.reason in _AUTHENTICATION_REASONS
+    return True
 
-    # RFC 6750 §3.1: what the request carried decides these, whatever the app said.
-    if not credentials.presented:
-        if credentials.stray_key_header and policy.api_key_headers_given:
-            facts["problem"] = "api_key_in_wrong_header"
-            facts["sent_header"] = credentials.stray_key_header
-            facts["expected_headers"] = list(policy.api_key_headers)
-        facts["accepted_schemes"] = list(accepted)
-        return failure(Reason.CREDENTIALS_MISSING, "request")
-    if credentials.misuse:
-        facts["problem"] = credentials.misuse[0].value
-        if credentials.scheme and credentials.scheme in known:
-            facts["scheme"] = credentials.scheme
-        facts["accepted_schemes"] = list(accepted)
-        return failure(Reason.CREDENTIALS_MALFORMED, "request")
-    # Another scheme than the API takes is "no credentials" to it (RFC 6750
-    # §3.1). Where we know what it takes (its own challenges, or `schemes`
-    # configured), a 401, a bare 403 or a 403 about authentication proves it;
-    # a 403 that says something of its own ("Admins only") shows the app read
-    # them (RFC 9110 §15.5.4). Where we only guess (the default schemes), the
-    # app must say it saw nothing ("Not authenticated", "Missing ...").
-    about_authentication = row is not None and row.reason in _AUTHENTICATION_REASONS
-    if known:
-        other_scheme = answer.status != 403 or message is None or about_authentication
-    else:
-        # Only a guess: a 401 whose words do not say the credentials were
-        # read and rejected, or a 403 about authentication (FastAPI < 0.122).
-        other_scheme = (
-            answer.status == 401
-            and (
-                row is None
-                or row.reason in (Reason.CREDENTIALS_MISSING, Reason.CREDENTIALS_MALFORMED)
-            )
-        ) or (
-            answer.status == 403
-            and row is not None
-            and (
-                row.reason is Reason.CREDENTIALS_MISSING
-                # FastAPI < 0.122 HTTPBearer said this for another scheme only;
-                # DRF's "Invalid token." shows the token was read.
-                or any(_WRONG_SCHEME_403_RE.search(text) for text in texts)
-            )
+
+# The steps, in order: RFC 6750 §3.1 first (what the request carried decides
+# those, whatever the app said), then the app's recognised words, then what
+# the unverified token shows. Each explains the refusal or returns None.
+
+
+def _nothing_presented(ev: _Evidence) -> Failure | None:
+    credentials, policy = ev.credentials, ev.policy
+    if credentials.presented:
+        return None
+    if credentials.stray_key_header and policy.api_key_headers_given:
+        ev.facts["problem"] = "api_key_in_wrong_header"
+        ev.facts["sent_header"] = credentials.stray_key_header
+        ev.facts["expected_headers"] = list(policy.api_key_headers)
+    ev.accepts()
+    return ev.failure(Reason.CREDENTIALS_MISSING, "request")
+
+
+def _malformed(ev: _Evidence) -> Failure | None:
+    credentials = ev.credentials
+    if not credentials.misuse:
+        return None
+    ev.facts["problem"] = credentials.misuse[0].value
+    if credentials.scheme and credentials.scheme in ev.known:
+        ev.facts["scheme"] = credentials.scheme
+    ev.accepts()
+    return ev.failure(Reason.CREDENTIALS_MALFORMED, "request")
+
+
+def _other_scheme(ev: _Evidence) -> bool:
+    """Whether the app's answer shows it took the credentials for none.
+
+    Another scheme than the API takes is "no credentials" to it (RFC 6750
+    §3.1). Where we know what it takes (its own challenges, or `schemes`
+    configured), a 401, a bare 403 or a 403 about authentication proves it;
+    a 403 that says something of its own ("Admins only") shows the app read
+    them (RFC 9110 §15.5.4). Where we only guess (the default schemes), the
+    app must say it saw nothing ("Not authenticated", "Missing ...")."""
+    status, row = ev.answer.status, ev.row
+    if ev.known:
+        return status != 403 or ev.message is None or ev.about_authentication
+    if status == 401:
+        return row is None or row.reason in (
+            Reason.CREDENTIALS_MISSING,
+            Reason.CREDENTIALS_MALFORMED,
         )
-    if other_scheme and credentials.unnamed_scheme:
-        # A first word that is no scheme we can name may be the credential
-        # itself: it is a secret, and the answer never names it.
-        facts["accepted_schemes"] = list(accepted)
-        return failure(Reason.SCHEME_NOT_ACCEPTED, "request")
-    if (
-        other_scheme
-        and credentials.scheme is not None
-        and credentials.scheme not in (known or set(schemes))
+    # FastAPI < 0.122 HTTPBearer said this 403 for another scheme only;
+    # DRF's "Invalid token." shows the token was read.
+    return (
+        status == 403
+        and row is not None
+        and (
+            row.reason is Reason.CREDENTIALS_MISSING
+            or any(_WRONG_SCHEME_403_RE.search(text) for text in ev.texts)
+        )
+    )
+
+
+def _another_scheme(ev: _Evidence) -> Failure | None:
+    credentials = ev.credentials
+    if credentials.unnamed_scheme:
+        named = False  # a first word we cannot name may be the credential: never named
+    elif credentials.scheme is not None and credentials.scheme not in (
+        ev.known or set(ev.policy.schemes)
     ):
-        facts["scheme"] = credentials.scheme
-        facts["accepted_schemes"] = list(accepted)
-        return failure(Reason.SCHEME_NOT_ACCEPTED, "request")
+        named = True
+    else:
+        return None
+    if not _other_scheme(ev):
+        return None
+    if named:
+        ev.facts["scheme"] = credentials.scheme
+    ev.accepts()
+    return ev.failure(Reason.SCHEME_NOT_ACCEPTED, "request")
 
-    if row is not None and row.reason is not None and not about_authentication:
-        reason = row.reason
-        if reason is Reason.INSUFFICIENT_SCOPE:
-            scope = next((c.param("scope") for c in challenges or () if c.param("scope")), None)
-            scope = scope or _scope_in(texts)
-            if scope:
-                facts["required_scope"] = _scope([scope], credentials.secrets)
-        if reason is Reason.TOKEN_ALGORITHM_REJECTED:
-            facts.update(_algorithm_reason(jwt, policy.algorithms, always=True) or {})
-        if reason is Reason.CREDENTIALS_MALFORMED and credentials.scheme:
-            facts["scheme"] = credentials.scheme  # hints name the client's own scheme
-            facts["accepted_schemes"] = list(accepted)
-        timed = _time_reason(jwt, moment, window)
-        if timed is not None and timed[0] is reason:
-            facts.update(timed[1])
-        return failure(reason, f"recogniser:{row.source}")
 
+def _recognised(ev: _Evidence) -> Failure | None:
+    row = ev.row
+    if row is None or row.reason is None or ev.about_authentication:
+        return None
+    reason, facts = row.reason, ev.facts
+    if reason is Reason.INSUFFICIENT_SCOPE:
+        scope = next((c.param("scope") for c in ev.challenges or () if c.param("scope")), None)
+        scope = scope or _scope_in(ev.texts)
+        if scope:
+            facts["required_scope"] = _scope([scope], ev.credentials.secrets)
+    if reason is Reason.TOKEN_ALGORITHM_REJECTED:
+        facts.update(_algorithm_reason(ev.jwt, ev.policy.algorithms, always=True) or {})
+    if reason is Reason.CREDENTIALS_MALFORMED and ev.credentials.scheme:
+        facts["scheme"] = ev.credentials.scheme  # hints name the client's own scheme
+        ev.accepts()
+    timed = ev.timed()
+    if timed is not None and timed[0] is reason:
+        facts.update(timed[1])
+    return ev.failure(reason, f"recogniser:{row.source}")
+
+
+def _token_in_query(ev: _Evidence) -> Failure | None:
     if (
-        credentials.source == "query"
-        and answer.status == 401
-        and "invalid_token" not in errors
-        and (message is None or _NOT_SEEN_RE.search(message))
+        ev.credentials.source == "query"
+        and ev.answer.status == 401
+        and "invalid_token" not in ev.errors
+        and (ev.message is None or _NOT_SEEN_RE.search(ev.message))
     ):
         # RFC 6750 §2.3 makes the query method optional, and the app's words
         # say it saw no credentials: it does not read the query string.
-        facts["problem"] = "token_in_query"
-        facts["accepted_schemes"] = list(accepted)
-        return failure(Reason.CREDENTIALS_MISSING, "request")
-    if answer.status == 403 and not about_authentication:
-        return failure(Reason.FORBIDDEN, "status")
-    if row is not None and row.reason is Reason.CREDENTIALS_MISSING:
-        # The app found nothing it reads, yet the request carried something:
-        # say what, and where the API looks instead.
-        facts["problem"] = "credentials_not_read"
-        facts.update(_carried(credentials))
-        if known:
-            facts["accepted_schemes"] = list(accepted)
-        return failure(Reason.CREDENTIALS_MISSING, f"recogniser:{row.source}")
+        ev.facts["problem"] = "token_in_query"
+        ev.accepts()
+        return ev.failure(Reason.CREDENTIALS_MISSING, "request")
+    return None
 
-    # What the unverified token shows, most telling first.
-    algorithm = _algorithm_reason(jwt, policy.algorithms)
-    if algorithm is not None:
-        facts.update(algorithm)
-        return failure(Reason.TOKEN_ALGORITHM_REJECTED, "jwt-claims")
-    timed = _time_reason(jwt, moment, window)
-    if timed is not None:
-        facts.update(timed[1])
-        return failure(timed[0], "jwt-claims")
+
+def _forbidden(ev: _Evidence) -> Failure | None:
+    if ev.answer.status == 403 and not ev.about_authentication:
+        return ev.failure(Reason.FORBIDDEN, "status")
+    return None
+
+
+def _not_read(ev: _Evidence) -> Failure | None:
+    row = ev.row
+    if row is None or row.reason is not Reason.CREDENTIALS_MISSING:
+        return None
+    # The app found nothing it reads, yet the request carried something:
+    # say what, and where the API looks instead.
+    ev.facts["problem"] = "credentials_not_read"
+    ev.facts.update(_carried(ev.credentials))
+    if ev.known:
+        ev.accepts()
+    return ev.failure(Reason.CREDENTIALS_MISSING, f"recogniser:{row.source}")
+
+
+def _algorithm(ev: _Evidence) -> Failure | None:
+    algorithm = _algorithm_reason(ev.jwt, ev.policy.algorithms)
+    if algorithm is None:
+        return None
+    ev.facts.update(algorithm)
+    return ev.failure(Reason.TOKEN_ALGORITHM_REJECTED, "jwt-claims")
+
+
+def _claimed_times(ev: _Evidence) -> Failure | None:
+    timed = ev.timed()
+    if timed is None:
+        return None
+    ev.facts.update(timed[1])
+    return ev.failure(timed[0], "jwt-claims")
+
+
+def _not_a_jwt(ev: _Evidence) -> Failure | None:
+    credentials = ev.credentials
     if (
-        policy.token_format == "jwt"
-        and jwt is None
+        ev.policy.token_format == "jwt"
+        and ev.jwt is None
         and credentials.token
         and credentials.scheme in ("Bearer", "DPoP")
     ):
-        facts["problem"] = "not_a_jwt"
-        return failure(Reason.CREDENTIALS_INVALID, "request")
-    source = f"recogniser:{row.source}" if row is not None else "status"
-    return failure(Reason.CREDENTIALS_INVALID, source)
+        ev.facts["problem"] = "not_a_jwt"
+        return ev.failure(Reason.CREDENTIALS_INVALID, "request")
+    return None
+
+
+_STEPS = (
+    _nothing_presented,
+    _malformed,
+    _another_scheme,
+    _recognised,
+    _token_in_query,
+    _forbidden,
+    _not_read,
+    # What the unverified token shows, most telling first.
+    _algorithm,
+    _claimed_times,
+    _not_a_jwt,
+)
+
+
+def diagnose(
+    *,
+    policy: Policy,
+    credentials: Credentials,
+    answer: AppAnswer,
+    declared: Declared | None,
+    now: float,
+) -> Failure | None:
+    """Explain the app's refusal, or None when it is not an auth failure."""
+    ev = _evidence(policy, credentials, answer, now)
+    if declared is not None:
+        return _declared(ev, declared)
+    if not _recognised_ours(ev):
+        return None
+    for step in _STEPS:
+        found = step(ev)
+        if found is not None:
+            return found
+    row = ev.row
+    return ev.failure(
+        Reason.CREDENTIALS_INVALID, f"recogniser:{row.source}" if row is not None else "status"
+    )
