@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import Any
 
@@ -67,11 +67,10 @@ def _schemes_text(schemes: object) -> str:
     return "Bearer"
 
 
-def explanation(failure: Failure) -> str:
-    """Our own sentence for `detail` when the app gave none."""
-    facts = failure.facts
-    reason = failure.reason
-    if reason is Reason.CREDENTIALS_MISSING and facts.get("problem") == "credentials_not_read":
+def _missing(facts: Mapping[str, object]) -> str:
+    problem = facts.get("problem")
+    accepted = facts.get("accepted_schemes")
+    if problem == "credentials_not_read":
         if facts.get("sent_header"):
             what = f"an API key in the '{facts['sent_header']}' header"
         elif facts.get("scheme"):
@@ -81,79 +80,108 @@ def explanation(failure: Failure) -> str:
         else:
             what = "credentials"
         return f"This request carried {what}, but not in a form this API reads."
-    if (
-        reason is Reason.CREDENTIALS_MISSING
-        and facts.get("problem") == "token_in_query"
-        and _first(facts.get("accepted_schemes")) in _API_KEY_SCHEMES
-    ):
+    if problem == "token_in_query" and _first(accepted) in _API_KEY_SCHEMES:
         return (
             "The key was sent in the query string, which this API does not read; send it in"
             " the request header this API reads."
         )
-    if reason is Reason.CREDENTIALS_MISSING and facts.get("problem") == "token_in_query":
+    if problem == "token_in_query":
         return (
             "The token was sent in the query string, which this API does not read; send it"
-            f" in the Authorization header ({_schemes_text(facts.get('accepted_schemes'))})."
+            f" in the Authorization header ({_schemes_text(accepted)})."
         )
-    if reason is Reason.CREDENTIALS_MISSING and facts.get("problem") == "api_key_in_wrong_header":
+    if problem == "api_key_in_wrong_header":
         expected = facts.get("expected_headers")
         names = ", ".join(str(name) for name in expected) if isinstance(expected, list) else "?"
         return (
             f"An API key was sent in the '{facts.get('sent_header')}' header; this API reads"
             f" it from {names}."
         )
-    if reason is Reason.CREDENTIALS_MISSING:
-        return (
-            "This request carried no credentials; this API accepts"
-            f" {_schemes_text(facts.get('accepted_schemes'))}."
-        )
-    if reason is Reason.SCHEME_NOT_ACCEPTED and not facts.get("scheme"):
+    return f"This request carried no credentials; this API accepts {_schemes_text(accepted)}."
+
+
+def _scheme_not_accepted(facts: Mapping[str, object]) -> str:
+    accepted = _schemes_text(facts.get("accepted_schemes"))
+    if not facts.get("scheme"):
         # Its first word is no scheme we know: it may be the credential, never named.
         return (
-            "The Authorization header has no scheme this API knows; this API accepts"
-            f" {_schemes_text(facts.get('accepted_schemes'))}."
+            f"The Authorization header has no scheme this API knows; this API accepts {accepted}."
         )
-    if reason is Reason.SCHEME_NOT_ACCEPTED:
-        accepted = facts.get("accepted_schemes")
-        return (
-            f"The request used the '{facts.get('scheme', '?')}' scheme; this API accepts"
-            f" {_schemes_text(accepted)}."
-        )
-    if reason is Reason.CREDENTIALS_MALFORMED and facts.get("problem") == "missing_scheme":
+    return f"The request used the '{facts.get('scheme', '?')}' scheme; this API accepts {accepted}."
+
+
+def _malformed(facts: Mapping[str, object]) -> str | None:
+    problem = str(facts.get("problem"))
+    if problem == "missing_scheme":
         return (
             "The Authorization header has no scheme, only a credential; send"
             f" 'Authorization: <scheme> <credential>' with a scheme this API accepts"
             f" ({_schemes_text(facts.get('accepted_schemes'))})."
         )
-    if reason is Reason.CREDENTIALS_MALFORMED and str(facts.get("problem")) in _MISUSE_DETAIL:
-        return _MISUSE_DETAIL[str(facts["problem"])]
-    if reason is Reason.TOKEN_EXPIRED and "expired_at" in facts:
-        ago = facts.get("expired_seconds_ago")
-        text = f"The token expired at {facts['expired_at']}"
-        text += f", {ago} s before this request" if isinstance(ago, int) else ""
-        if facts.get("clock_skew_suspected"):
-            text += (
-                "; if it was issued moments ago, this server's clock may be ahead of the issuer's"
-            )
-        return text + "."
-    if reason is Reason.TOKEN_NOT_YET_VALID and "valid_in_seconds" in facts:
-        wait = facts.get("valid_in_seconds")
-        since = facts.get("not_before") or facts.get("issued_at")
-        text = f"The token is not valid for another {wait} s (from {since})"
-        if facts.get("clock_skew_suspected"):
-            text += ": the issuer's clock may be ahead of this server's"
-        return text + "."
-    if reason is Reason.TOKEN_ALGORITHM_REJECTED and facts.get("alg"):
-        accepted = facts.get("accepted_algorithms")
-        tail = f"; this API accepts {_schemes_text(accepted)}" if accepted else ""
-        if str(facts["alg"]).lower() == "none":
-            return f"The token is unsigned ('alg': 'none'), which is never accepted{tail}."
-        return f"The token is signed with '{facts['alg']}', which is not accepted{tail}."
-    if reason is Reason.CREDENTIALS_INVALID and facts.get("problem") == "not_a_jwt":
+    return _MISUSE_DETAIL.get(problem)
+
+
+def _expired(facts: Mapping[str, object]) -> str | None:
+    if "expired_at" not in facts:
+        return None
+    ago = facts.get("expired_seconds_ago")
+    text = f"The token expired at {facts['expired_at']}"
+    text += f", {ago} s before this request" if isinstance(ago, int) else ""
+    if facts.get("clock_skew_suspected"):
+        text += "; if it was issued moments ago, this server's clock may be ahead of the issuer's"
+    return text + "."
+
+
+def _not_yet_valid(facts: Mapping[str, object]) -> str | None:
+    if "valid_in_seconds" not in facts:
+        return None
+    since = facts.get("not_before") or facts.get("issued_at")
+    text = f"The token is not valid for another {facts.get('valid_in_seconds')} s (from {since})"
+    if facts.get("clock_skew_suspected"):
+        text += ": the issuer's clock may be ahead of this server's"
+    return text + "."
+
+
+def _algorithm(facts: Mapping[str, object]) -> str | None:
+    if not facts.get("alg"):
+        return None
+    accepted = facts.get("accepted_algorithms")
+    tail = f"; this API accepts {_schemes_text(accepted)}" if accepted else ""
+    if str(facts["alg"]).lower() == "none":
+        return f"The token is unsigned ('alg': 'none'), which is never accepted{tail}."
+    return f"The token is signed with '{facts['alg']}', which is not accepted{tail}."
+
+
+def _invalid(facts: Mapping[str, object]) -> str | None:
+    if facts.get("problem") == "not_a_jwt":
         return "The token is not a JWT (three base64url parts separated by dots)."
-    if reason is Reason.INSUFFICIENT_SCOPE and facts.get("required_scope"):
+    return None
+
+
+def _scope(facts: Mapping[str, object]) -> str | None:
+    if facts.get("required_scope"):
         return f"This resource requires the scope '{facts['required_scope']}'."
-    return REASONS[reason].title + "."
+    return None
+
+
+# Our own sentence per reason, from its facts; None: the reason's title says it.
+_EXPLAINED: dict[Reason, Callable[[Mapping[str, object]], str | None]] = {
+    Reason.CREDENTIALS_MISSING: _missing,
+    Reason.SCHEME_NOT_ACCEPTED: _scheme_not_accepted,
+    Reason.CREDENTIALS_MALFORMED: _malformed,
+    Reason.TOKEN_EXPIRED: _expired,
+    Reason.TOKEN_NOT_YET_VALID: _not_yet_valid,
+    Reason.TOKEN_ALGORITHM_REJECTED: _algorithm,
+    Reason.CREDENTIALS_INVALID: _invalid,
+    Reason.INSUFFICIENT_SCOPE: _scope,
+}
+
+
+def explanation(failure: Failure) -> str:
+    """Our own sentence for `detail` when the app gave none."""
+    explain = _EXPLAINED.get(failure.reason)
+    sentence = explain(failure.facts) if explain is not None else None
+    return sentence or REASONS[failure.reason].title + "."
 
 
 def detail(failure: Failure, secrets: tuple[str, ...] = ()) -> str:
