@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
@@ -127,74 +127,9 @@ class Policy:
                 " the protection space in every WWW-Authenticate challenge (RFC 9110 §11.5)."
             )
         values = dict(options)
-        values["realm"] = _realm(values["realm"])
-        if "schemes" in values:
-            values["schemes"] = _schemes(values["schemes"])
-        if "explain" in values and values["explain"] not in _EXPLAIN_LEVELS:
-            raise PolicyError(
-                f"authhygiene: explain={values['explain']!r} is not one of"
-                f" {', '.join(map(repr, _EXPLAIN_LEVELS))}."
-            )
-        if "problem_type_base" in values:
-            values["problem_type_base"] = _problem_type_base(values["problem_type_base"])
-        for flag in ("report_only", "compat_403"):
-            if flag in values and not isinstance(values[flag], bool):
-                raise PolicyError(f"authhygiene: {flag} must be True or False.")
-        if values.get("resource_metadata") is not None:
-            values["resource_metadata"] = _header_uri(
-                "resource_metadata", values["resource_metadata"], web=True
-            )
-        if values.get("request_id_header") is not None:
-            values["request_id_header"] = _header_name(
-                "request_id_header", values["request_id_header"]
-            )
-        for name in ("api_key_headers", "session_cookies"):
+        for name, check in _CHECKS.items():
             if name in values:
-                values[name] = _names(name, values[name], lower=name == "api_key_headers")
-        if values.get("algorithms") is not None:
-            values["algorithms"] = _algorithms(values["algorithms"])
-        if values.get("token_format") not in (None, "jwt", "opaque"):
-            raise PolicyError(
-                f"authhygiene: token_format={values['token_format']!r} is not 'jwt', 'opaque'"
-                " or None."
-            )
-        if "clock_skew_window" in values:
-            window = values["clock_skew_window"]
-            if not isinstance(window, int) or isinstance(window, bool) or not 0 <= window <= 3600:
-                raise PolicyError(
-                    "authhygiene: clock_skew_window must be a number of seconds from 0 to 3600."
-                )
-        if "max_body_bytes" in values:
-            size = values["max_body_bytes"]
-            if not isinstance(size, int) or isinstance(size, bool) or not 1024 <= size <= 1 << 20:
-                raise PolicyError(
-                    "authhygiene: max_body_bytes must be an int from 1024 to 1048576."
-                )
-        if "log_level" in values:
-            level = str(values["log_level"]).lower()
-            if level not in _LOG_LEVELS:
-                raise PolicyError(
-                    f"authhygiene: log_level={values['log_level']!r} is not one of"
-                    f" {', '.join(_LOG_LEVELS)}."
-                )
-            values["log_level"] = level
-        if values.get("cors") is not None:
-            values["cors"] = CORS.from_mapping(values["cors"])
-        if "trusted_proxies" in values:
-            values["trusted_proxies"] = trusted_proxies(values["trusted_proxies"])
-        if "log_claims" in values:
-            values["log_claims"] = _log_claims(values["log_claims"])
-        if "log_omit" in values:
-            values["log_omit"] = _log_omit(values["log_omit"])
-        if "log_limit" in values:
-            values["log_limit"] = log_limit(values["log_limit"])
-        if "metrics" in values and values["metrics"] not in (None, True, False):
-            raise PolicyError(
-                "authhygiene: metrics must be True (require prometheus-client), False (off) or"
-                " None (on when prometheus-client is installed)."
-            )
-        if "fingerprint_key" in values:
-            values["fingerprint_key"] = _key(values["fingerprint_key"])
+                values[name] = check(values[name])
         policy = cls(**values)
         object.__setattr__(policy, "schemes_given", "schemes" in options)
         object.__setattr__(policy, "api_key_headers_given", "api_key_headers" in options)
@@ -216,6 +151,61 @@ class Policy:
     def problem_type(self, reason: str) -> str:
         """The RFC 9457 `type` URI for `reason`."""
         return self.problem_type_base + reason.replace("_", "-")
+
+
+def _explain(value: object) -> object:
+    if value not in _EXPLAIN_LEVELS:
+        raise PolicyError(
+            f"authhygiene: explain={value!r} is not one of {', '.join(map(repr, _EXPLAIN_LEVELS))}."
+        )
+    return value
+
+
+def _flag(name: str) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        if not isinstance(value, bool):
+            raise PolicyError(f"authhygiene: {name} must be True or False.")
+        return value
+
+    return check
+
+
+def _unless_none(check: Callable[[Any], object]) -> Callable[[object], object]:
+    """`check`, for an option whose None means "not set"."""
+    return lambda value: None if value is None else check(value)
+
+
+def _token_format(value: object) -> object:
+    if value not in (None, "jwt", "opaque"):
+        raise PolicyError(f"authhygiene: token_format={value!r} is not 'jwt', 'opaque' or None.")
+    return value
+
+
+def _int_in(name: str, low: int, high: int, text: str) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise PolicyError(f"authhygiene: {name} must be {text}.")
+        return value
+
+    return check
+
+
+def _log_level(value: object) -> str:
+    level = str(value).lower()
+    if level not in _LOG_LEVELS:
+        raise PolicyError(
+            f"authhygiene: log_level={value!r} is not one of {', '.join(_LOG_LEVELS)}."
+        )
+    return level
+
+
+def _metrics(value: object) -> object:
+    if value not in (None, True, False):
+        raise PolicyError(
+            "authhygiene: metrics must be True (require prometheus-client), False (off) or"
+            " None (on when prometheus-client is installed)."
+        )
+    return value
 
 
 def _realm(value: object) -> str:
@@ -365,3 +355,33 @@ def _key(value: object) -> bytes:
             " workers so one token gets one fingerprint (e.g. from an environment variable)."
         )
     return value
+
+
+# Each option's check, in the order errors are reported: it raises a
+# PolicyError that says what to change, or returns the value normalised.
+_CHECKS: dict[str, Callable[[Any], object]] = {
+    "realm": _realm,
+    "schemes": _schemes,
+    "explain": _explain,
+    "problem_type_base": _problem_type_base,
+    "report_only": _flag("report_only"),
+    "compat_403": _flag("compat_403"),
+    "resource_metadata": _unless_none(lambda v: _header_uri("resource_metadata", v, web=True)),
+    "request_id_header": _unless_none(lambda v: _header_name("request_id_header", v)),
+    "api_key_headers": lambda v: _names("api_key_headers", v, lower=True),
+    "session_cookies": lambda v: _names("session_cookies", v, lower=False),
+    "algorithms": _unless_none(_algorithms),
+    "token_format": _token_format,
+    "clock_skew_window": _int_in(
+        "clock_skew_window", 0, 3600, "a number of seconds from 0 to 3600"
+    ),
+    "max_body_bytes": _int_in("max_body_bytes", 1024, 1 << 20, "an int from 1024 to 1048576"),
+    "log_level": _log_level,
+    "cors": _unless_none(CORS.from_mapping),
+    "trusted_proxies": trusted_proxies,
+    "log_claims": _log_claims,
+    "log_omit": _log_omit,
+    "log_limit": log_limit,
+    "metrics": _metrics,
+    "fingerprint_key": _key,
+}
