@@ -54,6 +54,56 @@ def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
+def _request_origins(raw_headers: Any) -> list[str]:
+    fields = dict(raw_headers)
+    if len(fields) == len(raw_headers):  # no repeated name: one lookup
+        found = fields.get(b"origin")
+        return [found.decode("latin-1")] if found is not None else []
+    return [value.decode("latin-1") for name, value in raw_headers if name == b"origin"]
+
+
+def _requested(raw_headers: Any) -> tuple[str | None, list[str]]:
+    """A preflight's Access-Control-Request-Method and -Headers."""
+    method = None
+    headers: list[str] = []
+    for name, value in raw_headers:
+        if name == b"access-control-request-method":
+            method = value.decode("latin-1")
+        elif name == b"access-control-request-headers":
+            headers.append(value.decode("latin-1"))
+    return method, headers
+
+
+class _CorsSend:
+    """`send` with the CORS headers put on the response start."""
+
+    __slots__ = ("layer", "origin", "send", "started")
+
+    def __init__(self, layer: CorsLayer, origin: Any, send: Send) -> None:
+        self.layer, self.origin, self.send = layer, origin, send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            if CORS_APPLIED in message:
+                # Our own failure response (our own dict), CORS headers in place.
+                del message[CORS_APPLIED]
+                await self.send(message)
+                return
+            raw = message.get("headers", ())
+            status = message["status"]
+            layer, origin = self.layer, self.origin
+            for name, _ in raw:
+                if name.lower() in _TOUCHED:
+                    headers = _encode(layer.headers(origin, _decode(raw), status))
+                    break
+            else:
+                headers = [*raw, *layer.added_encoded(origin, status)]
+            message = {**message, "headers": headers}
+        await self.send(message)
+
+
 async def cors_step(
     layer: CorsLayer,
     app: ASGIApp,
@@ -69,67 +119,39 @@ async def cors_step(
     placed in front of it): an unhandled exception's 500 is then rendered by
     that very layer, through this step, so even that one is readable."""
     raw_headers = scope.get("headers", ())
-    fields = dict(raw_headers)
-    if len(fields) == len(raw_headers):  # no repeated name: one lookup
-        found = fields.get(b"origin")
-        origins = [found.decode("latin-1")] if found is not None else []
-    else:
-        origins = [value.decode("latin-1") for name, value in raw_headers if name == b"origin"]
+    origins = _request_origins(raw_headers)
     scope[CORS_DONE] = True
     if origins and scope.get("method") == "OPTIONS":
-        requested_method = None
-        requested_headers: list[str] = []
-        for name, value in raw_headers:
-            if name == b"access-control-request-method":
-                requested_method = value.decode("latin-1")
-            elif name == b"access-control-request-headers":
-                requested_headers.append(value.decode("latin-1"))
+        requested_method, requested_headers = _requested(raw_headers)
         if requested_method is not None:
             await _preflight(layer, send, origins, requested_method, requested_headers)
             return
-    origin = layer.origin(origins)
-    started = False
-
-    async def cors_send(message: Message) -> None:
-        nonlocal started
-        if message["type"] == "http.response.start":
-            started = True
-            if CORS_APPLIED in message:
-                # Our own failure response (our own dict), CORS headers in place.
-                del message[CORS_APPLIED]
-                await send(message)
-                return
-            raw = message.get("headers", ())
-            status = message["status"]
-            for name, _ in raw:
-                if name.lower() in _TOUCHED:
-                    headers = _encode(layer.headers(origin, _decode(raw), status))
-                    break
-            else:
-                headers = [*raw, *layer.added_encoded(origin, status)]
-            message = {**message, "headers": headers}
-        await send(message)
-
+    cors_send = _CorsSend(layer, layer.origin(origins), send)
     if server_errors is None:
         await app(scope, receive, cors_send)
         return
     try:
         await app(scope, receive, cors_send)
     except Exception as exc:
-        if started:
+        if cors_send.started:
             raise
-        error = exc
-        # The server-error layer's own rendering (debug page, the app's 500
-        # handler or its plain 500), through our send; it re-raises, and the
-        # outer layer, seeing a response started, only re-raises too.
-        renderer = copy.copy(server_errors)
-
-        async def raise_again(scope: Scope, receive: Receive, send: Send) -> None:
-            raise error
-
-        renderer.app = raise_again
-        await renderer(scope, receive, cors_send)
+        await _render_server_error(server_errors, exc, scope, receive, cors_send)
         raise
+
+
+async def _render_server_error(
+    server_errors: Any, error: Exception, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """The server-error layer's own rendering (debug page, the app's 500
+    handler or its plain 500), through our send; it re-raises, and the outer
+    layer, seeing a response started, only re-raises too."""
+    renderer = copy.copy(server_errors)
+
+    async def raise_again(scope: Scope, receive: Receive, send: Send) -> None:
+        raise error
+
+    renderer.app = raise_again
+    await renderer(scope, receive, send)
 
 
 async def _preflight(
