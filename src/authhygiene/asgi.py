@@ -106,6 +106,17 @@ def _view(scope: Scope) -> RequestView:
     )
 
 
+def _watched(status: int, scope: Scope) -> bool:
+    """Whether a response start of 400 or more is one to hold: a 401/403, a
+    400/422 to a request with credentials, and of the 5xx only a 500 (the
+    server-error layer's, see the module docstring)."""
+    if status < 500:
+        return status in WATCHED_STATUSES or (
+            status in WATCHED_WITH_CREDENTIALS and _carries_credentials(scope)
+        )
+    return status == 500
+
+
 def _carries_credentials(scope: Scope) -> bool:
     authorization = any(name == b"authorization" for name, _ in scope.get("headers", ()))
     return carries_credentials(authorization, scope.get("query_string", b"").decode("latin-1"))
@@ -266,16 +277,10 @@ class AuthHygiene:
         return lifespan_send
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        server_errors = None
-        if self._inspection is None:
-            self._inspection = inspect_app(self, self.app, self._cors, scope)
-            server_errors = self._inspection.server_errors
-            if self._inspection.misconfig:
-                emit_misconfig(self.runtime.logger, self._inspection.misconfig, {})
+        server_errors = self._inspect(scope) if self._inspection is None else None
         if scope["type"] != "http":
             if scope["type"] == "lifespan" and self.runtime.summaries is not None:
-                await self.app(scope, receive, self._flush_at_shutdown(send))
-                return
+                send = self._flush_at_shutdown(send)
             await self.app(scope, receive, send)
             return
         if self._cors is not None and CORS_DONE not in scope:
@@ -300,21 +305,8 @@ class AuthHygiene:
                     # early hints, any extension): not ours, passed on as sent.
                     await send(message)
                     return
-                status = message["status"]
-                # The success path: one comparison for 1xx-3xx, set lookups for
-                # 4xx. Of the 5xx only a 500 may be held (see the docstring).
-                if (
-                    status < 400
-                    or (
-                        status < 500
-                        and status not in WATCHED_STATUSES
-                        and (
-                            status not in WATCHED_WITH_CREDENTIALS
-                            or not _carries_credentials(scope)
-                        )
-                    )
-                    or status > 500
-                ):
+                # The success path: one comparison for 1xx-3xx.
+                if message["status"] < 400 or not _watched(message["status"], scope):
                     state = True
                     await send(message)
                     return
@@ -326,23 +318,7 @@ class AuthHygiene:
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception as exc:
-            # The app's own AuthFailure, or a library's auth exception it let
-            # escape (pyjwt): answered as the refusal it is, not as a 500.
-            declared = (
-                exc.declared() if isinstance(exc, AuthFailure) else declared_from_exception(exc)
-            )
-            if declared is None:
-                await self._settle(scope, send, state)
-                raise
-            if state is True or state is False:
-                raise  # a response is already on the wire
-            if state is not None and not state.claim():
-                await state.sent()  # the held 500 left before the exception came
-                raise
-            if await self._answer(scope, send, None, declared) is None:
-                # Report-only: change nothing, not even a 500 the app started.
-                if state is not None:
-                    await state.flush(send)
+            if not await self._answered(scope, send, state, exc):
                 raise
             return
         except BaseException:
@@ -351,6 +327,37 @@ class AuthHygiene:
         # `state is not True` first: the success path pays one identity check.
         if state is not True and isinstance(state, _Held):
             await state.pass_on(send)
+
+    def _inspect(self, scope: Scope) -> Any:
+        """At the first call: look at the app once (its CORS and server-error
+        layers); Starlette's server-error layer when this call runs inside it."""
+        self._inspection = inspect_app(self, self.app, self._cors, scope)
+        if self._inspection.misconfig:
+            emit_misconfig(self.runtime.logger, self._inspection.misconfig, {})
+        return self._inspection.server_errors
+
+    async def _answered(
+        self, scope: Scope, send: Send, state: _Held | bool | None, exc: Exception
+    ) -> bool:
+        """The app raised: answer the refusal it means (True), or settle what
+        it started and let the exception go on (False)."""
+        # The app's own AuthFailure, or a library's auth exception it let
+        # escape (pyjwt): answered as the refusal it is, not as a 500.
+        declared = exc.declared() if isinstance(exc, AuthFailure) else declared_from_exception(exc)
+        if declared is None:
+            await self._settle(scope, send, state)
+            return False
+        if state is True or state is False:
+            return False  # a response is already on the wire
+        if state is not None and not state.claim():
+            await state.sent()  # the held 500 left before the exception came
+            return False
+        if await self._answer(scope, send, None, declared) is None:
+            # Report-only: change nothing, not even a 500 the app started.
+            if state is not None:
+                await state.flush(send)
+            return False
+        return True
 
     async def _settle(self, scope: Scope, send: Send, state: _Held | bool | None) -> None:
         """Before an exception propagates: send what the app started."""
