@@ -459,24 +459,20 @@ _QUERY_CHARS = 2056
 
 
 def request_log_fields(
-    policy: Policy, view: RequestView, request_id: str, clean: Callable[[str], str]
+    policy: Policy,
+    view: RequestView,
+    request_id: str,
+    clean: Callable[[str], str],
+    secrets: Callable[[], tuple[str, ...]],
 ) -> dict[str, object]:
     """The log fields of this one request: where it went, from whom, and its
-    id. `clean` scrubs what the client wrote of the request's secrets.
+    id. `clean` scrubs what the client wrote of the request's secrets;
+    `secrets` gives them, asked only when a bound cut a text (to mask a
+    secret cut in two).
 
     Each text is bounded before `clean` sees it (a 64 KB user agent costs
     what a 1 KB one does, before the flood gate), then shortened to its
     display limit (`bounded_clean`)."""
-
-    def secrets() -> tuple[str, ...]:
-        # Only when a bound cut a text: to mask a secret cut in two.
-        return parse_credentials(
-            view,
-            api_key_headers=policy.api_key_headers,
-            session_cookies=policy.session_cookies,
-            schemes=policy.schemes,
-        ).secrets
-
     fields: dict[str, object] = {
         "path": bounded_clean(view.path, 512, clean, secrets),
         # A secret-named parameter is masked by name; a request secret under
@@ -558,7 +554,7 @@ def passthrough(
         for key, value in answer.headers
         if key not in _REPLACED and key != policy.request_id_header
     ]
-    if secrets:
+    if secrets is not None:
         kept = [(key, kept_value(key, value, secrets)) for key, value in kept]
     return kept
 
@@ -685,7 +681,9 @@ def decide(
     if refusal is None:
         return None
     secrets = credentials.secrets
-    fields = request_log_fields(policy, view, rid, lambda text: scrub_cached(text, secrets))
+    fields = request_log_fields(
+        policy, view, rid, lambda text: scrub_cached(text, secrets), lambda: secrets
+    )
     return assemble(policy, refusal, view, answer, rid, refusal.body, fields, secrets)
 
 

@@ -429,7 +429,9 @@ class Decider:
                 found_clean = False
             return out
 
-        fields = request_log_fields(policy, request, rid, cleaned)
+        fields = request_log_fields(
+            policy, request, rid, cleaned, lambda: self._credentials(view).secrets
+        )
         log = {**refusal.log_head, **fields, **refusal.log_tail}
         if (
             found_clean
