@@ -62,3 +62,15 @@ def test_sinks_mask_pieces() -> None:
     message = f"Rejected {TOKEN[:32]}... (truncated)"
     assert TOKEN[:20] not in clean_for_sink(message, 200, (TOKEN,))
     assert TOKEN[:20] not in kept_value("x-debug", message, (TOKEN,))
+
+
+def test_nothing_of_a_secret_outlives_the_call() -> None:
+    """The index kept for the next string of the same refusal holds hashes,
+    keyed by the tuple's id and hash: no secret text stays reachable."""
+    from authhygiene.core import fragments
+
+    mask_pieces(f"token {TOKEN[:30]}...", (TOKEN,), REDACTED)
+    kept = fragments._last
+    assert kept is not None
+    assert not any(isinstance(part, str | tuple) for part in kept)
+    assert all(isinstance(window, int) for window in kept[2])

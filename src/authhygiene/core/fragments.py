@@ -7,8 +7,8 @@ piece that no whole-secret search finds. Here every run of 19 or more
 visible characters of an outgoing string is checked for a piece of 12
 characters taken from a long secret; a run holding one is masked whole.
 
-The check is an index, not a search: windows of 12 characters taken every 8
-characters of each secret (so a shared run of 12 + 8 - 1 = 19 characters
+The check is an index, not a search: the hashes of windows of 12
+characters taken every 8 characters of each secret (so a shared run of 12 + 8 - 1 = 19 characters
 always contains one), looked up for each position of a candidate run. One
 index is built per request's secrets, and only when a string to check has
 a candidate run and a secret is long enough to be cut.
@@ -31,22 +31,26 @@ _RUN_RE = re.compile(rf"[!-~]{{{MIN_PIECE_RUN},}}")
 
 # The last request's secrets and their index: one refusal checks several
 # strings against the same tuple. One entry, replaced whole (thread-safe).
-_last: tuple[tuple[str, ...], frozenset[str]] | None = None
+# Nothing of a secret outlives its request here: the entry is keyed by the
+# tuple's id and hash, not the tuple, and holds the windows' hashes, not
+# the windows (a 12-character window is not recovered from a 64-bit hash).
+_last: tuple[int, int, frozenset[int]] | None = None
 
 
-def _index(secrets: tuple[str, ...]) -> frozenset[str]:
+def _index(secrets: tuple[str, ...]) -> frozenset[int]:
     global _last
+    key = (id(secrets), hash(secrets))
     last = _last
-    if last is not None and last[0] is secrets:
-        return last[1]
-    windows: set[str] = set()
+    if last is not None and last[:2] == key:
+        return last[2]
+    windows: set[int] = set()
     for secret in secrets:
         # A token, not a URL: an app repeats its own origin and paths.
         if len(secret) >= MIN_PIECE_RUN and "://" not in secret:
             end = min(len(secret), _INDEXED_CHARS) - _PIECE + 1
-            windows.update(secret[start : start + _PIECE] for start in range(0, end, _STRIDE))
+            windows.update(hash(secret[start : start + _PIECE]) for start in range(0, end, _STRIDE))
     index = frozenset(windows)
-    _last = (secrets, index)
+    _last = (*key, index)
     return index
 
 
@@ -63,7 +67,7 @@ def mask_pieces(text: str, secrets: tuple[str, ...], mask: str) -> str:
     done = 0
     for start, end in runs:
         for at in range(start, end - _PIECE + 1):
-            if text[at : at + _PIECE] in index:
+            if hash(text[at : at + _PIECE]) in index:
                 pieces += (text[done:start], mask)
                 done = end
                 break

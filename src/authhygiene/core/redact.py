@@ -548,9 +548,11 @@ def remember(
 
 
 # Texts found clean (no secret, no credential shape): the same user agent,
-# path and origin come again and again, and `scrub` need not run twice on
-# them. Only texts that are logged verbatim anyway are kept, bounded in
-# size and number (at most 1024 x 1024 characters).
+# path and origin come again and again, and so do the same facts and app
+# messages at the body's sinks (`clean_for_sink`); `scrub` need not run
+# twice on them, only a later request's own secrets are looked for. Only
+# texts that are logged or sent verbatim anyway are kept, bounded in size
+# and number (at most 1024 x 1024 characters).
 _CACHED_CHARS = 1024
 _CLEAN_TEXTS: dict[str, str] = {}
 
@@ -606,7 +608,7 @@ def clean_for_sink(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
         # A lone surrogate (from the app's JSON "\ud800") is no character:
         # strict JSON parsers reject the body that carries one.
         text = _SURROGATE_RE.sub("\ufffd", text)
-    if len(text) <= limit and text in _SHAPELESS and not _holds_secret_form(text, kept):
+    if len(text) <= limit and text in _CLEAN_TEXTS and not _holds_secret_form(text, kept):
         # Seen before with no credential shape, and none of this request's
         # secrets in it: only a cut or a piece of one can be left.
         return mask_pieces(_mask_cut_secret(text, kept), kept, REDACTED)
@@ -614,18 +616,10 @@ def clean_for_sink(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
     # A piece of a secret the app cut or split itself ("token[:40]...").
     cleaned = mask_pieces(cleaned, kept, REDACTED)
     if cleaned == text:
-        remember(_SHAPELESS, text, None, len(text), max_chars=_SHAPELESS_CHARS)
+        remember(_CLEAN_TEXTS, text, text, len(text), max_chars=_CACHED_CHARS)
     if len(cleaned) <= limit:
         return cleaned
     return _shortened(cleaned, max(0, limit - 3)).rstrip() + "..."
-
-
-# Texts that left a sink unchanged: no credential shape, nor a secret of the
-# request that sent them. The same facts (a time, a scheme, a problem code,
-# the app's usual message) come with every refusal; seen again, only the new
-# request's own secrets are looked for. Bounded in bytes and entries.
-_SHAPELESS: dict[str, None] = {}
-_SHAPELESS_CHARS = 256
 
 
 def _holds_secret_form(text: str, secrets: tuple[str, ...]) -> bool:
