@@ -25,7 +25,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from authhygiene.core.credentials import TCHAR_RE, TOKEN_SCHEMES, canonical_scheme
+from authhygiene.core.credentials import TCHAR_RE, canonical_scheme, registered_scheme
 from authhygiene.core.redact import scrub
 
 __all__ = [
@@ -48,8 +48,6 @@ MAX_HEADER_CHARS = 8 * 1024
 MAX_CHALLENGES = 16
 _FIELD_COST = 2
 
-# Registered schemes are never an echo (RFC 9110 §16.4.1 registry names).
-_KNOWN_SCHEMES = TOKEN_SCHEMES | {"Basic", "Digest", "Negotiate", "NTLM", "HOBA", "Mutual"}
 _TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _OWS = " \t"
 # Characters outside RFC 9110 §5.6.4 qdtext/quoted-pair content (CTLs, DEL,
@@ -355,7 +353,8 @@ def parse_challenges(
         except _InvalidError:
             return None
         for challenge in challenges:
-            if challenge.scheme not in _KNOWN_SCHEMES and echoes_secret(challenge.scheme, secrets):
+            # A scheme we know by name is never an echo.
+            if not registered_scheme(challenge.scheme) and echoes_secret(challenge.scheme, secrets):
                 continue
             key = (challenge.scheme.lower(), tuple(sorted(challenge.params)), challenge.token68)
             if key in seen:

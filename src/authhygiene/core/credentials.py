@@ -30,6 +30,7 @@ __all__ = [
     "material_plan",
     "parse_credentials",
     "query_material",
+    "registered_scheme",
 ]
 
 # Bounds on untrusted input. A header longer than this is still "presented"
@@ -225,6 +226,12 @@ class Credentials:
             or self.api_key_header is not None
             or self.session_cookie is not None
         )
+
+
+def registered_scheme(word: str) -> bool:
+    """Whether `word` is a scheme we know by name (any case): never an echo
+    of a credential, whatever else the request carried."""
+    return word.lower() in _CANONICAL_SCHEMES
 
 
 def canonical_scheme(word: str) -> str:
