@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
-import re
 import threading
 import time
 import weakref
@@ -16,15 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from authhygiene.core.challenge import Challenge
 from authhygiene.core.cors import CorsLayer
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.fallback import INTERNAL_ERROR, LAST_RESORT, safe_refusal
 from authhygiene.core.flood import FloodGate
 from authhygiene.core.policy import Policy, PolicyError
-from authhygiene.core.problem import CONTENT_TYPE
-from authhygiene.core.reasons import REASONS, Reason
 from authhygiene.core.shape_cache import Decider
 from authhygiene.logging import default_logger, emit, emit_misconfig
 from authhygiene.metrics import FailureMetrics, failure_metrics
@@ -32,7 +28,7 @@ from authhygiene.metrics import FailureMetrics, failure_metrics
 SUPPRESSED_EVENT = "auth.failure.suppressed"
 REPORT_ONLY_SUPPRESSED_EVENT = "auth.report_only.suppressed"
 
-__all__ = ["Runtime", "flush_suppressed", "safe_refusal"]
+__all__ = ["Runtime", "flush_suppressed"]
 
 
 def _check_logger(logger: Any, level: str) -> None:
@@ -106,113 +102,11 @@ def _at_exit() -> None:
 atexit.register(_at_exit)
 
 
-_INTERNAL_ERROR = "internal_error"
-# The headers every generic refusal carries (RFC 9111 §5.2.2.5: never stored).
-_GENERIC_HEADERS = (
-    ("content-type", CONTENT_TYPE),
-    ("cache-control", "no-store"),
-    ("pragma", "no-cache"),
-    ("vary", "Authorization, Cookie, Origin"),
-)
-# The app's headers a generic refusal keeps: only CORS's answer, so that the
-# browser that asked can read it. Any other header may echo the request.
-_SAFE_APP_HEADERS = frozenset({"access-control-allow-origin", "access-control-allow-credentials"})
-_SAFE_VALUE_RE = re.compile(r"[\x21-\x7e]{1,256}")
-
-
 def _report_internal_error(logger: Any, error: str, status: int) -> None:
     """`auth.misconfig` kind `internal_error`, once per process."""
     # The logger is the app's: if even it fails, the refusal is still answered.
     with contextlib.suppress(Exception):
-        emit_misconfig(logger, (_INTERNAL_ERROR,), {"status": status, "error": error})
-
-
-def _challenges(policy: Policy) -> list[tuple[str, str]]:
-    out = []
-    for scheme in policy.schemes:
-        try:
-            value = Challenge(scheme).with_params([("realm", policy.realm)]).render()
-        except Exception:
-            value = scheme
-        out.append(("www-authenticate", value))
-    return out
-
-
-def _hint(policy: Policy, reason: Reason) -> str:
-    try:
-        return REASONS[reason].hint.format(
-            scheme=policy.schemes[0], accepted=", ".join(policy.schemes), required=""
-        )
-    except Exception:
-        return REASONS[Reason.CREDENTIALS_INVALID].hint
-
-
-def safe_refusal(policy: Policy, answer: AppAnswer, declared: Declared | None) -> Decision | None:
-    """The refusal written when explaining it failed: a generic reason, the
-    policy's challenges, no-store, and nothing read from the request or the
-    app's answer beyond its status and its CORS answer. None where the app's
-    answer stands: report-only mode, and a 400/422 we could not read (the
-    bare app's own answer)."""
-    if policy.report_only:
-        return None
-    if declared is not None:
-        reason = declared.reason  # the app (or its library) said it; its status holds
-    elif answer.status == 403:
-        reason = Reason.FORBIDDEN
-    elif answer.status == 401:
-        reason = Reason.CREDENTIALS_INVALID
-    else:
-        return None
-    info = REASONS[reason]
-    status = info.status
-    rid = os.urandom(16).hex()
-    body = json.dumps(
-        {
-            "type": policy.problem_type(reason.value),
-            "title": info.title,
-            "status": status,
-            "detail": info.title + ".",
-            "reason": reason.value,
-            "hint": _hint(policy, reason),
-            "request_id": rid,
-        },
-        separators=(",", ":"),
-    ).encode()
-    headers = [
-        (name, value)
-        for name, value in answer.headers
-        if name in _SAFE_APP_HEADERS and _SAFE_VALUE_RE.fullmatch(value)
-    ]
-    if headers:
-        exposed = "WWW-Authenticate" + (
-            f", {policy.request_id_header}" if policy.request_id_header else ""
-        )
-        headers.append(("access-control-expose-headers", exposed))
-    if status == 401:
-        headers += _challenges(policy)
-    headers += _GENERIC_HEADERS
-    headers.append(("content-length", str(len(body))))
-    if policy.request_id_header:
-        headers.append((policy.request_id_header, rid))
-    log: dict[str, object] = {"reason": reason.value, "status": status}
-    if answer.status != status:
-        log["app_status"] = answer.status
-    log.update(diagnosis=_INTERNAL_ERROR, request_id=rid)
-    return Decision(status, tuple(headers), body, "auth.failure", log)
-
-
-# If even the generic refusal cannot be built: a 401 that says nothing.
-_LAST_RESORT = Decision(
-    401,
-    (
-        ("www-authenticate", "Bearer"),
-        *_GENERIC_HEADERS,
-        ("content-length", "2"),
-    ),
-    b"{}",
-    "auth.failure",
-    {"reason": Reason.CREDENTIALS_INVALID.value, "status": 401, "diagnosis": _INTERNAL_ERROR},
-)
+        emit_misconfig(logger, (INTERNAL_ERROR,), {"status": status, "error": error})
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +222,7 @@ class Runtime:
         try:
             return safe_refusal(self.policy, answer, declared)
         except Exception:
-            return _LAST_RESORT if not self.policy.report_only else None
+            return LAST_RESORT if not self.policy.report_only else None
 
     def _record(self, decision: Decision) -> None:
         log = decision.log
