@@ -41,7 +41,7 @@ from authhygiene._asgi_cors import (
     inspect_app,
 )
 from authhygiene._runtime import Runtime, flush_suppressed
-from authhygiene.core.credentials import RequestView, material_plan
+from authhygiene.core.credentials import RequestView, material_plan, query_material
 from authhygiene.core.decision import (
     WATCHED_STATUSES,
     WATCHED_WITH_CREDENTIALS,
@@ -446,9 +446,7 @@ class AuthHygiene:
                         (
                             plan.names,
                             [fields[name] for name in plan.keys],
-                            query
-                            if b"token" in query or b"api_key" in query or b"%" in query
-                            else b"",
+                            query_material(query.decode("latin-1")),
                         )
                     ),
                     method,

@@ -35,6 +35,7 @@ from authhygiene.core.decision import (
 from authhygiene.core.diagnose import AppAnswer, Declared, declared_from_exception
 from authhygiene.core.origin_patterns import matches_any_site
 from authhygiene.core.reasons import REASONS
+from authhygiene.core.redact import remember
 from authhygiene.errors import ENVIRON_KEY, AuthFailure
 from authhygiene.logging import emit_misconfig
 
@@ -187,10 +188,14 @@ def _header_name(key: str) -> str:
         name = key.replace("_", "-").lower()
     else:
         name = ""
-    if len(key) <= _HEADER_NAME_KEPT_MAX:
-        if len(_HEADER_NAMES) >= _HEADER_NAMES_MAX:
-            _HEADER_NAMES.clear()
-        _HEADER_NAMES[key] = name
+    remember(
+        _HEADER_NAMES,
+        key,
+        name,
+        len(key),
+        max_chars=_HEADER_NAME_KEPT_MAX,
+        entries=_HEADER_NAMES_MAX,
+    )
     return name
 
 
@@ -772,9 +777,13 @@ class AuthHygieneWSGI:
                 if header and "_" not in header
                 else None,
             )
-        if sum(len(key) if isinstance(key, str) else 64 for key in environ) <= _PLAN_KEYS_MAX_CHARS:
-            # Kept only for a key set of bounded size (see _PLAN_KEYS_MAX_CHARS).
-            if len(self._plans) >= _PLANS_MAX:
-                self._plans.clear()
-            self._plans[frozenset(environ)] = plan
+        size = sum(len(key) if isinstance(key, str) else 64 for key in environ)
+        remember(
+            self._plans,
+            frozenset(environ),
+            plan,
+            size,
+            max_chars=_PLAN_KEYS_MAX_CHARS,
+            entries=_PLANS_MAX,
+        )
         return plan

@@ -129,3 +129,70 @@ def test_asgi_quick_lane_masks_too() -> None:
     for value in asyncio.run(run()):
         assert TOKEN.encode() not in value
         assert value == f"Bearer {REDACTED}".encode()
+
+
+@pytest.mark.parametrize("protocol", ["asgi", "wsgi"])
+def test_quick_lane_never_echoes_a_query_secret_as_the_request_id(protocol: str) -> None:
+    """The quick lane tells shapes apart by every query a secret may hide in
+    (`?apikey=`, not only `?access_token=`): a request id equal to that key
+    is replaced on every repeat, as on the general path."""
+    import asyncio
+
+    from authhygiene import AuthHygiene, AuthHygieneWSGI
+
+    key = "3f2a9c1e7b5d4a6f8e0c2b4d6f8a0c1e"
+    ids: list[str] = []
+    if protocol == "asgi":
+
+        async def app(scope: dict[str, object], receive: object, send: object) -> None:
+            start = {"type": "http.response.start", "status": 401, "headers": []}
+            await send(start)  # type: ignore[operator]
+            await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+        middleware = AuthHygiene(app, realm="api", metrics=False)
+
+        async def run() -> None:
+            for _ in range(3):
+                messages: list[dict[str, object]] = []
+
+                async def send(
+                    message: dict[str, object], messages: list[dict[str, object]] = messages
+                ) -> None:
+                    messages.append(message)
+
+                async def receive() -> dict[str, object]:
+                    return {"type": "http.request"}
+
+                scope = {
+                    "type": "http",
+                    "method": "GET",
+                    "path": "/items",
+                    "query_string": f"apikey={key}".encode(),
+                    "headers": [(b"x-request-id", key.encode())],
+                    "client": ("127.0.0.1", 1),
+                }
+                await middleware(scope, receive, send)
+                headers = dict(messages[0]["headers"])  # type: ignore[call-overload]
+                ids.append(headers[b"x-request-id"].decode())
+
+        asyncio.run(run())
+    else:
+
+        def wsgi_app(environ: dict[str, object], start_response: object) -> list[bytes]:
+            start_response("401 Unauthorized", [])  # type: ignore[operator]
+            return [b""]
+
+        wsgi = AuthHygieneWSGI(wsgi_app, realm="api", metrics=False)
+        for _ in range(3):
+            started: list[list[tuple[str, str]]] = []
+            environ = {
+                "REQUEST_METHOD": "GET",
+                "PATH_INFO": "/items",
+                "QUERY_STRING": f"apikey={key}",
+                "HTTP_X_REQUEST_ID": key,
+                "REMOTE_ADDR": "127.0.0.1",
+            }
+            wsgi(environ, lambda status, headers, exc_info=None, s=started: s.append(headers))
+            ids.append(dict(started[0])["x-request-id"])
+    assert len(ids) == 3
+    assert key not in ids
