@@ -91,3 +91,29 @@ def test_a_log_text_clean_for_one_request_is_checked_again_in_any_case() -> None
     path = "/keys/ABCDEF0123456789ABCD"
     assert scrub_cached(path, ()) == path
     assert scrub_cached(path, ("abcdef0123456789abcd",)) == f"/keys/{REDACTED}"
+
+
+def test_our_own_sentence_passes_the_sink_too() -> None:
+    """`detail` names facts the client wrote (a token's `alg`): a secret
+    the request carried elsewhere is masked there as in every other member."""
+    import base64
+
+    key = "sk_live_abcdefghijklmnopqrstuvwx"
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    token = b64(json.dumps({"alg": key}).encode()) + "." + b64(b'{"sub":"x"}') + ".c2ln"
+    view = RequestView(
+        "GET", "/items", "", (("authorization", f"Bearer {token}"), ("x-api-key", key))
+    )
+    decision = decide(
+        Policy(realm="api", algorithms=["RS256"]),
+        view,
+        AppAnswer(401, (("www-authenticate", "Bearer"),), b""),
+    )
+    assert decision is not None
+    body = json.loads(decision.body)
+    assert body["reason"] == "token_algorithm_rejected"
+    assert key not in decision.body.decode()
+    assert key not in repr(decision.headers)

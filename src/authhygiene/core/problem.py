@@ -177,11 +177,23 @@ _EXPLAINED: dict[Reason, Callable[[Mapping[str, object]], str | None]] = {
 }
 
 
-def explanation(failure: Failure) -> str:
-    """Our own sentence for `detail` when the app gave none."""
+def explanation(failure: Failure, secrets: tuple[str, ...] = ()) -> str:
+    """Our own sentence for `detail` when the app gave none. It names facts
+    the client or the app wrote (a token's `alg`, a header name, a scope):
+    each passes the sink before it is written into the sentence."""
     explain = _EXPLAINED.get(failure.reason)
-    sentence = explain(failure.facts) if explain is not None else None
-    return sentence or REASONS[failure.reason].title + "."
+    if explain is None:
+        return REASONS[failure.reason].title + "."
+    facts = {key: _clean_fact(value, secrets) for key, value in failure.facts.items()}
+    return explain(facts) or REASONS[failure.reason].title + "."
+
+
+def _clean_fact(value: object, secrets: tuple[str, ...]) -> object:
+    if isinstance(value, str):
+        return clean_for_sink(value, MAX_FACT_CHARS, secrets)
+    if isinstance(value, list | tuple):
+        return [_clean_fact(item, secrets) for item in value[:MAX_MEMBER_ITEMS]]
+    return value
 
 
 def detail(failure: Failure, secrets: tuple[str, ...] = ()) -> str:
@@ -189,7 +201,7 @@ def detail(failure: Failure, secrets: tuple[str, ...] = ()) -> str:
     agree with the diagnosis; where the request, the token or a library's
     exception tell us more (or tell us otherwise), our sentence stands
     alone and the app's words are kept as `app_detail`."""
-    ours = explanation(failure)
+    ours = explanation(failure, secrets)
     theirs = _app_words(failure, secrets)
     if theirs is None:
         return ours
