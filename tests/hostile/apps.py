@@ -190,3 +190,10 @@ def gunicorn_echo_wsgi(variant: str) -> Any:
     prints to the worker's stdout, which the test reads back."""
     app, _ = echo_wsgi(None if variant == "bare" else {"realm": "api"})
     return app
+
+
+def gunicorn_flask_httpauth(variant: str) -> Any:
+    """Factory the gunicorn worker calls: Flask-HTTPAuth bare or wrapped
+    (Basic only, so a Bearer header is another scheme to it)."""
+    app, _ = flask_httpauth(None if variant == "bare" else {"realm": "api", "schemes": ("Basic",)})
+    return app

@@ -163,8 +163,69 @@ def _probes() -> dict[str, Callable[[], Probe]]:
         word = _alnum(6, string.ascii_lowercase)
         return Probe("/items", (("Authorization", f"{word},"), ("X-Request-ID", word)), (word,))
 
+    def joined_secret_query_names() -> Probe:
+        one, two = secrets.token_hex(16), secrets.token_hex(16)
+        ticket = "ST-" + _alnum(24)
+        return Probe(
+            f"/items?accesstoken={one}&apitoken={two}&ticket={ticket}", (), (one, two, ticket)
+        )
+
+    def request_id_upper_cased_key() -> Probe:
+        key = secrets.token_hex(16)
+        return Probe(
+            "/items", (("X-API-Key", key), ("X-Request-ID", key.upper())), (key, key.upper())
+        )
+
+    def request_id_with_a_piece() -> Probe:
+        token = _alnum(40)
+        return Probe(
+            "/items",
+            (("Authorization", f"Bearer {token}"), ("X-Request-ID", f"req-{token[:20]}")),
+            (token,),
+        )
+
+    def quoted_session_cookie() -> Probe:
+        session = secrets.token_hex(8)
+        return Probe("/items", (("Cookie", f'session="{session}"'),), (session,))
+
+    def path_like_random_cookie() -> Probe:
+        value = "/" + _alnum(28)
+        return Probe("/items", (("Cookie", f"auth={value}"),), (value,))
+
+    def identity_proxy_headers() -> Probe:
+        one, two, three = (secrets.token_hex(16) for _ in range(3))
+        return Probe(
+            "/items",
+            (
+                ("X-Amzn-Oidc-Accesstoken", one),
+                ("X-Goog-Iap-Jwt-Assertion", two),
+                ("X-Hub-Signature-256", f"sha256={three}"),
+            ),
+            (one, two, three),
+        )
+
+    def basic_key_as_user() -> Probe:
+        key = secrets.token_hex(16)
+        encoded = base64.b64encode(f"{key}:".encode()).decode()
+        return Probe(
+            "/items", (("Authorization", f"Basic {encoded}"), ("X-Request-ID", key)), (key,)
+        )
+
+    def basic_latin1_password() -> Probe:
+        password = "p\xe4ssw\xf6rd-tr\xe8s-" + _alnum(12)
+        encoded = base64.b64encode(b"alice:" + password.encode("latin-1")).decode()
+        return Probe("/items", (("Authorization", f"Basic {encoded}"),), (password, encoded))
+
     probes.update(
         {
+            "joined-secret-query-names": joined_secret_query_names,
+            "request-id-upper-cased-key": request_id_upper_cased_key,
+            "request-id-with-a-piece": request_id_with_a_piece,
+            "quoted-session-cookie": quoted_session_cookie,
+            "path-like-random-cookie": path_like_random_cookie,
+            "identity-proxy-headers": identity_proxy_headers,
+            "basic-key-as-user": basic_key_as_user,
+            "basic-latin1-password": basic_latin1_password,
             "vendor-key-header": vendor_key_header,
             "proxy-authorization": proxy_authorization,
             "misspelled-authentication": misspelled_authentication,

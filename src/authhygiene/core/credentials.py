@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import parse_qsl
 
-from authhygiene.core.redact import remember, secret_name, secret_param
+from authhygiene.core.redact import high_entropy, remember, secret_name, secret_param
 
 __all__ = [
     "Credentials",
@@ -292,9 +292,7 @@ def _field_secrets(value: str, schemes: tuple[str, ...]) -> list[str]:
                 found.append(token)
         if scheme == "Basic" or scheme is None:
             # A bare base64 'user:password' too: its password is a secret.
-            password = _basic_password(rest or word)
-            if password:
-                found.append(password)
+            found += _basic_secrets(rest or word)
     return found
 
 
@@ -353,8 +351,37 @@ _NOT_SECRET_COOKIE_RE = re.compile(r"(?:[a-z]+://|/).*|[A-Za-z]{1,10}|[a-z]{2,3}
 
 def _cookie_may_be_secret(value: str) -> bool:
     """Whether a cookie value other than a session's may be a credential:
-    at least 8 characters, and no plain word, locale, URL or path."""
-    return len(value) >= 8 and _NOT_SECRET_COOKIE_RE.fullmatch(value) is None
+    at least 8 characters, and no plain word, locale, URL or path (a value
+    that only starts like a path, `/Zq8xR2mT9vLp4WnK...`, is random: kept)."""
+    if len(value) < 8:
+        return False
+    if _NOT_SECRET_COOKIE_RE.fullmatch(value) is None:
+        return True
+    return high_entropy(value)
+
+
+# A Basic user-id this long is a key (`curl -u KEY:`), not a name.
+_KEY_AS_USER_CHARS = 24
+
+
+def _basic_secrets(token: str | None) -> list[str]:
+    """The secrets of Basic credentials (RFC 7617 §2): the password as the
+    app may decode it (UTF-8, or ISO-8859-1 as werkzeug and DRF do for bytes
+    that are not UTF-8), and the user-id where it is the credential: with
+    an empty password (`-u KEY:`), or as long as a key."""
+    if not token or len(token) > 4096:
+        return []
+    try:
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        return []
+    user, colon, password = raw.partition(b":")
+    if not colon:
+        return []
+    found = [password.decode("utf-8", "replace"), password.decode("latin-1")]
+    if not password or len(user) >= _KEY_AS_USER_CHARS:
+        found += (user.decode("utf-8", "replace"), user.decode("latin-1"))
+    return found
 
 
 def _basic_password(token: str | None) -> str | None:
@@ -413,7 +440,7 @@ def material_plan(names: Sequence[str], api_key_headers: tuple[str, ...]) -> tup
 # words of `redact.secret_param`), or is percent-encoded.
 QUERY_SECRET_HINT_RE = re.compile(
     r"token|secret|pass|pwd|pw|key|auth|session|cookie|sig|code|jwt|credential|bearer|otp|pin"
-    r"|cvv|cvc|verifier|%",
+    r"|cvv|cvc|verifier|ticket|assertion|%",
     re.I,
 )
 
@@ -493,9 +520,12 @@ def _carried_secrets(
     # it looks like one: not a preference ("true", "en-US", "dark") nor a
     # URL or path (`return_to=https://...`), which the app may well repeat
     # in its own headers (`Access-Control-Allow-Credentials: true`).
-    found.extend(
-        value for name, value in cookies if name in session_cookies or _cookie_may_be_secret(value)
-    )
+    for name, value in cookies:
+        # RFC 6265 §4.1.1: a cookie-value may be in double quotes; an app
+        # echoes what it read, without them.
+        bare = value.strip('"')
+        if name in session_cookies or _cookie_may_be_secret(bare):
+            found += (value, bare)
     found += beyond
     for value in fields.carried:
         # Proxy-Authorization and the like: the value, and its credential.
@@ -599,7 +629,7 @@ def parse_credentials(
     token = presented.token
     found = [token] if token else []
     if presented.scheme == "Basic":
-        found.append(_basic_password(token) or "")
+        found += _basic_secrets(token)
     if query_token:
         found.append(query_token)
     found += _carried_secrets(fields, cookies, beyond, view.query, session_cookies, schemes)
@@ -627,7 +657,20 @@ def _ordered(found: list[str]) -> tuple[str, ...]:
     another must not be masked first, leaving the rest of the longer one),
     at most `MAX_SECRETS` of them."""
     distinct = {secret for secret in found if secret}
+    # A server hands us header bytes as ISO-8859-1 text; an app may decode
+    # the same bytes as UTF-8 (DRF's TokenAuthentication does) and echo that.
+    distinct.update(utf8 for secret in list(distinct) if (utf8 := _as_utf8(secret)) is not None)
     return tuple(sorted(distinct, key=lambda secret: (-len(secret), secret))[:MAX_SECRETS])
+
+
+def _as_utf8(secret: str) -> str | None:
+    """`secret`'s ISO-8859-1 bytes read as UTF-8, where that differs."""
+    if secret.isascii() or len(secret) > MAX_HEADER_CHARS:
+        return None
+    try:
+        return secret.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
 
 
 def fingerprint(key: bytes, secret: str) -> str:

@@ -209,16 +209,19 @@ def request_id(
 
 def holds_secret(request_id: str, secrets: tuple[str, ...]) -> bool:
     """Whether an id is one of the request's own secrets, holds one of 8 or
-    more characters, or is a part of 8 or more characters of one (a client
-    that sends its token as its request id)."""
+    more characters, is a part of 8 or more characters of one, or shares a
+    piece of 19 or more with one (a client that sends its token, or its
+    start, as its request id), in any case."""
+    rid = request_id.lower()
     for secret in secrets:
+        folded = secret.lower()
         if (
-            request_id == secret
-            or (len(secret) >= 8 and secret in request_id)
-            or (len(request_id) >= 8 and request_id in secret)
+            rid == folded
+            or (len(folded) >= 8 and folded in rid)
+            or (len(rid) >= 8 and rid in folded)
         ):
             return True
-    return False
+    return mask_pieces(request_id, secrets, REDACTED) != request_id
 
 
 def incoming_request_id(policy: Policy, view: RequestView) -> str | None:

@@ -199,7 +199,7 @@ def _carried(credentials: Credentials) -> dict[str, object]:
     if credentials.scheme is not None:
         return {"scheme": credentials.scheme}
     if credentials.session_cookie is not None:
-        return {"sent_cookie": credentials.session_cookie}
+        return {"sent_cookie_name": credentials.session_cookie}
     return {}
 
 

@@ -75,7 +75,7 @@ def _missing(facts: Mapping[str, object]) -> str:
             what = f"an API key in the '{facts['sent_header']}' header"
         elif facts.get("scheme"):
             what = f"'Authorization: {facts['scheme']} ...'"
-        elif facts.get("sent_cookie"):
+        elif facts.get("sent_cookie_name"):
             what = "a session cookie"
         else:
             what = "credentials"

@@ -221,7 +221,12 @@ SECRET_NAME_RE = re.compile(
     r"|credentials?|csrf|xsrf|signature|sig"
     # One-time and personal codes, and keys named without a separator.
     r"|pin|pincode|passcode|totp|hotp|mfa[_-]?code|verification[_-]?code|cvv|cvc"
-    r"|code[_-]?verifier|auth[_-]?key|subscription[_-]?key|licen[cs]e[_-]?key)$",
+    r"|code[_-]?verifier|auth[_-]?key|subscription[_-]?key|licen[cs]e[_-]?key"
+    # Nouns run together with what they name (`accesstoken`, `apitoken`,
+    # `clientsecret`), CAS tickets, identity proxies' JWT assertions, and
+    # webhook signatures with their algorithm (`x-hub-signature-256`).
+    r"|[a-z0-9]*(?:token|secret|password|passwd)|ticket|(?:jwt[_-]?)?assertion"
+    r"|signature[_-]\d+)$",
     re.I,
 )
 # Any word a credential's name or shape starts with: a log template without
@@ -379,11 +384,16 @@ _FOLDED_SECRET_CHARS = 8
 _UNRESERVED_RE = re.compile(r"[A-Za-z0-9\-._~]*")
 
 
-def _other_forms(secret: str) -> tuple[str, ...]:
-    """The lower-cased forms of a secret as echoed otherwise: its own (for
-    a case-insensitive search) and, where they differ, percent-encoded."""
+def _other_forms(secret: str, text: str) -> tuple[str, ...]:
+    """The lower-cased forms of a secret as `text` may echo it otherwise:
+    its own (for a case-insensitive search) and, where they differ and
+    `text` has a `%`, percent-encoded. None that `text` is too short to
+    hold: the work is bounded by the text, however long the secret (a
+    client may send a 700 KB Authorization)."""
+    if len(secret) > len(text):
+        return ()
     lowered = secret.lower()
-    if _UNRESERVED_RE.fullmatch(secret):
+    if "%" not in text or _UNRESERVED_RE.fullmatch(secret):
         return (lowered,)  # a JWT, a hex or base64url key: encoded, the same
     return (lowered, quote(secret, safe="").lower())
 
@@ -406,7 +416,7 @@ def scrub(
                 # percent-encoded (`%2F` for `/`): the same secret.
                 if folded is None:
                     folded = text.lower()
-                for form in _other_forms(secret):
+                for form in _other_forms(secret, text):
                     if form in folded:
                         text = re.sub(re.escape(form), REDACTED, text, flags=re.I)
                         folded = text.lower()
@@ -632,10 +642,11 @@ def _holds_secret_form(text: str, secrets: tuple[str, ...]) -> bool:
             if secret and secret in text:
                 return True
             continue
-        if folded is None:
+        forms = _other_forms(secret, text)
+        if forms and folded is None:
             folded = text.lower()
-        for form in _other_forms(secret):
-            if form in folded:
+        for form in forms:
+            if folded is not None and form in folded:
                 return True
     return False
 

@@ -357,10 +357,11 @@ class Decider:
                 instance=_INSTANCE_STAND_IN if instance is not None else None,
             )
             entry = _Entry(second, refusal, _Body(refusal.body) if refusal else None)
-            entry.derived = any(secret not in material for secret in secrets)
-            entry.hex_safe = not any(
-                len(run) >= 8 and _HEX_RUN_RE.fullmatch(run) for run in _ID_RUN_RE.findall(material)
-            )
+            # Past `_MATERIAL_CHARS` of fields (a client may send 700 KB), the
+            # answers below are not worked out: the general path tells them.
+            small = len(material) <= _MATERIAL_CHARS
+            entry.derived = not small or any(secret not in material for secret in secrets)
+            entry.hex_safe = small and _HEX_ID_RUN_RE.search(material) is None
             self._store(key, entry)
         return entry
 
@@ -571,6 +572,16 @@ class _Once:
 
 _ID_RUN_RE = re.compile(r"[A-Za-z0-9._:\-]+")
 _HEX_RUN_RE = re.compile(r"[0-9A-Fa-f\-]+")
+# A whole run of id characters, 8 or more long, that is hex: what a hex
+# request id could be or hold. One linear search (possessive, anchored on
+# both sides by the run's ends).
+_HEX_ID_RUN_RE = re.compile(r"(?<![A-Za-z0-9._:\-])[0-9A-Fa-f\-]{8,}+(?![A-Za-z0-9._:\-])")
+# Credential fields longer than this are not searched for a request id:
+# such a request takes the general path, which has the secrets at hand.
+_MATERIAL_CHARS = 16 * 1024
+# A request id sharing this many characters with a credential field may
+# hold a piece of a secret (`req-<the token's first 20 characters>`).
+_ID_PIECE_CHARS = 12
 
 
 def _echo_safe(entry: _Entry, rid: str, material: str) -> bool:
@@ -590,5 +601,15 @@ def _may_hold_secret(rid: str, material: str) -> bool:
     them in the fields. Says yes more often than `holds_secret` (a header
     name is a run too), never less, for secrets written as sent."""
     if len(rid) >= 8 and rid in material:
+        return True
+    if len(material) > _MATERIAL_CHARS:
+        return True
+    rid, material = rid.lower(), material.lower()  # echoed in another case, the same
+    if len(rid) >= 8 and rid in material:
+        return True
+    if any(
+        rid[start : start + _ID_PIECE_CHARS] in material
+        for start in range(len(rid) - _ID_PIECE_CHARS + 1)
+    ):
         return True
     return any(run == rid or (len(run) >= 8 and run in rid) for run in _ID_RUN_RE.findall(material))
