@@ -1267,3 +1267,18 @@ def test_key_kinds_and_clean_texts_keep_no_long_keys() -> None:
         redacted({"event": "e", "ua": f"{index}" + "u" * 15_000}, redactor)
     assert all(len(key) <= 64 for key in hygiene_logging._KEY_KINDS)
     assert all(len(text) <= 512 for text in redactor._clean)
+
+
+@pytest.mark.parametrize(
+    ("user", "logged"),
+    [
+        pytest.param("alice", "alice", id="a-name"),
+        pytest.param("-", "-", id="no-user"),
+        pytest.param("0123456789abcdef0123456789abcdef", R, id="a-key-as-user"),
+    ],
+)
+def test_gunicorns_basic_user_atom_is_masked_when_it_is_a_key(user: str, logged: str) -> None:
+    atoms = SafeAtoms({"h": "127.0.0.1", "u": user, "r": "GET /items HTTP/1.1", "s": "401"})
+    record = _record('%(h)s - %(u)s "%(r)s" %(s)s', (atoms,), name="gunicorn.access")
+    RedactingFilter().filter(record)
+    assert record.getMessage() == f'127.0.0.1 - {logged} "GET /items HTTP/1.1" 401'

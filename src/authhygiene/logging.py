@@ -23,6 +23,7 @@ from typing import Any
 
 import structlog
 
+from authhygiene.core.credentials import KEY_AS_USER_CHARS
 from authhygiene.core.misconfig import MISCONFIG
 from authhygiene.core.redact import (
     REDACTED,
@@ -277,7 +278,12 @@ class RedactingFilter(logging.Filter):
             for key, value in list(args.items()):
                 # `{authorization}i` is gunicorn's atom for a request header.
                 name = str(key).strip("{").rsplit("}", 1)[0]
-                if isinstance(value, str) and self.redactor.secret_name(name):
+                if isinstance(value, str) and (
+                    self.redactor.secret_name(name)
+                    # `u` is the Basic user-id: one as long as a key is the
+                    # credential itself (`curl -u KEY:`).
+                    or (name == "u" and len(value) >= KEY_AS_USER_CHARS)
+                ):
                     args[key] = REDACTED
                 else:
                     args[key] = self._argument(value)

@@ -92,6 +92,24 @@ def test_numeric_secrets_never_reach_the_access_log(
         assert f'"GET {logged} HTTP/1.1" 401' in output, logged
 
 
+def test_a_basic_user_that_is_a_key_never_reaches_gunicorns_access_log(tmp_path: Path) -> None:
+    """gunicorn's default access format prints the Basic user-id (`%(u)s`);
+    with `curl -u KEY:` that is the credential."""
+    import base64
+
+    key = secrets.token_hex(16)
+    leaks.remember(key)
+    credential = base64.b64encode(f"{key}:".encode()).decode()
+    with serving(
+        ServerSpec(lambda port: _gunicorn(port), (), ""), tmp_path, redact=True
+    ) as running:
+        assert get(running.port, "/items", (("Authorization", f"Basic {credential}"),)) == 401
+        running.wait_for("GET /items", 1)
+    output = running.output()
+    assert_no_secrets(output, [key, credential])
+    assert '"GET /items HTTP/1.1" 401' in output
+
+
 # --- finding 7: the proxy-written right end of the forwarding headers ---------------------
 
 PROXY_SAW = "203.0.113.7"

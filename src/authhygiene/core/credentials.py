@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 from authhygiene.core.redact import high_entropy, remember, secret_name, secret_param
 
 __all__ = [
+    "KEY_AS_USER_CHARS",
     "Credentials",
     "Misuse",
     "RequestView",
@@ -361,7 +362,7 @@ def _cookie_may_be_secret(value: str) -> bool:
 
 
 # A Basic user-id this long is a key (`curl -u KEY:`), not a name.
-_KEY_AS_USER_CHARS = 24
+KEY_AS_USER_CHARS = 24
 
 
 def _basic_secrets(token: str | None) -> list[str]:
@@ -379,7 +380,7 @@ def _basic_secrets(token: str | None) -> list[str]:
     if not colon:
         return []
     found = [password.decode("utf-8", "replace"), password.decode("latin-1")]
-    if not password or len(user) >= _KEY_AS_USER_CHARS:
+    if not password or len(user) >= KEY_AS_USER_CHARS:
         found += (user.decode("utf-8", "replace"), user.decode("latin-1"))
     return found
 
