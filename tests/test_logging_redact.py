@@ -1275,6 +1275,8 @@ def test_key_kinds_and_clean_texts_keep_no_long_keys() -> None:
         pytest.param("alice", "alice", id="a-name"),
         pytest.param("-", "-", id="no-user"),
         pytest.param("0123456789abcdef0123456789abcdef", R, id="a-key-as-user"),
+        pytest.param("Zq8xR2mT9vLp4WnK3bY7", R, id="a-20-character-key"),
+        pytest.param("jane.doe@example-company.com", "jane.doe@example-company.com", id="email"),
     ],
 )
 def test_gunicorns_basic_user_atom_is_masked_when_it_is_a_key(user: str, logged: str) -> None:

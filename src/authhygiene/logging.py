@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from authhygiene.core.credentials import KEY_AS_USER_CHARS
+from authhygiene.core.credentials import key_like_user
 from authhygiene.core.misconfig import MISCONFIG
 from authhygiene.core.redact import (
     REDACTED,
@@ -280,9 +280,9 @@ class RedactingFilter(logging.Filter):
                 name = str(key).strip("{").rsplit("}", 1)[0]
                 if isinstance(value, str) and (
                     self.redactor.secret_name(name)
-                    # `u` is the Basic user-id: one as long as a key is the
+                    # `u` is the Basic user-id: one shaped like a key is the
                     # credential itself (`curl -u KEY:`).
-                    or (name == "u" and len(value) >= KEY_AS_USER_CHARS)
+                    or (name == "u" and key_like_user(value))
                 ):
                     args[key] = REDACTED
                 else:

@@ -351,12 +351,15 @@ def test_every_field_value_is_covered(headers: list[tuple[str, str]]) -> None:
     secrets = credentials.secrets
 
     def covered(text: str) -> bool:
-        return not text or any(text in secret for secret in secrets)
+        # One or two characters are never a secret on their own (they stand
+        # alone in too much text to be searched for).
+        return len(text) < 3 or any(text in secret for secret in secrets)
 
     for name, value in headers:
         if name == "authorization":
             word, _, rest = value.strip(" \t").partition(" ")
-            assert covered(rest.strip(" \t"))
+            if word.lower() != "digest":  # its auth-params are the app's, but `response`
+                assert covered(rest.strip(" \t"))
             if word.lower() not in KNOWN_FOLDED:
                 assert covered(value.strip(" \t"))
                 assert covered(word)

@@ -117,3 +117,30 @@ def test_our_own_sentence_passes_the_sink_too() -> None:
     assert body["reason"] == "token_algorithm_rejected"
     assert key not in decision.body.decode()
     assert key not in repr(decision.headers)
+
+
+@pytest.mark.parametrize(
+    ("request_id", "echoed"),
+    [
+        pytest.param("9f86d081-884c-7d65-9a2f-eaa0c55ad015", False, id="the-token-as-a-uuid"),
+        pytest.param("9F86D081884C7D659A2FEAA0C55AD015", False, id="the-token-upper-cased"),
+        pytest.param("req-9f86d081884c7d659a2f", False, id="a-piece-of-it"),
+        pytest.param("4bf92f3577b34da6a3ce929d0e0e4736", True, id="a-trace-id"),
+        pytest.param("0af7651916cd43dd8448eb211c80319c", True, id="another-hex-id"),
+    ],
+)
+def test_request_ids_holding_the_token_in_any_form(request_id: str, echoed: bool) -> None:
+    from authhygiene.core.shape_cache import Decider
+
+    token = "9f86d081884c7d659a2feaa0c55ad015"
+    view = RequestView(
+        "GET",
+        "/items",
+        "",
+        (("authorization", f"Bearer {token}"), ("x-request-id", request_id)),
+    )
+    answer = AppAnswer(401, (("www-authenticate", "Bearer"),), b"")
+    decider = Decider(Policy(realm="api"))
+    for decision in (decide(Policy(realm="api"), view, answer), decider(view, answer)):
+        assert decision is not None
+        assert (dict(decision.headers)["x-request-id"] == request_id) is echoed

@@ -417,3 +417,40 @@ def test_scrub_cached_keeps_no_long_text() -> None:
     for index in range(50):
         redact.scrub_cached(f"{index}" + "u" * 15_000)
     assert not redact._CLEAN_TEXTS
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        *(
+            pytest.param(name, True, id=name)
+            for name in (
+                "ticket",
+                "assertion",
+                "JSESSIONID",
+                "PHPSESSID",
+                "sessionkey",
+                "pat",
+                "sid",
+                "oauth_verifier",
+                "hmac",
+                "signature_v2",
+                "AWSAccessKeyId",
+                "token_hash",
+                "accesstoken",
+                "apitoken",
+            )
+        ),
+        *(
+            pytest.param(name, False, id=name)
+            for name in ("page", "sort_key", "user_id", "design", "max_tokens", "sidebar")
+        ),
+    ],
+)
+def test_secret_query_names_in_logs(name: str, secret: bool) -> None:
+    """Query names whose values are credentials (CAS tickets, servlet and
+    PHP sessions, OAuth 1 verifiers, webhook HMACs, AWS query auth) are
+    masked in any log line; ordinary names are not."""
+    text = f"GET /cas?{name}=ST-1-abcdefgh1234&next=2 HTTP/1.1"
+    masked = f"GET /cas?{name}=[redacted]&next=2 HTTP/1.1"
+    assert scrub(text) == (masked if secret else text)

@@ -29,6 +29,10 @@ APP_HEADERS = {
         (b"access-control-allow-credentials", b"true"),
         (b"content-language", b"en-US"),
     ],
+    "/help": [
+        (b"www-authenticate", b"Bearer"),
+        (b"link", b'</docs/errors/name>; rel="help"'),
+    ],
     "/links": [
         (b"www-authenticate", b"Bearer"),
         (b"location", b"/login?next=/x&code=abc"),
@@ -40,9 +44,8 @@ APP_HEADERS = {
 async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
-    await send(
-        {"type": "http.response.start", "status": 401, "headers": APP_HEADERS[scope["path"]]}
-    )
+    headers = APP_HEADERS[scope["path"]]
+    await send({"type": "http.response.start", "status": 401, "headers": headers})
     await send({"type": "http.response.body", "body": b""})
 
 
@@ -63,7 +66,14 @@ def port() -> Iterator[int]:
         ),
         pytest.param(
             "/digest",
-            (("Authorization", 'Digest username="alice", response="6629fae4"'),),
+            (
+                (
+                    "Authorization",
+                    'Digest username="alice", realm="api", uri="/digest", algorithm=MD5,'
+                    ' nonce="MTcwMDAwMDAwMDpiMmQ2NzFmZTc4YTQ5ZTM0OTM2Y2Y0", qop=auth,'
+                    ' nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1"',
+                ),
+            ),
             {"www-authenticate": DIGEST},
             id="digest-nonce",
         ),
@@ -79,6 +89,12 @@ def port() -> Iterator[int]:
                 "content-language": "en-US",
             },
             id="cors-with-preference-cookies",
+        ),
+        pytest.param(
+            "/help?sort_key=name",
+            (("Authorization", "Bearer Zq8RkT2mLp9sXv4nBw7cYd1f"),),
+            {"link": '</docs/errors/name>; rel="help"'},
+            id="a-short-value-under-a-key-name-is-no-secret",
         ),
         pytest.param(
             "/links",

@@ -216,8 +216,24 @@ def _probes() -> dict[str, Callable[[], Probe]]:
         encoded = base64.b64encode(b"alice:" + password.encode("latin-1")).decode()
         return Probe("/items", (("Authorization", f"Basic {encoded}"),), (password, encoded))
 
+    def basic_key_as_user_with_x() -> Probe:
+        key = _alnum(20)
+        encoded = base64.b64encode(f"{key}:X".encode()).decode()
+        return Probe("/items", (("Authorization", f"Basic {encoded}"),), (key, encoded))
+
+    def request_id_uuid_of_hex_token() -> Probe:
+        token = secrets.token_hex(16)
+        uuid_form = "-".join((token[:8], token[8:12], token[12:16], token[16:20], token[20:]))
+        return Probe(
+            "/items",
+            (("Authorization", f"Bearer {token}"), ("X-Request-ID", uuid_form)),
+            (token,),
+        )
+
     probes.update(
         {
+            "basic-key-as-user-with-x": basic_key_as_user_with_x,
+            "request-id-uuid-of-hex-token": request_id_uuid_of_hex_token,
             "joined-secret-query-names": joined_secret_query_names,
             "request-id-upper-cased-key": request_id_upper_cased_key,
             "request-id-with-a-piece": request_id_with_a_piece,

@@ -88,6 +88,17 @@ def _suffix() -> str:
     return secrets.token_hex(6)
 
 
+def test_an_email_user_name_is_no_secret(ports: dict[str, int]) -> None:
+    """A user-id that is a name (an email address, however long) is the
+    app's to repeat: only keys sent as user-ids are masked."""
+    user = "jane.doe@example-company.com"
+    credential = base64.b64encode(f"{user}:wrong-pass".encode())
+    reply = _get(ports["basic"], [("Authorization", b"Basic " + credential)])
+    assert reply.startswith(b"HTTP/1.1 401")
+    assert user.encode() in reply
+    assert b"wrong-pass" not in reply
+
+
 @pytest.mark.parametrize(
     "case",
     ["latin-1-password", "utf-8-password", "key-as-user"],

@@ -92,6 +92,30 @@ def test_numeric_secrets_never_reach_the_access_log(
         assert f'"GET {logged} HTTP/1.1" 401' in output, logged
 
 
+@pytest.mark.parametrize("command", ACCESS_SERVERS)
+def test_more_secret_query_names_never_reach_the_access_log(
+    command: Callable[[int], list[str]], tmp_path: Path
+) -> None:
+    """CAS tickets, SAML-style assertions, servlet sessions, OAuth 1
+    verifiers and nouns run together (`accesstoken`) in the request line."""
+    values = {name: secrets.token_hex(8) for name in ("ticket", "assertion", "JSESSIONID")}
+    values["oauth_verifier"] = _digits(8)
+    values["accesstoken"] = secrets.token_hex(16)
+    leaks.remember(*values.values())
+    sent = {
+        f"/items?{name}={value}&page=2": f"/items?{name}=[redacted]&page=2"
+        for name, value in values.items()
+    }
+    with serving(ServerSpec(command, (), ""), tmp_path, redact=True) as running:
+        for target in sent:
+            assert get(running.port, target, ()) == 401
+        running.wait_for("GET /items", len(sent))
+    output = running.output()
+    assert_no_secrets(output, list(values.values()))
+    for logged in sent.values():
+        assert f'"GET {logged} HTTP/1.1" 401' in output, logged
+
+
 def test_a_basic_user_that_is_a_key_never_reaches_gunicorns_access_log(tmp_path: Path) -> None:
     """gunicorn's default access format prints the Basic user-id (`%(u)s`);
     with `curl -u KEY:` that is the credential."""

@@ -14,20 +14,20 @@ import binascii
 import hmac
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from urllib.parse import parse_qsl
 
 from authhygiene.core.redact import high_entropy, remember, secret_name, secret_param
 
 __all__ = [
-    "KEY_AS_USER_CHARS",
     "Credentials",
     "Misuse",
     "RequestView",
     "canonical_scheme",
     "credential_material",
     "fingerprint",
+    "key_like_user",
     "material_plan",
     "parse_credentials",
     "query_material",
@@ -122,6 +122,7 @@ _KEYISH_NAME_CHARS = 64
 # same names the log redaction masks), or neither.
 _KEY_LIKE = 1
 _SECRET_ONLY = 2
+_KEY_VALUE_CHARS = 16
 _KEY_SUFFIX_RE = re.compile(r"(?:^|[-_])(?:key|secret|signature)$|(?:csrf|xsrf)token$")
 
 
@@ -212,6 +213,11 @@ class Credentials:
     # What a request without `token` is identified by (an API key, a session).
     primary: str | None = field(default=None, repr=False, compare=False)
 
+    def with_secrets(self, *extra: str) -> Credentials:
+        """These credentials with more secrets to scrub (in the same order:
+        longest first)."""
+        return replace(self, secrets=_ordered([*self.secrets, *extra]))
+
     @property
     def secret(self) -> str | None:
         """The one credential the request is identified by, for fingerprints."""
@@ -282,6 +288,12 @@ def _field_secrets(value: str, schemes: tuple[str, ...]) -> list[str]:
     for piece in pieces:
         word, rest = _split(piece)
         scheme = _known_scheme(word, schemes)
+        if scheme == "Digest":
+            # RFC 7616 §3.4: auth-params, of which only `response` (and the
+            # client's nonce) proves anything; the realm, the user name, the
+            # server's nonce and the algorithm are the app's own to repeat.
+            found += _digest_secrets(rest)
+            continue
         if scheme is None:
             # The word as sent, and without the separators a client may have
             # glued to it ("tok," "tok;"): either may come back as an id.
@@ -295,6 +307,13 @@ def _field_secrets(value: str, schemes: tuple[str, ...]) -> list[str]:
             # A bare base64 'user:password' too: its password is a secret.
             found += _basic_secrets(rest or word)
     return found
+
+
+_DIGEST_SECRET_RE = re.compile(r'(?:^|,)\s*(?:response|cnonce)\s*=\s*"?([^",]*)', re.I)
+
+
+def _digest_secrets(params: str) -> list[str]:
+    return [match.group(1) for match in _DIGEST_SECRET_RE.finditer(params) if match.group(1)]
 
 
 def _token_misuse(scheme: str, rest: str) -> tuple[str | None, tuple[Misuse, ...]]:
@@ -361,15 +380,23 @@ def _cookie_may_be_secret(value: str) -> bool:
     return high_entropy(value)
 
 
-# A Basic user-id this long is a key (`curl -u KEY:`), not a name.
-KEY_AS_USER_CHARS = 24
+# A user-id shaped like a person's or a service's name: letters, then
+# letters, dots, dashes and underscores, with at most a few digits at the
+# end (`jane.doe`, `svc_backup`, `bob42`); an email address is a name too.
+_NAME_LIKE_RE = re.compile(r"[A-Za-z][A-Za-z._\-]*[0-9]{0,4}|[^@\s]+@[^@\s]+")
+_KEY_USER_CHARS = 16
+
+
+def key_like_user(user: str) -> bool:
+    """Whether a Basic user-id is a key sent as one (`curl -u KEY:`,
+    `-u KEY:X`): at least 16 characters and shaped like no name."""
+    return len(user) >= _KEY_USER_CHARS and _NAME_LIKE_RE.fullmatch(user) is None
 
 
 def _basic_secrets(token: str | None) -> list[str]:
     """The secrets of Basic credentials (RFC 7617 §2): the password as the
     app may decode it (UTF-8, or ISO-8859-1 as werkzeug and DRF do for bytes
-    that are not UTF-8), and the user-id where it is the credential: with
-    an empty password (`-u KEY:`), or as long as a key."""
+    that are not UTF-8), and the user-id where it is the credential."""
     if not token or len(token) > 4096:
         return []
     try:
@@ -380,8 +407,11 @@ def _basic_secrets(token: str | None) -> list[str]:
     if not colon:
         return []
     found = [password.decode("utf-8", "replace"), password.decode("latin-1")]
-    if not password or len(user) >= KEY_AS_USER_CHARS:
-        found += (user.decode("utf-8", "replace"), user.decode("latin-1"))
+    name = user.decode("utf-8", "replace")
+    # The user-id is the credential with no password to speak of (`-u KEY:`,
+    # `-u KEY:X` as Freshdesk and Chargify document it), or when it is a key.
+    if len(password) <= 1 or key_like_user(name):
+        found += (name, user.decode("latin-1"))
     return found
 
 
@@ -441,7 +471,7 @@ def material_plan(names: Sequence[str], api_key_headers: tuple[str, ...]) -> tup
 # words of `redact.secret_param`), or is percent-encoded.
 QUERY_SECRET_HINT_RE = re.compile(
     r"token|secret|pass|pwd|pw|key|auth|session|cookie|sig|code|jwt|credential|bearer|otp|pin"
-    r"|cvv|cvc|verifier|ticket|assertion|%",
+    r"|cvv|cvc|verifier|ticket|assertion|hmac|sessid|pat|sid|%",
     re.I,
 )
 
@@ -463,7 +493,10 @@ def _query_secrets(query: str) -> list[str]:
     return [
         value
         for key, value in pairs
-        if len(value) >= 4 and (secret_param(key) or _KEY_SUFFIX_RE.search(key.lower()))
+        if (len(value) >= 4 and secret_param(key))
+        # `deploy_key=...` may be a key, `sort_key=name` is not: only a value
+        # as long as a key counts under a name that merely ends in "key".
+        or (len(value) >= _KEY_VALUE_CHARS and _KEY_SUFFIX_RE.search(key.lower()))
     ]
 
 
@@ -628,7 +661,10 @@ def parse_credentials(
     session = next(((name, value) for name, value in cookies if name in session_cookies), None)
     presented = _presented(fields, schemes, query_token)
     token = presented.token
-    found = [token] if token else []
+    if presented.scheme == "Digest":
+        found = _digest_secrets(token or "")  # its realm, nonce and name are the app's
+    else:
+        found = [token] if token else []
     if presented.scheme == "Basic":
         found += _basic_secrets(token)
     if query_token:
@@ -653,11 +689,16 @@ def parse_credentials(
     )
 
 
+_MIN_SECRET_CHARS = 3
+
+
 def _ordered(found: list[str]) -> tuple[str, ...]:
     """The request's secrets, each once, longest first (a secret inside
     another must not be masked first, leaving the rest of the longer one),
     at most `MAX_SECRETS` of them."""
-    distinct = {secret for secret in found if secret}
+    # One or two characters (`-u KEY:X`) stand alone in too much text
+    # ("X-Request-ID") to be searched for: never a secret on their own.
+    distinct = {secret for secret in found if len(secret) >= _MIN_SECRET_CHARS}
     # A server hands us header bytes as ISO-8859-1 text; an app may decode
     # the same bytes as UTF-8 (DRF's TokenAuthentication does) and echo that.
     distinct.update(utf8 for secret in list(distinct) if (utf8 := _as_utf8(secret)) is not None)

@@ -61,6 +61,7 @@ __all__ = [
     "merge_vary",
     "passthrough",
     "refuse",
+    "refused_id_is_secret",
     "request_id",
     "request_log_fields",
     "response_headers",
@@ -211,10 +212,12 @@ def holds_secret(request_id: str, secrets: tuple[str, ...]) -> bool:
     """Whether an id is one of the request's own secrets, holds one of 8 or
     more characters, is a part of 8 or more characters of one, or shares a
     piece of 19 or more with one (a client that sends its token, or its
-    start, as its request id), in any case."""
-    rid = request_id.lower()
+    start, as its request id), in any case and with any separators."""
+    # Compared in one case and without the separators an id format adds (a
+    # hex token written as a UUID is the same token).
+    rid = _SEPARATORS_RE.sub("", request_id.lower())
     for secret in secrets:
-        folded = secret.lower()
+        folded = _SEPARATORS_RE.sub("", secret.lower())
         if (
             rid == folded
             or (len(folded) >= 8 and folded in rid)
@@ -222,6 +225,20 @@ def holds_secret(request_id: str, secrets: tuple[str, ...]) -> bool:
         ):
             return True
     return mask_pieces(request_id, secrets, REDACTED) != request_id
+
+
+_SEPARATORS_RE = re.compile(r"[\-._:]")
+
+
+def refused_id_is_secret(
+    credentials: Credentials, incoming: str | None, request_id: str
+) -> Credentials:
+    """A request id not echoed because it holds a secret (the token written
+    as a UUID, its start after a prefix) is secret material itself: an app
+    that repeats it must not send the secret on either."""
+    if incoming and incoming != request_id and holds_secret(incoming, credentials.secrets):
+        return credentials.with_secrets(incoming)
+    return credentials
 
 
 def incoming_request_id(policy: Policy, view: RequestView) -> str | None:
@@ -668,9 +685,9 @@ def decide(
         app_schemes=app_schemes(answer.get_all("www-authenticate")),
         schemes=policy.schemes,
     )
-    rid, instance = request_id(
-        policy, incoming_request_id(policy, view), answer, credentials.secrets
-    )
+    incoming = incoming_request_id(policy, view)
+    rid, instance = request_id(policy, incoming, answer, credentials.secrets)
+    credentials = refused_id_is_secret(credentials, incoming, rid)
     refusal = refuse(
         policy,
         view,

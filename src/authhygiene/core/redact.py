@@ -192,6 +192,12 @@ _PARAM_WORDS = (
     "cvv",
     "cvc",
     "verifier",
+    "ticket",
+    "assertion",
+    "hmac",
+    "sessid",
+    "pat",
+    "sid",
 )
 # A secret-named member in JSON or a repr that an app logs as text:
 # `{"password": "..."}`, `{'access_token': '...'}`.
@@ -226,18 +232,21 @@ SECRET_NAME_RE = re.compile(
     # `clientsecret`), CAS tickets, identity proxies' JWT assertions, and
     # webhook signatures with their algorithm (`x-hub-signature-256`).
     r"|[a-z0-9]*(?:token|secret|password|passwd)|ticket|(?:jwt[_-]?)?assertion"
-    r"|signature[_-]\d+)$",
+    r"|signature[_-]v?\d+|[a-z]*sessid|[a-z]*session[_-]?id|session[_-]?key|hmac"
+    r"|token[_-]?hash|verifier|[a-z]*access[_-]?key[_-]?id)$",
     re.I,
 )
 # Any word a credential's name or shape starts with: a log template without
 # one cannot put a secret together from its arguments.
 SECRET_WORD_RE = re.compile(
     r"token|secret|passw|pwd|key|auth|session|cookie|sig|code|jwt|credential|bearer|basic"
-    r"|dpop|digest",
+    r"|dpop|digest|ticket|assertion|hmac|sessid|verifier|pin|otp|cvv|cvc|pat|sid",
     re.I,
 )
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SHORT_SECRET_PARAMS = frozenset({"key", "code", "sig", "pw", "pass", "pin", "otp", "cvv"})
+_SHORT_SECRET_PARAMS = frozenset(
+    {"key", "code", "sig", "pw", "pass", "pin", "otp", "cvv", "pat", "sid"}
+)
 _LITERALS = frozenset({"true", "false", "none", "null", "-", ""})
 _MAX_QUERY_CHARS = 2048
 NOT_PRINTABLE_ASCII_RE = re.compile(r"[^\x20-\x7e]")

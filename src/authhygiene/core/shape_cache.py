@@ -46,6 +46,7 @@ from authhygiene.core.decision import (
     kept_value,
     passthrough,
     refuse,
+    refused_id_is_secret,
     request_id,
     request_log_fields,
     response_headers,
@@ -199,9 +200,9 @@ class Decider:
         if policy.report_only:
             return decide(policy, view, answer, declared=declared, now=now)
         credentials = self._parse(view, answer)
-        rid, instance = request_id(
-            policy, incoming_request_id(policy, view), answer, credentials.secrets
-        )
+        incoming = incoming_request_id(policy, view)
+        rid, instance = request_id(policy, incoming, answer, credentials.secrets)
+        credentials = refused_id_is_secret(credentials, incoming, rid)
         method = view.method
         preflight = method == "OPTIONS" and view.get("access-control-request-method") is not None
         material = "v" + repr(credential_material(view, policy.api_key_headers))
@@ -582,6 +583,7 @@ _MATERIAL_CHARS = 16 * 1024
 # A request id sharing this many characters with a credential field may
 # hold a piece of a secret (`req-<the token's first 20 characters>`).
 _ID_PIECE_CHARS = 12
+_SEPARATORS_RE = re.compile(r"[\-._:]")
 
 
 def _echo_safe(entry: _Entry, rid: str, material: str) -> bool:
@@ -604,7 +606,10 @@ def _may_hold_secret(rid: str, material: str) -> bool:
         return True
     if len(material) > _MATERIAL_CHARS:
         return True
-    rid, material = rid.lower(), material.lower()  # echoed in another case, the same
+    # In another case, or with the separators of an id format (a hex token
+    # written as a UUID), the same secret.
+    rid = _SEPARATORS_RE.sub("", rid.lower())
+    material = _SEPARATORS_RE.sub("", material.lower())
     if len(rid) >= 8 and rid in material:
         return True
     if any(
