@@ -536,7 +536,8 @@ def refuse(
         error = None
     secrets = credentials.secrets
     # "minimal" says no more in the challenge than in the body.
-    description = rfc6750_text(detail(failure, secrets)) if policy.explain != "minimal" else None
+    text = detail(failure, secrets)
+    description = rfc6750_text(text) if policy.explain != "minimal" else None
     body = problem_body(
         policy,
         failure,
@@ -546,6 +547,7 @@ def refuse(
         instance=instance,
         secrets=secrets,
         app_status=answer.status,
+        text=text,
     )
     before = [
         ("www-authenticate", challenge.render())

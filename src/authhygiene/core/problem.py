@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from itertools import islice
 from typing import Any
 
@@ -184,8 +184,29 @@ def explanation(failure: Failure, secrets: tuple[str, ...] = ()) -> str:
     explain = _EXPLAINED.get(failure.reason)
     if explain is None:
         return REASONS[failure.reason].title + "."
-    facts = {key: _clean_fact(value, secrets) for key, value in failure.facts.items()}
-    return explain(facts) or REASONS[failure.reason].title + "."
+    return explain(_SunkFacts(failure.facts, secrets)) or REASONS[failure.reason].title + "."
+
+
+class _SunkFacts(Mapping[str, object]):
+    """The facts as a sentence may name them: each read passes the sink
+    first (only the few a sentence reads pay for it)."""
+
+    __slots__ = ("_facts", "_secrets")
+
+    def __init__(self, facts: Mapping[str, object], secrets: tuple[str, ...]) -> None:
+        self._facts, self._secrets = facts, secrets
+
+    def __getitem__(self, key: str) -> object:
+        return _clean_fact(self._facts[key], self._secrets)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._facts)
+
+    def __len__(self) -> int:
+        return len(self._facts)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._facts
 
 
 def _clean_fact(value: object, secrets: tuple[str, ...]) -> object:
@@ -386,11 +407,13 @@ def problem_body(
     instance: str | None,
     secrets: tuple[str, ...] = (),
     app_status: int | None = None,
+    text: str | None = None,
 ) -> bytes:
     """Encode the body. `secrets` (the request's) are scrubbed from every
     string, member names included, that came from the app or the request."""
     info = REASONS[failure.reason]
-    text = detail(failure, secrets)
+    if text is None:  # the caller may have it already (`detail`)
+        text = detail(failure, secrets)
     body: dict[str, Any] = {
         "type": policy.problem_type(failure.reason.value),
         "title": info.title,
