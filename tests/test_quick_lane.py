@@ -10,7 +10,6 @@ placeholder before comparing."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import re
@@ -26,6 +25,7 @@ from authhygiene import CORS, AuthFailure, AuthHygiene, AuthHygieneWSGI, Reason
 from authhygiene._runtime import Runtime
 from authhygiene.asgi import _view as asgi_view
 from authhygiene.wsgi import view_from_environ
+from tests.asgi_call import asgi_call
 
 NOW = int(time.time())
 KEY = b"k" * 32
@@ -234,31 +234,15 @@ def _asgi_app(status: int, headers: list[tuple[str, str]], body: bytes, raises: 
 
 
 def _asgi_call(app: Any, headers: list[tuple[str, str]], query: str, path: str) -> Any:
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": path,
-        "root_path": "",
-        "query_string": query.encode(),
-        "headers": [(k.encode(), v.encode()) for k, v in headers],
-        "client": ("203.0.113.7", 5000),
-    }
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    start = sent[0]
-    assert not any(key.startswith("authhygiene") for key in start), "a private key left"
-    return (
-        str(start["status"]),
-        [(k.decode(), v.decode()) for k, v in start["headers"]],
-        b"".join(m.get("body", b"") for m in sent[1:]),
+    sent = asgi_call(
+        app,
+        path=path,
+        query=query.encode(),
+        headers=[(k.encode(), v.encode()) for k, v in headers],
+        client=("203.0.113.7", 5000),
     )
+    assert not any(key.startswith("authhygiene") for key in sent.start), "a private key left"
+    return str(sent.status), sent.headers, sent.body
 
 
 # Each protocol: its middleware, an app answering the case, and one call.

@@ -8,6 +8,8 @@ its session state and stays as it is.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from authhygiene.core.answer import AppAnswer
@@ -16,6 +18,7 @@ from authhygiene.core.decision import decide, kept_value
 from authhygiene.core.policy import Policy
 from authhygiene.core.redact import REDACTED
 from authhygiene.core.shape_cache import Decider
+from tests.asgi_call import asgi_call
 
 TOKEN = "abcdefghijklmnop0123456789"
 KEY = "k3y-0f-the-client-0123456789"
@@ -83,52 +86,33 @@ def test_general_path_and_shape_cache_mask_alike() -> None:
 
 def test_asgi_quick_lane_masks_too() -> None:
     """Repeats of one shape take the quick lane from the second request on."""
-    import asyncio
-
     from authhygiene import AuthHygiene
 
-    async def app(scope: dict[str, object], receive: object, send: object) -> None:
-        sent = dict(scope["headers"])  # type: ignore[call-overload]
-        await send(  # type: ignore[operator]
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        sent = dict(scope["headers"])
+        await send(
             {
                 "type": "http.response.start",
                 "status": 401,
                 "headers": [(b"x-debug", sent[b"authorization"]), (b"www-authenticate", b"Bearer")],
             }
         )
-        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b""})
 
     middleware = AuthHygiene(app, realm="api", metrics=False)
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/items",
-        "query_string": b"",
-        "headers": [(b"authorization", f"Bearer {TOKEN}".encode())],
-        "client": ("127.0.0.1", 1),
-    }
+    for _ in range(3):
+        sent = asgi_call(middleware, headers=[(b"authorization", f"Bearer {TOKEN}".encode())])
+        assert dict(sent.headers)["x-debug"] == f"Bearer {REDACTED}"
 
-    async def run() -> list[bytes]:
-        values = []
-        for _ in range(3):
-            messages: list[dict[str, object]] = []
 
-            async def send(
-                message: dict[str, object], messages: list[dict[str, object]] = messages
-            ) -> None:
-                messages.append(message)
+async def _refusing_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 401, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
 
-            async def receive() -> dict[str, object]:
-                return {"type": "http.request"}
 
-            await middleware(dict(scope), receive, send)
-            headers = dict(messages[0]["headers"])  # type: ignore[call-overload]
-            values.append(headers[b"x-debug"])
-        return values
-
-    for value in asyncio.run(run()):
-        assert TOKEN.encode() not in value
-        assert value == f"Bearer {REDACTED}".encode()
+def _wsgi_refusing_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("401 Unauthorized", [])
+    return [b""]
 
 
 @pytest.mark.parametrize("protocol", ["asgi", "wsgi"])
@@ -136,54 +120,19 @@ def test_quick_lane_never_echoes_a_query_secret_as_the_request_id(protocol: str)
     """The quick lane tells shapes apart by every query a secret may hide in
     (`?apikey=`, not only `?access_token=`): a request id equal to that key
     is replaced on every repeat, as on the general path."""
-    import asyncio
-
     from authhygiene import AuthHygiene, AuthHygieneWSGI
 
     key = "3f2a9c1e7b5d4a6f8e0c2b4d6f8a0c1e"
     ids: list[str] = []
-    if protocol == "asgi":
-
-        async def app(scope: dict[str, object], receive: object, send: object) -> None:
-            start = {"type": "http.response.start", "status": 401, "headers": []}
-            await send(start)  # type: ignore[operator]
-            await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
-
-        middleware = AuthHygiene(app, realm="api", metrics=False)
-
-        async def run() -> None:
-            for _ in range(3):
-                messages: list[dict[str, object]] = []
-
-                async def send(
-                    message: dict[str, object], messages: list[dict[str, object]] = messages
-                ) -> None:
-                    messages.append(message)
-
-                async def receive() -> dict[str, object]:
-                    return {"type": "http.request"}
-
-                scope = {
-                    "type": "http",
-                    "method": "GET",
-                    "path": "/items",
-                    "query_string": f"apikey={key}".encode(),
-                    "headers": [(b"x-request-id", key.encode())],
-                    "client": ("127.0.0.1", 1),
-                }
-                await middleware(scope, receive, send)
-                headers = dict(messages[0]["headers"])  # type: ignore[call-overload]
-                ids.append(headers[b"x-request-id"].decode())
-
-        asyncio.run(run())
-    else:
-
-        def wsgi_app(environ: dict[str, object], start_response: object) -> list[bytes]:
-            start_response("401 Unauthorized", [])  # type: ignore[operator]
-            return [b""]
-
-        wsgi = AuthHygieneWSGI(wsgi_app, realm="api", metrics=False)
-        for _ in range(3):
+    asgi = AuthHygiene(_refusing_app, realm="api", metrics=False)
+    wsgi = AuthHygieneWSGI(_wsgi_refusing_app, realm="api", metrics=False)
+    for _ in range(3):
+        if protocol == "asgi":
+            sent = asgi_call(
+                asgi, query=f"apikey={key}".encode(), headers=[(b"x-request-id", key.encode())]
+            )
+            ids.append(dict(sent.headers)["x-request-id"])
+        else:
             started: list[list[tuple[str, str]]] = []
             environ = {
                 "REQUEST_METHOD": "GET",

@@ -7,7 +7,6 @@ were scrubbed (5), deep app problems (9), NaN/Infinity (11), member names
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from typing import Any
@@ -29,6 +28,7 @@ from authhygiene.core.reasons import Reason
 from authhygiene.core.recognisers import declared_from_exception
 from authhygiene.core.redact import REDACTED, clean_for_sink
 from authhygiene.core.shape_cache import Decider
+from tests.asgi_call import asgi_call
 
 # Each long enough that a cut at 150-256 characters would land inside it.
 TOKENS = [
@@ -319,32 +319,8 @@ def _boom(*args: object, **kwargs: object) -> Any:
 
 
 def _asgi_call(app: Any, headers: list[tuple[bytes, bytes]]) -> tuple[int, list[Any], bytes]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/items",
-        "raw_path": b"/items",
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-    }
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    start = sent[0]
-    body = b"".join(m.get("body", b"") for m in sent[1:])
-    return start["status"], start["headers"], body
+    sent = asgi_call(app, headers=headers)
+    return sent.status, sent.raw_headers, sent.body
 
 
 def _asgi_app(status: int) -> Any:

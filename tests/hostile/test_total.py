@@ -10,7 +10,6 @@ strict JSON when the answer is problem+json, no CR/LF/NUL in a header value.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import json
@@ -23,6 +22,7 @@ from hypothesis import strategies as st
 from structlog.testing import LogCapture
 
 from authhygiene import AuthHygiene, AuthHygieneWSGI
+from tests.asgi_call import asgi_call
 
 
 def _jwt(payload: bytes) -> bytes:
@@ -175,32 +175,8 @@ _SETTINGS = settings(
 def _asgi(
     middleware: Any, headers: list[tuple[bytes, bytes]], query: bytes, method: str
 ) -> tuple[int, list[tuple[str, str]], bytes]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": "/items",
-        "raw_path": b"/items",
-        "root_path": "",
-        "query_string": query,
-        "headers": headers,
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-    }
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(middleware(scope, receive, send))
-    start = sent[0]
-    decoded = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start["headers"]]
-    return start["status"], decoded, b"".join(m.get("body", b"") for m in sent[1:])
+    sent = asgi_call(middleware, method=method, query=query, headers=headers)
+    return sent.status, sent.headers, sent.body
 
 
 @pytest.mark.parametrize("options", [{}, {"explain": "full"}], ids=["safe", "full"])
