@@ -1,5 +1,5 @@
-"""The adapters' quick lane (`Runtime.quick`, fed from a few environ or scope
-lookups) answers exactly what the general path answers from the whole
+"""The refusal memo's lane (`Decider`, fed by a `Request`'s glance: a few
+environ or scope lookups) answers exactly what the general path answers from the whole
 decoded request: same status line, header fields in the same order, body
 and `auth.failure` event, on the first request of a shape and on repeats.
 
@@ -22,9 +22,10 @@ import pytest
 import structlog
 
 from authhygiene import CORS, AuthFailure, AuthHygiene, AuthHygieneWSGI, Reason
-from authhygiene._runtime import Runtime
-from authhygiene.asgi import _view as asgi_view
-from authhygiene.wsgi import view_from_environ
+from authhygiene.core.credentials import RequestView
+from authhygiene.core.policy import Policy
+from authhygiene.core.shape_cache import Decider
+from authhygiene.request_views import view_from_environ, view_from_scope
 from tests.asgi_call import asgi_call
 
 NOW = int(time.time())
@@ -164,16 +165,29 @@ def _one_second(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time, "time", lambda: frozen)
 
 
+class _Decoded:
+    """A request that never glances: the core decodes it and takes `decide`."""
+
+    def __init__(self, view: RequestView) -> None:
+        self.view = view
+
+    def glance(self, policy: Policy) -> None:
+        return None
+
+    def decoded(self) -> RequestView:
+        return self.view
+
+
 def _general_only(middleware: Any) -> None:
     """The same middleware, deciding every request by the general path."""
     runtime = middleware.runtime
     if isinstance(middleware, AuthHygieneWSGI):
-        middleware.decide = lambda environ, answer, declared: runtime.handle(  # type: ignore[method-assign]
-            view_from_environ(environ), answer, declared
+        middleware.decide = lambda environ, answer, declared: runtime.decide(  # type: ignore[method-assign]
+            _Decoded(view_from_environ(environ)), answer, declared
         )
     else:
-        middleware._decide = lambda scope, answer, declared: runtime.handle(  # type: ignore[method-assign]
-            asgi_view(scope), answer, declared
+        middleware._decide = lambda scope, answer, declared: runtime.decide(  # type: ignore[method-assign]
+            _Decoded(view_from_scope(scope)), answer, declared
         )
 
 
@@ -303,13 +317,13 @@ def test_asgi_requests_without_a_plan_take_the_general_path(
         log_limit=None,
     )
     calls: list[Any] = []
-    quick = Runtime.quick
+    remembered = Decider._remembered
 
-    def counting(self: Runtime, *args: Any, **kwargs: Any) -> Any:
+    def counting(self: Decider, *args: Any, **kwargs: Any) -> Any:
         calls.append(args)
-        return quick(self, *args, **kwargs)
+        return remembered(self, *args, **kwargs)
 
-    monkeypatch.setattr(Runtime, "quick", counting)
+    monkeypatch.setattr(Decider, "_remembered", counting)
     status, _headers, _body = _asgi_call(middleware, headers, "", "/a")
     assert status in ("400", "401"), why
     assert calls == []

@@ -13,15 +13,15 @@ but the app's own `middleware_stack` attribute, and only with ``cors=``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from authhygiene._asgi_types import ASGIApp, Message, Receive, Scope, Send
 from authhygiene.core.cors import TOUCHED, CorsLayer, headers_from_layer, request_origin
 from authhygiene.core.origin_patterns import matches_any_site
+from authhygiene.core.request import is_preflight
 
 __all__ = [
-    "CORS_APPLIED",
     "CORS_DONE",
     "Inspection",
     "app_layer_headers",
@@ -30,18 +30,10 @@ __all__ = [
     "inspect_app",
 ]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Set on the scope once the CORS step ran (outside the server-error layer),
 # so the middleware itself does not run it a second time.
 CORS_DONE = "authhygiene.cors"
-# Set on a response start message whose headers already carry what the CORS
-# step adds (a failure answered from `shape_cache`); the step removes it.
-CORS_APPLIED = "authhygiene.cors_applied"
 _TOUCHED = frozenset(name.encode("latin-1") for name in TOUCHED)
 _MAX_DEPTH = 64
 
@@ -86,11 +78,6 @@ class _CorsSend:
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.started = True
-            if CORS_APPLIED in message:
-                # Our own failure response (our own dict), CORS headers in place.
-                del message[CORS_APPLIED]
-                await self.send(message)
-                return
             raw = message.get("headers", ())
             status = message["status"]
             layer, origin = self.layer, self.origin
@@ -123,7 +110,8 @@ async def cors_step(
     scope[CORS_DONE] = True
     if origins and scope.get("method") == "OPTIONS":
         requested_method, requested_headers = _requested(raw_headers)
-        if requested_method is not None:
+        if is_preflight(scope.get("method"), requested_method):
+            assert requested_method is not None
             await _preflight(layer, send, origins, requested_method, requested_headers)
             return
     cors_send = _CorsSend(layer, layer.origin(origins), send)

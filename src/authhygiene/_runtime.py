@@ -10,23 +10,24 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from authhygiene.core.cors import CorsLayer
-from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.events import Event
 from authhygiene.core.fallback import INTERNAL_ERROR, LAST_RESORT, safe_refusal
 from authhygiene.core.flood import FloodGate
 from authhygiene.core.policy import Policy, PolicyError
+from authhygiene.core.request import Request
 from authhygiene.core.shape_cache import Decider
 from authhygiene.logging import default_logger, emit, emit_misconfig
 from authhygiene.metrics import FailureMetrics, failure_metrics
 
-SUPPRESSED_EVENT = "auth.failure.suppressed"
-REPORT_ONLY_SUPPRESSED_EVENT = "auth.report_only.suppressed"
+SUPPRESSED_EVENT = Event.FAILURE_SUPPRESSED.value
+REPORT_ONLY_SUPPRESSED_EVENT = Event.REPORT_ONLY_SUPPRESSED.value
 
 __all__ = ["Runtime", "flush_suppressed"]
 
@@ -121,7 +122,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         if self.decider is None:
-            object.__setattr__(self, "decider", Decider(self.policy, cors=self.cors))
+            object.__setattr__(self, "decider", Decider(self.policy))
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Runtime:
@@ -138,7 +139,7 @@ class Runtime:
             # Raised here, at construction. Starlette builds its middleware
             # lazily and uvicorn's `--lifespan auto` hides a start-up error, so
             # say it in the log too, where an operator looks first.
-            default_logger().error("auth.misconfig", kind="invalid_options", error=str(exc))
+            default_logger().error(Event.MISCONFIG.value, kind="invalid_options", error=str(exc))
             raise
         cors = None
         if policy.cors is not None:
@@ -164,52 +165,18 @@ class Runtime:
         )
         return cls(policy, logger, cors, metrics, summaries)
 
-    def handle(
-        self, view: RequestView, answer: AppAnswer, declared: Declared | None = None
+    def decide(
+        self, request: Request, answer: AppAnswer, declared: Declared | None = None
     ) -> Decision | None:
+        """The one entry point of the refusal path: the decision for the
+        app's `answer` to `request` (None: not an auth failure, leave it),
+        recorded (metrics, the flood gate, the log). Never raises."""
         assert self.decider is not None  # set in __post_init__
         try:
-            decision = self.decider(view, answer, declared)
+            decision = self.decider(request, answer, declared)
         except Exception as exc:  # never raise on the refusal path
             decision = self._failed(answer, declared, exc)
         if decision is not None:
-            self._record(decision)
-        return decision
-
-    def quick(
-        self,
-        material: str,
-        method: str,
-        preflight: bool,
-        incoming_id: str | None,
-        fields_key: tuple[object, ...],
-        origin_text: str | None,
-        view: Callable[[], RequestView],
-        answer: AppAnswer,
-        declared: Declared | None,
-        *,
-        encoded: bool,
-    ) -> Decision | Literal[False] | None:
-        """`handle` from what an adapter read cheaply (`Decider.quick`);
-        False: take `handle`."""
-        assert self.decider is not None  # set in __post_init__
-        decision: Decision | Literal[False] | None
-        try:
-            decision = self.decider.quick(
-                material,
-                method,
-                preflight,
-                incoming_id,
-                fields_key,
-                origin_text,
-                view,
-                answer,
-                declared,
-                encoded=encoded,
-            )
-        except Exception as exc:  # never raise on the refusal path
-            decision = self._failed(answer, declared, exc)
-        if decision is not None and decision is not False:
             self._record(decision)
         return decision
 

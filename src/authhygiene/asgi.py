@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from authhygiene._asgi_cors import (
-    CORS_APPLIED,
     CORS_DONE,
     Inspection,
     app_layer_headers,
@@ -40,70 +38,20 @@ from authhygiene._asgi_cors import (
     find_app_cors,
     inspect_app,
 )
+from authhygiene._asgi_types import ASGIApp, Message, Receive, Scope, Send
 from authhygiene._runtime import Runtime, flush_suppressed
-from authhygiene.core.credentials import RequestView, material_plan, query_material
-from authhygiene.core.decision import (
-    WATCHED_STATUSES,
-    WATCHED_WITH_CREDENTIALS,
-    Decision,
+from authhygiene.core.decision import Decision
+from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.exchange import (
     carries_credentials,
+    declared_failure,
+    raised_status,
+    watched,
 )
-from authhygiene.core.diagnose import AppAnswer, Declared, declared_from_exception
-from authhygiene.core.reasons import REASONS
-from authhygiene.core.redact import remember
-from authhygiene.errors import AuthFailure
 from authhygiene.logging import emit_misconfig
+from authhygiene.request_views import Plans, ScopeRequest
 
 __all__ = ["AuthHygiene"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class _Plan:
-    """For requests with one list of header names: the names and raw names
-    of the fields `parse_credentials` reads, and the raw names of the
-    request id, User-Agent, Origin and Access-Control-Request-Method fields."""
-
-    __slots__ = ("keys", "names", "origin", "preflight_method", "request_id", "user_agent")
-
-    def __init__(
-        self,
-        names: tuple[str, ...],
-        keys: tuple[bytes, ...],
-        request_id: bytes | None,
-        user_agent: bytes | None,
-        origin: bytes | None,
-        preflight_method: bytes | None,
-    ) -> None:
-        self.names = names
-        self.keys = keys
-        self.request_id = request_id
-        self.user_agent = user_agent
-        self.origin = origin
-        self.preflight_method = preflight_method
-
-
-_NO_PLAN = _Plan((), (), None, None, None, None)
-_PLANS_MAX = 256
-_PLAN_NAME_CHARS = 2048
-
-
-def _view(scope: Scope) -> RequestView:
-    client = scope.get("client")
-    return RequestView(
-        method=scope.get("method", "GET"),
-        path=_full_path(scope),
-        query=scope.get("query_string", b"").decode("latin-1"),
-        headers=tuple(
-            (name.decode("latin-1").lower(), value.decode("latin-1"))
-            for name, value in scope.get("headers", ())
-        ),
-        client=client[0] if client else None,
-    )
 
 
 def _watched(status: int, scope: Scope) -> bool:
@@ -111,22 +59,13 @@ def _watched(status: int, scope: Scope) -> bool:
     400/422 to a request with credentials, and of the 5xx only a 500 (the
     server-error layer's, see the module docstring)."""
     if status < 500:
-        return status in WATCHED_STATUSES or (
-            status in WATCHED_WITH_CREDENTIALS and _carries_credentials(scope)
-        )
+        return watched(status, lambda: _carries_credentials(scope))
     return status == 500
 
 
 def _carries_credentials(scope: Scope) -> bool:
     authorization = any(name == b"authorization" for name, _ in scope.get("headers", ()))
     return carries_credentials(authorization, scope.get("query_string", b"").decode("latin-1"))
-
-
-def _full_path(scope: Scope) -> str:
-    # Servers differ on whether `path` already includes `root_path`.
-    path: str = scope.get("path", "")
-    root: str = scope.get("root_path", "")
-    return path if not root or path.startswith(root) else root + path
 
 
 # How many turns of the event loop a complete 500 waits for an exception
@@ -260,7 +199,7 @@ class AuthHygiene:
         self._report_only = self.runtime.policy.report_only
         self._cors = self.runtime.cors
         self._inspection: Inspection | None = None
-        self._plans: dict[tuple[bytes, ...], _Plan | None] = {}
+        self._plans = Plans(self.runtime.policy)
 
     def _flush_at_shutdown(self, send: Send) -> Send:
         """`send` for the lifespan scope, unchanged but for one thing: when
@@ -343,7 +282,7 @@ class AuthHygiene:
         it started and let the exception go on (False)."""
         # The app's own AuthFailure, or a library's auth exception it let
         # escape (pyjwt): answered as the refusal it is, not as a 500.
-        declared = exc.declared() if isinstance(exc, AuthFailure) else declared_from_exception(exc)
+        declared = declared_failure(exc)
         if declared is None:
             await self._settle(scope, send, state)
             return False
@@ -407,7 +346,7 @@ class AuthHygiene:
         report-only mode)."""
         if declared is not None:
             # The app raised: what it may have started (a 500) is not its answer.
-            status = REASONS[declared.reason].status
+            status = raised_status(declared)
             answer = AppAnswer(status, tuple(await self._app_cors(scope, status)))
         else:
             assert held is not None
@@ -424,83 +363,7 @@ class AuthHygiene:
     def _decide(
         self, scope: Scope, answer: AppAnswer, declared: Declared | None
     ) -> Decision | None:
-        """The decision for a refused request: from a few lookups in the
-        scope when a refusal of its shape was seen before (`Runtime.quick`),
-        from the whole decoded request otherwise."""
-        raw_headers = scope.get("headers", ())
-        fields = dict(raw_headers)
-        if len(fields) == len(raw_headers):  # a repeated name takes the general path
-            names = tuple(fields)
-            plan = self._plans.get(names, _NO_PLAN)
-            if plan is _NO_PLAN:
-                plan = self._plan(names)
-            if plan is not None:
-                method = scope.get("method", "GET")
-                query = scope.get("query_string", b"")
-                client = scope.get("client")
-                origin = fields.get(plan.origin) if plan.origin else None
-                incoming = fields.get(plan.request_id) if plan.request_id else None
-                decision = self.runtime.quick(
-                    "a"
-                    + repr(
-                        (
-                            plan.names,
-                            [fields[name] for name in plan.keys],
-                            query_material(query.decode("latin-1")),
-                        )
-                    ),
-                    method,
-                    method == "OPTIONS" and plan.preflight_method is not None,
-                    incoming.decode("latin-1") if incoming is not None else None,
-                    (
-                        scope.get("path", ""),
-                        scope.get("root_path", ""),
-                        query,
-                        client[0] if client else None,
-                        fields.get(plan.user_agent) if plan.user_agent else None,
-                        origin,
-                    ),
-                    origin.decode("latin-1") if origin is not None else None,
-                    lambda: _view(scope),
-                    answer,
-                    declared,
-                    encoded=True,
-                )
-                if decision is not False:
-                    return decision
-        return self.runtime.handle(_view(scope), answer, declared)
-
-    def _plan(self, names: tuple[bytes, ...]) -> _Plan | None:
-        """Which header fields carry what `parse_credentials` reads, for
-        requests with these field names in this order (clients send the
-        same header set again)."""
-        lowered = [name.decode("latin-1").lower() for name in names]
-        picked = material_plan(lowered, self.runtime.policy.api_key_headers)
-        plan = None
-        # ASGI servers send lower-case names; where one did not, the CORS step
-        # (exact names) and the decoded view (lower-cased) could disagree.
-        if picked is not None and all(name == name.lower() for name in names):
-            raw = dict(zip(lowered, names, strict=True))
-            header = self.runtime.policy.request_id_header
-            plan = _Plan(
-                tuple(lowered[index] for index in picked),
-                tuple(names[index] for index in picked),
-                raw.get(header) if header else None,
-                raw.get("user-agent"),
-                raw.get("origin"),
-                raw.get("access-control-request-method"),
-            )
-        # Bounded in bytes too: a client may send any number of header sets
-        # with distinct 15 KB names; such a set is planned every time.
-        remember(
-            self._plans,
-            names,
-            plan,
-            sum(map(len, names)),
-            max_chars=_PLAN_NAME_CHARS,
-            entries=_PLANS_MAX,
-        )
-        return plan
+        return self.runtime.decide(ScopeRequest(scope, self._plans), answer, declared)
 
     async def _app_cors(self, scope: Scope, status: int) -> list[tuple[str, str]]:
         """For a failure we answer ourselves (an exception escaped the app and
@@ -526,7 +389,5 @@ async def _write(send: Send, decision: Decision, *, head: bool) -> None:
             (name.encode("latin-1"), value.encode("latin-1")) for name, value in decision.headers
         ],
     }
-    if decision.cors_applied:
-        start[CORS_APPLIED] = True
     await send(start)
     await send({"type": "http.response.body", "body": b"" if head else decision.body})

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import HTTPException
 
 from authhygiene.core.diagnose import Declared
+from authhygiene.core.exchange import DeclaresFailure
 from authhygiene.core.reasons import REASONS, Reason
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ __all__ = ["ENVIRON_KEY", "AuthFailure"]
 ENVIRON_KEY = "authhygiene.failure"
 
 
-class AuthFailure(HTTPException):
+class AuthFailure(HTTPException, DeclaresFailure):
     """Refuse the request for `reason`, with `facts` for the problem body.
 
     ``raise AuthFailure(Reason.INSUFFICIENT_SCOPE, required_scope="items:write")``

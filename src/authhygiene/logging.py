@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 
 from authhygiene.core.credentials import key_like_user
+from authhygiene.core.events import Event
 from authhygiene.core.misconfig import MISCONFIG
 from authhygiene.core.redact import (
     REDACTED,
@@ -432,7 +433,7 @@ def emit_misconfig(logger: Any, kinds: tuple[str, ...], fields: Mapping[str, obj
         if "error" in fields:
             extra["error"] = fields["error"]  # a type name, never a message
         logger.warning(
-            "auth.misconfig",
+            Event.MISCONFIG.value,
             kind=kind,
             path=fields.get("path"),
             status=fields.get("app_status", fields.get("status")),

@@ -25,19 +25,21 @@ from typing import Any, Literal
 
 from authhygiene._runtime import Runtime
 from authhygiene.core.cors import CorsLayer, headers_from_layer, request_origin
-from authhygiene.core.credentials import RequestView, material_plan, query_material
-from authhygiene.core.decision import (
+from authhygiene.core.decision import Decision
+from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.exchange import (
     WATCHED_STATUSES,
     WATCHED_WITH_CREDENTIALS,
-    Decision,
     carries_credentials,
+    declared_failure,
+    is_preflight,
+    raised_status,
 )
-from authhygiene.core.diagnose import AppAnswer, Declared, declared_from_exception
+from authhygiene.core.misconfig import APP_BODY_ERROR
 from authhygiene.core.origin_patterns import matches_any_site
-from authhygiene.core.reasons import REASONS
-from authhygiene.core.redact import remember
 from authhygiene.errors import ENVIRON_KEY, AuthFailure
 from authhygiene.logging import emit_misconfig
+from authhygiene.request_views import EnvironRequest, Plans, view_from_environ
 
 __all__ = ["AuthHygieneWSGI", "view_from_environ"]
 
@@ -63,8 +65,7 @@ def _watched(status: str, environ: dict[str, Any]) -> bool:
     return code[0] == "5" and EXCEPTION_KEY in environ
 
 
-def _declared(exc: Exception) -> Declared | None:
-    return exc.declared() if isinstance(exc, AuthFailure) else declared_from_exception(exc)
+_declared = declared_failure
 
 
 # Where the same signal leaves the CORS headers flask-cors would have added:
@@ -172,79 +173,6 @@ def _call_flask_head(
         return app(environ, start_response)
 
 
-# Environ keys already turned into header names ("" for keys that are not
-# headers): servers use the same few dozen keys on every request. Bounded in
-# entries, and in bytes: a key longer than any real header name is turned
-# into its name each time, never kept (a client picks the header names).
-_HEADER_NAMES: dict[str, str] = {}
-_HEADER_NAMES_MAX = 1024
-_HEADER_NAME_KEPT_MAX = 64
-
-
-def _header_name(key: str) -> str:
-    if key.startswith("HTTP_"):
-        name = key[5:].replace("_", "-").lower()
-    elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        name = key.replace("_", "-").lower()
-    else:
-        name = ""
-    remember(
-        _HEADER_NAMES,
-        key,
-        name,
-        len(key),
-        max_chars=_HEADER_NAME_KEPT_MAX,
-        entries=_HEADER_NAMES_MAX,
-    )
-    return name
-
-
-def _header_name_of(key: str) -> str:
-    name = _HEADER_NAMES.get(key)
-    return _header_name(key) if name is None else name
-
-
-class _Plan:
-    """For environs with one set of keys: the header names and environ keys
-    of the fields `parse_credentials` reads, and the request id's key."""
-
-    __slots__ = ("keys", "names", "request_id_key")
-
-    def __init__(
-        self, names: tuple[str, ...], keys: tuple[str, ...], request_id_key: str | None
-    ) -> None:
-        self.names = names
-        self.keys = keys
-        self.request_id_key = request_id_key
-
-
-_NO_PLAN = _Plan((), (), None)
-_PLANS_MAX = 256
-# A plan is kept for an environ whose keys add up to at most this many
-# characters (a few dozen real header names), so the cache stays under about
-# 256 * 4 KiB however long the header names clients make up.
-_PLAN_KEYS_MAX_CHARS = 4096
-
-
-def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
-    """A RequestView from a WSGI environ (or Django's request.META)."""
-    headers = []
-    names = _HEADER_NAMES
-    for key, value in environ.items():
-        name = names.get(key)
-        if name is None:
-            name = _header_name(key)
-        if name and isinstance(value, str):
-            headers.append((name, value))
-    return RequestView(
-        method=str(environ.get("REQUEST_METHOD", "GET")),
-        path=str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")),
-        query=str(environ.get("QUERY_STRING", "")),
-        headers=tuple(headers),
-        client=environ.get("REMOTE_ADDR") or None,
-    )
-
-
 def _status_line(status: int) -> str:
     line = _STATUS_LINES.get(status)
     if line is None:
@@ -272,11 +200,6 @@ def _close(iterable: object) -> None:
     close = getattr(iterable, "close", None)
     if close is not None:
         close()
-
-
-# The `auth.misconfig` kind logged (once per process) when the app's refusal
-# body raised while we read or closed it and we answered the refusal anyway.
-APP_BODY_ERROR = "app_body_error"
 
 
 def _note_app_error(runtime: Runtime, status: str) -> None:
@@ -318,7 +241,6 @@ class _Exchange:
         "environ",
         "exc_info",
         "headers",
-        "plain_start",
         "start_response",
         "status_line",
     )
@@ -329,13 +251,10 @@ class _Exchange:
         start_response: StartResponse,
         status_line: str,
         headers: list[tuple[str, str]],
-        plain_start: StartResponse,
         exc_info: ExcInfo | None = None,
     ) -> None:
         self.environ = environ
         self.start_response = start_response
-        # The server's own, without our CORS step: for a decision that has it.
-        self.plain_start = plain_start
         self.status_line = status_line
         self.headers = headers
         # PEP 3333: a second start_response (an error page replacing what the
@@ -408,7 +327,7 @@ class _Exchange:
             declared = _declared(broken)  # the body raised the app's own AuthFailure
         escaped = self.environ.get(EXCEPTION_KEY)
         if declared is None and isinstance(escaped, Exception):
-            declared = declared_from_exception(escaped)
+            declared = declared_failure(escaped)
             if declared is None:
                 # A 500 for an exception that is not an auth failure: as it was.
                 return self._as_it_was(replay)
@@ -420,8 +339,7 @@ class _Exchange:
         if broken is not None:
             _note_app_error(middleware.runtime, self.status_line)
         _close_refused(middleware.runtime, replay, self.status_line)
-        start = self.plain_start if decision.cors_applied else self.start_response
-        return _write(self.environ, start, decision, self.exc_info)
+        return _write(self.environ, self.start_response, decision, self.exc_info)
 
     def _as_it_was(self, replay: _Chain) -> Iterable[bytes]:
         """The app's answer replayed, unchanged: its status, headers and
@@ -501,7 +419,7 @@ class _Deferred:
             # decides that); anything else propagates as it would without us.
             return next(self._begin(_Chain([], iter(()), self._result), exc))
         self._iterator = iter(())
-        _close_refused(self._middleware.runtime, self._result, str(REASONS[declared.reason].status))
+        _close_refused(self._middleware.runtime, self._result, str(raised_status(declared)))
         self._iterator = iter(self._middleware.raised(self._environ, self._sr, declared, exc))
         return next(self._iterator)
 
@@ -634,7 +552,7 @@ class AuthHygieneWSGI:
         self.limit = self.runtime.policy.max_body_bytes
         self._cors = self.runtime.cors
         self._inspected = False
-        self._plans: dict[frozenset[str], _Plan | None] = {}
+        self._plans = Plans(self.runtime.policy)
         self._flask = _listen_to_flask(app)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -644,13 +562,10 @@ class AuthHygieneWSGI:
             misconfig = _flask_cors_misconfig(self.app, self._cors is not None)
             if misconfig:
                 emit_misconfig(self.runtime.logger, misconfig, {})
-        plain_start = start_response
         if self._cors is not None:
             origins = _origins(environ)
-            if (
-                origins
-                and environ.get("REQUEST_METHOD") == "OPTIONS"
-                and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+            if origins and is_preflight(
+                environ.get("REQUEST_METHOD"), environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
             ):
                 # R20: answered here; the app's auth never sees a preflight.
                 status, headers, body = self._cors.preflight(
@@ -672,7 +587,7 @@ class AuthHygieneWSGI:
             # A plain string comparison settles 1xx-3xx; only 4xx/5xx pay for
             # the lookups (every AuthFailure status is a 4xx).
             if status >= "4" and _watched(status, environ):
-                state = _Exchange(environ, start_response, status, headers, plain_start, exc_info)
+                state = _Exchange(environ, start_response, status, headers, exc_info)
                 return state.body.append  # PEP 3333 write(): collected like the iterable
             state = True
             return start_response(status, headers, exc_info)
@@ -686,7 +601,7 @@ class AuthHygieneWSGI:
             declared = _declared(exc)
             if declared is None:
                 raise
-            return self.raised(environ, start_response, declared, exc, plain_start)
+            return self.raised(environ, start_response, declared, exc)
         if state is True:
             return result  # the success path: untouched, the server closes it
         if state is None:
@@ -699,91 +614,19 @@ class AuthHygieneWSGI:
         start_response: StartResponse,
         declared: Declared,
         exc: Exception,
-        plain_start: StartResponse | None = None,
     ) -> list[bytes]:
         app_cors: list[tuple[str, str]] = []
         origin = request_origin(_origins(environ))
         if origin is not None and self._cors is None:
             # An escaped exception (Flask in debug): flask-cors' own answer.
             app_cors = headers_from_layer(origin, environ.get(APP_CORS_KEY, ()))
-        answer = AppAnswer(REASONS[declared.reason].status, tuple(app_cors))
+        answer = AppAnswer(raised_status(declared), tuple(app_cors))
         decision = self.decide(environ, answer, declared)
         if decision is None or not decision.rewrite:
             raise exc  # report-only: change nothing
-        # With CORS already applied, the CORS-wrapped start_response (when
-        # no plain one is given) applies it again, to the same headers.
-        start = plain_start if plain_start is not None and decision.cors_applied else start_response
-        return _write(environ, start, decision)
+        return _write(environ, start_response, decision)
 
     def decide(
         self, environ: dict[str, Any], answer: AppAnswer, declared: Declared | None
     ) -> Decision | None:
-        """The decision for a refused request: from a few environ lookups
-        when a refusal of its shape was seen before (`Runtime.quick`),
-        from the whole request otherwise."""
-        plan = self._plans.get(frozenset(environ), _NO_PLAN)
-        if plan is _NO_PLAN:
-            plan = self._plan(environ)
-        if plan is not None:
-            query = environ.get("QUERY_STRING", "")
-            method = environ.get("REQUEST_METHOD", "GET")
-            origin = environ.get("HTTP_ORIGIN")
-            user_agent = environ.get("HTTP_USER_AGENT")
-            incoming = environ.get(plan.request_id_key) if plan.request_id_key else None
-            decision = self.runtime.quick(
-                "w"
-                + repr(
-                    (
-                        plan.names,
-                        [environ[key] for key in plan.keys],
-                        query_material(query) if isinstance(query, str) else query,
-                    )
-                ),
-                method,
-                method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ,
-                incoming if isinstance(incoming, str) else None,
-                (
-                    environ.get("SCRIPT_NAME", ""),
-                    environ.get("PATH_INFO", ""),
-                    query,
-                    environ.get("REMOTE_ADDR"),
-                    user_agent,
-                    origin,
-                ),
-                origin if isinstance(origin, str) else None,
-                lambda: view_from_environ(environ),
-                answer,
-                declared,
-                encoded=False,
-            )
-            if decision is not False:
-                return decision
-        return self.runtime.handle(view_from_environ(environ), answer, declared)
-
-    def _plan(self, environ: dict[str, Any]) -> _Plan | None:
-        """Which environ keys carry what `parse_credentials` reads, for
-        environs with these keys (clients send the same header set again)."""
-        keys = [key for key in environ if _header_name_of(key)]
-        names = [_header_name_of(key) for key in keys]
-        picked = material_plan(names, self.runtime.policy.api_key_headers)
-        plan = None
-        if picked is not None and all(isinstance(environ[key], str) for key in keys):
-            header = self.runtime.policy.request_id_header
-            plan = _Plan(
-                tuple(names[index] for index in picked),
-                tuple(keys[index] for index in picked),
-                # A configured name with "_" is never an environ key's header name.
-                "HTTP_" + header.upper().replace("-", "_")
-                if header and "_" not in header
-                else None,
-            )
-        size = sum(len(key) if isinstance(key, str) else 64 for key in environ)
-        remember(
-            self._plans,
-            frozenset(environ),
-            plan,
-            size,
-            max_chars=_PLAN_KEYS_MAX_CHARS,
-            entries=_PLANS_MAX,
-        )
-        return plan
+        return self.runtime.decide(EnvironRequest(environ, self._plans), answer, declared)

@@ -417,7 +417,7 @@ NOT_OURS = [
 def test_unrelated_400_and_422_are_left_alone(
     headers: tuple[tuple[str, str], ...], status: int, body: object, kind: str
 ) -> None:
-    from authhygiene.core.decision import carries_credentials
+    from authhygiene.core.exchange import carries_credentials
 
     raw = json.dumps(body).encode() if kind == "json" else str(body).encode()
     content_type = "application/json" if kind == "json" else "text/plain"

@@ -344,8 +344,10 @@ def comparable(policy: Policy, call: Call, decision: Decision | None) -> dict[st
     out["headers"] = [(name, text(value)) for name, value in decision.headers]
     out["body"] = octets(decision.body)
     out["log"] = [(k, text(v) if isinstance(v, str) else v) for k, v in decision.log.items()]
-    if isinstance(out.get("raw_headers"), list):
-        out["raw_headers"] = [(name, octets(value)) for name, value in out["raw_headers"]]
+    # The encoded headers the memo may have ready are the headers, encoded.
+    raw = out.pop("raw_headers")
+    if raw is not None:
+        assert raw == [(n.encode("latin-1"), v.encode("latin-1")) for n, v in decision.headers]
     return out
 
 

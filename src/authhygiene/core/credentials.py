@@ -16,9 +16,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from authhygiene.core.redact import high_entropy, remember, secret_name, secret_param
+from authhygiene.core.request import Glance, is_preflight
+
+if TYPE_CHECKING:
+    from authhygiene.core.policy import Policy
 
 __all__ = [
     "Credentials",
@@ -187,6 +192,28 @@ class RequestView:
             first = dict(reversed(self.headers))
             object.__setattr__(self, "_first", first)
         return first.get(name)
+
+    def decoded(self) -> RequestView:
+        return self
+
+    def glance(self, policy: Policy) -> Glance:
+        """Itself as the refusal memo reads a request (`core.request`)."""
+        origins = self.get_all("origin")
+        incoming = self.get(policy.request_id_header) if policy.request_id_header else None
+        return Glance(
+            "v" + repr(credential_material(self, policy.api_key_headers)),
+            self.method,
+            is_preflight(self.method, self.get("access-control-request-method")),
+            incoming,
+            (
+                self.path,
+                self.query,
+                self.client or "",
+                self.get("user-agent") or "",
+                tuple(origins),
+            ),
+            origins[0] if len(origins) == 1 else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from authhygiene.core.credentials import (
     parse_credentials,
 )
 from authhygiene.core.diagnose import AppAnswer, Declared, Failure, diagnose
+from authhygiene.core.events import Event
 from authhygiene.core.fragments import mask_pieces
 from authhygiene.core.policy import Policy
 from authhygiene.core.problem import CONTENT_TYPE, detail, problem_body
@@ -46,15 +47,13 @@ from authhygiene.core.redact import (
     scrub,
     scrub_cached,
 )
+from authhygiene.core.request import is_preflight
 
 __all__ = [
     "ANSWER_HEADERS_READ",
-    "WATCHED_STATUSES",
-    "WATCHED_WITH_CREDENTIALS",
     "Decision",
     "Refusal",
     "assemble",
-    "carries_credentials",
     "decide",
     "holds_secret",
     "incoming_request_id",
@@ -66,20 +65,6 @@ __all__ = [
     "request_log_fields",
     "response_headers",
 ]
-
-# Statuses whose response the adapters hold and hand to `decide`. Anything
-# else passes through untouched and unbuffered.
-WATCHED_STATUSES = frozenset({401, 403})
-# Held only when the request carried credentials: Starlette's
-# AuthenticationMiddleware answers bad credentials with 400, Flask-JWT-Extended
-# with 422. A form error from a request without credentials is never touched.
-WATCHED_WITH_CREDENTIALS = frozenset({400, 422})
-_QUERY_CREDENTIAL_MARKERS = ("access_token=", "token=", "api_key=")
-
-
-def carries_credentials(authorization: bool, query: str) -> bool:
-    """Cheap test an adapter runs only for a 400/422 response."""
-    return authorization or any(marker in query for marker in _QUERY_CREDENTIAL_MARKERS)
 
 
 _CACHEABLE_RE = re.compile(r"\bpublic\b|\bs-maxage\b|\bmax-age\s*=\s*[1-9]", re.I)
@@ -122,9 +107,7 @@ class Decision:
     log: Mapping[str, object]
     rewrite: bool = True
     misconfig: tuple[str, ...] = ()
-    # Set by `shape_cache.Decider.quick`: `headers` already carry what the
-    # adapter's CORS step would add, and `raw_headers` are them encoded.
-    cors_applied: bool = False
+    # `headers` encoded, when the refusal memo had them ready (for ASGI).
     raw_headers: list[tuple[bytes, bytes]] | None = None
 
 
@@ -656,7 +639,7 @@ def assemble(
             answer.status,
             answer.headers,
             b"",
-            "auth.report_only",
+            Event.REPORT_ONLY.value,
             {
                 **log,
                 "would_status": refusal.status,
@@ -667,7 +650,7 @@ def assemble(
             misconfig=refusal.misconfig,
         )
     return Decision(
-        refusal.status, tuple(headers), body, "auth.failure", log, misconfig=refusal.misconfig
+        refusal.status, tuple(headers), body, Event.FAILURE.value, log, misconfig=refusal.misconfig
     )
 
 
@@ -730,7 +713,7 @@ def _also_exposed(policy: Policy) -> tuple[str, ...]:
 def _misconfig(answer: AppAnswer, failure: Failure, view: RequestView) -> tuple[str, ...]:
     """What is wrong with the app's own answer, for `auth.misconfig`."""
     kinds = []
-    if view.method == "OPTIONS" and view.get("access-control-request-method") is not None:
+    if is_preflight(view.method, view.get("access-control-request-method")):
         # R20: the app's auth ran on a preflight, which never carries
         # credentials; the browser will never send the real request.
         kinds.append("preflight_refused")

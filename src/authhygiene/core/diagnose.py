@@ -33,7 +33,7 @@ from authhygiene.core.challenge import Challenge, echoes_secret, parse_challenge
 from authhygiene.core.credentials import Credentials
 from authhygiene.core.jwt_peek import JwtFacts, peek
 from authhygiene.core.policy import Policy
-from authhygiene.core.reasons import Reason
+from authhygiene.core.reasons import Problem, Reason
 from authhygiene.core.recognisers import (
     EXCEPTIONS,
     RECOGNISERS,
@@ -346,7 +346,7 @@ def _nothing_presented(ev: _Evidence) -> Failure | None:
     if credentials.presented:
         return None
     if credentials.stray_key_header and policy.api_key_headers_given:
-        ev.facts["problem"] = "api_key_in_wrong_header"
+        ev.facts["problem"] = Problem.API_KEY_IN_WRONG_HEADER.value
         ev.facts["sent_header"] = credentials.stray_key_header
         ev.facts["expected_headers"] = list(policy.api_key_headers)
     ev.accepts()
@@ -441,7 +441,7 @@ def _token_in_query(ev: _Evidence) -> Failure | None:
     ):
         # RFC 6750 §2.3 makes the query method optional, and the app's words
         # say it saw no credentials: it does not read the query string.
-        ev.facts["problem"] = "token_in_query"
+        ev.facts["problem"] = Problem.TOKEN_IN_QUERY.value
         ev.accepts()
         return ev.failure(Reason.CREDENTIALS_MISSING, "request")
     return None
@@ -459,7 +459,7 @@ def _not_read(ev: _Evidence) -> Failure | None:
         return None
     # The app found nothing it reads, yet the request carried something:
     # say what, and where the API looks instead.
-    ev.facts["problem"] = "credentials_not_read"
+    ev.facts["problem"] = Problem.CREDENTIALS_NOT_READ.value
     ev.facts.update(_carried(ev.credentials))
     if ev.known:
         ev.accepts()
@@ -490,7 +490,7 @@ def _not_a_jwt(ev: _Evidence) -> Failure | None:
         and credentials.token
         and credentials.scheme in ("Bearer", "DPoP")
     ):
-        ev.facts["problem"] = "not_a_jwt"
+        ev.facts["problem"] = Problem.NOT_A_JWT.value
         return ev.failure(Reason.CREDENTIALS_INVALID, "request")
     return None
 

@@ -16,6 +16,7 @@ import re
 from authhygiene.core.answer import AppAnswer, Declared
 from authhygiene.core.challenge import Challenge
 from authhygiene.core.decision import Decision
+from authhygiene.core.events import Event
 from authhygiene.core.policy import Policy
 from authhygiene.core.problem import CONTENT_TYPE
 from authhygiene.core.reasons import REASONS, Reason
@@ -107,7 +108,7 @@ def safe_refusal(policy: Policy, answer: AppAnswer, declared: Declared | None) -
     if answer.status != status:
         log["app_status"] = answer.status
     log.update(diagnosis=INTERNAL_ERROR, request_id=rid)
-    return Decision(status, tuple(headers), body, "auth.failure", log)
+    return Decision(status, tuple(headers), body, Event.FAILURE.value, log)
 
 
 # If even the generic refusal cannot be built: a 401 that says nothing.
@@ -119,6 +120,6 @@ LAST_RESORT = Decision(
         ("content-length", "2"),
     ),
     b"{}",
-    "auth.failure",
+    Event.FAILURE.value,
     {"reason": Reason.CREDENTIALS_INVALID.value, "status": 401, "diagnosis": INTERNAL_ERROR},
 )

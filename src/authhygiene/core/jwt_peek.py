@@ -65,12 +65,17 @@ def _constant(_literal: str) -> None:
     return None  # NaN, Infinity, -Infinity: not JSON (RFC 8259 §6)
 
 
+# One decoder for every token: `json.loads` with hooks builds a new one per call.
+_DECODER = json.JSONDecoder(parse_int=_int, parse_float=_float, parse_constant=_constant)
+
+
 def _decode_segment(segment: str) -> object:
     # The caller bounds the token (MAX_TOKEN_CHARS) before any of this.
     if _SEGMENT_RE.fullmatch(segment) is None:
         raise ValueError("not base64url")
     raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    return json.loads(raw, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    # What json.loads does with bytes, without building a decoder per call.
+    return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
 
 
 def _text(value: object) -> str | None:

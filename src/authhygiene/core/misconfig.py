@@ -85,3 +85,6 @@ MISCONFIG: dict[str, MisconfigInfo] = {
         "the middleware's options are invalid",
     ),
 }
+
+# The kinds an adapter logs by name.
+APP_BODY_ERROR = "app_body_error"

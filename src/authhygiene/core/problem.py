@@ -21,7 +21,7 @@ from authhygiene.core.answer import MAX_DETAIL_CHARS, MAX_MEMBER_NAME_CHARS
 from authhygiene.core.challenge import rfc6750_text
 from authhygiene.core.diagnose import Failure
 from authhygiene.core.policy import Policy
-from authhygiene.core.reasons import REASONS, Reason
+from authhygiene.core.reasons import REASONS, Problem, Reason
 from authhygiene.core.redact import REDACTED, clean_for_sink
 
 __all__ = ["CONTENT_TYPE", "detail", "explanation", "hint", "problem_body"]
@@ -39,21 +39,27 @@ MAX_MEMBER_VALUES = 512
 # by every client (and a huge one costs quadratic time to print).
 _MAX_EXACT_INT = 2**53 - 1
 
-_MISUSE_DETAIL = {
-    "empty_token": "The Authorization header names a scheme but carries no credential.",
-    "multiple_authorization_headers": "The request carried more than one Authorization header.",
-    "token_in_header_and_query": (
+_MISUSE_DETAIL: dict[str, str] = {
+    Problem.EMPTY_TOKEN: "The Authorization header names a scheme but carries no credential.",
+    Problem.MULTIPLE_AUTHORIZATION_HEADERS: (
+        "The request carried more than one Authorization header."
+    ),
+    Problem.TOKEN_IN_HEADER_AND_QUERY: (
         "The token was sent both in the Authorization header and in the query string;"
         " send it once (RFC 6750 §3.1)."
     ),
-    "doubled_scheme": "The Authorization header repeats the scheme word ('Bearer Bearer ...').",
-    "quoted_token": "The token is wrapped in quotes; send it bare.",
-    "whitespace_in_token": "The token contains whitespace or a line break.",
-    "invalid_characters": (
+    Problem.DOUBLED_SCHEME: (
+        "The Authorization header repeats the scheme word ('Bearer Bearer ...')."
+    ),
+    Problem.QUOTED_TOKEN: "The token is wrapped in quotes; send it bare.",
+    Problem.WHITESPACE_IN_TOKEN: "The token contains whitespace or a line break.",
+    Problem.INVALID_CHARACTERS: (
         "The token contains characters a bearer token cannot have (RFC 6750 §2.1)."
     ),
-    "oversized": "The Authorization header is too large to be examined.",
-    "basic_not_base64": "The Basic credentials are not the base64 of 'user:password' (RFC 7617).",
+    Problem.OVERSIZED: "The Authorization header is too large to be examined.",
+    Problem.BASIC_NOT_BASE64: (
+        "The Basic credentials are not the base64 of 'user:password' (RFC 7617)."
+    ),
 }
 
 
@@ -70,7 +76,7 @@ def _schemes_text(schemes: object) -> str:
 def _missing(facts: Mapping[str, object]) -> str:
     problem = facts.get("problem")
     accepted = facts.get("accepted_schemes")
-    if problem == "credentials_not_read":
+    if problem == Problem.CREDENTIALS_NOT_READ:
         if facts.get("sent_header"):
             what = f"an API key in the '{facts['sent_header']}' header"
         elif facts.get("scheme"):
@@ -80,17 +86,17 @@ def _missing(facts: Mapping[str, object]) -> str:
         else:
             what = "credentials"
         return f"This request carried {what}, but not in a form this API reads."
-    if problem == "token_in_query" and _first(accepted) in _API_KEY_SCHEMES:
+    if problem == Problem.TOKEN_IN_QUERY and _first(accepted) in _API_KEY_SCHEMES:
         return (
             "The key was sent in the query string, which this API does not read; send it in"
             " the request header this API reads."
         )
-    if problem == "token_in_query":
+    if problem == Problem.TOKEN_IN_QUERY:
         return (
             "The token was sent in the query string, which this API does not read; send it"
             f" in the Authorization header ({_schemes_text(accepted)})."
         )
-    if problem == "api_key_in_wrong_header":
+    if problem == Problem.API_KEY_IN_WRONG_HEADER:
         expected = facts.get("expected_headers")
         names = ", ".join(str(name) for name in expected) if isinstance(expected, list) else "?"
         return (
@@ -112,7 +118,7 @@ def _scheme_not_accepted(facts: Mapping[str, object]) -> str:
 
 def _malformed(facts: Mapping[str, object]) -> str | None:
     problem = str(facts.get("problem"))
-    if problem == "missing_scheme":
+    if problem == Problem.MISSING_SCHEME:
         return (
             "The Authorization header has no scheme, only a credential; send"
             f" 'Authorization: <scheme> <credential>' with a scheme this API accepts"
@@ -153,7 +159,7 @@ def _algorithm(facts: Mapping[str, object]) -> str | None:
 
 
 def _invalid(facts: Mapping[str, object]) -> str | None:
-    if facts.get("problem") == "not_a_jwt":
+    if facts.get("problem") == Problem.NOT_A_JWT:
         return "The token is not a JWT (three base64url parts separated by dots)."
     return None
 
@@ -244,7 +250,7 @@ def _keeps_app_words(failure: Failure) -> bool:
     source = failure.source
     if source.startswith("exception:"):
         return False  # a library's internal text (R13); ours says it better
-    if failure.facts.get("problem") == "credentials_not_read":
+    if failure.facts.get("problem") == Problem.CREDENTIALS_NOT_READ:
         return False  # the app said "not provided"; the request carried some
     if source == "request":
         return failure.words is failure.reason  # "Not authenticated" + nothing carried
@@ -254,21 +260,27 @@ def _keeps_app_words(failure: Failure) -> bool:
 
 
 # What to do about a specific problem the request showed.
-_PROBLEM_HINTS = {
-    "doubled_scheme": "Remove the second scheme word: send 'Authorization: {scheme} <token>'.",
-    "missing_scheme": "Put the scheme before the credential: 'Authorization: {scheme} <token>'.",
-    "quoted_token": "Send the token without quotes: 'Authorization: {scheme} <token>'.",
-    "whitespace_in_token": "Send the token on one line, with no spaces or line breaks inside it.",
-    "empty_token": "Put the token after the scheme word: 'Authorization: {scheme} <token>'.",
-    "basic_not_base64": "Send 'Authorization: Basic ' followed by base64('user:password').",
-    "multiple_authorization_headers": "Send one Authorization header, not several.",
-    "token_in_header_and_query": "Send the token once, in the Authorization header only.",
-    "token_in_query": (
+_PROBLEM_HINTS: dict[str, str] = {
+    Problem.DOUBLED_SCHEME: (
+        "Remove the second scheme word: send 'Authorization: {scheme} <token>'."
+    ),
+    Problem.MISSING_SCHEME: (
+        "Put the scheme before the credential: 'Authorization: {scheme} <token>'."
+    ),
+    Problem.QUOTED_TOKEN: "Send the token without quotes: 'Authorization: {scheme} <token>'.",
+    Problem.WHITESPACE_IN_TOKEN: (
+        "Send the token on one line, with no spaces or line breaks inside it."
+    ),
+    Problem.EMPTY_TOKEN: "Put the token after the scheme word: 'Authorization: {scheme} <token>'.",
+    Problem.BASIC_NOT_BASE64: "Send 'Authorization: Basic ' followed by base64('user:password').",
+    Problem.MULTIPLE_AUTHORIZATION_HEADERS: "Send one Authorization header, not several.",
+    Problem.TOKEN_IN_HEADER_AND_QUERY: "Send the token once, in the Authorization header only.",
+    Problem.TOKEN_IN_QUERY: (
         "Move the token from the URL to the header: 'Authorization: {scheme} <token>'."
     ),
-    "api_key_in_wrong_header": "Send the API key in the {expected} header.",
-    "not_a_jwt": "Send the JWT access token issued for this API, not another kind of token.",
-    "credentials_not_read": "Send the credentials the way this API reads them: {accepted}.",
+    Problem.API_KEY_IN_WRONG_HEADER: "Send the API key in the {expected} header.",
+    Problem.NOT_A_JWT: "Send the JWT access token issued for this API, not another kind of token.",
+    Problem.CREDENTIALS_NOT_READ: "Send the credentials the way this API reads them: {accepted}.",
 }
 
 # Challenge schemes that stand for an API key sent in a header of its own

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["REASONS", "Reason", "ReasonInfo", "info"]
+__all__ = ["REASONS", "Problem", "Reason", "ReasonInfo", "info"]
 
 
 class Reason(StrEnum):
@@ -34,6 +34,28 @@ class Reason(StrEnum):
     FORBIDDEN = "forbidden"
     CLIENT_BLOCKED = "client_blocked"
     TOO_MANY_FAILURES = "too_many_failures"
+
+
+class Problem(StrEnum):
+    """What exactly was wrong with the request, within its reason: the
+    `problem` member of the body and of the `auth.failure` event."""
+
+    # The credentials' own shape (`credentials.Misuse`, the same values).
+    EMPTY_TOKEN = "empty_token"
+    MULTIPLE_AUTHORIZATION_HEADERS = "multiple_authorization_headers"
+    TOKEN_IN_HEADER_AND_QUERY = "token_in_header_and_query"
+    DOUBLED_SCHEME = "doubled_scheme"
+    QUOTED_TOKEN = "quoted_token"
+    WHITESPACE_IN_TOKEN = "whitespace_in_token"
+    INVALID_CHARACTERS = "invalid_characters"
+    OVERSIZED = "oversized"
+    BASIC_NOT_BASE64 = "basic_not_base64"
+    MISSING_SCHEME = "missing_scheme"
+    # Where they were sent, or what kind of credential they were.
+    API_KEY_IN_WRONG_HEADER = "api_key_in_wrong_header"
+    TOKEN_IN_QUERY = "token_in_query"
+    CREDENTIALS_NOT_READ = "credentials_not_read"
+    NOT_A_JWT = "not_a_jwt"
 
 
 @dataclass(frozen=True, slots=True)

@@ -614,6 +614,15 @@ def _mask_cut_secret(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
+# The last refusal's sink results: one refusal writes the same texts (a
+# scheme, a problem kind, the app's message) into its body, its challenge
+# and its log, and each is cleaned once. One entry, replaced whole
+# (thread-safe), keyed like `fragments`' index by the secrets tuple's id and
+# hash: it holds cleaned texts only, never a secret.
+_SINK_MEMO_ENTRIES = 64
+_sink_memo: tuple[int, int, dict[tuple[str, int], str]] = (0, 0, {})
+
+
 def clean_for_sink(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
     """A string from the app or the request, fit to leave in a body or a
     header: bounded to a work cap (`SINK_WORK_FACTOR` x `limit`), a secret
@@ -621,8 +630,21 @@ def clean_for_sink(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
     and every credential shape, and only then shortened to `limit`
     characters for display. Cutting first would leave the start of a
     secret that only the whole text shows to be one."""
+    global _sink_memo
     kept = secrets if isinstance(secrets, tuple) else tuple(secrets)
     text = text[: limit * SINK_WORK_FACTOR]
+    memo = _sink_memo
+    if memo[0] != id(kept) or memo[1] != hash(kept):
+        memo = _sink_memo = (id(kept), hash(kept), {})
+    found = memo[2].get((text, limit))
+    if found is None:
+        found = _clean_for_sink(text, limit, kept)
+        if len(memo[2]) < _SINK_MEMO_ENTRIES and len(text) <= _CACHED_CHARS:
+            memo[2][text, limit] = found
+    return found
+
+
+def _clean_for_sink(text: str, limit: int, kept: tuple[str, ...]) -> str:
     if not text.isascii():
         # A lone surrogate (from the app's JSON "\ud800") is no character:
         # strict JSON parsers reject the body that carries one.

@@ -26,35 +26,27 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
-from typing import Literal
 
 from authhygiene.core.challenge import app_schemes
-from authhygiene.core.cors import CorsLayer
-from authhygiene.core.credentials import (
-    Credentials,
-    RequestView,
-    credential_material,
-    parse_credentials,
-)
+from authhygiene.core.credentials import Credentials, RequestView, parse_credentials
 from authhygiene.core.decision import (
     ANSWER_HEADERS_READ,
     Decision,
     Refusal,
     decide,
-    incoming_request_id,
     kept_value,
     passthrough,
     refuse,
-    refused_id_is_secret,
     request_id,
     request_log_fields,
     response_headers,
 )
 from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.events import Event
 from authhygiene.core.origins import request_origin
 from authhygiene.core.policy import Policy
 from authhygiene.core.redact import REDACTED, remember, scrub_cached
+from authhygiene.core.request import Glance, Request
 
 __all__ = ["Decider"]
 
@@ -141,8 +133,8 @@ class _Entry:
         # Whole `auth.failure` field sets by the request's raw path, query,
         # client, user agent and origin (request id aside).
         self.fields: dict[tuple[object, ...], dict[str, object]] = {}
-        # Header lists by the request's origin and whether CORS is applied.
-        self.headers: dict[tuple[str | None, bool], _Headers] = {}
+        # Header lists by the request's origin.
+        self.headers: dict[str | None, _Headers] = {}
 
     def remember(self, text: str) -> None:
         if len(text) <= _CLEAN_CHARS:
@@ -164,24 +156,17 @@ _CLEAN_ENTRIES = 16
 
 
 class Decider:
-    """`decide`, remembering refusals by shape. Thread-safe: entries are
+    """The one entry point from a refused request to its `Decision`:
+    `decide`'s rule, remembering refusals by shape. Thread-safe: entries are
     replaced whole, and only eviction takes a lock.
 
-    `__call__` takes a decoded `RequestView`; `quick` takes what an adapter
-    gathered without decoding the request (see `authhygiene.wsgi` and
-    `authhygiene.asgi`), and builds the view only when the shape is new.
-    With a CORS layer, `quick`'s headers come with CORS already applied.
+    It takes a `Request` (`core.request`): the adapter's lazy view of the
+    exchange. The request is decoded only when its shape is new, or when it
+    has none to remember (then the general rule, `decide`, tells it).
     """
 
-    def __init__(
-        self,
-        policy: Policy,
-        *,
-        entries: int = DEFAULT_ENTRIES,
-        cors: CorsLayer | None = None,
-    ) -> None:
+    def __init__(self, policy: Policy, *, entries: int = DEFAULT_ENTRIES) -> None:
         self.policy = policy
-        self.cors = cors
         self._entries: dict[bytes, _Entry] = {}
         self._size = entries
         self._key = os.urandom(32)
@@ -190,110 +175,45 @@ class Decider:
 
     def __call__(
         self,
-        view: RequestView,
+        request: Request,
         answer: AppAnswer,
         declared: Declared | None = None,
         now: float | None = None,
     ) -> Decision | None:
         policy = self.policy
         now = time.time() if now is None else now
-        if policy.report_only:
-            return decide(policy, view, answer, declared=declared, now=now)
-        credentials = self._parse(view, answer)
-        incoming = incoming_request_id(policy, view)
-        rid, instance = request_id(policy, incoming, answer, credentials.secrets)
-        credentials = refused_id_is_secret(credentials, incoming, rid)
-        method = view.method
-        preflight = method == "OPTIONS" and view.get("access-control-request-method") is not None
-        material = "v" + repr(credential_material(view, policy.api_key_headers))
-        key = self._digest(material, method, preflight, answer, declared, instance is not None)
-        if key is None:
-            return decide(policy, view, answer, declared=declared, now=now)
-        once = _Once(lambda: view, answer)
-        once.credentials = credentials
-        entry = self._entry(key, once, answer, declared, now, instance, material)
-        refusal = entry.refusal
-        if refusal is None or entry.body is None:
-            return None
-        body = entry.body.fill(rid, instance)
-        app_headers = passthrough(policy, answer, credentials.secrets)
-        origin = request_origin(view.get_all("origin"))
-        if app_headers:
-            headers = response_headers(
-                policy,
-                refusal,
-                app_headers,
-                origin=origin is not None,
-                content_length=str(len(body)),
-                request_id=rid,
-            )
-        else:
-            template = self._template(entry, refusal, origin, cors=False)
-            headers = template.headers.copy()
-            headers[template.length_at] = ("content-length", str(len(body)))
-            if template.id_at >= 0:
-                headers[template.id_at] = (headers[template.id_at][0], rid)
-        fields_key = (
-            view.path,
-            view.query,
-            view.client or "",
-            view.get("user-agent") or "",
-            view.get("origin") or "",
-        )
-        log = self._log(entry, refusal, fields_key, once, rid)
-        return Decision(
-            refusal.status, tuple(headers), body, "auth.failure", log, misconfig=refusal.misconfig
-        )
+        glance = None if policy.report_only else request.glance(policy)
+        if glance is not None:
+            remembered = self._remembered(glance, request, answer, declared, now)
+            if not isinstance(remembered, _NoShape):
+                return remembered
+        # Report-only mode's log lists what would change: the general rule.
+        return decide(policy, request.decoded(), answer, declared=declared, now=now)
 
-    def quick(
+    def _remembered(
         self,
-        material: str,
-        method: str,
-        preflight: bool,
-        incoming_id: str | None,
-        fields_key: tuple[object, ...],
-        origin_text: str | None,
-        view: Callable[[], RequestView],
+        glance: Glance,
+        request: Request,
         answer: AppAnswer,
         declared: Declared | None,
-        *,
-        encoded: bool,
-    ) -> Decision | Literal[False] | None:
-        """A refusal from what an adapter read cheaply: `material`, a text
-        naming everything `parse_credentials` would read (equal material,
-        equal credentials); the method and whether it is a preflight; the
-        request's request-id header; `fields_key`, the raw path, query,
-        client, user agent and origin the log fields follow from; the Origin
-        field when there is exactly one; `view`, building the full view.
-        `encoded` also gives `raw_headers`, for a byte-level protocol.
-
-        False when the request has no shape to remember (the adapter then
-        takes the general path), None when it is not an auth failure."""
+        now: float,
+    ) -> Decision | _NoShape | None:
+        """The refusal of `glance`'s shape, filled in with its own parts;
+        `NO_SHAPE` when the request has none to remember."""
         policy = self.policy
-        if policy.report_only:
-            return False  # its log lists what would change: the general rule
-        rid, instance = request_id(policy, incoming_id, answer)
-        key = self._digest(material, method, preflight, answer, declared, instance is not None)
+        rid, instance = request_id(policy, glance.incoming_id, answer)
+        key = self._digest(glance, answer, declared, instance is not None)
         if key is None:
-            return False
-        now = time.time()
-        view = _Once(view, answer)
-        entry = self._entry(key, view, answer, declared, now, instance, material)
-        if instance is None and not _echo_safe(entry, rid, material):
-            return False  # the general rule tells it, with the secrets at hand
+            return NO_SHAPE
+        view = _Once(request, answer)
+        entry = self._entry(key, view, answer, declared, now, instance, glance.material)
+        if instance is None and not _echo_safe(entry, rid, glance.material):
+            return NO_SHAPE  # the general rule tells it, with the secrets at hand
         refusal = entry.refusal
         if refusal is None or entry.body is None:
             return None
         body = entry.body.fill(rid, instance)
-        if origin_text is None:
-            origin = None
-        else:
-            origins = self._origins
-            if origin_text in origins:
-                origin = origins[origin_text]
-            else:
-                origin = request_origin([origin_text])
-                remember(origins, origin_text, origin, len(origin_text), entries=_CLEAN_ENTRIES)
+        origin = self._origin(glance.origin)
         length = str(len(body))
         app_headers = self._kept(entry, view, passthrough(policy, answer))
         raw: list[tuple[bytes, bytes]] | None = None
@@ -307,31 +227,34 @@ class Decider:
                 content_length=length,
                 request_id=rid,
             )
-            if self.cors is not None:
-                headers = self.cors.headers(origin, headers, refusal.status)
-            if encoded:
-                raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         else:
-            template = self._template(entry, refusal, origin, cors=True)
+            template = self._template(entry, refusal, origin)
             headers = template.headers.copy()
             headers[template.length_at] = ("content-length", length)
-            if encoded:
-                raw = template.raw.copy()
-                raw[template.length_at] = (b"content-length", length.encode())
+            raw = template.raw.copy()
+            raw[template.length_at] = (b"content-length", length.encode())
             if template.id_at >= 0:
                 headers[template.id_at] = (headers[template.id_at][0], rid)
-                if raw is not None:
-                    raw[template.id_at] = (raw[template.id_at][0], rid.encode())
+                raw[template.id_at] = (raw[template.id_at][0], rid.encode())
         return Decision(
             refusal.status,
             tuple(headers),
             body,
-            "auth.failure",
-            self._log(entry, refusal, fields_key, view, rid),
+            Event.FAILURE.value,
+            self._log(entry, refusal, glance.fields_key, view, rid),
             misconfig=refusal.misconfig,
-            cors_applied=self.cors is not None,
             raw_headers=raw,
         )
+
+    def _origin(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        origins = self._origins
+        if text in origins:
+            return origins[text]
+        origin = request_origin([text])
+        remember(origins, text, origin, len(text), entries=_CLEAN_ENTRIES)
+        return origin
 
     def _entry(
         self,
@@ -366,13 +289,10 @@ class Decider:
             self._store(key, entry)
         return entry
 
-    def _template(
-        self, entry: _Entry, refusal: Refusal, origin: str | None, *, cors: bool
-    ) -> _Headers:
+    def _template(self, entry: _Entry, refusal: Refusal, origin: str | None) -> _Headers:
         """The header list of a response of this shape to a request from
         `origin`, with slots for Content-Length and the request id."""
-        slot = (origin, cors)
-        template = entry.headers.get(slot)
+        template = entry.headers.get(origin)
         if template is None:
             headers = response_headers(
                 self.policy,
@@ -382,8 +302,6 @@ class Decider:
                 content_length=_ID_STAND_IN,
                 request_id=_INSTANCE_STAND_IN,
             )
-            if cors and self.cors is not None:
-                headers = self.cors.headers(origin, headers, refusal.status)
             values = [value for _, value in headers]
             template = _Headers(
                 headers,
@@ -392,7 +310,7 @@ class Decider:
             )
             if len(entry.headers) >= _CLEAN_ENTRIES:
                 entry.headers.clear()
-            entry.headers[slot] = template
+            entry.headers[origin] = template
         return template
 
     def _log(
@@ -481,19 +399,14 @@ class Decider:
         return view.credentials
 
     def _digest(
-        self,
-        material: str,
-        method: str,
-        preflight: bool,
-        answer: AppAnswer,
-        declared: Declared | None,
-        minted: bool,
+        self, glance: Glance, answer: AppAnswer, declared: Declared | None, minted: bool
     ) -> bytes | None:
         """Everything a refusal follows from, as 16 bytes that reveal none of
         it: what the credentials are read from, the method (and whether it is
         a preflight), the app's answer and what it declared, and whether the
         request id was minted (a minted one comes with an `instance` URI)."""
-        parts: list[object] = [material, method, preflight, minted, answer.status]
+        parts: list[object] = [glance.material, glance.method, glance.preflight, minted]
+        parts.append(answer.status)
         for name, value in answer.headers:
             if name in _READ:
                 parts += (name, value)
@@ -553,13 +466,13 @@ class _Headers:
 
 
 class _Once:
-    """The request's full view, built when first needed and then kept, with
-    its parsed credentials: a new shape needs both twice."""
+    """The request decoded when first needed and then kept, with its parsed
+    credentials: a new shape needs both twice."""
 
-    __slots__ = ("answer", "credentials", "factory", "view")
+    __slots__ = ("answer", "credentials", "request", "view")
 
-    def __init__(self, factory: Callable[[], RequestView], answer: AppAnswer) -> None:
-        self.factory = factory
+    def __init__(self, request: Request, answer: AppAnswer) -> None:
+        self.request = request
         # The app's answer: the schemes its challenges name are known ones.
         self.answer = answer
         self.view: RequestView | None = None
@@ -567,8 +480,18 @@ class _Once:
 
     def __call__(self) -> RequestView:
         if self.view is None:
-            self.view = self.factory()
+            self.view = self.request.decoded()
         return self.view
+
+
+class _NoShape:
+    """The state "this request has no shape to remember": the general rule
+    tells it."""
+
+    __slots__ = ()
+
+
+NO_SHAPE = _NoShape()
 
 
 _ID_RUN_RE = re.compile(r"[A-Za-z0-9._:\-]+")

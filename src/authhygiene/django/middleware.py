@@ -19,19 +19,20 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from authhygiene._runtime import Runtime
 from authhygiene.core.cors import request_origin
-from authhygiene.core.decision import (
-    WATCHED_STATUSES,
-    WATCHED_WITH_CREDENTIALS,
-    Decision,
+from authhygiene.core.decision import Decision
+from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.exchange import (
     carries_credentials,
+    declared_failure,
+    is_preflight,
+    raised_status,
+    watched,
 )
-from authhygiene.core.diagnose import AppAnswer, Declared, declared_from_exception
+from authhygiene.core.misconfig import APP_BODY_ERROR
 from authhygiene.core.policy import PolicyError
-from authhygiene.core.reasons import REASONS
 from authhygiene.django import checks as _checks  # noqa: F401  (registers the checks)
-from authhygiene.errors import AuthFailure
 from authhygiene.logging import emit_misconfig
-from authhygiene.wsgi import APP_BODY_ERROR, view_from_environ
+from authhygiene.request_views import EnvironRequest, Plans
 
 __all__ = ["AuthHygieneMiddleware"]
 
@@ -62,6 +63,7 @@ class AuthHygieneMiddleware:
         self.get_response = get_response
         self.runtime = _runtime()
         self.limit = self.runtime.policy.max_body_bytes
+        self._plans = Plans(self.runtime.policy)
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
@@ -90,9 +92,8 @@ class AuthHygieneMiddleware:
         meta = request.META
         if (
             cors is None
-            or request.method != "OPTIONS"
             or "HTTP_ORIGIN" not in meta
-            or "HTTP_ACCESS_CONTROL_REQUEST_METHOD" not in meta
+            or not is_preflight(request.method, meta.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"))
         ):
             return None
         status, headers, body = cors.preflight(
@@ -126,17 +127,15 @@ class AuthHygieneMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         # The view's AuthFailure, or a library's auth exception it let escape
         # (pyjwt): answered as the refusal it is instead of Django's 500.
-        if isinstance(exception, AuthFailure):
-            declared = exception.declared()
-        else:
-            found = declared_from_exception(exception)
-            if found is None:
-                return None
-            declared = found
-        status = REASONS[declared.reason].status
+        declared = declared_failure(exception)
+        if declared is None:
+            return None
+        status = raised_status(declared)
         if self.runtime.policy.report_only:
             # Change nothing: Django answers as it would without us; we only log.
-            self.runtime.handle(view_from_environ(request.META), AppAnswer(status), declared)
+            self.runtime.decide(
+                EnvironRequest(request.META, self._plans), AppAnswer(status), declared
+            )
             return None
         setattr(request, _FAILURE_ATTR, declared)
         return HttpResponse(status=status)
@@ -144,15 +143,11 @@ class AuthHygieneMiddleware:
     def _process(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         declared = getattr(request, _FAILURE_ATTR, None)
         status = response.status_code
-        if (
-            status not in WATCHED_STATUSES
-            and declared is None
-            and (
-                status not in WATCHED_WITH_CREDENTIALS
-                or not carries_credentials(
-                    "HTTP_AUTHORIZATION" in request.META, request.META.get("QUERY_STRING", "")
-                )
-            )
+        if declared is None and not watched(
+            status,
+            lambda: carries_credentials(
+                "HTTP_AUTHORIZATION" in request.META, request.META.get("QUERY_STRING", "")
+            ),
         ):
             return response
         body = b""
@@ -163,8 +158,8 @@ class AuthHygieneMiddleware:
             tuple((name.lower(), value) for name, value in response.items()),
             body,
         )
-        decision = self.runtime.handle(
-            view_from_environ(request.META),
+        decision = self.runtime.decide(
+            EnvironRequest(request.META, self._plans),
             answer,
             declared if isinstance(declared, Declared) else None,
         )

@@ -55,6 +55,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
+from authhygiene.core.events import Event
 from authhygiene.log_summary.findings import findings
 from authhygiene.log_summary.summary import (
     TIME_REASONS,
@@ -94,11 +95,11 @@ BUCKET_WIDTHS = (1, 10, 60, 300, 900, 3600, 21600, 86400, 604800)
 SPIKE_FACTOR = 3
 SPIKE_MIN_COUNT = 5
 
-FAILURE_EVENT = "auth.failure"
-SUPPRESSED_EVENT = "auth.failure.suppressed"
-REPORT_ONLY_EVENT = "auth.report_only"
-REPORT_ONLY_SUPPRESSED_EVENT = "auth.report_only.suppressed"
-MISCONFIG_EVENT = "auth.misconfig"
+FAILURE_EVENT = Event.FAILURE.value
+SUPPRESSED_EVENT = Event.FAILURE_SUPPRESSED.value
+REPORT_ONLY_EVENT = Event.REPORT_ONLY.value
+REPORT_ONLY_SUPPRESSED_EVENT = Event.REPORT_ONLY_SUPPRESSED.value
+MISCONFIG_EVENT = Event.MISCONFIG.value
 
 _EVENT_KEYS = ("event", "message", "msg")
 _TIME_KEYS = ("timestamp", "@timestamp", "time", "ts")
