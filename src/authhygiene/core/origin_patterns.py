@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from authhygiene.core.option_error import PolicyError
@@ -82,9 +83,9 @@ class _TooComplexError(Exception):
     pass
 
 
-def _class_chars(items: Any) -> list[str]:
-    """Up to two characters of a regex class: a letter and a digit when it
-    has both, so that samples look like hosts and ports."""
+def _class_samples(items: Any) -> list[_Sample]:
+    """Up to two characters of a regex class, as samples: a letter and a
+    digit when it has both, so that samples look like hosts and ports."""
     negate = bool(items) and str(items[0][0]) == "NEGATE"
     covered: list[tuple[int, int]] = []
     for op, arg in items[1:] if negate else items:
@@ -108,7 +109,9 @@ def _class_chars(items: Any) -> list[str]:
                 if negate:
                     covered.extend(negated)
                 else:
-                    return [c for c in "a9." if not any(lo <= ord(c) <= hi for lo, hi in negated)]
+                    return [
+                        (c, c) for c in "a9." if not any(lo <= ord(c) <= hi for lo, hi in negated)
+                    ]
         else:
             raise _TooComplexError
     found: list[str] = []
@@ -120,73 +123,130 @@ def _class_chars(items: Any) -> list[str]:
                 break
     if not found and covered and not negate:
         found.append(chr(covered[0][0]))
-    return found
+    return [(c, c) for c in found]
+
+
+def _literal(code: int) -> list[_Sample]:
+    """A character stands for itself."""
+    return [(chr(code), chr(code))]
+
+
+def _not_literal(code: int) -> list[_Sample]:
+    """`[^a]`: a letter, so the sample still looks like a host, just not
+    the excluded one."""
+    other = "b" if chr(code) == "a" else "a"
+    return [(other, other)]
+
+
+def _any(_: object) -> list[_Sample]:
+    """A bare `.` both ways: the dot the developer meant, and a letter, the
+    look-alike it also admits, which the unescaped-dot check tries."""
+    return [(".", "x")]
+
+
+def _subpattern_body(arg: Any) -> Any:
+    """A group matches what its body matches (the group number and flags
+    change nothing a sample shows)."""
+    return arg[-1]
+
+
+def _atomic_body(arg: Any) -> Any:
+    """An atomic group matches what its body matches; only backtracking
+    differs, which no sample shows."""
+    return arg
+
+
+def _condition_yes(arg: Any) -> Any:
+    """A conditional `(?(1)a|b)` is sampled by its yes-branch: the group it
+    tests may have matched, so that text is admitted."""
+    return arg[1]
+
+
+# One item of a pattern, by opcode name: a character, which is what each
+# sample takes next; a wrapper, walked through to its body; a repeat or an
+# alternation (in `_walk`); or no text of its own (anchors, look-arounds,
+# back-references: left out). Anything else cannot be judged.
+_LEAVES: dict[str, Callable[[Any], list[_Sample]]] = {
+    "LITERAL": _literal,
+    "NOT_LITERAL": _not_literal,
+    "ANY": _any,
+    "IN": _class_samples,
+}
+_WRAPPERS: dict[str, Callable[[Any], Any]] = {
+    "SUBPATTERN": _subpattern_body,
+    "ATOMIC_GROUP": _atomic_body,
+    "GROUPREF_EXISTS": _condition_yes,
+}
+_REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
+_NO_TEXT = frozenset({"AT", "ASSERT", "ASSERT_NOT", "GROUPREF"})
+# A repeated bare `.` (".*") means "anything", not a dot.
+_ANYTHING: tuple[_Sample, ...] = (("a", "a"), ("9", "9"))
+
+
+def _bounded(samples: list[_Sample]) -> list[_Sample]:
+    """`samples`, unless there are more than `_MAX_SAMPLES`: every one is
+    checked against several attacks, so past that the pattern is refused as
+    too complex rather than judged slowly."""
+    if len(samples) > _MAX_SAMPLES:
+        raise _TooComplexError
+    return samples
+
+
+def _extend(acc: list[_Sample], options: list[_Sample]) -> list[_Sample]:
+    """Every sample so far followed by every option: where the count
+    multiplies, so where it is bounded."""
+    return _bounded([(d + od, x + ox) for d, x in acc for od, ox in options])
+
+
+def _times(samples: Sequence[_Sample], count: int) -> list[_Sample]:
+    """Each sample written `count` times over."""
+    return [(d * count, x * count) for d, x in samples]
+
+
+def _walk(items: Any, acc: list[_Sample]) -> list[_Sample]:
+    """`acc` continued by every way through `items`. Steps that only read
+    an item are looked up in the tables above; groups, alternatives and
+    repeats come straight back here, never through a step, so a nested
+    pattern needs no more stack than the parser needed to read it: one
+    that compiled is never refused here for its depth."""
+    for op, arg in items:
+        name = str(op)
+        if name in _LEAVES:
+            acc = _extend(acc, _LEAVES[name](arg))
+        elif name in _WRAPPERS:
+            acc = _walk(_WRAPPERS[name](arg), acc)
+        elif name == "BRANCH":
+            alternatives: list[_Sample] = []
+            for alternative in arg[1]:
+                alternatives.extend(_walk(alternative, acc))
+                _bounded(alternatives)
+            acc = alternatives
+        elif name in _REPEATS:
+            low, high, body = arg
+            one_char = len(body) == 1 and str(body[0][0]) in ("ANY", "IN", "LITERAL")
+            options: list[_Sample] = []
+            # The fewest copies allowed, and one (or the nearest allowed),
+            # both capped at 64: an optional part with and without it, and
+            # `{1000}` stays small.
+            for count in sorted({min(low, 64), min(max(low, 1), high, 64)}):
+                if one_char:
+                    # The same character each time: `[a-z0-9]{32}` is two
+                    # samples, not 2**32.
+                    chars = _ANYTHING if str(body[0][0]) == "ANY" else _walk(body, [("", "")])
+                    options.extend(_times(chars, count))
+                else:
+                    # The body written out `count` times, walked as one sequence.
+                    options.extend(_walk([*body] * count, [("", "")]))
+            acc = _extend(acc, options)
+        elif name not in _NO_TEXT:
+            raise _TooComplexError
+    return acc
 
 
 def _samples(parsed: Any) -> list[_Sample]:
     """Strings the pattern matches: every alternative, optional parts with
     and without, a letter and a digit from classes; bounded."""
-
-    def extend(acc: list[_Sample], options: list[_Sample]) -> list[_Sample]:
-        out = [(d + od, x + ox) for d, x in acc for od, ox in options]
-        if len(out) > _MAX_SAMPLES:
-            raise _TooComplexError
-        return out
-
-    def walk(items: Any, acc: list[_Sample]) -> list[_Sample]:
-        for op, arg in items:
-            name = str(op)
-            if name == "LITERAL":
-                acc = extend(acc, [(chr(arg), chr(arg))])
-            elif name == "NOT_LITERAL":
-                other = "b" if chr(arg) == "a" else "a"
-                acc = extend(acc, [(other, other)])
-            elif name == "ANY":
-                acc = extend(acc, [(".", "x")])
-            elif name == "IN":
-                acc = extend(acc, [(c, c) for c in _class_chars(arg)])
-            elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-                low, high, sub = arg
-                counts = sorted({min(low, 64), min(max(low, 1), high, 64)})
-                options: list[_Sample] = []
-                single = len(sub) == 1 and str(sub[0][0]) in ("ANY", "IN", "LITERAL")
-                for count in counts:
-                    if single:
-                        # One character repeated: the same one each time
-                        # (`[a-z0-9]{32}` is two samples, not 2**32), and a
-                        # repeated bare `.` (".*") means "anything", not a dot.
-                        chars = (
-                            [("a", "a"), ("9", "9")]
-                            if str(sub[0][0]) == "ANY"
-                            else walk(sub, [("", "")])
-                        )
-                        options.extend((d * count, x * count) for d, x in chars)
-                        continue
-                    repeated = [("", "")]
-                    for _ in range(count):
-                        repeated = walk(sub, repeated)
-                    options.extend(repeated)
-                acc = extend(acc, options)
-            elif name == "SUBPATTERN":
-                acc = walk(arg[-1], acc)
-            elif name == "ATOMIC_GROUP":
-                acc = walk(arg, acc)
-            elif name == "BRANCH":
-                alternatives: list[_Sample] = []
-                for alternative in arg[1]:
-                    alternatives.extend(walk(alternative, acc))
-                    if len(alternatives) > _MAX_SAMPLES:
-                        raise _TooComplexError
-                acc = alternatives
-            elif name == "GROUPREF_EXISTS":
-                acc = walk(arg[1], acc)
-            elif name in ("AT", "ASSERT", "ASSERT_NOT", "GROUPREF"):
-                continue  # no text of their own (a back-reference: left out)
-            else:
-                raise _TooComplexError
-        return acc
-
-    return walk(parsed, [("", "")])
+    return _walk(parsed, [("", "")])
 
 
 def _site(host: str) -> str:
@@ -282,7 +342,7 @@ def _seconds(regex: re.Pattern[str], probe: str) -> float:
     return time.perf_counter() - started
 
 
-def _slow(regex: re.Pattern[str], samples: list[_Sample]) -> str | None:
+def _slow(regex: re.Pattern[str], samples: Sequence[_Sample]) -> str | None:
     """A hostile Origin that makes matching slow (catastrophic backtracking),
     found by timing inputs shaped like the pattern's own matches. Only a
     match slower than `_SLOW_MS` three times running counts, so a busy
@@ -306,15 +366,142 @@ def _slow(regex: re.Pattern[str], samples: list[_Sample]) -> str | None:
     return None
 
 
+_FIX = (
+    " Anchor every alternative to your own hosts: escape the dots, end it at the host"
+    r" (or port), start subdomains after a dot, e.g. r'https://[a-z0-9-]+\.example\.com',"
+    " or list exact origins in allow_origins."
+)
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """What the checks read, worked out once per pattern: its samples (in
+    lowercase when it ignores case, as browsers send origins) and those of
+    them that are origins a browser would send and the pattern admits."""
+
+    option: str
+    regex: re.Pattern[str]
+    samples: tuple[_Sample, ...]
+    origins: tuple[str, ...]
+    matches_anything: bool
+
+
+def _judged(
+    option: str, regex: re.Pattern[str], samples: list[_Sample], *, ignore_case: bool
+) -> _Judged:
+    """The pattern's samples and admitted origins, for every check below."""
+    if ignore_case:
+        samples = [(d.lower(), x.lower()) for d, x in samples]
+    matches_anything = matches_any_site(regex.fullmatch)
+    origins = sorted({d for d, _ in samples if _is_origin(d) and regex.fullmatch(d)})
+    return _Judged(option, regex, tuple(samples), tuple(origins), matches_anything)
+
+
+def _allows_nothing(judged: _Judged) -> str | None:
+    """A pattern none of whose matches is an origin (a path, a trailing
+    slash, a default port) silently allows nothing: the developer would
+    debug CORS instead of reading why."""
+    if not judged.samples or judged.origins or judged.matches_anything:
+        return None
+    shown = judged.samples[0][0]
+    return (
+        f"{judged.option} matches only values like {shown!r}, which browsers never send in Origin"
+        " (they send scheme://host[:port], lowercase, without a path, a trailing slash or a"
+        " default port), so it would allow nothing; write the origin itself."
+    )
+
+
+def _matches_slowly(judged: _Judged) -> str | None:
+    """Anyone can send the Origin that makes a backtracking pattern slow,
+    credentials or not."""
+    slow = _slow(judged.regex, judged.samples)
+    if slow is None:
+        return None
+    return (
+        f"{judged.option} takes more than {_SLOW_MS:.0f} ms to match {slow!r}: nested repeats"
+        " backtrack exponentially, and anyone can send such an Origin. Write it without a"
+        r" repeat inside a repeat, e.g. r'https://[a-z0-9-]+\.example\.com'."
+    )
+
+
+def _admits_any_site(judged: _Judged) -> str | None:
+    """A pattern that admits an origin no allow-list would (`.*`) admits
+    every site: named by the first such origin."""
+    if not judged.matches_anything:
+        return None
+    attack = next(o for o in UNRELATED_ORIGINS if judged.regex.fullmatch(o))
+    return (
+        f"{judged.option} matches {attack!r}, so with allow_credentials=True any site could read"
+        " your users' authenticated responses." + _FIX
+    )
+
+
+def _unescaped_dot(judged: _Judged) -> str | None:
+    """A `.` meant as a dot also matches a letter, and `appxexample.com` is
+    anyone's to register: found where the sample with a letter for the dot
+    is an origin the pattern admits."""
+    for dotted, loose in judged.samples:
+        if loose != dotted and _is_origin(loose) and judged.regex.fullmatch(loose):
+            return (
+                f"{judged.option} has an unescaped '.', which matches any character ({loose!r}"
+                r" matches); write '\.' for a dot, e.g. r'https://app\.example\.com'."
+            )
+    return None
+
+
+def _glued_to_site(option: str, origin: str, sites: set[str]) -> str | None:
+    """`evil-example.com` ends with `example.com` without being under it:
+    a host the pattern admits that merely ends with one of its sites."""
+    host = _split(origin)[1]
+    for site in sites:
+        if host != site and host.endswith(site) and not host.endswith("." + site):
+            return (
+                f"{option} matches {origin!r}, a host merely ending with {site!r}, not a"
+                f" subdomain of it: put '\\.' before the domain." + _FIX
+            )
+    return None
+
+
+def _admits_lookalike(judged: _Judged, origin: str) -> str | None:
+    """The first look-alike of `origin` an attacker could own that the
+    pattern also admits."""
+    for attack, what in [*_attacks(origin), *_insertions(origin)]:
+        if _is_origin(attack) and judged.regex.fullmatch(attack):
+            return (
+                f"{judged.option} matches {attack!r} ({what}), so with allow_credentials=True that"
+                " site could read your users' authenticated responses." + _FIX
+            )
+    return None
+
+
+def _admits_other_sites(judged: _Judged) -> str | None:
+    """Each origin the pattern admits, checked for a look-alike it admits
+    too: a host glued to one of its sites first, then attacker origins."""
+    sites = {_site(_split(o)[1]) for o in judged.origins if not _split(o)[1].startswith("[")}
+    for origin in judged.origins:
+        refusal = _glued_to_site(judged.option, origin, sites) or _admits_lookalike(judged, origin)
+        if refusal is not None:
+            return refusal
+    return None
+
+
+# The checks in the order they run, each the reason for a refusal or None.
+# Without credentials an over-broad pattern only lets other sites read what
+# they could fetch anyway, so only the ones that break the app itself run.
+_ALWAYS = (_allows_nothing, _matches_slowly)
+_CHECKS: dict[bool, tuple[Callable[[_Judged], str | None], ...]] = {
+    False: _ALWAYS,
+    True: (*_ALWAYS, _admits_any_site, _unescaped_dot, _admits_other_sites),
+}
+
+
 def check_pattern(pattern: str, regex: re.Pattern[str], *, credentials: bool) -> None:
     """Refuse an origin pattern that admits other sites, can never match,
     or can be made to match slowly; the message names an example and the fix."""
     option = f"authhygiene: CORS allow_origin_regex={pattern!r}"
-    fix = (
-        " Anchor every alternative to your own hosts: escape the dots, end it at the host"
-        r" (or port), start subdomains after a dot, e.g. r'https://[a-z0-9-]+\.example\.com',"
-        " or list exact origins in allow_origins."
-    )
+    # Parsing, walking and the uppercase check stay here, not in steps: each
+    # recurses once per nesting level, and at the same depth as before a
+    # nested pattern runs out of stack exactly where it did.
     parsed: Any = ()
     try:
         from re import _parser  # type: ignore[attr-defined]
@@ -327,7 +514,7 @@ def check_pattern(pattern: str, regex: re.Pattern[str], *, credentials: bool) ->
                 f"{option} is too complex to check (more than {_MAX_SAMPLES} shapes, or"
                 " constructs such as look-behinds); with allow_credentials=True every origin it"
                 " admits must be checkable. List exact origins in allow_origins, or simplify"
-                " the pattern." + fix
+                " the pattern." + _FIX
             ) from None
         samples = []
     ignore_case = bool(regex.flags & re.IGNORECASE)
@@ -336,53 +523,11 @@ def check_pattern(pattern: str, regex: re.Pattern[str], *, credentials: bool) ->
             f"{option} has uppercase letters, but browsers send origins in lowercase, so those"
             " parts would never match; write it in lowercase."
         )
-    if ignore_case:
-        samples = [(d.lower(), x.lower()) for d, x in samples]
-    matches_anything = matches_any_site(regex.fullmatch)
-    origins = sorted({d for d, _ in samples if _is_origin(d) and regex.fullmatch(d)})
-    if samples and not origins and not matches_anything:
-        shown = samples[0][0]
-        raise PolicyError(
-            f"{option} matches only values like {shown!r}, which browsers never send in Origin"
-            " (they send scheme://host[:port], lowercase, without a path, a trailing slash or a"
-            " default port), so it would allow nothing; write the origin itself."
-        )
-    slow = _slow(regex, samples)
-    if slow is not None:
-        raise PolicyError(
-            f"{option} takes more than {_SLOW_MS:.0f} ms to match {slow!r}: nested repeats"
-            " backtrack exponentially, and anyone can send such an Origin. Write it without a"
-            r" repeat inside a repeat, e.g. r'https://[a-z0-9-]+\.example\.com'."
-        )
-    if not credentials:
-        return
-    if matches_anything:
-        attack = next(o for o in UNRELATED_ORIGINS if regex.fullmatch(o))
-        raise PolicyError(
-            f"{option} matches {attack!r}, so with allow_credentials=True any site could read"
-            " your users' authenticated responses." + fix
-        )
-    for dotted, loose in samples:
-        if loose != dotted and _is_origin(loose) and regex.fullmatch(loose):
-            raise PolicyError(
-                f"{option} has an unescaped '.', which matches any character ({loose!r}"
-                r" matches); write '\.' for a dot, e.g. r'https://app\.example\.com'."
-            )
-    sites = {_site(_split(o)[1]) for o in origins if not _split(o)[1].startswith("[")}
-    for origin in origins:
-        host = _split(origin)[1]
-        for site in sites:
-            if host != site and host.endswith(site) and not host.endswith("." + site):
-                raise PolicyError(
-                    f"{option} matches {origin!r}, a host merely ending with {site!r}, not a"
-                    f" subdomain of it: put '\\.' before the domain." + fix
-                )
-        for attack, what in [*_attacks(origin), *_insertions(origin)]:
-            if _is_origin(attack) and regex.fullmatch(attack):
-                raise PolicyError(
-                    f"{option} matches {attack!r} ({what}), so with allow_credentials=True that"
-                    " site could read your users' authenticated responses." + fix
-                )
+    judged = _judged(option, regex, samples, ignore_case=ignore_case)
+    for check in _CHECKS[bool(credentials)]:
+        refusal = check(judged)
+        if refusal is not None:
+            raise PolicyError(refusal)
 
 
 def matches_any_site(match: Any) -> bool:
