@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import gc
 import json
+import os
 import random
 import re
 import sys
@@ -790,15 +791,19 @@ PREFLIGHT = BASE.but(method="OPTIONS").header("access-control-request-method", "
 
 @pytest.fixture
 def refusals(monkeypatch: pytest.MonkeyPatch) -> list[None]:
-    """One entry per run of the general rule behind the cache."""
+    """One entry per run of the rule behind the memo: building an entry
+    (`refuse`), or deciding a shape seen for the first time (`decide`)."""
     runs: list[None] = []
-    original = shape_cache.refuse
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        runs.append(None)
-        return original(*args, **kwargs)
+    def counting(original: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            runs.append(None)
+            return original(*args, **kwargs)
 
-    monkeypatch.setattr(shape_cache, "refuse", counting)
+        return run
+
+    monkeypatch.setattr(shape_cache, "refuse", counting(shape_cache.refuse))
+    monkeypatch.setattr(shape_cache, "decide", counting(shape_cache.decide))
     return runs
 
 
@@ -890,10 +895,12 @@ def test_when_the_rule_runs_again(
     changed; anything that may change it must run the rule again. Either
     way the answer is `decide`'s."""
     fast = Decider(DEFAULT)
+    # Decided by the rule the first time, remembered the second.
     assert_same_as_decide(fast, first)
-    assert len(refusals) == 1
+    assert_same_as_decide(fast, first)
+    assert len(refusals) == 2
     assert_same_as_decide(fast, second)
-    assert len(refusals) == 1 + runs_again
+    assert len(refusals) == 2 + runs_again
 
 
 def _held(fast: Decider) -> dict[bytes, object]:
@@ -918,6 +925,7 @@ def test_eviction_keeps_the_newest_shapes(refusals: list[None], entries: int) ->
     shapes = _shapes(10)
     for call in shapes:
         assert_same_as_decide(fast, call)
+        assert_same_as_decide(fast, call)  # remembered from its second time
     assert len(_held(fast)) <= entries
     before = len(refusals)
     for call in shapes[-entries:]:
@@ -926,6 +934,23 @@ def test_eviction_keeps_the_newest_shapes(refusals: list[None], entries: int) ->
     assert_same_as_decide(fast, shapes[0])
     assert len(refusals) == before + 1
     assert len(_held(fast)) <= entries
+
+
+def test_a_shape_seen_once_is_not_remembered(refusals: list[None]) -> None:
+    """A fleet's own tokens, a scanner's new one each time: a shape is
+    decided by the rule and only noted (its keyed digest), remembered from
+    its second time; the notes are bounded."""
+    fast = Decider(DEFAULT)
+    for call in _shapes(3):
+        assert_same_as_decide(fast, call)
+    assert len(refusals) == 3
+    assert not any(
+        isinstance(v, dict) and v and all(isinstance(k, bytes) for k in v)
+        for v in vars(fast).values()
+    )
+    for _ in range(shape_cache._SEEN_ENTRIES + 10):
+        fast._seen_before(os.urandom(16))
+    assert len(fast._seen) <= shape_cache._SEEN_ENTRIES
 
 
 def test_a_decider_that_holds_nothing_still_decides() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from authhygiene.core.reasons import Reason
-from authhygiene.core.redact import SINK_WORK_FACTOR
+from authhygiene.core.redact import SINK_WORK_FACTOR, fit_to_keep, remember
 
 __all__ = [
     "MAX_DETAIL_CHARS",
@@ -108,9 +108,42 @@ _STATUS_PHRASES = frozenset(
 )
 
 
-def app_message(answer: AppAnswer) -> str | None:
+# The app's messages by its answer's body and the headers they depend on: an
+# app answers every refusal with the same few bodies. Bounded in entries and
+# in bytes; bodies are the app's.
+_MESSAGES: dict[tuple[bytes, str, bool], str | None] = {}
+_MESSAGE_BODY_BYTES = 1024
+_MESSAGES_ENTRIES = 256
+
+
+def app_message(answer: AppAnswer, secrets: tuple[str, ...] | None = None) -> str | None:
     """The app's own explanation: from JSON (detail/message/msg/...) or short
-    plain text. HTML pages, long bodies and bare status phrases are not messages."""
+    plain text. HTML pages, long bodies and bare status phrases are not
+    messages. With the request's `secrets` given, a short body fit to keep
+    is remembered with its message."""
+    if secrets is None or len(answer.body) > _MESSAGE_BODY_BYTES:
+        return _message(answer)
+    key = (
+        answer.body,
+        next(iter(answer.get_all("content-type")), ""),
+        any(answer.get_all("content-encoding")),
+    )
+    if key in _MESSAGES:
+        return _MESSAGES[key]
+    message = _message(answer)
+    if fit_to_keep((answer.body.decode("latin-1"), key[1], message or ""), secrets):
+        remember(
+            _MESSAGES,
+            key,
+            message,
+            len(answer.body) + len(key[1]),
+            max_chars=_MESSAGE_BODY_BYTES,
+            entries=_MESSAGES_ENTRIES,
+        )
+    return message
+
+
+def _message(answer: AppAnswer) -> str | None:
     message = _app_message(answer)
     if message and message.lower().rstrip(".! ") in _STATUS_PHRASES:
         return None

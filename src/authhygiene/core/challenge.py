@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from authhygiene.core.credentials import TCHAR_RE, canonical_scheme, registered_scheme
-from authhygiene.core.redact import scrub
+from authhygiene.core.redact import fit_to_keep, remember, scrub
 
 __all__ = [
     "ECHO_MIN_PIECE",
@@ -229,6 +229,28 @@ def _read_quoted(text: str, pos: int) -> tuple[str, int]:
     raise _InvalidError(pos)
 
 
+# Field values already parsed (None: invalid): an app answers every refusal
+# with the same few challenges. Bounded in entries and in bytes; values are
+# the app's, never the request's.
+_PARSED: dict[str, tuple[Challenge, ...] | None] = {}
+_PARSED_CHARS = 512
+_PARSED_ENTRIES = 256
+
+
+def _parsed(text: str, secrets: tuple[str, ...] | None) -> tuple[Challenge, ...] | None:
+    """`_parse(text)` as a tuple, None when invalid; remembered when
+    `secrets` (the request's) are given and the value is fit to keep."""
+    if text in _PARSED:
+        return _PARSED[text]
+    try:
+        found: tuple[Challenge, ...] | None = tuple(_parse(text))
+    except _InvalidError:
+        found = None
+    if secrets is not None and len(text) <= _PARSED_CHARS and fit_to_keep((text,), secrets):
+        remember(_PARSED, text, found, len(text), max_chars=_PARSED_CHARS, entries=_PARSED_ENTRIES)
+    return found
+
+
 def _parse(text: str) -> list[Challenge]:
     challenges: list[tuple[str, list[tuple[str, str]], str | None]] = []
     pos = 0
@@ -327,7 +349,7 @@ def app_schemes(values: Iterable[str]) -> tuple[str, ...]:
 
 
 def parse_challenges(
-    values: Iterable[str], secrets: tuple[str, ...] = ()
+    values: Iterable[str], secrets: tuple[str, ...] | None = None
 ) -> list[Challenge] | None:
     """Parse one or more WWW-Authenticate field values.
 
@@ -348,13 +370,14 @@ def parse_challenges(
         total += len(value) + _FIELD_COST
         if total > MAX_HEADER_CHARS + _FIELD_COST:
             return None
-        try:
-            challenges = _parse(value)
-        except _InvalidError:
+        challenges = _parsed(value, secrets)
+        if challenges is None:
             return None
         for challenge in challenges:
             # A scheme we know by name is never an echo.
-            if not registered_scheme(challenge.scheme) and echoes_secret(challenge.scheme, secrets):
+            if not registered_scheme(challenge.scheme) and echoes_secret(
+                challenge.scheme, secrets or ()
+            ):
                 continue
             key = (challenge.scheme.lower(), tuple(sorted(challenge.params)), challenge.token68)
             if key in seen:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from authhygiene.core.answer import MAX_WORDS_CHARS, AppAnswer, Declared
 from authhygiene.core.reasons import Reason
+from authhygiene.core.redact import fit_to_keep, remember
 
 __all__ = ["EXCEPTIONS", "RECOGNISERS", "Recogniser", "declared_from_exception", "recognise"]
 
@@ -216,7 +217,38 @@ def _shape(answer: AppAnswer) -> str | None:
     return None
 
 
+# What the app's words were recognised as, for a 401/403: an app answers
+# every refusal in the same few words. Bounded in entries and in bytes.
+_RECOGNISED: dict[tuple[object, ...], Recogniser | None] = {}
+_RECOGNISED_CHARS = 2048
+_RECOGNISED_ENTRIES = 256
+
+
 def recognise(
+    status: int,
+    texts: list[str],
+    errors: set[str],
+    answer: AppAnswer,
+    secrets: tuple[str, ...] | None = None,
+) -> Recogniser | None:
+    """The row that recognises the app's words (`texts`, its challenges'
+    `errors`), if any. With the request's `secrets` given, a 401/403's
+    words fit to keep are remembered with their row."""
+    if status not in _AUTH or secrets is None:
+        return _recognise(status, texts, errors, answer)
+    key = (status, tuple(texts), frozenset(errors))
+    if key in _RECOGNISED:
+        return _RECOGNISED[key]
+    row = _recognise(status, texts, errors, answer)
+    size = sum(map(len, texts)) + sum(map(len, errors))
+    if size <= _RECOGNISED_CHARS and fit_to_keep((*texts, *errors), secrets):
+        remember(
+            _RECOGNISED, key, row, size, max_chars=_RECOGNISED_CHARS, entries=_RECOGNISED_ENTRIES
+        )
+    return row
+
+
+def _recognise(
     status: int, texts: list[str], errors: set[str], answer: AppAnswer
 ) -> Recogniser | None:
     # A 400/422 is an app's own answer unless it has a library's exact shape.

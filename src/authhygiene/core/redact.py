@@ -34,6 +34,7 @@ __all__ = [
     "bounded_clean",
     "clean_for_sink",
     "credential_spans",
+    "fit_to_keep",
     "high_entropy",
     "redact_query",
     "remember",
@@ -199,6 +200,10 @@ _PARAM_WORDS = (
     "pat",
     "sid",
 )
+# Any word of a shape, and any word of a secret name, as one search each
+# (the same test as looking for each word in turn, run in C).
+_SHAPE_WORD_RE = re.compile("|".join(re.escape(w) for words, _ in _SHAPES for w in words))
+_PARAM_WORD_RE = re.compile("|".join(map(re.escape, _PARAM_WORDS)))
 # A secret-named member in JSON or a repr that an app logs as text:
 # `{"password": "..."}`, `{'access_token': '...'}`.
 _MEMBER_RE = re.compile(
@@ -327,6 +332,10 @@ _JUDGES = {
 
 
 def _shapes(text: str, lowered: str) -> str:
+    # One search in C settles most texts: no shape can match without one
+    # of its words, and most texts hold none of them.
+    if _SHAPE_WORD_RE.search(lowered) is None:
+        return text
     for words, pattern in _SHAPES:
         if _holds_any(lowered, words):
             text = pattern.sub(_JUDGES.get(pattern, _keep_prefix), text)
@@ -437,7 +446,7 @@ def scrub(
     # Substring tests first: most log lines hold none of the words a
     # credential shape starts with, and `in` costs far less than the regex.
     text = _shapes(text, lowered)
-    if params and _holds_any(lowered, _PARAM_WORDS):
+    if params and _PARAM_WORD_RE.search(lowered) is not None:
         if "=" in text:
             text = _QUERY_PARAM_RE.sub(_param, text)
         if ":" in text:
@@ -661,6 +670,14 @@ def _clean_for_sink(text: str, limit: int, kept: tuple[str, ...]) -> str:
     if len(cleaned) <= limit:
         return cleaned
     return _shortened(cleaned, max(0, limit - 3)).rstrip() + "..."
+
+
+def fit_to_keep(texts: Iterable[str], secrets: tuple[str, ...]) -> bool:
+    """Whether texts from the app may be kept in a process-wide cache: the
+    sink leaves each as it is (none of the request's `secrets` in any form
+    it masks, no credential shape). A memo of the app's answers keeps only
+    such texts: nothing a client sent outlives its request there."""
+    return all(clean_for_sink(text, max(len(text), 1), secrets) == text for text in texts)
 
 
 def _holds_secret_form(text: str, secrets: tuple[str, ...]) -> bool:

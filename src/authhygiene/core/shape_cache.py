@@ -58,6 +58,8 @@ _INSTANCE_STAND_IN = f"urn:authhygiene:instance:{secrets.token_hex(12)}"
 
 _READ = frozenset(ANSWER_HEADERS_READ)
 DEFAULT_ENTRIES = 512
+# Shapes noted as seen once, at most.
+_SEEN_ENTRIES = 4096
 # Stale entries dropped per store, at most.
 _SWEEP = 8
 
@@ -172,6 +174,8 @@ class Decider:
         self._key = os.urandom(32)
         self._lock = threading.Lock()
         self._origins: dict[str, str | None] = {}
+        # Shapes refused once, not yet remembered (`_seen_before`).
+        self._seen: set[bytes] = set()
 
     def __call__(
         self,
@@ -204,6 +208,11 @@ class Decider:
         rid, instance = request_id(policy, glance.incoming_id, answer)
         key = self._digest(glance, answer, declared, instance is not None)
         if key is None:
+            return NO_SHAPE
+        if key not in self._entries and not self._seen_before(key):
+            # A shape seen once may never come again (a fleet's own tokens, a
+            # scanner's new one each time): remembering it costs more than
+            # the general rule does. It is remembered from its second time.
             return NO_SHAPE
         view = _Once(request, answer)
         entry = self._entry(key, view, answer, declared, now, instance, glance.material)
@@ -245,6 +254,18 @@ class Decider:
             misconfig=refusal.misconfig,
             raw_headers=raw,
         )
+
+    def _seen_before(self, key: bytes) -> bool:
+        """Whether the shape `key` was refused before (and note it now).
+        Keys are keyed digests (nothing of a request), at most
+        `_SEEN_ENTRIES` of them; a full set starts again."""
+        seen = self._seen
+        if key in seen:
+            return True
+        if len(seen) >= _SEEN_ENTRIES:
+            seen.clear()
+        seen.add(key)
+        return False
 
     def _origin(self, text: str | None) -> str | None:
         if text is None:
