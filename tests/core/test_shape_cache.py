@@ -904,13 +904,8 @@ def test_when_the_rule_runs_again(
 
 
 def _held(fast: Decider) -> dict[bytes, object]:
-    """The Decider's table of entries: the one dict keyed by digests."""
-    (table,) = (
-        value
-        for value in vars(fast).values()
-        if isinstance(value, dict) and value and all(isinstance(k, bytes) for k in value)
-    )
-    return table
+    """The Decider's table of entries."""
+    return fast._entries  # type: ignore[return-value]
 
 
 def _shapes(count: int) -> list[Call]:
@@ -944,13 +939,20 @@ def test_a_shape_seen_once_is_not_remembered(refusals: list[None]) -> None:
     for call in _shapes(3):
         assert_same_as_decide(fast, call)
     assert len(refusals) == 3
-    assert not any(
-        isinstance(v, dict) and v and all(isinstance(k, bytes) for k in v)
-        for v in vars(fast).values()
-    )
+    assert not fast._entries
     for _ in range(shape_cache._SEEN_ENTRIES + 10):
-        fast._seen_before(os.urandom(16))
+        fast._seen_before(os.urandom(16), 0)
     assert len(fast._seen) <= shape_cache._SEEN_ENTRIES
+
+
+@pytest.mark.parametrize(("gap", "remembered"), [(0, True), (1, True), (2, False), (60, False)])
+def test_a_shape_is_remembered_only_when_it_comes_back_soon(gap: int, remembered: bool) -> None:
+    """An entry is good for its second only: a shape seen again seconds
+    later (a pool of tokens cycled) is decided by the rule again."""
+    fast = Decider(DEFAULT)
+    key = os.urandom(16)
+    assert not fast._seen_before(key, 100)
+    assert fast._seen_before(key, 100 + gap) is remembered
 
 
 def test_a_decider_that_holds_nothing_still_decides() -> None:

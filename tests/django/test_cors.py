@@ -276,3 +276,17 @@ def test_check_for_corsheaders_allowing_every_origin(
     ):
         ids = [m.id for m in run_checks() if str(m.id).startswith("authhygiene.")]
     assert ids == expected
+
+
+@pytest.mark.usefixtures("ours")
+@pytest.mark.parametrize("method", ["get", "options"])
+def test_an_origin_that_is_not_text_is_no_origin(method: str) -> None:
+    """A server gives META values as str; a test client or a middleware
+    above may put bytes there: no 500, and no CORS headers for it."""
+    from django.test import Client
+
+    response = getattr(Client(), method)(
+        "/api/items", HTTP_ORIGIN=PAGE.encode(), HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET"
+    )
+    assert response.status_code in (401, 405)
+    assert "Access-Control-Allow-Origin" not in response.headers

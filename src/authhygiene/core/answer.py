@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from authhygiene.core.reasons import Reason
-from authhygiene.core.redact import SINK_WORK_FACTOR, fit_to_keep, remember
+from authhygiene.core.redact import SINK_WORK_FACTOR, fit_to_keep, memo_key, remember
 
 __all__ = [
     "MAX_DETAIL_CHARS",
@@ -108,10 +108,11 @@ _STATUS_PHRASES = frozenset(
 )
 
 
-# The app's messages by its answer's body and the headers they depend on: an
-# app answers every refusal with the same few bodies. Bounded in entries and
-# in bytes; bodies are the app's.
-_MESSAGES: dict[tuple[bytes, str, bool], str | None] = {}
+# The app's messages by a keyed digest of its answer's body and the headers
+# they depend on: an app answers every refusal with the same few bodies.
+# A message is kept only when fit to keep (the decoded message is judged,
+# not the escaped body); bounded in entries and in body size.
+_MESSAGES: dict[bytes, str | None] = {}
 _MESSAGE_BODY_BYTES = 1024
 _MESSAGES_ENTRIES = 256
 
@@ -119,27 +120,18 @@ _MESSAGES_ENTRIES = 256
 def app_message(answer: AppAnswer, secrets: tuple[str, ...] | None = None) -> str | None:
     """The app's own explanation: from JSON (detail/message/msg/...) or short
     plain text. HTML pages, long bodies and bare status phrases are not
-    messages. With the request's `secrets` given, a short body fit to keep
-    is remembered with its message."""
+    messages. With the request's `secrets` given, a short body's message fit
+    to keep is remembered."""
     if secrets is None or len(answer.body) > _MESSAGE_BODY_BYTES:
         return _message(answer)
-    key = (
-        answer.body,
-        next(iter(answer.get_all("content-type")), ""),
-        any(answer.get_all("content-encoding")),
-    )
+    content_type = next(iter(answer.get_all("content-type")), "")
+    encoded = "e" if any(answer.get_all("content-encoding")) else ""
+    key = memo_key(answer.body, content_type[:_MESSAGE_BODY_BYTES], encoded)
     if key in _MESSAGES:
         return _MESSAGES[key]
     message = _message(answer)
-    if fit_to_keep((answer.body.decode("latin-1"), key[1], message or ""), secrets):
-        remember(
-            _MESSAGES,
-            key,
-            message,
-            len(answer.body) + len(key[1]),
-            max_chars=_MESSAGE_BODY_BYTES,
-            entries=_MESSAGES_ENTRIES,
-        )
+    if message is None or fit_to_keep((message,), secrets):
+        remember(_MESSAGES, key, message, 16, entries=_MESSAGES_ENTRIES)
     return message
 
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from authhygiene.core.credentials import TCHAR_RE, canonical_scheme, registered_scheme
-from authhygiene.core.redact import fit_to_keep, remember, scrub
+from authhygiene.core.redact import fit_to_keep, memo_key, remember, scrub
 
 __all__ = [
     "ECHO_MIN_PIECE",
@@ -229,26 +229,38 @@ def _read_quoted(text: str, pos: int) -> tuple[str, int]:
     raise _InvalidError(pos)
 
 
-# Field values already parsed (None: invalid): an app answers every refusal
-# with the same few challenges. Bounded in entries and in bytes; values are
-# the app's, never the request's.
-_PARSED: dict[str, tuple[Challenge, ...] | None] = {}
+# Field values already parsed (None: invalid), by a keyed digest of the
+# value: an app answers every refusal with the same few challenges. Kept
+# only when every parsed string (scheme, names, unescaped values, token68)
+# is fit to keep; bounded in entries and in the size of what is parsed.
+_PARSED: dict[bytes, tuple[Challenge, ...] | None] = {}
 _PARSED_CHARS = 512
 _PARSED_ENTRIES = 256
 
 
 def _parsed(text: str, secrets: tuple[str, ...] | None) -> tuple[Challenge, ...] | None:
     """`_parse(text)` as a tuple, None when invalid; remembered when
-    `secrets` (the request's) are given and the value is fit to keep."""
-    if text in _PARSED:
-        return _PARSED[text]
+    `secrets` (the request's) are given and what it parsed is fit to keep."""
+    key = memo_key(text) if len(text) <= _PARSED_CHARS else None
+    if key is not None and key in _PARSED:
+        return _PARSED[key]
     try:
         found: tuple[Challenge, ...] | None = tuple(_parse(text))
     except _InvalidError:
         found = None
-    if secrets is not None and len(text) <= _PARSED_CHARS and fit_to_keep((text,), secrets):
-        remember(_PARSED, text, found, len(text), max_chars=_PARSED_CHARS, entries=_PARSED_ENTRIES)
+    if key is not None and secrets is not None and fit_to_keep(_strings(found), secrets):
+        remember(_PARSED, key, found, 16, entries=_PARSED_ENTRIES)
     return found
+
+
+def _strings(challenges: tuple[Challenge, ...] | None) -> list[str]:
+    out: list[str] = []
+    for challenge in challenges or ():
+        out.append(challenge.scheme)
+        out.extend(part for param in challenge.params for part in param)
+        if challenge.token68 is not None:
+            out.append(challenge.token68)
+    return out
 
 
 def _parse(text: str) -> list[Challenge]:

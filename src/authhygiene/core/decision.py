@@ -31,12 +31,13 @@ from authhygiene.core.credentials import (
     RequestView,
     fingerprint,
     parse_credentials,
+    registered_scheme,
 )
 from authhygiene.core.diagnose import AppAnswer, Declared, Failure, diagnose
 from authhygiene.core.events import Event
 from authhygiene.core.fragments import mask_pieces
 from authhygiene.core.policy import Policy
-from authhygiene.core.problem import CONTENT_TYPE, detail, problem_body
+from authhygiene.core.problem import CONTENT_TYPE, detail, own_word, problem_body
 from authhygiene.core.reasons import REASONS, Reason
 from authhygiene.core.redact import (
     REDACTED,
@@ -272,7 +273,8 @@ def _app_challenge(
     parameter, a token68 the token68; values are masked) and, for
     bearer-token schemes, none of its error parameters except a well-formed
     error_uri that documents the very error we send."""
-    if echoes_secret(challenge.scheme, secrets):
+    # A scheme we know by name is never an echo (as in `parse_challenges`).
+    if not registered_scheme(challenge.scheme) and echoes_secret(challenge.scheme, secrets):
         return None
     token68 = challenge.token68
     if token68 is not None and (
@@ -305,6 +307,8 @@ def _challenges(
     error: str | None,
     credentials: Credentials,
     description: str | None,
+    *,
+    folded: bool = True,
 ) -> list[Challenge]:
     secrets = credentials.secrets
     app = [
@@ -317,8 +321,10 @@ def _challenges(
     if status != 401 and error is None:
         kept = _distinct(app) if status == 403 else []
         return kept if rendered_size(kept) <= MAX_HEADER_CHARS else []
-    if description:
-        # Folded to ASCII after the body's text was scrubbed: once more here.
+    if description and folded:
+        # Folded to ASCII after the body's text was scrubbed (a secret split by
+        # a control character joins up again): once more here, where folding
+        # changed it. Unchanged, it is the body's own `detail`.
         description = scrub(description, secrets, entropy=False)
     ours = [Challenge(scheme) for scheme in policy.schemes]
     refusal = _Refused(policy, failure, status, error, credentials, description)
@@ -425,6 +431,10 @@ def _present(fields: dict[str, object], omit: frozenset[str]) -> dict[str, objec
     return {key: value for key, value in fields.items() if value is not None and key not in omit}
 
 
+# A time as the diagnosis writes it (RFC 3339, UTC): digits only, no secret.
+_TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
 def _log_parts(
     policy: Policy,
     view: RequestView,
@@ -452,7 +462,9 @@ def _log_parts(
     }
     for key, value in {**failure.facts, **failure.log_facts}.items():
         if key not in head and key not in tail and key not in REQUEST_LOG_FIELDS:
-            tail[key] = scrub(value, secrets) if isinstance(value, str) else value
+            if isinstance(value, str) and not (own_word(value) or _TIME_RE.fullmatch(value)):
+                value = scrub(value, secrets)
+            tail[key] = value
     omit = policy.log_omit
     return _present(head, omit), _present(tail, omit)
 
@@ -521,6 +533,7 @@ def refuse(
     # "minimal" says no more in the challenge than in the body.
     text = detail(failure, secrets)
     description = rfc6750_text(text) if policy.explain != "minimal" else None
+    folded = description is not None and description != text
     body = problem_body(
         policy,
         failure,
@@ -534,7 +547,9 @@ def refuse(
     )
     before = [
         ("www-authenticate", challenge.render())
-        for challenge in _challenges(policy, failure, status, error, credentials, description)
+        for challenge in _challenges(
+            policy, failure, status, error, credentials, description, folded=folded
+        )
     ]
     before.append(("content-type", CONTENT_TYPE))
     after = (

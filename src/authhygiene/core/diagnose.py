@@ -324,7 +324,7 @@ def _recognised_ours(ev: _Evidence) -> bool:
     ev.errors = {c.param("error") or "" for c in ev.challenges or () if c.param("error")}
     oauth_error = json_error(answer) if answer.body[:1] == b"{" else None
     ev.texts = [t for t in (oauth_error, ev.message, page_text(answer), *ev.described) if t]
-    row = recognise(answer.status, ev.texts, ev.errors, answer, ev.credentials.secrets)
+    row = recognise(answer.status, ev.texts, ev.errors, answer, remembered=True)
     if row is not None and row.reason is None:
         return False  # not about authentication (R2 does not apply)
     if row is not None and _contradicted(row.reason, ev.jwt, ev.moment):

@@ -19,12 +19,13 @@ from typing import Any
 
 from authhygiene.core.answer import MAX_DETAIL_CHARS, MAX_MEMBER_NAME_CHARS
 from authhygiene.core.challenge import rfc6750_text
+from authhygiene.core.credentials import registered_scheme
 from authhygiene.core.diagnose import Failure
 from authhygiene.core.policy import Policy
 from authhygiene.core.reasons import REASONS, Problem, Reason
 from authhygiene.core.redact import REDACTED, clean_for_sink
 
-__all__ = ["CONTENT_TYPE", "detail", "explanation", "hint", "problem_body"]
+__all__ = ["CONTENT_TYPE", "detail", "explanation", "hint", "own_word", "problem_body"]
 
 CONTENT_TYPE = "application/problem+json"
 MAX_FACT_CHARS = 256
@@ -215,9 +216,44 @@ class _SunkFacts(Mapping[str, object]):
         return key in self._facts
 
 
+# Words that are ours, not the client's or the app's: the problem kinds,
+# the names of the facts the diagnosis writes, and scheme names we know.
+# None is an echo of a credential (`registered_scheme`), so none passes the sink.
+_OWN_WORDS = frozenset(
+    {problem.value for problem in Problem}
+    | {
+        "accepted_algorithms",
+        "accepted_schemes",
+        "alg",
+        "clock_skew_suspected",
+        "expected_headers",
+        "expired_at",
+        "expired_seconds_ago",
+        "iss",
+        "issued_at",
+        "kid",
+        "not_before",
+        "problem",
+        "required_scope",
+        "scheme",
+        "sent_cookie_name",
+        "sent_header",
+        "server_time",
+        "valid_in_seconds",
+    }
+)
+_SCHEME_WORD_CHARS = 32
+
+
+def own_word(text: str) -> bool:
+    """Whether `text` is a word of ours (see `_OWN_WORDS`) or a scheme we
+    know by name: written as it is, without a pass through the sink."""
+    return text in _OWN_WORDS or (len(text) <= _SCHEME_WORD_CHARS and registered_scheme(text))
+
+
 def _clean_fact(value: object, secrets: tuple[str, ...]) -> object:
     if isinstance(value, str):
-        return clean_for_sink(value, MAX_FACT_CHARS, secrets)
+        return value if own_word(value) else clean_for_sink(value, MAX_FACT_CHARS, secrets)
     if isinstance(value, list | tuple):
         return [_clean_fact(item, secrets) for item in value[:MAX_MEMBER_ITEMS]]
     return value
@@ -346,6 +382,8 @@ class _Walk:
         if isinstance(value, float):
             return value if math.isfinite(value) else None
         if isinstance(value, str):
+            if own_word(value):
+                return value
             return clean_for_sink(value, MAX_FACT_CHARS, self.secrets)
         if isinstance(value, Mapping | list | tuple) and depth >= MAX_MEMBER_DEPTH:
             return None
@@ -366,6 +404,8 @@ class _Walk:
         raw = key if isinstance(key, str) else _text(key)
         if raw is None:
             return None
+        if own_word(raw):
+            return raw
         name = clean_for_sink(raw, MAX_MEMBER_NAME_CHARS, self.secrets)
         if REDACTED in name and REDACTED not in raw:
             return None

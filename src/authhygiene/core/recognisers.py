@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from authhygiene.core.answer import MAX_WORDS_CHARS, AppAnswer, Declared
 from authhygiene.core.reasons import Reason
-from authhygiene.core.redact import fit_to_keep, remember
+from authhygiene.core.redact import memo_key, remember
 
 __all__ = ["EXCEPTIONS", "RECOGNISERS", "Recogniser", "declared_from_exception", "recognise"]
 
@@ -218,9 +218,10 @@ def _shape(answer: AppAnswer) -> str | None:
 
 
 # What the app's words were recognised as, for a 401/403: an app answers
-# every refusal in the same few words. Bounded in entries and in bytes.
-_RECOGNISED: dict[tuple[object, ...], Recogniser | None] = {}
-_RECOGNISED_CHARS = 2048
+# every refusal in the same few words. Keyed by a keyed digest of the words
+# (the value is a row of our table): nothing of an answer is kept. Bounded.
+_RECOGNISED: dict[bytes, Recogniser | None] = {}
+_RECOGNISED_CHARS = 4096
 _RECOGNISED_ENTRIES = 256
 
 
@@ -229,22 +230,18 @@ def recognise(
     texts: list[str],
     errors: set[str],
     answer: AppAnswer,
-    secrets: tuple[str, ...] | None = None,
+    remembered: bool = False,
 ) -> Recogniser | None:
     """The row that recognises the app's words (`texts`, its challenges'
-    `errors`), if any. With the request's `secrets` given, a 401/403's
-    words fit to keep are remembered with their row."""
-    if status not in _AUTH or secrets is None:
+    `errors`), if any; for a 401/403 `remembered` by the words' digest."""
+    size = sum(map(len, texts)) + sum(map(len, errors))
+    if status not in _AUTH or not remembered or size > _RECOGNISED_CHARS:
         return _recognise(status, texts, errors, answer)
-    key = (status, tuple(texts), frozenset(errors))
+    key = memo_key(str(status), str(len(texts)), *texts, *sorted(errors))
     if key in _RECOGNISED:
         return _RECOGNISED[key]
     row = _recognise(status, texts, errors, answer)
-    size = sum(map(len, texts)) + sum(map(len, errors))
-    if size <= _RECOGNISED_CHARS and fit_to_keep((*texts, *errors), secrets):
-        remember(
-            _RECOGNISED, key, row, size, max_chars=_RECOGNISED_CHARS, entries=_RECOGNISED_ENTRIES
-        )
+    remember(_RECOGNISED, key, row, 16, entries=_RECOGNISED_ENTRIES)
     return row
 
 

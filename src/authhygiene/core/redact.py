@@ -13,7 +13,9 @@ deliberately left alone: they are what operators correlate by.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
@@ -36,6 +38,7 @@ __all__ = [
     "credential_spans",
     "fit_to_keep",
     "high_entropy",
+    "memo_key",
     "redact_query",
     "remember",
     "scrub",
@@ -331,14 +334,21 @@ _JUDGES = {
 }
 
 
+# Each shape with its words as one search, and its judge.
+_GATED_SHAPES = tuple(
+    (re.compile("|".join(map(re.escape, words))), pattern, _JUDGES.get(pattern, _keep_prefix))
+    for words, pattern in _SHAPES
+)
+
+
 def _shapes(text: str, lowered: str) -> str:
     # One search in C settles most texts: no shape can match without one
     # of its words, and most texts hold none of them.
     if _SHAPE_WORD_RE.search(lowered) is None:
         return text
-    for words, pattern in _SHAPES:
-        if _holds_any(lowered, words):
-            text = pattern.sub(_JUDGES.get(pattern, _keep_prefix), text)
+    for gate, pattern, judge in _GATED_SHAPES:
+        if gate.search(lowered) is not None:
+            text = pattern.sub(judge, text)
     return text
 
 
@@ -627,7 +637,8 @@ def _mask_cut_secret(text: str, secrets: tuple[str, ...]) -> str:
 # scheme, a problem kind, the app's message) into its body, its challenge
 # and its log, and each is cleaned once. One entry, replaced whole
 # (thread-safe), keyed like `fragments`' index by the secrets tuple's id and
-# hash: it holds cleaned texts only, never a secret.
+# hash. Only texts the sink left unchanged are kept (what is sent anyway):
+# never a secret, nor a text that held one.
 _SINK_MEMO_ENTRIES = 64
 _sink_memo: tuple[int, int, dict[tuple[str, int], str]] = (0, 0, {})
 
@@ -648,7 +659,8 @@ def clean_for_sink(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
     found = memo[2].get((text, limit))
     if found is None:
         found = _clean_for_sink(text, limit, kept)
-        if len(memo[2]) < _SINK_MEMO_ENTRIES and len(text) <= _CACHED_CHARS:
+        # Only a text the sink left as it is: a key is then what is sent anyway.
+        if found == text and len(memo[2]) < _SINK_MEMO_ENTRIES and len(text) <= _CACHED_CHARS:
             memo[2][text, limit] = found
     return found
 
@@ -673,11 +685,38 @@ def _clean_for_sink(text: str, limit: int, kept: tuple[str, ...]) -> str:
 
 
 def fit_to_keep(texts: Iterable[str], secrets: tuple[str, ...]) -> bool:
-    """Whether texts from the app may be kept in a process-wide cache: the
-    sink leaves each as it is (none of the request's `secrets` in any form
-    it masks, no credential shape). A memo of the app's answers keeps only
-    such texts: nothing a client sent outlives its request there."""
-    return all(clean_for_sink(text, max(len(text), 1), secrets) == text for text in texts)
+    """Whether texts may be kept in a process-wide cache: none of the
+    request's `secrets` in them in any form a sink finds (as sent, in
+    another case, percent-encoded, cut, in pieces) and no credential shape.
+    A pure check: it keeps nothing itself. Callers judge what they keep
+    (decoded values, not the escaped text they came from) and key their
+    cache by `memo_key`, so no raw input is kept as a key."""
+    for text in texts:
+        if (
+            _holds_secret_form(text, secrets)
+            or scrub(text, secrets) != text
+            or _mask_cut_secret(text, secrets) != text
+            or mask_pieces(text, secrets, REDACTED) != text
+        ):
+            return False
+    return True
+
+
+# Process-wide memos of the app's answers are keyed by a keyed digest of
+# what they were computed from: the key reveals nothing, and no raw text of
+# an answer (which may echo a request's secret) is kept as a key.
+_MEMO_KEY = os.urandom(32)
+
+
+def memo_key(*parts: str | bytes) -> bytes:
+    """A 16-byte keyed BLAKE2b digest of `parts` (unambiguous: each is
+    length-prefixed)."""
+    digest = hashlib.blake2b(key=_MEMO_KEY, digest_size=16)
+    for part in parts:
+        data = part if isinstance(part, bytes) else part.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.digest()
 
 
 def _holds_secret_form(text: str, secrets: tuple[str, ...]) -> bool:

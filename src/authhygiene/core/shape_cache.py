@@ -174,8 +174,9 @@ class Decider:
         self._key = os.urandom(32)
         self._lock = threading.Lock()
         self._origins: dict[str, str | None] = {}
-        # Shapes refused once, not yet remembered (`_seen_before`).
-        self._seen: set[bytes] = set()
+        # Shapes refused once, not yet remembered, by the second they were
+        # last refused in (`_seen_before`).
+        self._seen: dict[bytes, int] = {}
 
     def __call__(
         self,
@@ -209,7 +210,7 @@ class Decider:
         key = self._digest(glance, answer, declared, instance is not None)
         if key is None:
             return NO_SHAPE
-        if key not in self._entries and not self._seen_before(key):
+        if key not in self._entries and not self._seen_before(key, int(now)):
             # A shape seen once may never come again (a fleet's own tokens, a
             # scanner's new one each time): remembering it costs more than
             # the general rule does. It is remembered from its second time.
@@ -255,17 +256,18 @@ class Decider:
             raw_headers=raw,
         )
 
-    def _seen_before(self, key: bytes) -> bool:
-        """Whether the shape `key` was refused before (and note it now).
-        Keys are keyed digests (nothing of a request), at most
-        `_SEEN_ENTRIES` of them; a full set starts again."""
+    def _seen_before(self, key: bytes, second: int) -> bool:
+        """Whether the shape `key` was refused in this second or the one
+        before (and note it now): an entry is good for its second only, so
+        only a shape that comes back that soon (a retry loop, a script) is
+        worth one. Keys are keyed digests (nothing of a request), at most
+        `_SEEN_ENTRIES` of them; a full table starts again."""
         seen = self._seen
-        if key in seen:
-            return True
-        if len(seen) >= _SEEN_ENTRIES:
+        last = seen.get(key)
+        if last is None and len(seen) >= _SEEN_ENTRIES:
             seen.clear()
-        seen.add(key)
-        return False
+        seen[key] = second
+        return last is not None and second - last <= 1
 
     def _origin(self, text: str | None) -> str | None:
         if text is None:

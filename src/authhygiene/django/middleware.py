@@ -92,7 +92,8 @@ class AuthHygieneMiddleware:
         meta = request.META
         if (
             cors is None
-            or "HTTP_ORIGIN" not in meta
+            or not isinstance(meta.get("HTTP_ORIGIN"), str)
+            or not isinstance(meta.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"), str | None)
             or not is_preflight(request.method, meta.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"))
         ):
             return None
@@ -113,6 +114,8 @@ class AuthHygieneMiddleware:
         if cors is None:
             return response
         origin = request.META.get("HTTP_ORIGIN")
+        # A server gives str; anything else (a test client's bytes) is no origin.
+        origin = origin if isinstance(origin, str) else None
         current = [(name.lower(), value) for name, value in response.items()]
         updated = cors.headers(
             request_origin([origin] if origin else []), current, response.status_code
