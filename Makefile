@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: demo serve test lint format typecheck pytest bench browser wrk clean
+.PHONY: demo serve test lint format typecheck pytest bench browser wrk valgrind clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,12 +55,22 @@ $(WRK):
 
 wrk: $(WRK)
 
+# The benchmarks count instructions with Debian's valgrind (callgrind).
+VALGRIND ?= /usr/bin/valgrind
+
+$(VALGRIND):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq valgrind >/dev/null
+
+valgrind: $(VALGRIND)
+
 pytest: $(STAMP) browser wrk
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
-bench: $(STAMP) wrk
+bench: $(STAMP) wrk valgrind
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -1,8 +1,11 @@
 """``python -m benchmarks``: measure every section, print one table, save the files.
 
-In-process sections first (their variants all timed in the same
-interleaved rounds), then the end-to-end section (real servers under wrk),
-so that the servers never compete with the in-process loops for the CPUs.
+The self-checks of every selected section first (nothing is measured when
+one fails), then the in-process sections (their variants all timed in the
+same interleaved rounds), then the child-process sections (instructions
+counted under callgrind, a refusal flood's memory), then the end-to-end
+section (real servers under wrk), so that no two of them compete for the
+CPUs. ``--only SECTION`` (repeatable) runs a selection.
 
 The exit code is 0 even when a target is missed: this is a report, and a
 missed target is printed as ``MISS``. It is non-zero (2) only when a
@@ -15,7 +18,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import os
 import random
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -25,9 +30,12 @@ from typing import Any
 from benchmarks import (
     anchors,
     asgi_cases,
+    callgrind,
     chart,
     failure_cases,
+    log_redaction_cost,
     logging_path,
+    memory,
     report,
     scaling,
     wsgi_cases,
@@ -52,7 +60,15 @@ BUILDERS: tuple[Callable[[Context], Section], ...] = (
     scaling.build,
     anchors.build,
     logging_path.build,
+    log_redaction_cost.build,
 )
+# What `--only` selects. "in-process" is the first six sections above (they
+# read each other's variants); "redaction-cost" is the last one.
+SECTIONS = ("in-process", "redaction-cost", "instructions", "memory", "e2e")
+_SELECTED_BUILDERS: dict[str, tuple[Callable[[Context], Section], ...]] = {
+    "in-process": BUILDERS[:-1],
+    "redaction-cost": BUILDERS[-1:],
+}
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -89,6 +105,16 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--no-e2e", action="store_true", help="skip the end-to-end section (servers + wrk)"
     )
     parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        metavar="SECTION",
+        help="run only this section (repeatable): in-process (the success, failure, scaling, "
+        "anchors and log redaction sections), redaction-cost (log redaction cost), "
+        "instructions (refusal instructions, callgrind), memory (refusal flood memory), "
+        "e2e (end to end); default: all",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="afterwards, profile the authhygiene success and failure variants",
@@ -115,6 +141,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         args.profile_with = PROFILERS[0]
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(2**32)
+    chosen = set(args.only or SECTIONS)
+    if args.no_e2e:
+        chosen.discard("e2e")
+    args.sections = [name for name in SECTIONS if name in chosen]
     return args
 
 
@@ -122,12 +152,57 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _in_process(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any], str | None]:
-    """Build every section (self-checks included), time all their variants
-    in the same rounds, and turn the rounds into rows."""
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _child_checks(args: argparse.Namespace) -> dict[str, Any]:
+    """The child-process sections' self-checks, before anything is timed;
+    `SelfCheckError` stops the run. For each: its findings, or why it is
+    skipped."""
+    checks: dict[str, Any] = {}
+    if "instructions" in args.sections:
+        try:
+            valgrind = callgrind.find_valgrind()
+        except callgrind.ValgrindMissingError as error:
+            checks["instructions"] = {"skipped": str(error)}
+        else:
+            checks["instructions"] = {"valgrind": valgrind, "checks": callgrind.self_checks()}
+    if "memory" in args.sections:
+        checks["memory"] = {"checks": memory.self_checks()}
+    return checks
+
+
+def _instructions(args: argparse.Namespace, checked: dict[str, Any]) -> tuple[list[Row], Any]:
+    """Section "refusal instructions (callgrind)", or why it did not run."""
+    if "skipped" in checked:
+        _say(f"benchmarks: refusal instructions skipped: {checked['skipped']}")
+        return [], checked
+    preset = callgrind.QUICK if args.quick else callgrind.FULL
+    _say(callgrind.describe(preset, _cpus()))
+    result = callgrind.run_instructions(
+        preset, valgrind=checked["valgrind"], jobs=_cpus(), progress=_say
+    )
+    return list(result["rows"]), {**result["raw"], "self_checks": checked["checks"]}
+
+
+def _memory(args: argparse.Namespace, checked: dict[str, Any]) -> tuple[list[Row], Any]:
+    """Section "refusal flood memory"."""
+    preset = memory.QUICK if args.quick else memory.FULL
+    _say(memory.describe(preset, _cpus()))
+    result = memory.run_memory(preset, jobs=_cpus(), progress=_say)
+    return list(result["rows"]), {**result["raw"], "self_checks": checked["checks"]}
+
+
+def _in_process(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any] | None, str | None]:
+    """Build every selected section (self-checks included), time all their
+    variants in the same rounds, and turn the rounds into rows."""
+    builders = [b for name in args.sections for b in _SELECTED_BUILDERS.get(name, ())]
+    if not builders:
+        return [], None, None
     with open_context() as ctx, contextlib.ExitStack() as stack:
         sections: list[Section] = []
-        for build in BUILDERS:
+        for build in builders:
             section = build(ctx)
             stack.callback(section.close)
             sections.append(section)
@@ -207,9 +282,23 @@ def _notes(argv: Sequence[str], payload: dict[str, Any]) -> list[str]:
         f"{info['cpus_usable']} usable CPUs; "
         f"orjson used: {'yes' if info['orjson_used'] else 'no'}.",
     ]
+    for key, title in (
+        ("instructions", "refusal instructions"),
+        ("memory", "refusal flood memory"),
+    ):
+        part = payload[key]
+        if part is None:
+            continue
+        if "skipped" in part:
+            notes.append(f"NOTE: {title} skipped: {part['skipped']}")
+        elif "error" in part:
+            notes.append(f"NOTE: {title} stopped: {part['error']}")
+    times = ", ".join(f"{name} {took:.0f} s" for name, took in payload["section_s"].items())
+    notes.append(f"Time per part: {times}.")
     e2e = payload["end_to_end"]
     if e2e is None:
-        notes.append("End to end: not run (--no-e2e).")
+        why = "--no-e2e" if payload["arguments"]["no_e2e"] else "--only"
+        notes.append(f"End to end: not run ({why}).")
     elif "skipped" in e2e:
         notes.append(f"NOTE: end to end skipped: {e2e['skipped']}")
     elif "error" in e2e:
@@ -226,15 +315,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = dt.datetime.now(dt.UTC)
     clock = time.monotonic()
     load_before = load()
+    section_s: dict[str, float] = {}
     try:
+        child_checks = _child_checks(args)
+        mark = time.monotonic()
         rows, in_process, profiled = _in_process(args)
+        if in_process is not None:
+            section_s["in-process"] = time.monotonic() - mark
     except SelfCheckError as error:
         _say(f"benchmarks: stopped before timing anything: {error}")
         return 2
     failed = False
+    children: dict[str, Any] = {"instructions": None, "memory": None}
+    for key, run, errors in (
+        ("instructions", _instructions, callgrind.CallgrindError),
+        ("memory", _memory, memory.FloodError),
+    ):
+        if key not in child_checks:
+            continue
+        mark = time.monotonic()
+        try:
+            section_rows, children[key] = run(args, child_checks[key])
+        except (errors, subprocess.SubprocessError, OSError, ValueError) as error:
+            failed = True
+            children[key] = {"error": str(error)}
+            _say(f"benchmarks: {key} stopped: {error}")
+        else:
+            rows += section_rows
+        section_s[key] = time.monotonic() - mark
     e2e_seed = random.Random(args.seed).randrange(2**32)
     end_to_end: dict[str, Any] | None = None
-    if not args.no_e2e:
+    if "e2e" in args.sections:
+        mark = time.monotonic()
         try:
             e2e_rows, end_to_end = _end_to_end(args, e2e_seed)
         except RuntimeError as error:  # a server or check failed (its message is scrubbed)
@@ -243,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(f"benchmarks: end to end stopped: {error}")
         else:
             rows += e2e_rows
+        section_s["e2e"] = time.monotonic() - mark
 
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     payload: dict[str, Any] = {
@@ -257,12 +370,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             "slices": args.slices,
             "iterations": args.iterations,
             "no_e2e": args.no_e2e,
+            "sections": args.sections,
             "profile": args.profile_with if args.profile else None,
         },
-        "seeds": {"in_process": args.seed, "end_to_end": None if args.no_e2e else e2e_seed},
+        "seeds": {
+            "in_process": args.seed,
+            "end_to_end": e2e_seed if "e2e" in args.sections else None,
+        },
         "machine": {**machine(), "load_1min_before": load_before, "load_1min_after": load()},
         "rows": rows,
+        "section_s": {name: round(took, 1) for name, took in section_s.items()},
         "in_process": in_process,
+        "instructions": children["instructions"],
+        "memory": children["memory"],
         "end_to_end": end_to_end,
     }
     title = f"authhygiene benchmarks ({stamp}{', quick' if args.quick else ''})"

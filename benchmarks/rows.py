@@ -10,6 +10,8 @@ Every figure is computed per round, from numbers taken in the same round
 (seconds apart, in a shuffled order), then summarised by median, min and
 max; the verdict is on the median. A section is its variants, the results
 of its self-checks, and a function from the measured rounds to its rows.
+The child-process sections (instructions counted under callgrind, a
+flood's memory) measure a figure once: `single_row`, median = min = max.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Literal
 
 from benchmarks._harness import Measured, Variant, summary
 
-__all__ = ["Row", "RowMaker", "Section", "Target", "judge"]
+__all__ = ["Row", "RowMaker", "Section", "Target", "judge", "single_row"]
 
 Row = dict[str, Any]
 
@@ -50,6 +52,39 @@ def judge(row: Row) -> str:
     return (
         "PASS" if Target(target["op"], target["value"], "").met(row["value"]["median"]) else "MISS"
     )
+
+
+def single_row(
+    section: str,
+    case: str,
+    *,
+    subject: str,
+    baseline: str,
+    metric: str,
+    unit: str,
+    value: float | None,
+    target: Target | None = None,
+    detail: str = "",
+    extra: Mapping[str, Any] | None = None,
+) -> Row:
+    """A row for a figure measured once, not per round (an instruction
+    count, a memory curve of the child-process sections): its median, min
+    and max are that figure, judged like any other."""
+    row: Row = {
+        "section": section,
+        "case": case,
+        "subject": subject,
+        "baseline": baseline,
+        "metric": metric,
+        "unit": unit,
+        "value": {"median": value, "min": value, "max": value},
+        "target": None if target is None else target.as_dict(),
+        "result": "info",
+        "detail": detail,
+        "extra": dict(extra or {}),
+    }
+    row["result"] = judge(row)
+    return row
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,8 +70,36 @@ ROWS: list[tuple[str, str, bool]] = [
     ("log redaction", "structlog auth.failure event", False),
     ("log redaction", "stdlib access record (?page=2&sort=name)", False),
     ("log redaction", "stdlib access record (?access_token=<JWT>)", False),
+    ("log redaction cost", "structlog app event: redact / JSON render", True),
+    ("log redaction cost", "structlog app event, 4096 distinct: redact / JSON render", False),
+    ("log redaction cost", "access record: RedactingFilter / Formatter.format", True),
+    ("log redaction cost", "access record, 4096 distinct: RedactingFilter / format", False),
 ]
 SECTIONS = sorted({section for section, _, _ in ROWS})
+# The child-process sections (valgrind children, a flood in a child): a
+# test of their own, so the quick runs above stay a few seconds long.
+INSTRUCTIONS = "refusal instructions (callgrind)"
+MEMORY = "refusal flood memory"
+CHILD_ROWS: list[tuple[str, str, bool]] = [
+    *(
+        row
+        for label in ("ASGI", "WSGI")
+        for row in (
+            (INSTRUCTIONS, f"{label}: anchor, added per refusal", False),
+            (INSTRUCTIONS, f"{label}: authhygiene, same token", True),
+            (INSTRUCTIONS, f"{label}: authhygiene, new token every request", True),
+            (INSTRUCTIONS, f"{label}: success path, authhygiene", True),
+        )
+    ),
+    *(
+        row
+        for label in ("ASGI", "WSGI")
+        for row in (
+            (MEMORY, f"{label}: RSS at the end of the flood", False),
+            (MEMORY, f"{label}: RSS plateaus (growth over the last half)", True),
+        )
+    ),
+]
 ROW_KEYS = {
     "section",
     "case",
@@ -90,6 +118,10 @@ ROUNDS = 2
 QUICK_ARGS = [
     "--quick",
     "--no-e2e",
+    "--only",
+    "in-process",
+    "--only",
+    "redaction-cost",
     "--rounds",
     str(ROUNDS),
     "--slices",
@@ -100,7 +132,19 @@ QUICK_ARGS = [
     "7",
 ]
 # Not --quick: the run that writes latest.*, as short as a quick one.
-FULL_ARGS = ["--no-e2e", "--rounds", "1", "--iterations", "5", "--seed", "3"]
+FULL_ARGS = [
+    "--no-e2e",
+    "--only",
+    "in-process",
+    "--only",
+    "redaction-cost",
+    "--rounds",
+    "1",
+    "--iterations",
+    "5",
+    "--seed",
+    "3",
+]
 
 
 @pytest.fixture(scope="module")
@@ -325,7 +369,7 @@ def test_end_to_end_section_wiring(
     from benchmarks import end_to_end
 
     monkeypatch.setattr(end_to_end, "run_end_to_end", _fake_e2e(outcome))
-    args = [a for a in QUICK_ARGS if a != "--no-e2e"]
+    args = [*(a for a in QUICK_ARGS if a != "--no-e2e"), "--only", "e2e"]
     run = _run(bench, args, tmp_path)
     assert run["code"] == code
     assert printed in run["stdout"]
@@ -374,3 +418,42 @@ def test_profile(tmp_path: Path, profiler: str) -> None:
     for name in ("asgi.plain.authhygiene", "asgi.401.authhygiene", "wsgi.raise.authhygiene"):
         assert f"### {profiler}: {name}" in done.stdout
     assert "eyJ" not in done.stdout + done.stderr
+
+
+def test_child_process_sections(tmp_path: Path) -> None:
+    """Sections "refusal instructions (callgrind)" and "refusal flood
+    memory", quick: every row in the contract, measured once; skipped with
+    a note when valgrind is missing (`make bench` installs it)."""
+    import shutil
+
+    args = ["--quick", "--only", "instructions", "--only", "memory", "--seed", "5"]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args, "--results-dir", str(tmp_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    has_valgrind = shutil.which("valgrind") is not None or Path("/usr/bin/valgrind").exists()
+    expected = [r for r in CHILD_ROWS if has_valgrind or r[0] != INSTRUCTIONS]
+    table = _table(done.stdout)
+    assert set(table) == {(s, c) for s, c, _ in expected}
+    if not has_valgrind:
+        assert "NOTE: refusal instructions skipped: valgrind not found" in done.stdout
+    (saved,) = tmp_path.glob("bench-*.json")
+    payload = json.loads(saved.read_text(encoding="utf-8"))
+    rows = {(r["section"], r["case"]): r for r in payload["rows"]}
+    for section, case, judged in expected:
+        row = rows[(section, case)]
+        assert set(row) == ROW_KEYS
+        assert table[(section, case)][4] in ({"PASS", "MISS"} if judged else {"info"})
+        assert (row["target"] is not None) is judged
+        value = row["value"]
+        assert value["median"] == value["min"] == value["max"]  # measured once
+        assert row["unit"] in {"x", "k instr", "MiB", "%"}
+    assert payload["in_process"] is None
+    assert "samples" in payload["memory"]["children"]["wsgi"]
+    assert "eyJ" not in done.stdout + done.stderr, "a JWT in the benchmark's output"
+    assert "eyJ" not in saved.read_text(encoding="utf-8"), "a JWT in the benchmark's JSON"
