@@ -9,7 +9,6 @@ import contextlib
 import os
 import threading
 import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +22,13 @@ from authhygiene.core.flood import FloodGate
 from authhygiene.core.policy import Policy, PolicyError
 from authhygiene.core.request import Request
 from authhygiene.core.shape_cache import Decider
-from authhygiene.logging import default_logger, emit, emit_misconfig
+from authhygiene.logging import (
+    default_logger,
+    emit,
+    emit_misconfig,
+    flush_suppressed,
+    wait_for_flush,
+)
 from authhygiene.metrics import FailureMetrics, failure_metrics
 
 SUPPRESSED_EVENT = Event.FAILURE_SUPPRESSED.value
@@ -67,7 +72,7 @@ class _Summaries:
             self._timer = threading.Timer(self.gate.limit.window_s + 0.25, self._fire)
             self._timer.daemon = True
             self._timer.start()
-            _WAITING.add(self)
+            wait_for_flush(self)
 
     def _fire(self) -> None:
         with self._lock:
@@ -81,16 +86,6 @@ class _Summaries:
 
     def flush(self) -> None:
         self.write(self.gate.flush(time.time(), everything=True))
-
-
-# The gates holding counts not yet written, for `flush_suppressed`.
-_WAITING: weakref.WeakSet[_Summaries] = weakref.WeakSet()
-
-
-def flush_suppressed() -> None:
-    """Write every pending `auth.failure.suppressed` count now."""
-    for summaries in list(_WAITING):
-        summaries.flush()
 
 
 def _at_exit() -> None:

@@ -39,7 +39,7 @@ from authhygiene._asgi_cors import (
     inspect_app,
 )
 from authhygiene._asgi_types import ASGIApp, Message, Receive, Scope, Send
-from authhygiene._runtime import Runtime, flush_suppressed
+from authhygiene._runtime import Runtime
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
 from authhygiene.core.exchange import (
@@ -48,7 +48,7 @@ from authhygiene.core.exchange import (
     raised_status,
     watched,
 )
-from authhygiene.logging import emit_misconfig
+from authhygiene.logging import emit_misconfig, flush_suppressed
 from authhygiene.request_views import Plans, ScopeRequest
 
 __all__ = ["AuthHygiene"]

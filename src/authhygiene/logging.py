@@ -17,9 +17,10 @@ import logging
 import re
 import threading
 import traceback
+import weakref
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -394,14 +395,30 @@ def redact_server_logs(
     return attached
 
 
+class PendingCounts(Protocol):
+    """What holds `auth.failure.suppressed` counts not yet written (the
+    middleware's flood gate, `_runtime`)."""
+
+    def flush(self) -> None: ...
+
+
+# Every holder of counts not yet written: registered by the runtime when a
+# count starts waiting, so that this module needs nothing of the runtime.
+_PENDING: weakref.WeakSet[PendingCounts] = weakref.WeakSet()
+
+
+def wait_for_flush(pending: PendingCounts) -> None:
+    """Register counts that `flush_suppressed` must write."""
+    _PENDING.add(pending)
+
+
 def flush_suppressed() -> None:
     """Write every pending `auth.failure.suppressed` summary now, instead of
     when its window closes: call it on shutdown (a FastAPI lifespan's exit,
     gunicorn's `worker_exit` hook) or before reading the log in a script.
     It also runs at interpreter exit."""
-    from authhygiene._runtime import flush_suppressed as flush
-
-    flush()
+    for pending in list(_PENDING):
+        pending.flush()
 
 
 _reported: set[str] = set()
