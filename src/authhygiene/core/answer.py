@@ -126,7 +126,7 @@ def app_message(answer: AppAnswer, secrets: tuple[str, ...] | None = None) -> st
         return _message(answer)
     content_type = next(iter(answer.get_all("content-type")), "")
     encoded = "e" if any(answer.get_all("content-encoding")) else ""
-    key = memo_key(answer.body, content_type[:_MESSAGE_BODY_BYTES], encoded)
+    key = memo_key(answer.body, content_type, encoded)
     if key in _MESSAGES:
         return _MESSAGES[key]
     message = _message(answer)

@@ -44,6 +44,7 @@ from authhygiene.core.redact import (
     bounded,
     bounded_clean,
     credential_spans,
+    holds_secret_form,
     redact_query,
     scrub,
     scrub_cached,
@@ -307,8 +308,6 @@ def _challenges(
     error: str | None,
     credentials: Credentials,
     description: str | None,
-    *,
-    folded: bool = True,
 ) -> list[Challenge]:
     secrets = credentials.secrets
     app = [
@@ -321,11 +320,6 @@ def _challenges(
     if status != 401 and error is None:
         kept = _distinct(app) if status == 403 else []
         return kept if rendered_size(kept) <= MAX_HEADER_CHARS else []
-    if description and folded:
-        # Folded to ASCII after the body's text was scrubbed (a secret split by
-        # a control character joins up again): once more here, where folding
-        # changed it. Unchanged, it is the body's own `detail`.
-        description = scrub(description, secrets, entropy=False)
     ours = [Challenge(scheme) for scheme in policy.schemes]
     refusal = _Refused(policy, failure, status, error, credentials, description)
     out = refusal.completed(app or ours)
@@ -431,8 +425,38 @@ def _present(fields: dict[str, object], omit: frozenset[str]) -> dict[str, objec
     return {key: value for key, value in fields.items() if value is not None and key not in omit}
 
 
-# A time as the diagnosis writes it (RFC 3339, UTC): digits only, no secret.
-_TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+# A time as the diagnosis writes it (RFC 3339, UTC): ASCII digits only.
+_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_LOG_VALUE_DEPTH = 4
+_LOG_VALUE_ITEMS = 32
+
+
+def _as_text(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:  # an object whose repr fails says nothing
+        return "?"
+
+
+def _log_value(value: object, secrets: tuple[str, ...], depth: int = 0) -> object:
+    """A fact as the log may hold it: numbers as they are, our own words and
+    times as they are, lists and mappings walked (bounded), anything else
+    (text, bytes, an object an app declared) as text, scrubbed."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth < _LOG_VALUE_DEPTH and isinstance(value, list | tuple):
+        return [_log_value(item, secrets, depth + 1) for item in value[:_LOG_VALUE_ITEMS]]
+    if depth < _LOG_VALUE_DEPTH and isinstance(value, Mapping):
+        return {
+            scrub(str(key), secrets): _log_value(item, secrets, depth + 1)
+            for key, item in list(value.items())[:_LOG_VALUE_ITEMS]
+        }
+    text = value if type(value) is str else _as_text(value)
+    if own_word(text, secrets) or (
+        _TIME_RE.fullmatch(text) and not holds_secret_form(text, secrets)
+    ):
+        return text
+    return scrub(text, secrets)
 
 
 def _log_parts(
@@ -462,9 +486,7 @@ def _log_parts(
     }
     for key, value in {**failure.facts, **failure.log_facts}.items():
         if key not in head and key not in tail and key not in REQUEST_LOG_FIELDS:
-            if isinstance(value, str) and not (own_word(value) or _TIME_RE.fullmatch(value)):
-                value = scrub(value, secrets)
-            tail[key] = value
+            tail[key] = _log_value(value, secrets)
     omit = policy.log_omit
     return _present(head, omit), _present(tail, omit)
 
@@ -533,7 +555,11 @@ def refuse(
     # "minimal" says no more in the challenge than in the body.
     text = detail(failure, secrets)
     description = rfc6750_text(text) if policy.explain != "minimal" else None
-    folded = description is not None and description != text
+    if description and description != text:
+        # Folded to ASCII after the body's text passed the sink (a lookalike
+        # of a secret becomes the secret, a control character splitting one
+        # goes): scanned once more, for the body and the challenge alike.
+        description = scrub(description, secrets, entropy=False)
     body = problem_body(
         policy,
         failure,
@@ -544,12 +570,11 @@ def refuse(
         secrets=secrets,
         app_status=answer.status,
         text=text,
+        description=description,
     )
     before = [
         ("www-authenticate", challenge.render())
-        for challenge in _challenges(
-            policy, failure, status, error, credentials, description, folded=folded
-        )
+        for challenge in _challenges(policy, failure, status, error, credentials, description)
     ]
     before.append(("content-type", CONTENT_TYPE))
     after = (

@@ -23,7 +23,7 @@ from authhygiene.core.credentials import registered_scheme
 from authhygiene.core.diagnose import Failure
 from authhygiene.core.policy import Policy
 from authhygiene.core.reasons import REASONS, Problem, Reason
-from authhygiene.core.redact import REDACTED, clean_for_sink
+from authhygiene.core.redact import REDACTED, clean_for_sink, holds_secret_form
 
 __all__ = ["CONTENT_TYPE", "detail", "explanation", "hint", "own_word", "problem_body"]
 
@@ -245,18 +245,30 @@ _OWN_WORDS = frozenset(
 _SCHEME_WORD_CHARS = 32
 
 
-def own_word(text: str) -> bool:
+def own_word(text: object, secrets: tuple[str, ...]) -> bool:
     """Whether `text` is a word of ours (see `_OWN_WORDS`) or a scheme we
-    know by name: written as it is, without a pass through the sink."""
-    return text in _OWN_WORDS or (len(text) <= _SCHEME_WORD_CHARS and registered_scheme(text))
+    know by name, and none of the request's `secrets`: written as it is,
+    without a pass through the sink. Plain ASCII `str` only."""
+    return (
+        type(text) is str
+        and text.isascii()
+        and (text in _OWN_WORDS or (len(text) <= _SCHEME_WORD_CHARS and registered_scheme(text)))
+        and not holds_secret_form(text, secrets)
+    )
 
 
 def _clean_fact(value: object, secrets: tuple[str, ...]) -> object:
-    if isinstance(value, str):
-        return value if own_word(value) else clean_for_sink(value, MAX_FACT_CHARS, secrets)
+    """A fact as a sentence may name it: numbers as they are, a list item by
+    item, anything else (text, bytes, a mapping, an object an app declared)
+    as text through the sink."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
     if isinstance(value, list | tuple):
         return [_clean_fact(item, secrets) for item in value[:MAX_MEMBER_ITEMS]]
-    return value
+    text = value if type(value) is str else _text(value)
+    if text is None:
+        return None
+    return text if own_word(text, secrets) else clean_for_sink(text, MAX_FACT_CHARS, secrets)
 
 
 def detail(failure: Failure, secrets: tuple[str, ...] = ()) -> str:
@@ -382,7 +394,7 @@ class _Walk:
         if isinstance(value, float):
             return value if math.isfinite(value) else None
         if isinstance(value, str):
-            if own_word(value):
+            if own_word(value, self.secrets):
                 return value
             return clean_for_sink(value, MAX_FACT_CHARS, self.secrets)
         if isinstance(value, Mapping | list | tuple) and depth >= MAX_MEMBER_DEPTH:
@@ -404,7 +416,7 @@ class _Walk:
         raw = key if isinstance(key, str) else _text(key)
         if raw is None:
             return None
-        if own_word(raw):
+        if own_word(raw, self.secrets):
             return raw
         name = clean_for_sink(raw, MAX_MEMBER_NAME_CHARS, self.secrets)
         if REDACTED in name and REDACTED not in raw:
@@ -460,6 +472,7 @@ def problem_body(
     secrets: tuple[str, ...] = (),
     app_status: int | None = None,
     text: str | None = None,
+    description: str | None = None,
 ) -> bytes:
     """Encode the body. `secrets` (the request's) are scrubbed from every
     string, member names included, that came from the app or the request."""
@@ -517,7 +530,8 @@ def problem_body(
     if error is not None:
         body["error"] = error
         if policy.explain != "minimal":
-            body["error_description"] = rfc6750_text(text)
+            # The caller's, scrubbed again where folding changed the text.
+            body["error_description"] = description or rfc6750_text(text)
     try:
         return _encode(body)
     except (ValueError, TypeError, RecursionError):

@@ -38,6 +38,7 @@ __all__ = [
     "credential_spans",
     "fit_to_keep",
     "high_entropy",
+    "holds_secret_form",
     "memo_key",
     "redact_query",
     "remember",
@@ -717,6 +718,11 @@ def memo_key(*parts: str | bytes) -> bytes:
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)
     return digest.digest()
+
+
+def holds_secret_form(text: str, secrets: tuple[str, ...]) -> bool:
+    """Whether `text` may hold one of `secrets` in a form the sink masks."""
+    return _holds_secret_form(text, secrets)
 
 
 def _holds_secret_form(text: str, secrets: tuple[str, ...]) -> bool:
