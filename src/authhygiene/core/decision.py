@@ -444,6 +444,8 @@ def _log_value(value: object, secrets: tuple[str, ...], depth: int = 0) -> objec
     (text, bytes, an object an app declared) as text, scrubbed."""
     if value is None or isinstance(value, bool | int | float):
         return value
+    if type(value) is str:
+        return _log_text(value, secrets)
     if depth < _LOG_VALUE_DEPTH and isinstance(value, list | tuple):
         return [_log_value(item, secrets, depth + 1) for item in value[:_LOG_VALUE_ITEMS]]
     if depth < _LOG_VALUE_DEPTH and isinstance(value, Mapping):
@@ -451,7 +453,10 @@ def _log_value(value: object, secrets: tuple[str, ...], depth: int = 0) -> objec
             scrub(str(key), secrets): _log_value(item, secrets, depth + 1)
             for key, item in list(value.items())[:_LOG_VALUE_ITEMS]
         }
-    text = value if type(value) is str else _as_text(value)
+    return _log_text(_as_text(value), secrets)
+
+
+def _log_text(text: str, secrets: tuple[str, ...]) -> str:
     if own_word(text, secrets) or (
         _TIME_RE.fullmatch(text) and not holds_secret_form(text, secrets)
     ):
