@@ -381,16 +381,21 @@ def test_end_to_end_section_wiring(
         assert payload["rows"][-1]["section"] == "end to end"
 
 
-def test_module_entry_point(tmp_path: Path) -> None:
-    """`make bench` runs `python -m benchmarks`: the same, as a subprocess."""
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *QUICK_ARGS, "--results-dir", str(tmp_path)],
+def _bench_process(args: list[str], timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    """`python -m benchmarks` with `args`, as `make bench` runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_module_entry_point(tmp_path: Path) -> None:
+    """`make bench` runs `python -m benchmarks`: the same, as a subprocess."""
+    done = _bench_process([*QUICK_ARGS, "--results-dir", str(tmp_path)])
     assert done.returncode == 0, done.stderr[-2000:]
     assert set(_table(done.stdout)) == {(s, c) for s, c, _ in ROWS}
     (saved,) = tmp_path.glob("bench-*.json")
@@ -406,14 +411,7 @@ def test_profile(tmp_path: Path, profiler: str) -> None:
     if profiler == "pyinstrument":
         pytest.importorskip("pyinstrument")
     args = [*QUICK_ARGS, "--profile-with", profiler, "--results-dir", str(tmp_path)]
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _bench_process(args)
     assert done.returncode == 0, done.stderr[-2000:]
     for name in ("asgi.plain.authhygiene", "asgi.401.authhygiene", "wsgi.raise.authhygiene"):
         assert f"### {profiler}: {name}" in done.stdout
@@ -427,14 +425,7 @@ def test_child_process_sections(tmp_path: Path) -> None:
     import shutil
 
     args = ["--quick", "--only", "instructions", "--only", "memory", "--seed", "5"]
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args, "--results-dir", str(tmp_path)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = _bench_process([*args, "--results-dir", str(tmp_path)], timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     has_valgrind = shutil.which("valgrind") is not None or Path("/usr/bin/valgrind").exists()
     expected = [r for r in CHILD_ROWS if has_valgrind or r[0] != INSTRUCTIONS]

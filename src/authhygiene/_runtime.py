@@ -172,7 +172,10 @@ class Runtime:
         except Exception as exc:  # never raise on the refusal path
             decision = self._failed(answer, declared, exc)
         if decision is not None:
-            self._record(decision)
+            try:
+                self._record(decision)
+            except Exception as exc:  # the app's logger or metrics: the answer still goes
+                _report_internal_error(self.logger, type(exc).__name__, decision.status)
         return decision
 
     def _failed(

@@ -65,7 +65,9 @@ def _watched(status: int, scope: Scope) -> bool:
 
 def _carries_credentials(scope: Scope) -> bool:
     authorization = any(name == b"authorization" for name, _ in scope.get("headers", ()))
-    return carries_credentials(authorization, scope.get("query_string", b"").decode("latin-1"))
+    query = scope.get("query_string", b"")
+    text = query.decode("latin-1") if isinstance(query, bytes) else str(query)
+    return carries_credentials(authorization, text)
 
 
 # How many turns of the event loop a complete 500 waits for an exception

@@ -119,15 +119,18 @@ def full_path(scope: Scope) -> str:
 def view_from_scope(scope: Scope) -> RequestView:
     """The whole request of an ASGI scope, decoded."""
     client = scope.get("client")
+    query = scope.get("query_string", b"")
+    host = client[0] if client else None
     return RequestView(
         method=scope.get("method", "GET"),
         path=full_path(scope),
-        query=scope.get("query_string", b"").decode("latin-1"),
+        # The spec says bytes; a server that gives text is read as it is.
+        query=query.decode("latin-1") if isinstance(query, bytes) else str(query),
         headers=tuple(
             (name.decode("latin-1").lower(), value.decode("latin-1"))
             for name, value in scope.get("headers", ())
         ),
-        client=client[0] if client else None,
+        client=host if isinstance(host, str) else None,
     )
 
 
@@ -234,8 +237,12 @@ def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
         path=str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")),
         query=str(environ.get("QUERY_STRING", "")),
         headers=tuple(headers),
-        client=environ.get("REMOTE_ADDR") or None,
+        client=_text_or_none(environ.get("REMOTE_ADDR")),
     )
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 class EnvironRequest:

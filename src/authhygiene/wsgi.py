@@ -65,9 +65,6 @@ def _watched(status: str, environ: dict[str, Any]) -> bool:
     return code[0] == "5" and EXCEPTION_KEY in environ
 
 
-_declared = declared_failure
-
-
 # Where the same signal leaves the CORS headers flask-cors would have added:
 # with exceptions propagating (debug), Flask never runs its after_request.
 APP_CORS_KEY = "authhygiene.app_cors"
@@ -324,7 +321,7 @@ class _Exchange:
         failure = self.environ.get(ENVIRON_KEY)
         declared = failure.declared() if isinstance(failure, AuthFailure) else None
         if declared is None and broken is not None:
-            declared = _declared(broken)  # the body raised the app's own AuthFailure
+            declared = declared_failure(broken)  # the body raised the app's own AuthFailure
         escaped = self.environ.get(EXCEPTION_KEY)
         if declared is None and isinstance(escaped, Exception):
             declared = declared_failure(escaped)
@@ -413,7 +410,7 @@ class _Deferred:
 
     def _broken(self, exc: Exception) -> bytes:
         """The app's iterable raised before its first chunk."""
-        declared = _declared(exc)
+        declared = declared_failure(exc)
         if declared is None:
             # A watched status the app started is still answered (finish()
             # decides that); anything else propagates as it would without us.
@@ -598,7 +595,7 @@ class AuthHygieneWSGI:
             else:
                 result = self.app(environ, start)
         except Exception as exc:
-            declared = _declared(exc)
+            declared = declared_failure(exc)
             if declared is None:
                 raise
             return self.raised(environ, start_response, declared, exc)

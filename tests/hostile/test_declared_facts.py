@@ -143,3 +143,49 @@ def test_the_message_memo_reads_the_whole_content_type() -> None:
     second = answer.AppAnswer(401, (("content-type", long + "json"),), b'{"detail":"Key expired"}')
     assert answer.app_message(first, ()) == answer.app_message(first)
     assert answer.app_message(second, ()) == answer.app_message(second) == "Key expired"
+
+
+NON_ASCII = "pässwörd-Zq9x"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(NON_ASCII.encode(), id="utf-8-bytes"),
+        pytest.param(bytearray(NON_ASCII.encode()), id="bytearray"),
+        pytest.param({"k": NON_ASCII.encode()}, id="bytes-in-dict"),
+        pytest.param({NON_ASCII}, id="set"),
+    ],
+)
+def test_a_fact_is_never_escaped_past_the_sink(value: object) -> None:
+    """Bytes and containers are decoded and walked, never repr()'d: an escaped
+    secret (`p\\xc3\\xa4...`) is a form no sink looks for."""
+    app = _raising(Reason.TOKEN_EXPIRED, expired_at=value, seen=value)
+    sent = _refused(app, [("authorization", "Basic " + _basic("alice", NON_ASCII))])
+    for form in (NON_ASCII, repr(NON_ASCII.encode())[2:-1], json.dumps(NON_ASCII)[1:-1]):
+        assert form not in sent
+
+
+def _basic(user: str, password: str) -> str:
+    import base64
+
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(10**5000, id="huge-int"),
+        pytest.param(float("nan"), id="nan"),
+        pytest.param([[[["abcdefgh"] * 32] * 32] * 32] * 32, id="wide-and-deep"),
+        pytest.param(b"x" * 5_000_000, id="5-mb-bytes"),
+    ],
+)
+def test_a_hostile_fact_is_bounded_and_never_raises(value: object) -> None:
+    log = io.StringIO()
+    app = _raising(Reason.INSUFFICIENT_SCOPE, seen=value)
+    middleware = AuthHygiene(app, realm="api", logger=_logger(log), log_limit=None)
+    exchange = asgi_call(middleware, headers=[(b"authorization", b"Bearer " + TOKEN.encode())])
+    assert exchange.status == 403
+    assert len(exchange.body) < 64 * 1024
+    assert len(log.getvalue()) < 64 * 1024

@@ -113,6 +113,7 @@ _STATUS_PHRASES = frozenset(
 # A message is kept only when fit to keep (the decoded message is judged,
 # not the escaped body); bounded in entries and in body size.
 _MESSAGES: dict[bytes, str | None] = {}
+_MISS = object()
 _MESSAGE_BODY_BYTES = 1024
 _MESSAGES_ENTRIES = 256
 
@@ -127,8 +128,10 @@ def app_message(answer: AppAnswer, secrets: tuple[str, ...] | None = None) -> st
     content_type = next(iter(answer.get_all("content-type")), "")
     encoded = "e" if any(answer.get_all("content-encoding")) else ""
     key = memo_key(answer.body, content_type, encoded)
-    if key in _MESSAGES:
-        return _MESSAGES[key]
+    # One lookup: another thread may clear the memo between two.
+    known = _MESSAGES.get(key, _MISS)
+    if known is not _MISS:
+        return known  # type: ignore[return-value]
     message = _message(answer)
     if message is None or fit_to_keep((message,), secrets):
         remember(_MESSAGES, key, message, 16, entries=_MESSAGES_ENTRIES)

@@ -234,6 +234,7 @@ def _read_quoted(text: str, pos: int) -> tuple[str, int]:
 # only when every parsed string (scheme, names, unescaped values, token68)
 # is fit to keep; bounded in entries and in the size of what is parsed.
 _PARSED: dict[bytes, tuple[Challenge, ...] | None] = {}
+_MISS = object()
 _PARSED_CHARS = 512
 _PARSED_ENTRIES = 256
 
@@ -242,8 +243,10 @@ def _parsed(text: str, secrets: tuple[str, ...] | None) -> tuple[Challenge, ...]
     """`_parse(text)` as a tuple, None when invalid; remembered when
     `secrets` (the request's) are given and what it parsed is fit to keep."""
     key = memo_key(text) if len(text) <= _PARSED_CHARS else None
-    if key is not None and key in _PARSED:
-        return _PARSED[key]
+    if key is not None:
+        known = _PARSED.get(key, _MISS)  # one lookup: another thread may clear it
+        if known is not _MISS:
+            return known  # type: ignore[return-value]
     try:
         found: tuple[Challenge, ...] | None = tuple(_parse(text))
     except _InvalidError:

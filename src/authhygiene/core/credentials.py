@@ -15,10 +15,10 @@ import hmac
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
+from authhygiene.core.reasons import Problem
 from authhygiene.core.redact import high_entropy, remember, secret_name, secret_param
 from authhygiene.core.request import Glance, is_preflight
 
@@ -148,20 +148,9 @@ def _header_kind(name: str) -> int:
     return known
 
 
-class Misuse(StrEnum):
-    """A way the credentials are malformed (RFC 6750 §3.1 `invalid_request`)."""
-
-    EMPTY_TOKEN = "empty_token"
-    MULTIPLE_AUTHORIZATION_HEADERS = "multiple_authorization_headers"
-    TOKEN_IN_HEADER_AND_QUERY = "token_in_header_and_query"
-    DOUBLED_SCHEME = "doubled_scheme"
-    QUOTED_TOKEN = "quoted_token"
-    WHITESPACE_IN_TOKEN = "whitespace_in_token"
-    INVALID_CHARACTERS = "invalid_characters"
-    OVERSIZED = "oversized"
-    BASIC_NOT_BASE64 = "basic_not_base64"
-    # A lone word that names no scheme we know: a credential sent bare.
-    MISSING_SCHEME = "missing_scheme"
+# A way the credentials are malformed (RFC 6750 §3.1 `invalid_request`):
+# the `Problem` kinds about the credentials' own shape, one enum for both.
+Misuse = Problem
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from authhygiene.core.diagnose import AppAnswer, Declared, Failure, diagnose
 from authhygiene.core.events import Event
 from authhygiene.core.fragments import mask_pieces
 from authhygiene.core.policy import Policy
-from authhygiene.core.problem import CONTENT_TYPE, detail, own_word, problem_body
+from authhygiene.core.problem import CONTENT_TYPE, FactWalk, detail, problem_body
 from authhygiene.core.reasons import REASONS, Reason
 from authhygiene.core.redact import (
     REDACTED,
@@ -427,41 +427,6 @@ def _present(fields: dict[str, object], omit: frozenset[str]) -> dict[str, objec
 
 # A time as the diagnosis writes it (RFC 3339, UTC): ASCII digits only.
 _TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
-_LOG_VALUE_DEPTH = 4
-_LOG_VALUE_ITEMS = 32
-
-
-def _as_text(value: object) -> str:
-    try:
-        return repr(value)
-    except Exception:  # an object whose repr fails says nothing
-        return "?"
-
-
-def _log_value(value: object, secrets: tuple[str, ...], depth: int = 0) -> object:
-    """A fact as the log may hold it: numbers as they are, our own words and
-    times as they are, lists and mappings walked (bounded), anything else
-    (text, bytes, an object an app declared) as text, scrubbed."""
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if type(value) is str:
-        return _log_text(value, secrets)
-    if depth < _LOG_VALUE_DEPTH and isinstance(value, list | tuple):
-        return [_log_value(item, secrets, depth + 1) for item in value[:_LOG_VALUE_ITEMS]]
-    if depth < _LOG_VALUE_DEPTH and isinstance(value, Mapping):
-        return {
-            scrub(str(key), secrets): _log_value(item, secrets, depth + 1)
-            for key, item in list(value.items())[:_LOG_VALUE_ITEMS]
-        }
-    return _log_text(_as_text(value), secrets)
-
-
-def _log_text(text: str, secrets: tuple[str, ...]) -> str:
-    if own_word(text, secrets) or (
-        _TIME_RE.fullmatch(text) and not holds_secret_form(text, secrets)
-    ):
-        return text
-    return scrub(text, secrets)
 
 
 def _log_parts(
@@ -489,9 +454,15 @@ def _log_parts(
         ),
         "diagnosis": failure.source,
     }
+    # The body's walk: bounded in depth, items and values, every text through
+    # the sink, only numbers JSON (and the log's renderer) can say exactly.
+    walk = FactWalk(secrets)
     for key, value in {**failure.facts, **failure.log_facts}.items():
         if key not in head and key not in tail and key not in REQUEST_LOG_FIELDS:
-            tail[key] = _log_value(value, secrets)
+            if type(value) is str and _TIME_RE.fullmatch(value):
+                tail[key] = value if not holds_secret_form(value, secrets) else REDACTED
+            else:
+                tail[key] = walk.value(value, 1)
     omit = policy.log_omit
     return _present(head, omit), _present(tail, omit)
 
@@ -605,7 +576,9 @@ def passthrough(
         if key not in _REPLACED and key != policy.request_id_header
     ]
     if secrets is not None:
-        kept = [(key, kept_value(key, value, secrets)) for key, value in kept]
+        kept = [
+            (key, kept_value(key, value, secrets)) for key, value in kept if kept_name(key, secrets)
+        ]
     return kept
 
 
@@ -617,11 +590,31 @@ _KEPT_AS_IS = frozenset({"set-cookie"})
 _KEPT_SCRUB_CHARS = 8192
 
 
+_ESCAPE_RE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\(.)")
+
+
+def _echoes_escaped(value: str, secrets: tuple[str, ...]) -> bool:
+    """Whether `value`, with JSON `\\uXXXX` escapes and quoted-pairs undone,
+    holds one of `secrets` (an app that echoes the token escaped)."""
+    plain = _ESCAPE_RE.sub(lambda m: chr(int(m[1], 16)) if m[1] else m[2], value)
+    return plain != value and (
+        holds_secret_form(plain, secrets) or mask_pieces(plain, secrets, REDACTED) != plain
+    )
+
+
+def kept_name(name: str, secrets: tuple[str, ...]) -> bool:
+    """Whether an app header's name may leave: not one that holds a secret
+    of the request (`X-<token>: 1`)."""
+    return not holds_secret_form(name, secrets) and mask_pieces(name, secrets, REDACTED) == name
+
+
 def kept_value(name: str, value: str, secrets: tuple[str, ...]) -> str:
     """An app header kept on a refusal, with the request's secrets masked,
     whole or in pieces (an app that echoes the first 4096 characters)."""
     if name in _KEPT_AS_IS:
         return value
+    if "\\" in value and _echoes_escaped(value[:_KEPT_SCRUB_CHARS], secrets):
+        return REDACTED  # `\u005a...` or a quoted-pair: the secret, escaped
     if len(value) <= _KEPT_SCRUB_CHARS:
         # Also by shape: the app may echo a credential the request carried
         # where we do not read one (`Authentication: Bearer ...`, a proxy's

@@ -26,8 +26,9 @@ _STRIDE = 8
 MIN_PIECE_RUN = _PIECE + _STRIDE - 1
 # The part of a secret indexed: an app echoes the start of what it was sent.
 _INDEXED_CHARS = 64 * 1024
-# Visible ASCII without space: what a token, and its echo, is made of.
-_RUN_RE = re.compile(rf"[!-~]{{{MIN_PIECE_RUN},}}")
+# Visible characters without space: what a token, and its echo, is made of
+# (a password may hold letters beyond ASCII, `pässw0rd:...`).
+_RUN_RE = re.compile(rf"[^\s\x00-\x1f\x7f]{{{MIN_PIECE_RUN},}}")
 
 # The last request's secrets and their index: one refusal checks several
 # strings against the same tuple. One entry, replaced whole (thread-safe).

@@ -23,9 +23,9 @@ from authhygiene.core.credentials import registered_scheme
 from authhygiene.core.diagnose import Failure
 from authhygiene.core.policy import Policy
 from authhygiene.core.reasons import REASONS, Problem, Reason
-from authhygiene.core.redact import REDACTED, clean_for_sink
+from authhygiene.core.redact import REDACTED, SINK_WORK_FACTOR, clean_for_sink
 
-__all__ = ["CONTENT_TYPE", "detail", "explanation", "hint", "own_word", "problem_body"]
+__all__ = ["CONTENT_TYPE", "FactWalk", "detail", "explanation", "hint", "own_word", "problem_body"]
 
 CONTENT_TYPE = "application/problem+json"
 MAX_FACT_CHARS = 256
@@ -265,17 +265,9 @@ def own_word(text: object, secrets: tuple[str, ...]) -> bool:
 
 
 def _clean_fact(value: object, secrets: tuple[str, ...]) -> object:
-    """A fact as a sentence may name it: numbers as they are, a list item by
-    item, anything else (text, bytes, a mapping, an object an app declared)
-    as text through the sink."""
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, list | tuple):
-        return [_clean_fact(item, secrets) for item in value[:MAX_MEMBER_ITEMS]]
-    text = value if type(value) is str else _text(value)
-    if text is None:
-        return None
-    return text if own_word(text, secrets) else clean_for_sink(text, MAX_FACT_CHARS, secrets)
+    """A fact as a sentence may name it: the same bounded walk as the body's
+    (text of any type through the sink, numbers JSON can say exactly)."""
+    return FactWalk(secrets).value(value)
 
 
 def detail(failure: Failure, secrets: tuple[str, ...] = ()) -> str:
@@ -378,7 +370,11 @@ def hint(failure: Failure) -> str:
     )
 
 
-class _Walk:
+# What the walk writes as a JSON array (a set in no particular order).
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
+class FactWalk:
     """One body's walk over values from the app or its facts: bounded in
     depth, items and values in all before any of it is looked at, every
     string (member names too) scrubbed whole at the sink, and only what JSON
@@ -404,7 +400,10 @@ class _Walk:
             if own_word(value, self.secrets):
                 return value
             return clean_for_sink(value, MAX_FACT_CHARS, self.secrets)
-        if isinstance(value, Mapping | list | tuple) and depth >= MAX_MEMBER_DEPTH:
+        if (
+            isinstance(value, Mapping | list | tuple | set | frozenset)
+            and depth >= MAX_MEMBER_DEPTH
+        ):
             return None
         if isinstance(value, Mapping):
             members: dict[str, Any] = {}
@@ -413,8 +412,8 @@ class _Walk:
                 if name is not None and name not in members:
                     members[name] = self.value(item, depth + 1)
             return members
-        if isinstance(value, list | tuple):
-            return [self.value(item, depth + 1) for item in value[:MAX_MEMBER_ITEMS]]
+        if isinstance(value, _SEQUENCES):
+            return [self.value(item, depth + 1) for item in islice(value, MAX_MEMBER_ITEMS)]
         return self.value(_text(value), depth)
 
     def name(self, key: object) -> str | None:
@@ -432,14 +431,22 @@ class _Walk:
 
 
 def _text(value: object) -> str | None:
+    """A value that is not text, as text the sink can search: bytes decoded
+    (their repr would escape a secret into a form no sink looks for)."""
     try:
+        if isinstance(value, bytes | bytearray):
+            raw = bytes(value[: MAX_FACT_CHARS * SINK_WORK_FACTOR])
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return raw.decode("latin-1")
         return str(value)
     except Exception:  # an object whose __str__ fails says nothing
         return None
 
 
 def _fact(value: object, secrets: tuple[str, ...]) -> Any:
-    return _Walk(secrets).value(value)
+    return FactWalk(secrets).value(value)
 
 
 # Members of the app's problem that ours replace.
@@ -449,7 +456,7 @@ _APP_MEMBERS_REPLACED = frozenset({"status", "detail", "error", "error_descripti
 def _add(
     body: dict[str, Any],
     members: Mapping[str, object],
-    walk: _Walk,
+    walk: FactWalk,
     *,
     skip: frozenset[str] = frozenset(),
 ) -> None:
@@ -491,7 +498,7 @@ def problem_body(
         "title": info.title,
         "status": status,
     }
-    walk = _Walk(secrets)
+    walk = FactWalk(secrets)
     app = failure.app_problem
     if app and app_status == status:
         # The app already speaks RFC 9457 and we keep its status: its type,

@@ -40,7 +40,7 @@ class Problem(StrEnum):
     """What exactly was wrong with the request, within its reason: the
     `problem` member of the body and of the `auth.failure` event."""
 
-    # The credentials' own shape (`credentials.Misuse`, the same values).
+    # The credentials' own shape (`credentials.Misuse` is this enum).
     EMPTY_TOKEN = "empty_token"
     MULTIPLE_AUTHORIZATION_HEADERS = "multiple_authorization_headers"
     TOKEN_IN_HEADER_AND_QUERY = "token_in_header_and_query"

@@ -221,6 +221,7 @@ def _shape(answer: AppAnswer) -> str | None:
 # every refusal in the same few words. Keyed by a keyed digest of the words
 # (the value is a row of our table): nothing of an answer is kept. Bounded.
 _RECOGNISED: dict[bytes, Recogniser | None] = {}
+_MISS = object()
 _RECOGNISED_CHARS = 4096
 _RECOGNISED_ENTRIES = 256
 
@@ -238,8 +239,9 @@ def recognise(
     if status not in _AUTH or not remembered or size > _RECOGNISED_CHARS:
         return _recognise(status, texts, errors, answer)
     key = memo_key(str(status), str(len(texts)), *texts, *sorted(errors))
-    if key in _RECOGNISED:
-        return _RECOGNISED[key]
+    known = _RECOGNISED.get(key, _MISS)  # one lookup: another thread may clear it
+    if known is not _MISS:
+        return known  # type: ignore[return-value]
     row = _recognise(status, texts, errors, answer)
     remember(_RECOGNISED, key, row, 16, entries=_RECOGNISED_ENTRIES)
     return row

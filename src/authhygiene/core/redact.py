@@ -422,9 +422,16 @@ def _other_forms(secret: str, text: str) -> tuple[str, ...]:
     if len(secret) > len(text):
         return ()
     lowered = secret.lower()
-    if "%" not in text or _UNRESERVED_RE.fullmatch(secret):
-        return (lowered,)  # a JWT, a hex or base64url key: encoded, the same
-    return (lowered, quote(secret, safe="").lower())
+    if "%" not in text:
+        return (lowered,)
+    forms = [lowered]
+    if not _UNRESERVED_RE.fullmatch(secret):  # a JWT, a hex or base64url key: the same
+        forms.append(quote(secret, safe="").lower())
+    raw = secret.encode("utf-8", "surrogatepass")
+    if 3 * len(raw) <= len(text):
+        # Every octet encoded (`%5a%71...`), as some clients and apps write it.
+        forms.append("".join(f"%{octet:02x}" for octet in raw))
+    return tuple(forms)
 
 
 def scrub(

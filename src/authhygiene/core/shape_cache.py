@@ -34,6 +34,7 @@ from authhygiene.core.decision import (
     Decision,
     Refusal,
     decide,
+    kept_name,
     kept_value,
     passthrough,
     refuse,
@@ -58,6 +59,8 @@ _INSTANCE_STAND_IN = f"urn:authhygiene:instance:{secrets.token_hex(12)}"
 
 _READ = frozenset(ANSWER_HEADERS_READ)
 DEFAULT_ENTRIES = 512
+# Declared facts, as text, past which a refusal is not remembered.
+_DECLARED_CHARS = 4096
 # Shapes noted as seen once, at most.
 _SEEN_ENTRIES = 4096
 # Stale entries dropped per store, at most.
@@ -187,7 +190,7 @@ class Decider:
     ) -> Decision | None:
         policy = self.policy
         now = time.time() if now is None else now
-        glance = None if policy.report_only else request.glance(policy)
+        glance = None if policy.report_only else _glance(request, policy)
         if glance is not None:
             remembered = self._remembered(glance, request, answer, declared, now)
             if not isinstance(remembered, _NoShape):
@@ -273,8 +276,9 @@ class Decider:
         if text is None:
             return None
         origins = self._origins
-        if text in origins:
-            return origins[text]
+        known = origins.get(text, _MISS)  # one lookup: another thread may clear it
+        if known is not _MISS:
+            return known  # type: ignore[return-value]
         origin = request_origin([text])
         remember(origins, text, origin, len(text), entries=_CLEAN_ENTRIES)
         return origin
@@ -403,11 +407,15 @@ class Decider:
         found clean before (every request of the shape carries the same
         secrets) are taken as they are."""
         clean = entry.clean
-        if all(value in clean for _, value in headers):
+        if all(name in clean and value in clean for name, value in headers):
             return headers
         secrets = self._credentials(view).secrets
         kept = []
         for name, value in headers:
+            if name not in clean:
+                if not kept_name(name, secrets):
+                    continue
+                entry.remember(name)
             if value not in clean:
                 masked = kept_value(name, value, secrets)
                 if masked == value:
@@ -447,6 +455,8 @@ class Decider:
                 )
             except Exception:
                 return None  # a fact that cannot say what it is: no shape
+            if len(parts[-1]) > _DECLARED_CHARS:  # type: ignore[arg-type]
+                return None  # facts too large to remember: the general rule
         # repr() of the list is unambiguous: no two different lists give one text.
         digest = hashlib.blake2b(
             repr(parts).encode("utf-8", "surrogatepass"), key=self._key, digest_size=16
@@ -505,6 +515,22 @@ class _Once:
         if self.view is None:
             self.view = self.request.decoded()
         return self.view
+
+
+_MISS = object()
+
+
+def _glance(request: Request, policy: Policy) -> Glance | None:
+    """The request's glance, or None (the general rule then reads the decoded
+    request) when it cannot give one whose log key can be remembered: a
+    server that put odd types in its scope or environ."""
+    try:
+        glance = request.glance(policy)
+        if glance is not None:
+            hash(glance.fields_key)
+    except Exception:
+        return None
+    return glance
 
 
 class _NoShape:

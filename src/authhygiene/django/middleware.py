@@ -149,7 +149,7 @@ class AuthHygieneMiddleware:
         if declared is None and not watched(
             status,
             lambda: carries_credentials(
-                "HTTP_AUTHORIZATION" in request.META, request.META.get("QUERY_STRING", "")
+                "HTTP_AUTHORIZATION" in request.META, str(request.META.get("QUERY_STRING", ""))
             ),
         ):
             return response
