@@ -506,6 +506,28 @@ def test_log_event_fields() -> None:
     assert SECRET not in repr(log)
 
 
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        (("authorization", f"Bearer {EXPIRED}"),),
+        # No token read (the first field is empty): the request is known by
+        # its first secret, which a longer request id must not displace.
+        (("authorization", "Bearer "), ("authorization", f"Bearer {EXPIRED}")),
+    ],
+    ids=["one-field", "empty-field-first"],
+)
+def test_a_request_id_holding_a_secret_keeps_the_fingerprint(
+    authorization: tuple[tuple[str, str], ...],
+) -> None:
+    """A request id refused for holding a secret is masked as one, but the
+    request is still identified by its credential, not by that id."""
+    longer = jwt_like(exp=NOW - 95, sub="someone", iat=NOW - 600)
+    plain = run(authorization, fingerprint_key=b"k" * 32)
+    with_id = run((*authorization, ("x-request-id", longer)), fingerprint_key=b"k" * 32)
+    assert with_id.log["credential_fingerprint"] == plain.log["credential_fingerprint"]
+    assert longer not in repr(with_id.log) and longer not in with_id.body.decode()
+
+
 def test_csrf_failure_is_not_an_auth_failure() -> None:
     policy = Policy.from_options({"realm": "api"})
     view = RequestView("POST", "/form", "", ())

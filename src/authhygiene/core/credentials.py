@@ -231,8 +231,10 @@ class Credentials:
 
     def with_secrets(self, *extra: str) -> Credentials:
         """These credentials with more secrets to scrub (in the same order:
-        longest first)."""
-        return replace(self, secrets=_ordered([*self.secrets, *extra]))
+        longest first). What the request is identified by stays the same:
+        a secret found elsewhere (a request id holding the token) is no new
+        identity for the fingerprint."""
+        return replace(self, secrets=_ordered([*self.secrets, *extra]), primary=self.secret)
 
     @property
     def secret(self) -> str | None:

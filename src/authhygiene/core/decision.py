@@ -57,6 +57,7 @@ __all__ = [
     "Refusal",
     "assemble",
     "decide",
+    "finished",
     "holds_secret",
     "incoming_request_id",
     "merge_vary",
@@ -672,6 +673,23 @@ def assemble(
         request_id=request_id,
     )
     log = {**refusal.log_head, **request_fields, **refusal.log_tail}
+    return finished(policy, refusal, answer, headers, body, log)
+
+
+def finished(
+    policy: Policy,
+    refusal: Refusal,
+    answer: AppAnswer,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    log: dict[str, object],
+    raw_headers: list[tuple[bytes, bytes]] | None = None,
+) -> Decision:
+    """The one place a refusal becomes a `Decision`, whichever way it was
+    reached (`decide`'s rule or the refusal memo). In report-only mode the
+    app's answer goes out as it was and the log says what would change.
+    (`core.fallback` builds its own on purpose: it stands in when this path
+    raised, and shares none of it.)"""
     if policy.report_only:
         return Decision(
             answer.status,
@@ -688,7 +706,13 @@ def assemble(
             misconfig=refusal.misconfig,
         )
     return Decision(
-        refusal.status, tuple(headers), body, Event.FAILURE.value, log, misconfig=refusal.misconfig
+        refusal.status,
+        tuple(headers),
+        body,
+        Event.FAILURE.value,
+        log,
+        misconfig=refusal.misconfig,
+        raw_headers=raw_headers,
     )
 
 
@@ -699,8 +723,11 @@ def decide(
     *,
     declared: Declared | None = None,
     now: float | None = None,
+    minted: tuple[str, str] | None = None,
 ) -> Decision | None:
-    """Decide the failure response for the app's `answer` to `view`."""
+    """Decide the failure response for the app's `answer` to `view`.
+    `minted`: the request id and `instance` already minted for it, when
+    neither the app's answer nor the request gave one."""
     credentials = parse_credentials(
         view,
         api_key_headers=policy.api_key_headers,
@@ -709,7 +736,9 @@ def decide(
         schemes=policy.schemes,
     )
     incoming = incoming_request_id(policy, view)
-    rid, instance = request_id(policy, incoming, answer, credentials.secrets)
+    # With the secrets at hand an id is refused more often, never taken more
+    # often: one minted without them stands.
+    rid, instance = minted or request_id(policy, incoming, answer, credentials.secrets)
     credentials = refused_id_is_secret(credentials, incoming, rid)
     refusal = refuse(
         policy,

@@ -390,6 +390,10 @@ class FactWalk:
         self.left -= 1
         if self.left < 0 or value is None:
             return None
+        if type(value) is str:  # most facts: the short way first
+            if own_word(value, self.secrets):
+                return value
+            return clean_for_sink(value, MAX_FACT_CHARS, self.secrets)
         if isinstance(value, bool):
             return value
         if isinstance(value, int):

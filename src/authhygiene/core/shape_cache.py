@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import secrets
 import threading
 import time
@@ -34,6 +33,8 @@ from authhygiene.core.decision import (
     Decision,
     Refusal,
     decide,
+    finished,
+    holds_secret,
     kept_name,
     kept_value,
     passthrough,
@@ -43,7 +44,6 @@ from authhygiene.core.decision import (
     response_headers,
 )
 from authhygiene.core.diagnose import AppAnswer, Declared
-from authhygiene.core.events import Event
 from authhygiene.core.origins import request_origin
 from authhygiene.core.policy import Policy
 from authhygiene.core.redact import REDACTED, remember, scrub_cached
@@ -116,10 +116,8 @@ class _Entry:
     __slots__ = (
         "body",
         "clean",
-        "derived",
         "fields",
         "headers",
-        "hex_safe",
         "refusal",
         "second",
     )
@@ -129,12 +127,6 @@ class _Entry:
         self.refusal = refusal
         self.body = body
         self.clean: dict[str, None] = {"": None}
-        # Whether a secret of the shape is not written in its fields as sent
-        # (a decoded Basic password, a percent-decoded query token).
-        self.derived = False
-        # Whether no hex-only run of 8 or more characters is in its fields:
-        # then no hex request id (a UUID, a trace id) can hold one of them.
-        self.hex_safe = False
         # Whole `auth.failure` field sets by the request's raw path, query,
         # client, user agent and origin (request id aside).
         self.fields: dict[tuple[object, ...], dict[str, object]] = {}
@@ -191,12 +183,16 @@ class Decider:
         policy = self.policy
         now = time.time() if now is None else now
         glance = None if policy.report_only else _glance(request, policy)
+        minted = None
         if glance is not None:
-            remembered = self._remembered(glance, request, answer, declared, now)
+            rid, instance = request_id(policy, glance.incoming_id, answer)
+            remembered = self._remembered(glance, request, answer, declared, now, rid, instance)
             if not isinstance(remembered, _NoShape):
                 return remembered
+            if instance is not None:
+                minted = (rid, instance)  # what `decide` would mint too
         # Report-only mode's log lists what would change: the general rule.
-        return decide(policy, request.decoded(), answer, declared=declared, now=now)
+        return decide(policy, request.decoded(), answer, declared=declared, now=now, minted=minted)
 
     def _remembered(
         self,
@@ -205,11 +201,13 @@ class Decider:
         answer: AppAnswer,
         declared: Declared | None,
         now: float,
+        rid: str,
+        instance: str | None,
     ) -> Decision | _NoShape | None:
-        """The refusal of `glance`'s shape, filled in with its own parts;
-        `NO_SHAPE` when the request has none to remember."""
+        """The refusal of `glance`'s shape, filled in with its own parts
+        (`rid` and `instance` its request id); `NO_SHAPE` when the request
+        has none to remember."""
         policy = self.policy
-        rid, instance = request_id(policy, glance.incoming_id, answer)
         key = self._digest(glance, answer, declared, instance is not None)
         if key is None:
             return NO_SHAPE
@@ -219,9 +217,15 @@ class Decider:
             # the general rule does. It is remembered from its second time.
             return NO_SHAPE
         view = _Once(request, answer)
-        entry = self._entry(key, view, answer, declared, now, instance, glance.material)
-        if instance is None and not _echo_safe(entry, rid, glance.material):
-            return NO_SHAPE  # the general rule tells it, with the secrets at hand
+        entry = self._entry(key, view, answer, declared, now, instance)
+        # An id echoed, or the client's id not taken: if it holds a secret,
+        # the general rule tells it (it echoes another id, or scrubs that
+        # one too: `refused_id_is_secret`).
+        ids = [rid] if instance is None else []
+        if glance.incoming_id not in (None, rid):
+            ids.append(glance.incoming_id)
+        if ids and any(holds_secret(text, self._credentials(view).secrets) for text in ids):
+            return NO_SHAPE
         refusal = entry.refusal
         if refusal is None or entry.body is None:
             return None
@@ -249,15 +253,8 @@ class Decider:
             if template.id_at >= 0:
                 headers[template.id_at] = (headers[template.id_at][0], rid)
                 raw[template.id_at] = (raw[template.id_at][0], rid.encode())
-        return Decision(
-            refusal.status,
-            tuple(headers),
-            body,
-            Event.FAILURE.value,
-            self._log(entry, refusal, glance.fields_key, view, rid),
-            misconfig=refusal.misconfig,
-            raw_headers=raw,
-        )
+        log = self._log(entry, refusal, glance.fields_key, view, rid)
+        return finished(policy, refusal, answer, headers, body, log, raw)
 
     def _seen_before(self, key: bytes, second: int) -> bool:
         """Whether the shape `key` was refused in this second or the one
@@ -291,12 +288,10 @@ class Decider:
         declared: Declared | None,
         now: float,
         instance: str | None,
-        material: str,
     ) -> _Entry:
         second = int(now)
         entry = self._entries.get(key)
         if entry is None or entry.second != second:
-            secrets = self._credentials(view).secrets
             refusal = refuse(
                 self.policy,
                 view(),
@@ -308,11 +303,6 @@ class Decider:
                 instance=_INSTANCE_STAND_IN if instance is not None else None,
             )
             entry = _Entry(second, refusal, _Body(refusal.body) if refusal else None)
-            # Past `_MATERIAL_CHARS` of fields (a client may send 700 KB), the
-            # answers below are not worked out: the general path tells them.
-            small = len(material) <= _MATERIAL_CHARS
-            entry.derived = not small or any(secret not in material for secret in secrets)
-            entry.hex_safe = small and _HEX_ID_RUN_RE.search(material) is None
             self._store(key, entry)
         return entry
 
@@ -541,52 +531,3 @@ class _NoShape:
 
 
 NO_SHAPE = _NoShape()
-
-
-_ID_RUN_RE = re.compile(r"[A-Za-z0-9._:\-]+")
-_HEX_RUN_RE = re.compile(r"[0-9A-Fa-f\-]+")
-# A whole run of id characters, 8 or more long, that is hex: what a hex
-# request id could be or hold. One linear search (possessive, anchored on
-# both sides by the run's ends).
-_HEX_ID_RUN_RE = re.compile(r"(?<![A-Za-z0-9._:\-])[0-9A-Fa-f\-]{8,}+(?![A-Za-z0-9._:\-])")
-# Credential fields longer than this are not searched for a request id:
-# such a request takes the general path, which has the secrets at hand.
-_MATERIAL_CHARS = 16 * 1024
-# A request id sharing this many characters with a credential field may
-# hold a piece of a secret (`req-<the token's first 20 characters>`).
-_ID_PIECE_CHARS = 12
-_SEPARATORS_RE = re.compile(r"[\-._:]")
-
-
-def _echo_safe(entry: _Entry, rid: str, material: str) -> bool:
-    """Whether echoing `rid` is sure not to echo a secret of the shape
-    (`holds_secret`), from its credential fields as sent."""
-    if entry.derived or (len(rid) >= 8 and rid in material):
-        return False
-    if entry.hex_safe and len(rid) >= 8 and _HEX_RUN_RE.fullmatch(rid):
-        return True
-    return not _may_hold_secret(rid, material)
-
-
-def _may_hold_secret(rid: str, material: str) -> bool:
-    """Whether an echoed request id may be, hold or be part of a secret
-    written in the credential fields (`material`). A request id is made of
-    `_ID_RUN_RE` characters only, so a secret inside it is inside one run of
-    them in the fields. Says yes more often than `holds_secret` (a header
-    name is a run too), never less, for secrets written as sent."""
-    if len(rid) >= 8 and rid in material:
-        return True
-    if len(material) > _MATERIAL_CHARS:
-        return True
-    # In another case, or with the separators of an id format (a hex token
-    # written as a UUID), the same secret.
-    rid = _SEPARATORS_RE.sub("", rid.lower())
-    material = _SEPARATORS_RE.sub("", material.lower())
-    if len(rid) >= 8 and rid in material:
-        return True
-    if any(
-        rid[start : start + _ID_PIECE_CHARS] in material
-        for start in range(len(rid) - _ID_PIECE_CHARS + 1)
-    ):
-        return True
-    return any(run == rid or (len(run) >= 8 and run in rid) for run in _ID_RUN_RE.findall(material))
