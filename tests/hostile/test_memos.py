@@ -1,11 +1,12 @@
-"""The process-wide memos of the app's answers keep nothing a client sent.
+"""What the refusal path remembers between requests keeps nothing a client sent.
 
-The refusal path remembers what the app answers every client alike (its
-challenges, its message, what its words were recognised as), keyed by keyed
-digests. An app may echo the request's credential into those answers, in an
-escaped form the raw text does not show: JSON's `\\/` and `\\u0041`, a
-quoted-pair in a challenge parameter, or verbatim. After each such refusal,
-no memo holds the credential in any form (found in the repr of every memo)."""
+Between requests the path remembers texts found clean (`redact`'s), the
+last refusal's sink results and refusals by shape (`shape_cache.Decider`,
+whose entries hold what is sent anyway). An app may echo the request's
+credential into its answer, in an escaped form the raw text does not show:
+JSON's `\\/` and `\\u0041`, a quoted-pair in a challenge parameter, or
+verbatim. After each such refusal, nothing remembered holds the credential
+in any form (found in the repr of every memo)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from collections.abc import Callable
 import pytest
 
 from authhygiene import AuthHygiene
-from authhygiene.core import answer, challenge, recognisers, redact
+from authhygiene.core import redact
+from authhygiene.core.shape_cache import Decider
 from tests.asgi_call import asgi_call
 
 KEY = "AKIAabc/def+ghi/JKLmno123"
@@ -68,13 +70,22 @@ def _forms(secret: str) -> list[str]:
     return [secret, repr(secret)[1:-1], secret.replace("/", "\\/"), secret.lower()]
 
 
-def _memos() -> dict[str, object]:
+def _decider(middleware: AuthHygiene) -> Decider:
+    decider = middleware.runtime.decider
+    assert decider is not None
+    return decider
+
+
+def _memos(middleware: AuthHygiene) -> dict[str, object]:
+    entries = _decider(middleware)._entries
     return {
         "_CLEAN_TEXTS": redact._CLEAN_TEXTS,
         "_sink_memo": redact._sink_memo,
-        "_PARSED": challenge._PARSED,
-        "_MESSAGES": answer._MESSAGES,
-        "_RECOGNISED": recognisers._RECOGNISED,
+        "Decider": [
+            (key, entry.refusal, entry.body and entry.body.pieces, entry.clean, entry.fields)
+            for key, entry in entries.items()
+        ],
+        "Decider._seen": _decider(middleware)._seen,
     }
 
 
@@ -101,9 +112,10 @@ def test_no_memo_keeps_an_echoed_credential(name: str) -> None:
             middleware, headers=[(k.encode(), v.encode("latin-1")) for k, v in request]
         )
         assert exchange.status in (400, 401)
+    assert _decider(middleware)._entries  # the memo was built and used
     held = {
         memo: form
-        for memo, value in _memos().items()
+        for memo, value in _memos(middleware).items()
         for form in _forms(secret)
         if form in repr(value)
     }

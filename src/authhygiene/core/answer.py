@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from authhygiene.core.reasons import Reason
-from authhygiene.core.redact import SINK_WORK_FACTOR, fit_to_keep, memo_key, remember
+from authhygiene.core.redact import SINK_WORK_FACTOR
 
 __all__ = [
     "MAX_DETAIL_CHARS",
@@ -108,37 +108,10 @@ _STATUS_PHRASES = frozenset(
 )
 
 
-# The app's messages by a keyed digest of its answer's body and the headers
-# they depend on: an app answers every refusal with the same few bodies.
-# A message is kept only when fit to keep (the decoded message is judged,
-# not the escaped body); bounded in entries and in body size.
-_MESSAGES: dict[bytes, str | None] = {}
-_MISS = object()
-_MESSAGE_BODY_BYTES = 1024
-_MESSAGES_ENTRIES = 256
-
-
-def app_message(answer: AppAnswer, secrets: tuple[str, ...] | None = None) -> str | None:
+def app_message(answer: AppAnswer) -> str | None:
     """The app's own explanation: from JSON (detail/message/msg/...) or short
     plain text. HTML pages, long bodies and bare status phrases are not
-    messages. With the request's `secrets` given, a short body's message fit
-    to keep is remembered."""
-    if secrets is None or len(answer.body) > _MESSAGE_BODY_BYTES:
-        return _message(answer)
-    content_type = next(iter(answer.get_all("content-type")), "")
-    encoded = "e" if any(answer.get_all("content-encoding")) else ""
-    key = memo_key(answer.body, content_type, encoded)
-    # One lookup: another thread may clear the memo between two.
-    known = _MESSAGES.get(key, _MISS)
-    if known is not _MISS:
-        return known  # type: ignore[return-value]
-    message = _message(answer)
-    if message is None or fit_to_keep((message,), secrets):
-        remember(_MESSAGES, key, message, 16, entries=_MESSAGES_ENTRIES)
-    return message
-
-
-def _message(answer: AppAnswer) -> str | None:
+    messages."""
     message = _app_message(answer)
     if message and message.lower().rstrip(".! ") in _STATUS_PHRASES:
         return None

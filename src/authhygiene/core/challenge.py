@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from authhygiene.core.credentials import TCHAR_RE, canonical_scheme, registered_scheme
-from authhygiene.core.redact import fit_to_keep, memo_key, remember, scrub
+from authhygiene.core.redact import scrub
 
 __all__ = [
     "ECHO_MIN_PIECE",
@@ -229,41 +229,12 @@ def _read_quoted(text: str, pos: int) -> tuple[str, int]:
     raise _InvalidError(pos)
 
 
-# Field values already parsed (None: invalid), by a keyed digest of the
-# value: an app answers every refusal with the same few challenges. Kept
-# only when every parsed string (scheme, names, unescaped values, token68)
-# is fit to keep; bounded in entries and in the size of what is parsed.
-_PARSED: dict[bytes, tuple[Challenge, ...] | None] = {}
-_MISS = object()
-_PARSED_CHARS = 512
-_PARSED_ENTRIES = 256
-
-
-def _parsed(text: str, secrets: tuple[str, ...] | None) -> tuple[Challenge, ...] | None:
-    """`_parse(text)` as a tuple, None when invalid; remembered when
-    `secrets` (the request's) are given and what it parsed is fit to keep."""
-    key = memo_key(text) if len(text) <= _PARSED_CHARS else None
-    if key is not None:
-        known = _PARSED.get(key, _MISS)  # one lookup: another thread may clear it
-        if known is not _MISS:
-            return known  # type: ignore[return-value]
+def _parsed(text: str) -> tuple[Challenge, ...] | None:
+    """`_parse(text)` as a tuple, None when invalid."""
     try:
-        found: tuple[Challenge, ...] | None = tuple(_parse(text))
+        return tuple(_parse(text))
     except _InvalidError:
-        found = None
-    if key is not None and secrets is not None and fit_to_keep(_strings(found), secrets):
-        remember(_PARSED, key, found, 16, entries=_PARSED_ENTRIES)
-    return found
-
-
-def _strings(challenges: tuple[Challenge, ...] | None) -> list[str]:
-    out: list[str] = []
-    for challenge in challenges or ():
-        out.append(challenge.scheme)
-        out.extend(part for param in challenge.params for part in param)
-        if challenge.token68 is not None:
-            out.append(challenge.token68)
-    return out
+        return None
 
 
 def _parse(text: str) -> list[Challenge]:
@@ -385,7 +356,7 @@ def parse_challenges(
         total += len(value) + _FIELD_COST
         if total > MAX_HEADER_CHARS + _FIELD_COST:
             return None
-        challenges = _parsed(value, secrets)
+        challenges = _parsed(value)
         if challenges is None:
             return None
         for challenge in challenges:

@@ -269,7 +269,7 @@ class _Evidence:
 
 def _evidence(policy: Policy, credentials: Credentials, answer: AppAnswer, now: float) -> _Evidence:
     challenges = parse_challenges(answer.get_all("www-authenticate"), credentials.secrets)
-    message = app_message(answer, credentials.secrets)
+    message = app_message(answer)
     # An app's challenge may explain itself where its body does not.
     described = [utf8(text) for c in challenges or () if (text := c.param("error_description"))]
     if message is None and described:
@@ -324,7 +324,7 @@ def _recognised_ours(ev: _Evidence) -> bool:
     ev.errors = {c.param("error") or "" for c in ev.challenges or () if c.param("error")}
     oauth_error = json_error(answer) if answer.body[:1] == b"{" else None
     ev.texts = [t for t in (oauth_error, ev.message, page_text(answer), *ev.described) if t]
-    row = recognise(answer.status, ev.texts, ev.errors, answer, remembered=True)
+    row = recognise(answer.status, ev.texts, ev.errors, answer)
     if row is not None and row.reason is None:
         return False  # not about authentication (R2 does not apply)
     if row is not None and _contradicted(row.reason, ev.jwt, ev.moment):

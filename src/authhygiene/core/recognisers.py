@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from authhygiene.core.answer import MAX_WORDS_CHARS, AppAnswer, Declared
 from authhygiene.core.reasons import Reason
-from authhygiene.core.redact import memo_key, remember
 
 __all__ = ["EXCEPTIONS", "RECOGNISERS", "Recogniser", "declared_from_exception", "recognise"]
 
@@ -217,39 +216,11 @@ def _shape(answer: AppAnswer) -> str | None:
     return None
 
 
-# What the app's words were recognised as, for a 401/403: an app answers
-# every refusal in the same few words. Keyed by a keyed digest of the words
-# (the value is a row of our table): nothing of an answer is kept. Bounded.
-_RECOGNISED: dict[bytes, Recogniser | None] = {}
-_MISS = object()
-_RECOGNISED_CHARS = 4096
-_RECOGNISED_ENTRIES = 256
-
-
 def recognise(
-    status: int,
-    texts: list[str],
-    errors: set[str],
-    answer: AppAnswer,
-    remembered: bool = False,
-) -> Recogniser | None:
-    """The row that recognises the app's words (`texts`, its challenges'
-    `errors`), if any; for a 401/403 `remembered` by the words' digest."""
-    size = sum(map(len, texts)) + sum(map(len, errors))
-    if status not in _AUTH or not remembered or size > _RECOGNISED_CHARS:
-        return _recognise(status, texts, errors, answer)
-    key = memo_key(str(status), str(len(texts)), *texts, *sorted(errors))
-    known = _RECOGNISED.get(key, _MISS)  # one lookup: another thread may clear it
-    if known is not _MISS:
-        return known  # type: ignore[return-value]
-    row = _recognise(status, texts, errors, answer)
-    remember(_RECOGNISED, key, row, 16, entries=_RECOGNISED_ENTRIES)
-    return row
-
-
-def _recognise(
     status: int, texts: list[str], errors: set[str], answer: AppAnswer
 ) -> Recogniser | None:
+    """The row that recognises the app's words (`texts`, its challenges'
+    `errors`), if any."""
     # A 400/422 is an app's own answer unless it has a library's exact shape.
     shape = _shape(answer) if status not in _AUTH else None
     for row in RECOGNISERS:

@@ -13,9 +13,7 @@ deliberately left alone: they are what operators correlate by.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
@@ -36,10 +34,8 @@ __all__ = [
     "bounded_clean",
     "clean_for_sink",
     "credential_spans",
-    "fit_to_keep",
     "high_entropy",
     "holds_secret_form",
-    "memo_key",
     "redact_query",
     "remember",
     "scrub",
@@ -710,41 +706,6 @@ def _clean_for_sink(text: str, limit: int, kept: tuple[str, ...]) -> str:
     if len(cleaned) <= limit:
         return cleaned
     return _shortened(cleaned, max(0, limit - 3)).rstrip() + "..."
-
-
-def fit_to_keep(texts: Iterable[str], secrets: tuple[str, ...]) -> bool:
-    """Whether texts may be kept in a process-wide cache: none of the
-    request's `secrets` in them in any form a sink finds (as sent, in
-    another case, percent-encoded, cut, in pieces) and no credential shape.
-    A pure check: it keeps nothing itself. Callers judge what they keep
-    (decoded values, not the escaped text they came from) and key their
-    cache by `memo_key`, so no raw input is kept as a key."""
-    for text in texts:
-        if (
-            _holds_secret_form(text, secrets)
-            or scrub(text, secrets) != text
-            or _mask_cut_secret(text, secrets) != text
-            or mask_pieces(text, secrets, REDACTED) != text
-        ):
-            return False
-    return True
-
-
-# Process-wide memos of the app's answers are keyed by a keyed digest of
-# what they were computed from: the key reveals nothing, and no raw text of
-# an answer (which may echo a request's secret) is kept as a key.
-_MEMO_KEY = os.urandom(32)
-
-
-def memo_key(*parts: str | bytes) -> bytes:
-    """A 16-byte keyed BLAKE2b digest of `parts` (unambiguous: each is
-    length-prefixed)."""
-    digest = hashlib.blake2b(key=_MEMO_KEY, digest_size=16)
-    for part in parts:
-        data = part if isinstance(part, bytes) else part.encode("utf-8", "surrogatepass")
-        digest.update(len(data).to_bytes(8, "big"))
-        digest.update(data)
-    return digest.digest()
 
 
 def holds_secret_form(text: str, secrets: tuple[str, ...]) -> bool:
