@@ -487,6 +487,42 @@ def test_request_id(incoming: str, kept: bool) -> None:
         assert uuid.UUID(problem["instance"].removeprefix("urn:uuid:")).hex == problem["request_id"]
 
 
+OPAQUE = "0paqueT0kenValue42xQabcdefGHIJ"
+
+
+@pytest.mark.parametrize(
+    ("incoming", "echoed"),
+    [
+        pytest.param("req-7f3a9c21", True, id="own-id"),
+        pytest.param(OPAQUE, False, id="the-token"),
+        pytest.param(f"x-{OPAQUE[2:22]}-y", False, id="a-20-character-piece"),
+        pytest.param(f"x-{OPAQUE[2:22].upper()}-y", False, id="a-piece-upper-cased"),
+        pytest.param(
+            "x-" + "-".join(OPAQUE[2:22][i : i + 4] for i in range(0, 20, 4)) + "-y",
+            False,
+            id="a-piece-cut-by-dashes",
+        ),
+        pytest.param(
+            ";".join(OPAQUE[i : i + 5] for i in range(0, 30, 5)),
+            False,
+            id="the-token-cut-by-semicolons",
+        ),
+        pytest.param(OPAQUE[:10].upper(), False, id="its-start-upper-cased"),
+        # Longer than any id we take: secret material unread, at no cost.
+        pytest.param("r" * 300, False, id="past-256-characters"),
+    ],
+)
+def test_a_request_id_holding_the_token_is_not_echoed(incoming: str, echoed: bool) -> None:
+    """Not in the header, the body or the log, nor where the app repeats it
+    in a header of its own (it is scrubbed there as a secret)."""
+    decision = run(
+        (("authorization", f"Bearer {OPAQUE}"), ("x-request-id", incoming)),
+        app_headers=(("x-correlation-id", incoming),),
+    )
+    sent = repr(decision.headers) + decision.body.decode() + repr(dict(decision.log))
+    assert (incoming in sent) is echoed
+
+
 def test_log_event_fields() -> None:
     decision = run(
         (*BEARER, ("user-agent", "curl/8"), ("origin", "https://app.example")),

@@ -35,7 +35,7 @@ from authhygiene.core.credentials import (
 )
 from authhygiene.core.diagnose import AppAnswer, Declared, Failure, diagnose
 from authhygiene.core.events import Event
-from authhygiene.core.fragments import mask_pieces
+from authhygiene.core.fragments import MIN_PIECE_RUN, mask_pieces
 from authhygiene.core.policy import Policy
 from authhygiene.core.problem import CONTENT_TYPE, FactWalk, detail, problem_body
 from authhygiene.core.reasons import REASONS, Reason
@@ -198,22 +198,55 @@ def holds_secret(request_id: str, secrets: tuple[str, ...]) -> bool:
     """Whether an id is one of the request's own secrets, holds one of 8 or
     more characters, is a part of 8 or more characters of one, or shares a
     piece of 19 or more with one (a client that sends its token, or its
-    start, as its request id), in any case and with any separators."""
-    # Compared in one case and without the separators an id format adds (a
-    # hex token written as a UUID is the same token).
-    rid = _SEPARATORS_RE.sub("", request_id.lower())
+    start, as its request id), as sent or in one case and without
+    separators of any kind (a hex token written as a UUID, a token cut by
+    `;`, upper-cased). An id longer than any we take (`_ID_CHECK_CHARS`) is
+    taken for secret material unread: no work, however long it is."""
+    if len(request_id) > _ID_CHECK_CHARS:
+        return True
+    rid = _folded(request_id)
     for secret in secrets:
-        folded = _SEPARATORS_RE.sub("", secret.lower())
+        folded = _folded(secret)
         if (
             rid == folded
             or (len(folded) >= 8 and folded in rid)
             or (len(rid) >= 8 and rid in folded)
+            or _shares_piece(request_id, secret)
+            or _shares_piece(rid, folded)
         ):
             return True
-    return mask_pieces(request_id, secrets, REDACTED) != request_id
+    return False
 
 
-_SEPARATORS_RE = re.compile(r"[\-._:]")
+# Longer than a request id we echo (`_REQUEST_ID_RE`), with room to spare.
+_ID_CHECK_CHARS = 256
+# ASCII punctuation, space and controls: what an id format or a client puts
+# between the characters of a secret.
+_SEPARATORS = {code: None for code in range(128) if not chr(code).isalnum()}
+# Up to this long, a secret's pieces are looked for in the (short) id one by one.
+_PIECES_SEARCHED_CHARS = 2048
+
+
+def _folded(text: str) -> str:
+    return text.lower().translate(_SEPARATORS)
+
+
+def _shares_piece(rid: str, secret: str) -> bool:
+    """Whether `rid` (at most `_ID_CHECK_CHARS`) shares a run of 19 or more
+    characters with `secret`: then it holds one of the secret's windows of
+    12 taken every 8 characters (`core.fragments`' rule, in the other
+    direction, as the id is the short one)."""
+    if len(secret) < MIN_PIECE_RUN or len(rid) < _PIECE_CHARS:
+        return False
+    if len(secret) > _PIECES_SEARCHED_CHARS:
+        return mask_pieces(rid, (secret,), REDACTED) != rid
+    for start in range(0, len(secret) - _PIECE_CHARS + 1, 8):
+        if secret[start : start + _PIECE_CHARS] in rid:
+            return True
+    return False
+
+
+_PIECE_CHARS = 12
 
 
 def refused_id_is_secret(

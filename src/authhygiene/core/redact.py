@@ -518,7 +518,7 @@ def redact_query(query: str) -> str:
     (RFC 6750 §5.3: a token in the URL must not reach a log)."""
     if not query:
         return ""
-    if len(query) <= _MAX_QUERY_CHARS and _PLAIN_QUERY_RE.fullmatch(query):
+    if len(query) < _MAX_QUERY_CHARS and _PLAIN_QUERY_RE.fullmatch(query):
         plain = _plain_query(query)
         if plain is not None:
             return plain
@@ -545,7 +545,8 @@ def redact_query(query: str) -> str:
 
 # `name=value` pairs of unreserved characters (RFC 3986 §2.3) only: what
 # `parse_qsl` splits and `urlencode` writes back unchanged, in up to the 64
-# fields `parse_qsl` takes here. Most queries are such ("limit=20&page=2").
+# fields `parse_qsl` takes here, and shorter than the bound past which the
+# general way drops the last pair. Most queries are such ("limit=20&page=2").
 _PLAIN_QUERY_RE = re.compile(r"[\w.~\-]+=[\w.~\-]*(?:&[\w.~\-]+=[\w.~\-]*){0,63}", re.A)
 
 
