@@ -510,6 +510,12 @@ OPAQUE = "0paqueT0kenValue42xQabcdefGHIJ"
         pytest.param(OPAQUE[:10].upper(), False, id="its-start-upper-cased"),
         # Longer than any id we take: secret material unread, at no cost.
         pytest.param("r" * 300, False, id="past-256-characters"),
+        # Found by attacking the rule: a piece upper-cased with the secret's
+        # own separators kept, and a short secret inside a longer id.
+        pytest.param(f"req-{OPAQUE[3:23].upper()}-{OPAQUE[:1]}", False, id="a-piece-in-capitals"),
+        pytest.param(
+            "req-x" + OPAQUE[5:25].upper().replace("E", "E:"), False, id="capitals-and-colons"
+        ),
     ],
 )
 def test_a_request_id_holding_the_token_is_not_echoed(incoming: str, echoed: bool) -> None:
@@ -521,6 +527,47 @@ def test_a_request_id_holding_the_token_is_not_echoed(incoming: str, echoed: boo
     )
     sent = repr(decision.headers) + decision.body.decode() + repr(dict(decision.log))
     assert (incoming in sent) is echoed
+
+
+@pytest.mark.parametrize(
+    ("credential", "incoming", "echoed"),
+    [
+        pytest.param(
+            ("x-api-key", "ak_live_key_1234567890abcdef"),
+            "req-_LIVE_KEY_123456789",
+            False,
+            id="key-piece-in-capitals",
+        ),
+        pytest.param(("x-api-key", "k7Zp9Q"), "trace-k7Zp9Q", False, id="six-character-key"),
+        pytest.param(
+            ("authorization", "Basic YWxpY2U6aHVudGVyMg=="),
+            "req-hunter2-42",
+            False,
+            id="seven-character-password",
+        ),
+        pytest.param(
+            ("x-api-key", "0f6c1d6e2a3b4c5d8e9f123456789abc"), "req-123", True, id="plain-id"
+        ),
+        pytest.param(
+            ("x-api-key", "0f6c1d6e2a3b4c5d8e9f123456789abc"),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            True,
+            id="trace-id",
+        ),
+        pytest.param(
+            ("authorization", "Basic YWxpY2U6cGFzc3dvcmQ="),
+            "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            True,
+            id="ulid",
+        ),
+    ],
+)
+def test_request_ids_against_other_credentials(
+    credential: tuple[str, str], incoming: str, echoed: bool
+) -> None:
+    decision = run((credential, ("x-request-id", incoming)), api_key_headers=["x-api-key"])
+    assert (header(decision, "x-request-id") == [incoming]) is echoed
+    assert (dict(decision.log)["request_id"] == incoming) is echoed
 
 
 def test_log_event_fields() -> None:
