@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from authhygiene.core.redact import NOT_PRINTABLE_ASCII_RE
 
-__all__ = ["MAX_NUMERIC_DATE", "MIN_NUMERIC_DATE", "JwtFacts", "peek"]
+__all__ = ["MAX_NUMERIC_DATE", "MIN_NUMERIC_DATE", "JwtFacts", "peek", "unverified_header"]
 
 MAX_TOKEN_CHARS = 16 * 1024
 _SEGMENT_RE = re.compile(r"[A-Za-z0-9_-]*")
@@ -110,6 +110,18 @@ def _claim(value: object) -> str | int | None:
     if isinstance(value, int):
         return value if abs(value) < 1 << 53 else None
     return _text(value)
+
+
+def unverified_header(token: str) -> dict[str, object] | None:
+    """A compact JWS's header, read without trusting it (bounded like
+    `peek`), or None when `token` is not one."""
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
+        return None
+    try:
+        header = _decode_segment(token.split(".", 1)[0])
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError, OverflowError):
+        return None
+    return header if isinstance(header, dict) else None
 
 
 def peek(token: str, claims: tuple[str, ...] = ()) -> JwtFacts | None:

@@ -27,6 +27,9 @@ class Reason(StrEnum):
     TOKEN_AUDIENCE_MISMATCH = "token_audience_mismatch"
     TOKEN_ISSUER_MISMATCH = "token_issuer_mismatch"
     TOKEN_ALGORITHM_REJECTED = "token_algorithm_rejected"
+    TOKEN_KEY_UNKNOWN = "token_key_unknown"
+    TOKEN_TYPE_REJECTED = "token_type_rejected"
+    TOKEN_TOO_LARGE = "token_too_large"
     TOKEN_REVOKED = "token_revoked"
     SESSION_EXPIRED = "session_expired"
     INSUFFICIENT_SCOPE = "insufficient_scope"
@@ -56,6 +59,9 @@ class Problem(StrEnum):
     TOKEN_IN_QUERY = "token_in_query"
     CREDENTIALS_NOT_READ = "credentials_not_read"
     NOT_A_JWT = "not_a_jwt"
+    # What a verifier found (`authhygiene.verify`).
+    CLAIM_MISSING = "claim_missing"
+    CRIT_NOT_UNDERSTOOD = "crit_not_understood"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +177,31 @@ REASONS: dict[Reason, ReasonInfo] = {
         "Request a token signed with one of the algorithms this API accepts.",
         "authn_token_invalid",
         "tokens are signed with an algorithm this server refuses",
+    ),
+    Reason.TOKEN_KEY_UNKNOWN: ReasonInfo(
+        401,
+        "invalid_token",
+        "The access token's signing key is unknown",
+        "Obtain a new access token from the issuer this API trusts.",
+        "authn_token_invalid",
+        "tokens name a signing key (kid) this server does not have; the issuer rotated its"
+        " keys, or the tokens come from another issuer",
+    ),
+    Reason.TOKEN_TYPE_REJECTED: ReasonInfo(
+        401,
+        "invalid_token",
+        "The token is not an access token",
+        "Send the access token, not an ID token or another kind of token.",
+        "authn_token_invalid",
+        "clients send tokens of another type (an ID token where an access token belongs)",
+    ),
+    Reason.TOKEN_TOO_LARGE: ReasonInfo(
+        401,
+        "invalid_token",
+        "The access token is too large",
+        "Send the access token issued for this API; it should be a few kilobytes at most.",
+        "authn_token_invalid",
+        "clients send tokens larger than this server reads (max_token_bytes)",
     ),
     Reason.TOKEN_REVOKED: ReasonInfo(
         401,

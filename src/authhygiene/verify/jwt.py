@@ -1,0 +1,403 @@
+"""A JWT verifier with the app's own keys: says exactly why a token fails.
+
+pyjwt does the cryptography. What is ours: the configuration is checked when
+it is built (an algorithm allow-list without `none`, keys of the kind each
+algorithm needs, so an RSA public key is never an HMAC secret), every input
+is bounded before any base64 or JSON work, and every way a token can fail,
+every exception pyjwt can raise included, maps to one reason with the facts
+that explain it (expected and got, both safe to show). Verifying never
+raises.
+
+Static keys only, for now: `keys=` (one key, several, or a mapping of `kid`
+to key). Until the middleware takes a verifier itself (`verify=`, with a
+JWKS URL), the app's own auth code calls `verify` and raises
+`Rejected.failure()`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from jwt.algorithms import get_default_algorithms
+
+from authhygiene.core.jwt_peek import JwtFacts, peek, unverified_header
+from authhygiene.core.reasons import Problem, Reason
+from authhygiene.errors import AuthFailure
+
+__all__ = ["JWT", "Rejected", "Verified"]
+
+# RFC 7518 §3.2: an HMAC key at least as long as the hash's output.
+_HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
+_HMAC = frozenset(_HMAC_MIN_BYTES)
+_KNOWN = frozenset(get_default_algorithms()) - {"none"}
+# What a facts value may hold when it comes from the token (an issuer, an
+# audience, a kid): bounded, printable, like the unverified look's facts.
+_FACT_CHARS = 128
+_MAX_TOKEN_BYTES = 8192
+_BAD_SIGNATURE = Reason.TOKEN_SIGNATURE_INVALID
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A token that verified: its claims, for the app and the log."""
+
+    claims: Mapping[str, Any]
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """RFC 8693 §4.2 `scope` (space-separated), or a `scp` list."""
+        scope = self.claims.get("scope", self.claims.get("scp"))
+        if isinstance(scope, str):
+            return tuple(scope.split())
+        if isinstance(scope, list):
+            return tuple(item for item in scope if isinstance(item, str))
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A token that did not verify, and why: a reason of the taxonomy and
+    the facts a client or an operator acts on."""
+
+    reason: Reason
+    facts: Mapping[str, object] = field(default_factory=dict)
+
+    def failure(self) -> AuthFailure:
+        """The `AuthFailure` to raise in the app's own auth code (a FastAPI
+        dependency, a Flask decorator): the middleware then answers with
+        this reason and these facts instead of guessing from the app's words."""
+        failure = AuthFailure(self.reason)
+        failure.facts = dict(self.facts)
+        return failure
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    """A key prepared for one family of algorithms (HMAC or asymmetric)."""
+
+    kid: str | None
+    hmac: bool
+    key: Any
+
+
+@dataclass(frozen=True)
+class JWT:
+    """Verify JWT access tokens with the app's own keys.
+
+    `algorithms` is required and never holds `none`; each algorithm needs a
+    key of its kind among `keys` (an HMAC secret of at least the hash's
+    size for HS256/384/512, a public key for the others). `leeway` (seconds)
+    absorbs clock skew for `exp`, `nbf` and `iat`; `max_age` (seconds since
+    `iat`) refuses old tokens even before they expire."""
+
+    algorithms: Sequence[str]
+    keys: Any
+    issuer: str | Sequence[str] | None = None
+    audience: str | Sequence[str] | None = None
+    leeway: int = 60
+    required_claims: Sequence[str] = ("exp",)
+    token_type: str | None = None
+    max_token_bytes: int = _MAX_TOKEN_BYTES
+    max_age: int | None = None
+    _keys: tuple[_Key, ...] = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        algorithms = _algorithms(self.algorithms)
+        keys = _prepared(self.keys, algorithms)
+        if isinstance(self.leeway, bool) or not isinstance(self.leeway, int) or self.leeway < 0:
+            raise ValueError(
+                f"authhygiene: JWT leeway is whole seconds, 0 or more; got {self.leeway!r}."
+            )
+        if (
+            isinstance(self.max_token_bytes, bool)
+            or not isinstance(self.max_token_bytes, int)
+            or not 64 <= self.max_token_bytes <= 1 << 20
+        ):
+            raise ValueError(
+                "authhygiene: JWT max_token_bytes is a byte count between 64 and 1048576"
+                f" (default {_MAX_TOKEN_BYTES}); got {self.max_token_bytes!r}."
+            )
+        if self.max_age is not None and (
+            isinstance(self.max_age, bool) or not isinstance(self.max_age, int) or self.max_age <= 0
+        ):
+            raise ValueError(
+                f"authhygiene: JWT max_age is whole seconds above 0, or None; got {self.max_age!r}."
+            )
+        set_ = object.__setattr__
+        set_(self, "algorithms", algorithms)
+        set_(self, "required_claims", _texts("required_claims", self.required_claims))
+        set_(self, "_keys", keys)
+
+    def verify(self, token: str, now: float | None = None) -> Verified | Rejected:
+        """Verify `token`; never raises. `now` (seconds since the epoch) is
+        only used for the facts of a time failure: pyjwt reads the clock."""
+        moment = int(time.time() if now is None else now)
+        try:
+            return self._verify(token, moment)
+        except Exception:  # whatever a library raises is a rejected token
+            return Rejected(Reason.CREDENTIALS_INVALID, {"problem": Problem.NOT_A_JWT.value})
+
+    def _verify(self, token: str, now: int) -> Verified | Rejected:
+        size = len(token.encode("utf-8", "surrogatepass"))
+        if size > self.max_token_bytes:
+            # Before any base64 or JSON work (pyjwt has no size cap).
+            return Rejected(
+                Reason.TOKEN_TOO_LARGE,
+                {"token_bytes": size, "max_token_bytes": self.max_token_bytes},
+            )
+        header = unverified_header(token)
+        facts = peek(token)
+        if header is None or facts is None:
+            return Rejected(Reason.CREDENTIALS_INVALID, {"problem": Problem.NOT_A_JWT.value})
+        early = self._header_rejection(header)
+        if early is not None:
+            return early
+        alg = str(header["alg"])
+        candidates = self._candidates(alg, header.get("kid"))
+        if isinstance(candidates, Rejected):
+            return candidates
+        last: Rejected | None = None
+        for key in candidates:
+            outcome = self._decode(token, key, alg, facts, now)
+            if not isinstance(outcome, Rejected) or outcome.reason is not _BAD_SIGNATURE:
+                return outcome
+            last = outcome  # another key of the same kind may have signed it
+        return last or Rejected(Reason.TOKEN_SIGNATURE_INVALID)
+
+    def _header_rejection(self, header: Mapping[str, object]) -> Rejected | None:
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            return Rejected(
+                Reason.TOKEN_ALGORITHM_REJECTED,
+                {
+                    "alg": _fact(alg) if isinstance(alg, str) else None,
+                    "accepted_algorithms": list(self.algorithms),
+                },
+            )
+        crit = header.get("crit")
+        if crit is not None:
+            # RFC 7515 §4.1.11: we understand no extension, so any listed is
+            # one we cannot honour.
+            return Rejected(
+                Reason.CREDENTIALS_INVALID, {"problem": Problem.CRIT_NOT_UNDERSTOOD.value}
+            )
+        if self.token_type is not None and not _same_type(header.get("typ"), self.token_type):
+            typ = header.get("typ")
+            return Rejected(
+                Reason.TOKEN_TYPE_REJECTED,
+                {
+                    "typ": _fact(typ) if isinstance(typ, str) else None,
+                    "expected_typ": self.token_type,
+                },
+            )
+        return None
+
+    def _candidates(self, alg: str, kid: object) -> list[_Key] | Rejected:
+        hmac = alg in _HMAC
+        usable = [key for key in self._keys if key.hmac is hmac]
+        if isinstance(kid, str):
+            named = [key for key in usable if key.kid == kid]
+            if named:
+                return named
+            if any(key.kid is not None for key in self._keys):
+                # The issuer rotated its keys, or the token is another issuer's.
+                return Rejected(Reason.TOKEN_KEY_UNKNOWN, {"kid": _fact(kid)})
+        return usable
+
+    def _decode(
+        self, token: str, key: _Key, alg: str, facts: JwtFacts, now: int
+    ) -> Verified | Rejected:
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[alg],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={
+                    "require": list(self.required_claims),
+                    "verify_aud": self.audience is not None,
+                    "verify_iss": self.issuer is not None,
+                },
+            )
+        except jwt.ExpiredSignatureError:
+            return _expired(facts, now)
+        except (jwt.ImmatureSignatureError, jwt.InvalidIssuedAtError):
+            return _not_yet(facts, now)
+        except jwt.InvalidAudienceError:
+            return Rejected(
+                Reason.TOKEN_AUDIENCE_MISMATCH,
+                {"expected_audience": _listed(self.audience), "token_audience": list(facts.aud)},
+            )
+        except jwt.InvalidIssuerError:
+            return Rejected(
+                Reason.TOKEN_ISSUER_MISMATCH,
+                {"expected_issuer": _listed(self.issuer), "token_issuer": facts.iss},
+            )
+        except jwt.MissingRequiredClaimError as missing:
+            return Rejected(
+                Reason.CREDENTIALS_INVALID,
+                {"problem": Problem.CLAIM_MISSING.value, "missing_claim": _fact(missing.claim)},
+            )
+        except jwt.InvalidSignatureError:
+            return Rejected(Reason.TOKEN_SIGNATURE_INVALID)
+        except jwt.InvalidAlgorithmError:
+            return Rejected(
+                Reason.TOKEN_ALGORITHM_REJECTED,
+                {"alg": facts.alg, "accepted_algorithms": list(self.algorithms)},
+            )
+        except jwt.PyJWTError:
+            return Rejected(Reason.CREDENTIALS_INVALID, {"problem": Problem.NOT_A_JWT.value})
+        return self._aged(claims, facts, now)
+
+    def _aged(self, claims: dict[str, Any], facts: JwtFacts, now: int) -> Verified | Rejected:
+        if self.max_age is None:
+            return Verified(claims)
+        if facts.iat is None:
+            return Rejected(
+                Reason.CREDENTIALS_INVALID,
+                {"problem": Problem.CLAIM_MISSING.value, "missing_claim": "iat"},
+            )
+        age = now - facts.iat
+        if age > self.max_age + self.leeway:
+            return Rejected(
+                Reason.TOKEN_EXPIRED,
+                {"issued_seconds_ago": age, "max_age": self.max_age},
+            )
+        return Verified(claims)
+
+
+def _expired(facts: JwtFacts, now: int) -> Rejected:
+    from authhygiene.core.diagnose import iso  # the one RFC 3339 writer
+
+    out: dict[str, object] = {"server_time": iso(now)}
+    if facts.exp is not None:
+        out["expired_at"] = iso(facts.exp)
+        out["expired_seconds_ago"] = now - facts.exp
+    return Rejected(Reason.TOKEN_EXPIRED, out)
+
+
+def _not_yet(facts: JwtFacts, now: int) -> Rejected:
+    from authhygiene.core.diagnose import iso
+
+    out: dict[str, object] = {"server_time": iso(now)}
+    start = facts.nbf if facts.nbf is not None else facts.iat
+    if start is not None:
+        out["not_before"] = iso(start)
+        out["valid_in_seconds"] = start - now
+    return Rejected(Reason.TOKEN_NOT_YET_VALID, out)
+
+
+def _same_type(typ: object, expected: str) -> bool:
+    """RFC 7515 §4.1.9: `typ` compares case-insensitively, and the
+    `application/` prefix may be left out (RFC 9068 §2.1: `at+jwt`)."""
+    if not isinstance(typ, str):
+        return False
+
+    def bare(value: str) -> str:
+        value = value.lower()
+        return value.removeprefix("application/")
+
+    return bare(typ) == bare(expected)
+
+
+def _fact(value: str) -> str:
+    cleaned = "".join(ch for ch in value[:_FACT_CHARS] if ch.isprintable() and ch.isascii())
+    return cleaned
+
+
+def _listed(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _texts(name: str, values: object) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise ValueError(f"authhygiene: JWT {name} is a list of names; got {values!r}.")
+    if not all(isinstance(value, str) and value for value in values):
+        raise ValueError(f"authhygiene: JWT {name} holds names only; got {values!r}.")
+    return tuple(values)
+
+
+def _algorithms(algorithms: object) -> tuple[str, ...]:
+    names = _texts("algorithms", algorithms)
+    if not names:
+        raise ValueError(
+            "authhygiene: JWT needs algorithms, the ones your issuer signs with,"
+            " e.g. algorithms=['RS256']."
+        )
+    if any(name.lower() == "none" for name in names):
+        raise ValueError(
+            "authhygiene: JWT algorithms may never hold 'none' (an unsigned token"
+            " proves nothing); list the algorithms your issuer signs with."
+        )
+    unknown = [name for name in names if name not in _KNOWN]
+    if unknown:
+        raise ValueError(
+            f"authhygiene: JWT algorithms {unknown!r} are not ones pyjwt verifies"
+            f" (known: {sorted(_KNOWN)}; RS*, PS*, ES* and EdDSA need pyjwt[crypto])."
+        )
+    return names
+
+
+def _prepared(keys: object, algorithms: tuple[str, ...]) -> tuple[_Key, ...]:
+    """The keys, each prepared for its kind of algorithm; every algorithm
+    has a key of its kind, and no key serves the other kind."""
+    given: list[tuple[str | None, Any]]
+    if isinstance(keys, Mapping):
+        given = [(str(kid), key) for kid, key in keys.items()]
+    elif isinstance(keys, str | bytes) or not isinstance(keys, Sequence):
+        given = [(None, keys)]
+    else:
+        given = [(None, key) for key in keys]
+    if not given or any(key is None for _, key in given):
+        raise ValueError(
+            "authhygiene: JWT needs keys=: the HMAC secret, or the issuer's public key(s)"
+            " as PEM text, or a mapping of kid to key."
+        )
+    prepared = tuple(_prepare(kid, key, algorithms) for kid, key in given)
+    for name in algorithms:
+        if not any(key.hmac is (name in _HMAC) for key in prepared):
+            kind = "an HMAC secret" if name in _HMAC else "a public key (PEM)"
+            raise ValueError(f"authhygiene: JWT algorithm {name} needs {kind} among keys=.")
+    return prepared
+
+
+def _prepare(kid: str | None, key: object, algorithms: tuple[str, ...]) -> _Key:
+    hmac = isinstance(key, str | bytes) and not _looks_asymmetric(key)
+    family = [name for name in algorithms if (name in _HMAC) is hmac]
+    if not family:
+        kind = "HMAC secret" if hmac else "public key"
+        raise ValueError(
+            f"authhygiene: JWT key {kid or ''!s} is a {kind}, but no algorithm of its kind is in"
+            f" algorithms={list(algorithms)!r}: an RSA or EC public key is never an HMAC"
+            " secret, and the other way round."
+        )
+    implementation = get_default_algorithms()[family[0]]
+    if isinstance(key, str | bytes) and hmac:
+        secret = key.encode() if isinstance(key, str) else key
+        short = [name for name in family if len(secret) < _HMAC_MIN_BYTES[name]]
+        if short:
+            raise ValueError(
+                f"authhygiene: JWT HMAC secret {kid or ''!s} is {len(secret)} bytes; {short[0]}"
+                f" needs at least {_HMAC_MIN_BYTES[short[0]]} (RFC 7518 §3.2)."
+            )
+    try:
+        prepared = implementation.prepare_key(key)
+    except Exception as error:
+        raise ValueError(
+            f"authhygiene: JWT key {kid or ''!s} cannot be read as a key for {family[0]}"
+            f" ({type(error).__name__}); give PEM text for public keys."
+        ) from None
+    return _Key(kid, hmac, prepared)
+
+
+def _looks_asymmetric(key: str | bytes) -> bool:
+    text = key.decode("latin-1") if isinstance(key, bytes) else key
+    return "-----BEGIN" in text or text.startswith(("ssh-", "ecdsa-sha2-"))
