@@ -560,6 +560,19 @@ def test_a_request_id_holding_the_token_is_not_echoed(incoming: str, echoed: boo
             True,
             id="ulid",
         ),
+        # A secret of separators only holds nothing an id could carry.
+        pytest.param(
+            ("authorization", "Basic " + base64.b64encode(b"alice:********").decode()),
+            "3f2b8c1e-9a4d-4e6f-8b1a-2c3d4e5f6a7b",
+            True,
+            id="password-of-stars",
+        ),
+        pytest.param(
+            ("cookie", "session=--------"),
+            "3f2b8c1e-9a4d-4e6f-8b1a-2c3d4e5f6a7b",
+            True,
+            id="dashes-session",
+        ),
     ],
 )
 def test_request_ids_against_other_credentials(
@@ -568,6 +581,20 @@ def test_request_ids_against_other_credentials(
     decision = run((credential, ("x-request-id", incoming)), api_key_headers=["x-api-key"])
     assert (header(decision, "x-request-id") == [incoming]) is echoed
     assert (dict(decision.log)["request_id"] == incoming) is echoed
+
+
+def test_filler_credentials_do_not_hide_the_key_in_an_id() -> None:
+    """A cookie-heavy request (110 cookies of 40 characters) still has its
+    API key, written as a UUID, refused as a request id."""
+    key = "4283fefc63f0cd0e873a0000c6d07ef7b77e90d3aa5c41e2b6f9d8c7e1a2b3c4"
+    cookies = "; ".join(f"c{i}={f'x{i:02d}y' * 10}" for i in range(110))
+    as_uuid = f"{key[:8]}-{key[8:12]}-{key[12:16]}-{key[16:20]}-{key[20:32]}"
+    decision = run(
+        (("x-api-key", key), ("cookie", cookies), ("x-request-id", as_uuid)),
+        api_key_headers=["x-api-key"],
+    )
+    assert header(decision, "x-request-id") != [as_uuid]
+    assert as_uuid not in repr(dict(decision.log))
 
 
 def test_log_event_fields() -> None:

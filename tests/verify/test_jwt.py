@@ -43,8 +43,9 @@ RSA_PUBLIC = _public_pem(_RSA)
 EC_PUBLIC = _public_pem(_EC)
 
 
-def claims(**extra: Any) -> dict[str, Any]:
-    return {"sub": "user-1", "iss": ISSUER, "aud": AUDIENCE, "exp": NOW + 600, "iat": NOW, **extra}
+def claims(now: int | None = None, **extra: Any) -> dict[str, Any]:
+    now = int(time.time()) if now is None else now
+    return {"sub": "user-1", "iss": ISSUER, "aud": AUDIENCE, "exp": now + 600, "iat": now, **extra}
 
 
 def hs(payload: dict[str, Any] | None = None, key: str = SECRET, **headers: Any) -> str:
@@ -68,108 +69,113 @@ AGED = JWT(algorithms=["HS256"], keys=SECRET, max_age=300, leeway=0)
 
 
 # (verifier, token, the reason or None when it verifies, facts that must be there)
-CASES: dict[str, tuple[JWT, Callable[[], str], Reason | None, dict[str, object]]] = {
-    "hs256-valid": (HS, hs, None, {}),
-    "rs256-valid-by-kid": (RS, lambda: rs(kid="k1"), None, {}),
-    "es256-valid": (ES, lambda: jwt.encode(claims(), _EC, algorithm="ES256"), None, {}),
+CASES: dict[str, tuple[JWT, Callable[[int], str], Reason | None, dict[str, object]]] = {
+    "hs256-valid": (HS, lambda now: hs(claims(now)), None, {}),
+    "rs256-valid-by-kid": (RS, lambda now: rs(kid="k1"), None, {}),
+    "es256-valid": (ES, lambda now: jwt.encode(claims(now), _EC, algorithm="ES256"), None, {}),
     "expired": (
         HS,
-        lambda: hs(claims(exp=NOW - 3600)),
+        lambda now: hs(claims(now, exp=now - 3600)),
         Reason.TOKEN_EXPIRED,
         {"expired_seconds_ago": 3600},
     ),
-    "expired-within-leeway-verifies": (HS, lambda: hs(claims(exp=NOW - 30)), None, {}),
-    "not-yet-valid": (HS, lambda: hs(claims(nbf=NOW + 3600)), Reason.TOKEN_NOT_YET_VALID, {}),
-    "issued-in-the-future": (
+    "expired-within-leeway-verifies": (HS, lambda now: hs(claims(now, exp=now - 30)), None, {}),
+    "not-yet-valid": (
         HS,
-        lambda: hs(claims(iat=NOW + 3600)),
+        lambda now: hs(claims(now, nbf=now + 3600)),
         Reason.TOKEN_NOT_YET_VALID,
         {},
     ),
-    "bad-signature": (HS, lambda: hs(key=OTHER_SECRET), Reason.TOKEN_SIGNATURE_INVALID, {}),
+    "issued-in-the-future": (
+        HS,
+        lambda now: hs(claims(now, iat=now + 3600)),
+        Reason.TOKEN_NOT_YET_VALID,
+        {},
+    ),
+    "bad-signature": (HS, lambda now: hs(key=OTHER_SECRET), Reason.TOKEN_SIGNATURE_INVALID, {}),
     "rs-bad-signature": (
         RS,
-        lambda: rs(key=_RSA_OTHER, kid="k1"),
+        lambda now: rs(key=_RSA_OTHER, kid="k1"),
         Reason.TOKEN_SIGNATURE_INVALID,
         {},
     ),
     "unknown-kid": (
         RS,
-        lambda: rs(kid="rotated-away"),
+        lambda now: rs(kid="rotated-away"),
         Reason.TOKEN_KEY_UNKNOWN,
         {"kid": "rotated-away"},
     ),
     "wrong-audience": (
         HS,
-        lambda: hs(claims(aud="https://other.example")),
+        lambda now: hs(claims(now, aud="https://other.example")),
         Reason.TOKEN_AUDIENCE_MISMATCH,
         {"expected_audience": [AUDIENCE], "token_audience": ["https://other.example"]},
     ),
     "wrong-issuer": (
         HS,
-        lambda: hs(claims(iss="https://staging.example")),
+        lambda now: hs(claims(now, iss="https://staging.example")),
         Reason.TOKEN_ISSUER_MISMATCH,
         {"expected_issuer": [ISSUER], "token_issuer": "https://staging.example"},
     ),
     "algorithm-not-accepted": (
         HS,
-        lambda: jwt.encode(claims(), SECRET * 2, algorithm="HS512"),
+        lambda now: jwt.encode(claims(now), SECRET * 2, algorithm="HS512"),
         Reason.TOKEN_ALGORITHM_REJECTED,
         {"alg": "HS512", "accepted_algorithms": ["HS256"]},
     ),
     "alg-none": (
         HS,
-        lambda: f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims())}.",
+        lambda now: f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims(now))}.",
         Reason.TOKEN_ALGORITHM_REJECTED,
         {"alg": "none"},
     ),
     # The classic confusion: an HS256 token signed with the RSA public key.
     "rsa-public-key-as-hmac-secret": (
         RS,
-        lambda: f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64(claims())}.{b64(b'x' * 32)}",
+        lambda now: f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64(claims(now))}.{b64(b'x' * 32)}",
         Reason.TOKEN_ALGORITHM_REJECTED,
         {"alg": "HS256", "accepted_algorithms": ["RS256"]},
     ),
     "missing-exp": (
         HS,
-        lambda: hs({"sub": "user-1", "iss": ISSUER, "aud": AUDIENCE}),
+        lambda now: hs({"sub": "user-1", "iss": ISSUER, "aud": AUDIENCE}),
         Reason.CREDENTIALS_INVALID,
         {"problem": "claim_missing", "missing_claim": "exp"},
     ),
     "crit-not-understood": (
         HS,
-        lambda: hs(crit=["exp"], exp=1),
+        lambda now: hs(crit=["exp"], exp=1),
         Reason.CREDENTIALS_INVALID,
         {"problem": "crit_not_understood"},
     ),
     "wrong-type": (
         AT,
-        lambda: hs(typ="JWT"),
+        lambda now: hs(typ="JWT"),
         Reason.TOKEN_TYPE_REJECTED,
         {"typ": "JWT", "expected_typ": "at+jwt"},
     ),
-    "access-token-type": (AT, lambda: hs(typ="application/at+JWT"), None, {}),
+    "access-token-type": (AT, lambda now: hs(typ="application/at+JWT"), None, {}),
     "too-old": (
         AGED,
-        lambda: hs(claims(iat=NOW - 3600, exp=NOW + 600)),
+        lambda now: hs(claims(now, iat=now - 3600, exp=now + 600)),
         Reason.TOKEN_EXPIRED,
         {"max_age": 300},
     ),
     "too-large": (
         HS,
-        lambda: hs(claims(pad="x" * 9000)),
+        lambda now: hs(claims(now, pad="x" * 9000)),
         Reason.TOKEN_TOO_LARGE,
         {"max_token_bytes": 8192},
     ),
     "garbage": (
         HS,
-        lambda: "not-a-jwt-at-all",
+        lambda now: "not-a-jwt-at-all",
         Reason.CREDENTIALS_INVALID,
         {"problem": "not_a_jwt"},
     ),
     "opaque-three-parts": (
         HS,
-        lambda: "abc.def.ghi",
+        lambda now: "abc.def.ghi",
         Reason.CREDENTIALS_INVALID,
         {"problem": "not_a_jwt"},
     ),
@@ -179,7 +185,8 @@ CASES: dict[str, tuple[JWT, Callable[[], str], Reason | None, dict[str, object]]
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_every_failure_has_its_reason(name: str) -> None:
     verifier, token, reason, facts = CASES[name]
-    outcome = verifier.verify(token(), now=NOW)
+    now = int(time.time())
+    outcome = verifier.verify(token(now), now=now)
     if reason is None:
         assert isinstance(outcome, Verified), outcome
         assert outcome.claims["sub"] == "user-1"

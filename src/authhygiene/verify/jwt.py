@@ -26,6 +26,8 @@ from jwt.algorithms import get_default_algorithms
 
 from authhygiene.core.jwt_peek import JwtFacts, peek, unverified_header
 from authhygiene.core.reasons import Problem, Reason
+from authhygiene.core.verdict import Rejected as _Rejected
+from authhygiene.core.verdict import Verified
 from authhygiene.errors import AuthFailure
 
 __all__ = ["JWT", "Rejected", "Verified"]
@@ -42,29 +44,8 @@ _BAD_SIGNATURE = Reason.TOKEN_SIGNATURE_INVALID
 
 
 @dataclass(frozen=True, slots=True)
-class Verified:
-    """A token that verified: its claims, for the app and the log."""
-
-    claims: Mapping[str, Any]
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        """RFC 8693 §4.2 `scope` (space-separated), or a `scp` list."""
-        scope = self.claims.get("scope", self.claims.get("scp"))
-        if isinstance(scope, str):
-            return tuple(scope.split())
-        if isinstance(scope, list):
-            return tuple(item for item in scope if isinstance(item, str))
-        return ()
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """A token that did not verify, and why: a reason of the taxonomy and
-    the facts a client or an operator acts on."""
-
-    reason: Reason
-    facts: Mapping[str, object] = field(default_factory=dict)
+class Rejected(_Rejected):
+    """A token that did not verify, and why (`core.verdict.Rejected`)."""
 
     def failure(self) -> AuthFailure:
         """The `AuthFailure` to raise in the app's own auth code (a FastAPI
