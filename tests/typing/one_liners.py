@@ -83,3 +83,14 @@ logged_api.add_middleware(
 )
 flush_suppressed()
 assert_no_secrets(["a captured line"], ["a-secret-value"])
+
+# verify=: a verifier with the app's keys (README "Knowing instead of guessing").
+from authhygiene.verify import JWT, Rejected, Verified  # noqa: E402
+
+verified_app = FastAPI()
+verified_app.add_middleware(
+    AuthHygiene, realm="api", verify=JWT(algorithms=["HS256"], keys="k" * 32, issuer="https://i")
+)
+outcome: Verified | Rejected = JWT(algorithms=["HS256"], keys="k" * 32).verify("a.b.c")
+if isinstance(outcome, Rejected):
+    failure: AuthFailure = outcome.failure()

@@ -41,6 +41,7 @@ from authhygiene.core.recognisers import (
     declared_from_exception,
     recognise,
 )
+from authhygiene.core.verdict import Rejected
 
 __all__ = [
     "EXCEPTIONS",
@@ -495,10 +496,41 @@ def _not_a_jwt(ev: _Evidence) -> Failure | None:
     return None
 
 
+def _verified(ev: _Evidence) -> Failure | None:
+    """What the app's own keys say of its Bearer token (`verify=`): they
+    know why it fails, where the app's words only suggest. A token that
+    verifies yet was answered 401 is said to be valid: the app refused it
+    for a reason of its own (a revoked session, a disabled user)."""
+    verifier, credentials = ev.policy.verify, ev.credentials
+    if (
+        verifier is None
+        or not credentials.token
+        or credentials.scheme != "Bearer"
+        or credentials.source != "header"
+        or (ev.row is not None and ev.row.reason is Reason.CREDENTIALS_MISSING)
+    ):
+        return None  # nothing to verify, or the app says it never read it
+    try:
+        outcome = verifier.verify(credentials.token, ev.moment)
+    except Exception:  # a verifier never raises; one of the app's own might
+        return None
+    if isinstance(outcome, Rejected):
+        timed = ev.timed()
+        # The time facts the unverified look gives (with the skew suspicion).
+        facts = timed[1] if timed is not None and timed[0] is outcome.reason else outcome.facts
+        ev.facts.update(facts)
+        return ev.failure(outcome.reason, "verify")
+    if ev.answer.status == 401:
+        ev.facts["problem"] = Problem.VALID_TOKEN_REFUSED.value
+        return ev.failure(Reason.CREDENTIALS_INVALID, "verify")
+    return None  # a 403 for a valid token: the app's words tell why
+
+
 _STEPS = (
     _nothing_presented,
     _malformed,
     _another_scheme,
+    _verified,
     _recognised,
     _token_in_query,
     _forbidden,

@@ -25,6 +25,7 @@ from authhygiene.core.credentials import (
 )
 from authhygiene.core.flood import LogLimit, log_limit
 from authhygiene.core.option_error import PolicyError
+from authhygiene.core.verdict import Verifier
 
 __all__ = [
     "DEFAULT_PROBLEM_TYPE_BASE",
@@ -90,6 +91,9 @@ class Policy:
     session_cookies: tuple[str, ...] = DEFAULT_SESSION_COOKIES
     algorithms: tuple[str, ...] | None = None
     token_format: str | None = None
+    # A verifier with the app's keys (`authhygiene.verify.JWT`): it says why
+    # a token the app refused fails, where the app's words only suggest.
+    verify: Verifier | None = None
     clock_skew_window: int = 120
     max_body_bytes: int = 64 * 1024
     log_level: str = "warning"
@@ -173,6 +177,16 @@ def _flag(name: str) -> Callable[[object], object]:
 def _unless_none(check: Callable[[Any], object]) -> Callable[[object], object]:
     """`check`, for an option whose None means "not set"."""
     return lambda value: None if value is None else check(value)
+
+
+def _verify(value: object) -> object:
+    if not callable(getattr(value, "verify", None)):
+        raise PolicyError(
+            "authhygiene: verify= takes a verifier with the app's keys, e.g."
+            " verify=authhygiene.verify.JWT(algorithms=['RS256'], keys=PUBLIC_KEY_PEM,"
+            f" issuer=..., audience=...); got {type(value).__name__}."
+        )
+    return value
 
 
 def _token_format(value: object) -> object:
@@ -372,6 +386,7 @@ _CHECKS: dict[str, Callable[[Any], object]] = {
     "session_cookies": lambda v: _names("session_cookies", v, lower=False),
     "algorithms": _unless_none(_algorithms),
     "token_format": _token_format,
+    "verify": _unless_none(_verify),
     "clock_skew_window": _int_in(
         "clock_skew_window", 0, 3600, "a number of seconds from 0 to 3600"
     ),

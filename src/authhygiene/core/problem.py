@@ -160,8 +160,59 @@ def _algorithm(facts: Mapping[str, object]) -> str | None:
 
 
 def _invalid(facts: Mapping[str, object]) -> str | None:
-    if facts.get("problem") == Problem.NOT_A_JWT:
+    problem = facts.get("problem")
+    if problem == Problem.NOT_A_JWT:
         return "The token is not a JWT (three base64url parts separated by dots)."
+    if problem == Problem.VALID_TOKEN_REFUSED:
+        return (
+            "The token is valid (its signature, issuer, audience and times check out),"
+            " but the app refused it for a reason of its own, such as a revoked session"
+            " or a disabled user."
+        )
+    if problem == Problem.CLAIM_MISSING and facts.get("missing_claim"):
+        return f"The token has no '{facts['missing_claim']}' claim, which this API requires."
+    if problem == Problem.CRIT_NOT_UNDERSTOOD:
+        return "The token's header lists critical extensions ('crit') this API does not support."
+    return None
+
+
+def _key_unknown(facts: Mapping[str, object]) -> str | None:
+    if facts.get("kid"):
+        return (
+            f"The token names signing key '{facts['kid']}', which this API does not have:"
+            " the issuer rotated its keys, or the token comes from another issuer."
+        )
+    return None
+
+
+def _type_rejected(facts: Mapping[str, object]) -> str | None:
+    expected = facts.get("expected_typ")
+    if expected:
+        sent = f"'{facts['typ']}'" if facts.get("typ") else "no type"
+        return f"The token's type is {sent}; this API takes '{expected}' access tokens."
+    return None
+
+
+def _too_large(facts: Mapping[str, object]) -> str | None:
+    if facts.get("token_bytes") and facts.get("max_token_bytes"):
+        return (
+            f"The token is {facts['token_bytes']} bytes; this API reads tokens of at most"
+            f" {facts['max_token_bytes']} bytes."
+        )
+    return None
+
+
+def _audience(facts: Mapping[str, object]) -> str | None:
+    expected = facts.get("expected_audience")
+    if expected:
+        return f"The token's audience is not this API's ({_schemes_text(expected)})."
+    return None
+
+
+def _issuer(facts: Mapping[str, object]) -> str | None:
+    expected = facts.get("expected_issuer")
+    if expected:
+        return f"The token's issuer is not the one this API trusts ({_schemes_text(expected)})."
     return None
 
 
@@ -181,6 +232,11 @@ _EXPLAINED: dict[Reason, Callable[[Mapping[str, object]], str | None]] = {
     Reason.TOKEN_ALGORITHM_REJECTED: _algorithm,
     Reason.CREDENTIALS_INVALID: _invalid,
     Reason.INSUFFICIENT_SCOPE: _scope,
+    Reason.TOKEN_KEY_UNKNOWN: _key_unknown,
+    Reason.TOKEN_TYPE_REJECTED: _type_rejected,
+    Reason.TOKEN_TOO_LARGE: _too_large,
+    Reason.TOKEN_AUDIENCE_MISMATCH: _audience,
+    Reason.TOKEN_ISSUER_MISMATCH: _issuer,
 }
 
 

@@ -62,6 +62,7 @@ class Problem(StrEnum):
     # What a verifier found (`authhygiene.verify`).
     CLAIM_MISSING = "claim_missing"
     CRIT_NOT_UNDERSTOOD = "crit_not_understood"
+    VALID_TOKEN_REFUSED = "valid_token_refused"
 
 
 @dataclass(frozen=True, slots=True)

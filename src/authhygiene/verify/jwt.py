@@ -65,7 +65,7 @@ class _Key:
     key: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class JWT:
     """Verify JWT access tokens with the app's own keys.
 
