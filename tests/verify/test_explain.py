@@ -160,3 +160,43 @@ def test_a_403_for_a_valid_token_keeps_the_apps_reason() -> None:
 def test_verify_takes_a_verifier() -> None:
     with pytest.raises(PolicyError, match="verify= takes a verifier"):
         Policy.from_options({"realm": "api", "verify": "HS256"})
+
+
+# Found by attacking explain mode: the app's own words or status, where they
+# say more than "the token is valid", stand.
+FJWT_REVOKED = b'{"msg":"Token has been revoked"}'
+TUTORIAL_401 = b'{"detail":"Could not validate credentials"}'
+
+
+def test_a_token_expired_within_the_leeway_is_expired_not_valid() -> None:
+    """The app checks times with no leeway; the verifier's 60 s must not
+    turn its 'expired' into 'valid'."""
+    token = _token(exp=int(time.time()) - 20)
+    log = _decide(VERIFIER, token, body=TUTORIAL_401)
+    assert log["reason"] == "token_expired"
+
+
+def test_the_apps_more_precise_words_stand_for_a_valid_token() -> None:
+    assert _decide(VERIFIER, _token(), body=FJWT_REVOKED)["reason"] == "token_revoked"
+
+
+def test_a_valid_token_with_an_insufficient_scope_challenge_is_a_403() -> None:
+    view = RequestView("GET", "/me", "", (("authorization", f"Bearer {_token()}"),), "127.0.0.1")
+    answer = AppAnswer(401, (("www-authenticate", 'Bearer error="insufficient_scope"'),), b"")
+    decision = decide(Policy.from_options({"realm": "api", "verify": VERIFIER}), view, answer)
+    assert decision is not None
+    assert (decision.status, decision.log["reason"]) == (403, "insufficient_scope")
+
+
+def test_a_403_for_its_own_reason_is_not_overruled_by_a_stricter_verifier() -> None:
+    strict = JWT(algorithms=["HS256"], keys=SECRET, required_claims=["exp"], leeway=0)
+    token = jwt.encode({"sub": "user-1"}, SECRET, algorithm="HS256")  # the app takes no-exp tokens
+    body = b'{"detail":"Not enough permissions"}'
+    verified = _decide(strict, token, status=403, body=body)
+    assert verified["reason"] == _decide(None, token, status=403, body=body)["reason"]
+    assert verified["diagnosis"] != "verify"
+
+
+def test_verify_takes_an_instance_not_the_class() -> None:
+    with pytest.raises(PolicyError, match="verify= takes a verifier"):
+        Policy.from_options({"realm": "api", "verify": JWT})

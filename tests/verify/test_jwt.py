@@ -5,6 +5,7 @@ must never raise."""
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -40,6 +41,16 @@ def _public_pem(private: Any) -> str:
 
 
 RSA_PUBLIC = _public_pem(_RSA)
+
+
+def _private_pem(private: Any) -> str:
+    return private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
 EC_PUBLIC = _public_pem(_EC)
 
 
@@ -137,7 +148,7 @@ CASES: dict[str, tuple[JWT, Callable[[int], str], Reason | None, dict[str, objec
         {"alg": "HS256", "accepted_algorithms": ["RS256"]},
     ),
     "missing-exp": (
-        HS,
+        JWT(algorithms=["HS256"], keys=SECRET, required_claims=["exp"]),
         lambda now: hs({"sub": "user-1", "iss": ISSUER, "aud": AUDIENCE}),
         Reason.CREDENTIALS_INVALID,
         {"problem": "claim_missing", "missing_claim": "exp"},
@@ -243,6 +254,40 @@ def test_a_key_of_the_same_kind_that_signed_it_is_found() -> None:
         pytest.param(
             {"algorithms": ["HS256"], "keys": SECRET, "max_age": 0}, "max_age", id="max-age"
         ),
+        # Found by attacking the verifier.
+        pytest.param(
+            {"algorithms": ["RS256"], "keys": _private_pem(_RSA)},
+            "private key",
+            id="rsa-private-pem",
+        ),
+        pytest.param({"algorithms": ["ES256"], "keys": _EC}, "private key", id="ec-private-object"),
+        pytest.param(
+            {"algorithms": ["HS256"], "keys": SECRET, "issuer": 123}, "issuer", id="issuer-int"
+        ),
+        pytest.param(
+            {"algorithms": ["HS256"], "keys": SECRET, "audience": [1]},
+            "audience",
+            id="audience-ints",
+        ),
+        pytest.param(
+            {"algorithms": ["HS256"], "keys": SECRET, "token_type": ""},
+            "token_type",
+            id="empty-typ",
+        ),
+        pytest.param(
+            {"algorithms": ["HS256"], "keys": SECRET, "token_type": 5}, "token_type", id="int-typ"
+        ),
+        pytest.param(
+            {"algorithms": ["HS256"], "keys": SECRET, "max_token_bytes": 65536},
+            "max_token_bytes",
+            id="cap-past-peek",
+        ),
+        pytest.param(
+            {"algorithms": SECRET, "keys": ["HS256"]}, "was a key given here", id="pyjwt-order"
+        ),
+        pytest.param(
+            {"algorithms": [SECRET], "keys": SECRET}, "<not a name>", id="secret-as-algorithm"
+        ),
     ],
 )
 def test_bad_configuration_fails_at_construction(options: dict[str, Any], says: str) -> None:
@@ -289,3 +334,40 @@ def test_hostile_tokens_are_rejected_never_raised(parts: list[str], huge: str) -
         assert isinstance(outcome, Rejected | Verified)
         if isinstance(outcome, Rejected):
             json.dumps(dict(outcome.facts))  # facts are plain JSON values
+
+
+def test_mixed_key_kinds_each_verify_their_own() -> None:
+    """RSA and EC keys together, a JWK and a JWK Set as served."""
+    mixed = JWT(algorithms=["RS256", "ES256"], keys={"r": RSA_PUBLIC, "e": EC_PUBLIC})
+    assert isinstance(mixed.verify(rs(kid="r")), Verified)
+    assert isinstance(
+        mixed.verify(jwt.encode(claims(), _EC, algorithm="ES256", headers={"kid": "e"})), Verified
+    )
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(_RSA.public_key()))
+    assert isinstance(
+        JWT(algorithms=["RS256"], keys={**jwk, "kid": "r"}).verify(rs(kid="r")), Verified
+    )
+    assert isinstance(
+        JWT(algorithms=["RS256"], keys={"keys": [{**jwk, "kid": "r"}]}).verify(rs(kid="r")),
+        Verified,
+    )
+
+
+def test_a_private_jwk_is_refused() -> None:
+    private = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(_RSA))
+    with pytest.raises(ValueError, match="private JWK"):
+        JWT(algorithms=["RS256"], keys=private)
+
+
+def test_a_kid_that_is_no_string_is_not_called_not_a_jwt() -> None:
+    signing_input = f"{b64({'alg': 'HS256', 'kid': 7})}.{b64(claims())}"
+    mac = hmac.new(SECRET.encode(), signing_input.encode(), "sha256").digest()
+    outcome = HS.verify(f"{signing_input}.{b64(mac)}")
+    assert isinstance(outcome, Rejected)
+    assert outcome.facts.get("problem") != "not_a_jwt"
+
+
+def test_keys_tried_without_a_kid_are_bounded() -> None:
+    many = JWT(algorithms=["RS256"], keys=[_public_pem(_RSA_OTHER)] * 20 + [RSA_PUBLIC])
+    # The signing key is the 21st: past the bound, the token is not verified.
+    assert isinstance(many.verify(rs()), Rejected)

@@ -41,7 +41,7 @@ from authhygiene.core.recognisers import (
     declared_from_exception,
     recognise,
 )
-from authhygiene.core.verdict import Rejected
+from authhygiene.core.verdict import Rejected, Verified
 
 __all__ = [
     "EXCEPTIONS",
@@ -248,6 +248,8 @@ class _Evidence:
     texts: list[str] = field(default_factory=list)
     errors: set[str] = field(default_factory=set)
     about_authentication: bool = False
+    # What `verify=` said of the token, once asked (`_verification`).
+    verdict: Verified | Rejected | None = None
 
     def failure(self, reason: Reason, source: str) -> Failure:
         return Failure(
@@ -496,11 +498,10 @@ def _not_a_jwt(ev: _Evidence) -> Failure | None:
     return None
 
 
-def _verified(ev: _Evidence) -> Failure | None:
-    """What the app's own keys say of its Bearer token (`verify=`): they
-    know why it fails, where the app's words only suggest. A token that
-    verifies yet was answered 401 is said to be valid: the app refused it
-    for a reason of its own (a revoked session, a disabled user)."""
+def _verification(ev: _Evidence) -> Verified | Rejected | None:
+    """What the app's own keys say of its Bearer token (`verify=`), asked
+    once per refusal; None where there is nothing to verify or the app says
+    it read no credentials (the token is not the one it judged)."""
     verifier, credentials = ev.policy.verify, ev.credentials
     if (
         verifier is None
@@ -509,32 +510,58 @@ def _verified(ev: _Evidence) -> Failure | None:
         or credentials.source != "header"
         or (ev.row is not None and ev.row.reason is Reason.CREDENTIALS_MISSING)
     ):
-        return None  # nothing to verify, or the app says it never read it
-    try:
-        outcome = verifier.verify(credentials.token, ev.moment)
-    except Exception:  # a verifier never raises; one of the app's own might
         return None
-    if isinstance(outcome, Rejected):
-        timed = ev.timed()
-        # The time facts the unverified look gives (with the skew suspicion).
-        facts = timed[1] if timed is not None and timed[0] is outcome.reason else outcome.facts
-        ev.facts.update(facts)
-        return ev.failure(outcome.reason, "verify")
-    if ev.answer.status == 401:
-        ev.facts["problem"] = Problem.VALID_TOKEN_REFUSED.value
-        return ev.failure(Reason.CREDENTIALS_INVALID, "verify")
-    return None  # a 403 for a valid token: the app's words tell why
+    if ev.verdict is None:
+        try:
+            ev.verdict = verifier.verify(credentials.token, ev.moment)
+        except Exception:  # a verifier never raises; one of the app's own might
+            return None
+    return ev.verdict
+
+
+def _verify_failed(ev: _Evidence) -> Failure | None:
+    """A token the app's keys reject, on a refusal about authentication (a
+    401, or a 403 whose words are about the credentials): the keys know why,
+    where the app's words only suggest. A 403 for its own reason stands: the
+    app accepted the token, whatever a stricter verifier thinks."""
+    if ev.answer.status != 401 and not ev.about_authentication:
+        return None
+    outcome = _verification(ev)
+    if not isinstance(outcome, Rejected):
+        return None
+    timed = ev.timed()
+    # The time facts the unverified look gives (with the skew suspicion).
+    facts = timed[1] if timed is not None and timed[0] is outcome.reason else outcome.facts
+    ev.facts.update(facts)
+    return ev.failure(outcome.reason, "verify")
+
+
+def _verified_yet_refused(ev: _Evidence) -> Failure | None:
+    """A token the app's keys accept, answered 401 with no reason of the
+    app's own: by this server's clock it expired or is not valid yet (the
+    verifier's leeway forgives what the app did not), else the app refused
+    a valid token for a reason of its own (a revoked session, a disabled
+    user)."""
+    if ev.answer.status != 401 or not isinstance(_verification(ev), Verified):
+        return None
+    timed = ev.timed()
+    if timed is not None:
+        ev.facts.update(timed[1])
+        return ev.failure(timed[0], "verify")
+    ev.facts["problem"] = Problem.VALID_TOKEN_REFUSED.value
+    return ev.failure(Reason.CREDENTIALS_INVALID, "verify")
 
 
 _STEPS = (
     _nothing_presented,
     _malformed,
     _another_scheme,
-    _verified,
+    _verify_failed,
     _recognised,
     _token_in_query,
     _forbidden,
     _not_read,
+    _verified_yet_refused,
     # What the unverified token shows, most telling first.
     _algorithm,
     _claimed_times,

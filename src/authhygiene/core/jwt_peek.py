@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 from authhygiene.core.redact import NOT_PRINTABLE_ASCII_RE
 
-__all__ = ["MAX_NUMERIC_DATE", "MIN_NUMERIC_DATE", "JwtFacts", "peek", "unverified_header"]
+__all__ = [
+    "MAX_NUMERIC_DATE",
+    "MAX_TOKEN_CHARS",
+    "MIN_NUMERIC_DATE",
+    "JwtFacts",
+    "peek",
+    "unverified_header",
+]
 
 MAX_TOKEN_CHARS = 16 * 1024
 _SEGMENT_RE = re.compile(r"[A-Za-z0-9_-]*")

@@ -16,6 +16,7 @@ JWKS URL), the app's own auth code calls `verify` and raises
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 import jwt
 from jwt.algorithms import get_default_algorithms
 
-from authhygiene.core.jwt_peek import JwtFacts, peek, unverified_header
+from authhygiene.core.jwt_peek import MAX_TOKEN_CHARS, JwtFacts, peek, unverified_header
 from authhygiene.core.reasons import Problem, Reason
 from authhygiene.core.verdict import Rejected as _Rejected
 from authhygiene.core.verdict import Verified
@@ -40,6 +41,10 @@ _KNOWN = frozenset(get_default_algorithms()) - {"none"}
 # audience, a kid): bounded, printable, like the unverified look's facts.
 _FACT_CHARS = 128
 _MAX_TOKEN_BYTES = 8192
+_EXAMPLES = {"algorithms": ["RS256"], "required_claims": ["exp"]}
+# Keys tried for a token that names none (each try verifies a signature).
+_KEYS_TRIED = 8
+_NAME_RE = re.compile(r"[A-Za-z0-9+_-]{1,16}")
 _BAD_SIGNATURE = Reason.TOKEN_SIGNATURE_INVALID
 
 
@@ -58,11 +63,12 @@ class Rejected(_Rejected):
 
 @dataclass(frozen=True, slots=True)
 class _Key:
-    """A key prepared for one family of algorithms (HMAC or asymmetric)."""
+    """A key prepared for the algorithms it serves (an HMAC secret for HS*,
+    an RSA key for RS*/PS*, an EC key for its curve's ES*, ...)."""
 
     kid: str | None
-    hmac: bool
-    key: Any
+    algorithms: frozenset[str]
+    keys: Mapping[str, Any]
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,7 +86,7 @@ class JWT:
     issuer: str | Sequence[str] | None = None
     audience: str | Sequence[str] | None = None
     leeway: int = 60
-    required_claims: Sequence[str] = ("exp",)
+    required_claims: Sequence[str] = ()
     token_type: str | None = None
     max_token_bytes: int = _MAX_TOKEN_BYTES
     max_age: int | None = None
@@ -89,24 +95,38 @@ class JWT:
     def __post_init__(self) -> None:
         algorithms = _algorithms(self.algorithms)
         keys = _prepared(self.keys, algorithms)
-        if isinstance(self.leeway, bool) or not isinstance(self.leeway, int) or self.leeway < 0:
+        if (
+            isinstance(self.leeway, bool)
+            or not isinstance(self.leeway, int)
+            or not 0 <= self.leeway <= 3600
+        ):
             raise ValueError(
-                f"authhygiene: JWT leeway is whole seconds, 0 or more; got {self.leeway!r}."
+                f"authhygiene: JWT leeway is whole seconds from 0 to 3600; got {self.leeway!r}."
             )
         if (
             isinstance(self.max_token_bytes, bool)
             or not isinstance(self.max_token_bytes, int)
-            or not 64 <= self.max_token_bytes <= 1 << 20
+            or not 64 <= self.max_token_bytes <= MAX_TOKEN_CHARS
         ):
             raise ValueError(
-                "authhygiene: JWT max_token_bytes is a byte count between 64 and 1048576"
-                f" (default {_MAX_TOKEN_BYTES}); got {self.max_token_bytes!r}."
+                f"authhygiene: JWT max_token_bytes is a byte count between 64 and"
+                f" {MAX_TOKEN_CHARS} (default {_MAX_TOKEN_BYTES}); got {self.max_token_bytes!r}."
             )
         if self.max_age is not None and (
             isinstance(self.max_age, bool) or not isinstance(self.max_age, int) or self.max_age <= 0
         ):
             raise ValueError(
                 f"authhygiene: JWT max_age is whole seconds above 0, or None; got {self.max_age!r}."
+            )
+        for name in ("issuer", "audience"):
+            _names_or_none(name, getattr(self, name))
+        if self.token_type is not None and not (
+            isinstance(self.token_type, str)
+            and _NAME_RE.fullmatch(self.token_type.replace("/", ""))
+        ):
+            raise ValueError(
+                "authhygiene: JWT token_type is the `typ` access tokens carry, e.g. 'at+jwt'"
+                " (RFC 9068), or None."
             )
         set_ = object.__setattr__
         set_(self, "algorithms", algorithms)
@@ -178,8 +198,7 @@ class JWT:
         return None
 
     def _candidates(self, alg: str, kid: object) -> list[_Key] | Rejected:
-        hmac = alg in _HMAC
-        usable = [key for key in self._keys if key.hmac is hmac]
+        usable = [key for key in self._keys if alg in key.algorithms]
         if isinstance(kid, str):
             named = [key for key in usable if key.kid == kid]
             if named:
@@ -187,7 +206,9 @@ class JWT:
             if any(key.kid is not None for key in self._keys):
                 # The issuer rotated its keys, or the token is another issuer's.
                 return Rejected(Reason.TOKEN_KEY_UNKNOWN, {"kid": _fact(kid)})
-        return usable
+        # No kid to pick one by: each key that fits, a bounded number of them
+        # (each try verifies a signature).
+        return usable[:_KEYS_TRIED]
 
     def _decode(
         self, token: str, key: _Key, alg: str, facts: JwtFacts, now: int
@@ -195,7 +216,7 @@ class JWT:
         try:
             claims = jwt.decode(
                 token,
-                key.key,
+                key.keys[alg],
                 algorithms=[alg],
                 audience=self.audience,
                 issuer=self.issuer,
@@ -232,19 +253,22 @@ class JWT:
                 Reason.TOKEN_ALGORITHM_REJECTED,
                 {"alg": facts.alg, "accepted_algorithms": list(self.algorithms)},
             )
-        except jwt.PyJWTError:
+        except jwt.DecodeError:
             return Rejected(Reason.CREDENTIALS_INVALID, {"problem": Problem.NOT_A_JWT.value})
-        return self._aged(claims, facts, now)
+        except jwt.PyJWTError:
+            return Rejected(Reason.CREDENTIALS_INVALID)  # e.g. a kid that is no string
+        return self._aged(claims, now)
 
-    def _aged(self, claims: dict[str, Any], facts: JwtFacts, now: int) -> Verified | Rejected:
+    def _aged(self, claims: dict[str, Any], now: int) -> Verified | Rejected:
         if self.max_age is None:
             return Verified(claims)
-        if facts.iat is None:
+        iat = _number(claims.get("iat"))  # pyjwt has checked it is a number
+        if iat is None:
             return Rejected(
                 Reason.CREDENTIALS_INVALID,
                 {"problem": Problem.CLAIM_MISSING.value, "missing_claim": "iat"},
             )
-        age = now - facts.iat
+        age = now - iat
         if age > self.max_age + self.leeway:
             return Rejected(
                 Reason.TOKEN_EXPIRED,
@@ -299,11 +323,32 @@ def _listed(value: str | Sequence[str] | None) -> list[str]:
 
 
 def _texts(name: str, values: object) -> tuple[str, ...]:
+    # The values are never echoed: a secret passed in the wrong place (pyjwt's
+    # `decode(token, key, algorithms)` order) must not reach a traceback.
     if isinstance(values, str) or not isinstance(values, Sequence):
-        raise ValueError(f"authhygiene: JWT {name} is a list of names; got {values!r}.")
+        raise ValueError(
+            f"authhygiene: JWT {name} is a list of names, e.g. {_EXAMPLES.get(name, [])!r}; got a"
+            f" {type(values).__name__} (was a key given here? keys= takes keys)."
+        )
     if not all(isinstance(value, str) and value for value in values):
-        raise ValueError(f"authhygiene: JWT {name} holds names only; got {values!r}.")
+        raise ValueError(f"authhygiene: JWT {name} holds non-empty names only.")
     return tuple(values)
+
+
+def _names_or_none(name: str, value: object) -> None:
+    if value is None or (isinstance(value, str) and value):
+        return
+    if (
+        isinstance(value, Sequence)
+        and not isinstance(value, str | bytes)
+        and value
+        and all(isinstance(item, str) and item for item in value)
+    ):
+        return
+    raise ValueError(
+        f"authhygiene: JWT {name} is a string, a list of strings, or None;"
+        f" got a {type(value).__name__}."
+    )
 
 
 def _algorithms(algorithms: object) -> tuple[str, ...]:
@@ -320,18 +365,25 @@ def _algorithms(algorithms: object) -> tuple[str, ...]:
         )
     unknown = [name for name in names if name not in _KNOWN]
     if unknown:
+        # Only what looks like an algorithm's name is repeated (see `_texts`).
+        shown = [name if _NAME_RE.fullmatch(name) else "<not a name>" for name in unknown]
         raise ValueError(
-            f"authhygiene: JWT algorithms {unknown!r} are not ones pyjwt verifies"
+            f"authhygiene: JWT algorithms {shown!r} are not ones pyjwt verifies"
             f" (known: {sorted(_KNOWN)}; RS*, PS*, ES* and EdDSA need pyjwt[crypto])."
         )
     return names
 
 
 def _prepared(keys: object, algorithms: tuple[str, ...]) -> tuple[_Key, ...]:
-    """The keys, each prepared for its kind of algorithm; every algorithm
-    has a key of its kind, and no key serves the other kind."""
+    """The keys, each prepared for the algorithms it serves; every
+    algorithm has a key, and no key serves another kind (an RSA or EC
+    public key is never an HMAC secret)."""
     given: list[tuple[str | None, Any]]
-    if isinstance(keys, Mapping):
+    if isinstance(keys, Mapping) and "kty" in keys:
+        given = [(_kid_of(keys), keys)]  # one JWK (RFC 7517)
+    elif isinstance(keys, Mapping) and isinstance(keys.get("keys"), list):
+        given = [(_kid_of(key), key) for key in keys["keys"]]  # a JWK Set, as served
+    elif isinstance(keys, Mapping):
         given = [(str(kid), key) for kid, key in keys.items()]
     elif isinstance(keys, str | bytes) or not isinstance(keys, Sequence):
         given = [(None, keys)]
@@ -340,43 +392,103 @@ def _prepared(keys: object, algorithms: tuple[str, ...]) -> tuple[_Key, ...]:
     if not given or any(key is None for _, key in given):
         raise ValueError(
             "authhygiene: JWT needs keys=: the HMAC secret, or the issuer's public key(s)"
-            " as PEM text, or a mapping of kid to key."
+            " as PEM text or JWK, or a mapping of kid to key."
         )
     prepared = tuple(_prepare(kid, key, algorithms) for kid, key in given)
     for name in algorithms:
-        if not any(key.hmac is (name in _HMAC) for key in prepared):
-            kind = "an HMAC secret" if name in _HMAC else "a public key (PEM)"
+        if not any(name in key.algorithms for key in prepared):
+            kind = "an HMAC secret" if name in _HMAC else "a public key (PEM or JWK) for it"
             raise ValueError(f"authhygiene: JWT algorithm {name} needs {kind} among keys=.")
     return prepared
 
 
+def _kid_of(jwk: object) -> str | None:
+    kid = jwk.get("kid") if isinstance(jwk, Mapping) else None
+    return kid if isinstance(kid, str) else None
+
+
 def _prepare(kid: str | None, key: object, algorithms: tuple[str, ...]) -> _Key:
+    label = f" {kid!r}" if kid else ""
+    if isinstance(key, Mapping):
+        key = _from_jwk(key, label)
     hmac = isinstance(key, str | bytes) and not _looks_asymmetric(key)
+    if not hmac and _is_private(key):
+        raise ValueError(
+            f"authhygiene: JWT key{label} is a private key; give the issuer's public key"
+            " (a verifier never needs the private one)."
+        )
     family = [name for name in algorithms if (name in _HMAC) is hmac]
     if not family:
         kind = "HMAC secret" if hmac else "public key"
         raise ValueError(
-            f"authhygiene: JWT key {kid or ''!s} is a {kind}, but no algorithm of its kind is in"
+            f"authhygiene: JWT key{label} is a {kind}, but no algorithm of its kind is in"
             f" algorithms={list(algorithms)!r}: an RSA or EC public key is never an HMAC"
             " secret, and the other way round."
         )
-    implementation = get_default_algorithms()[family[0]]
     if isinstance(key, str | bytes) and hmac:
         secret = key.encode() if isinstance(key, str) else key
         short = [name for name in family if len(secret) < _HMAC_MIN_BYTES[name]]
         if short:
             raise ValueError(
-                f"authhygiene: JWT HMAC secret {kid or ''!s} is {len(secret)} bytes; {short[0]}"
+                f"authhygiene: JWT HMAC secret{label} is {len(secret)} bytes; {short[0]}"
                 f" needs at least {_HMAC_MIN_BYTES[short[0]]} (RFC 7518 §3.2)."
             )
-    try:
-        prepared = implementation.prepare_key(key)
-    except Exception as error:
+    served = {name: prepared for name in family if (prepared := _fit(name, key)) is not None}
+    if not served:
         raise ValueError(
-            f"authhygiene: JWT key {kid or ''!s} cannot be read as a key for {family[0]}"
-            f" ({type(error).__name__}); give PEM text for public keys."
-        ) from None
-    return _Key(kid, hmac, prepared)
+            f"authhygiene: JWT key{label} cannot be read as a key for any of"
+            f" {family!r}; give PEM text or a JWK."
+        )
+    return _Key(kid, frozenset(served), served)
+
+
+def _fit(algorithm: str, key: object) -> Any:
+    """`key` prepared for `algorithm`, or None when it is not one (an EC key
+    for RS256, a P-384 key for ES256)."""
+    try:
+        prepared = get_default_algorithms()[algorithm].prepare_key(key)
+    except Exception:
+        return None
+    curve = getattr(prepared, "curve", None)
+    wanted = _CURVES.get(algorithm)
+    if wanted is not None and getattr(curve, "name", wanted) != wanted:
+        return None
+    return prepared
+
+
+# RFC 7518 §3.4: each ES algorithm is bound to one curve.
+_CURVES = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1", "ES256K": "secp256k1"}
+
+
+def _from_jwk(jwk: Mapping[str, Any], label: str) -> object:
+    if "d" in jwk:
+        raise ValueError(
+            f"authhygiene: JWT key{label} is a private JWK (it has 'd'); give the public one."
+        )
+    try:
+        return jwt.PyJWK(dict(jwk)).key
+    except Exception:
+        raise ValueError(f"authhygiene: JWT key{label} is not a JWK pyjwt can read.") from None
+
+
+def _is_private(key: object) -> bool:
+    if isinstance(key, str | bytes):
+        text = key.decode("latin-1") if isinstance(key, bytes) else key
+        return "PRIVATE KEY" in text
+    return callable(getattr(key, "private_bytes", None)) or callable(getattr(key, "sign", None))
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _looks_asymmetric(key: str | bytes) -> bool:
