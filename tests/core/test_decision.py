@@ -597,6 +597,41 @@ def test_filler_credentials_do_not_hide_the_key_in_an_id() -> None:
     assert as_uuid not in repr(dict(decision.log))
 
 
+# Found by attacking through real servers (round 4).
+_COOKIE = "Zx8_Kq2-Wm5Rt7Yp3Lv9Nb4Hc6Jd1FgTe0Ua"
+
+
+def test_a_header_name_holding_a_piece_of_a_secret_in_any_case_is_dropped() -> None:
+    decision = run(
+        (("cookie", f"sessionid={_COOKIE}"),),
+        app_headers=((f"x-{_COOKIE[:30].lower()}", "1"), ("x-app", "kept")),
+    )
+    names = [name for name, _ in decision.headers]
+    assert "x-app" in names
+    assert not [name for name in names if _COOKIE[:30].lower() in name]
+
+
+def test_a_piece_of_a_secret_in_the_query_or_user_agent_is_not_logged() -> None:
+    piece = _COOKIE[3:25]
+    decision = run(
+        (("cookie", f"sessionid={_COOKIE}"), ("user-agent", f"x {piece}")),
+        query=f"a=1&b={piece}",
+    )
+    logged = repr(dict(decision.log))
+    assert piece not in logged
+
+
+def test_the_credential_is_read_first_however_many_fillers() -> None:
+    """70 secret-named headers of 1,000 characters do not push the bearer
+    token out of the request-id check's budget."""
+    token = "".join(f"{i:04d}Tk" for i in range(360))  # 2,160 characters
+    fillers = tuple((f"x-f{i}-secret", f"{i:03d}" + "q" * 997) for i in range(70))
+    piece = token[600:625]
+    decision = run((("authorization", f"Bearer {token}"), *fillers, ("x-request-id", piece)))
+    assert header(decision, "x-request-id") != [piece]
+    assert piece not in repr(dict(decision.log))
+
+
 def test_log_event_fields() -> None:
     decision = run(
         (*BEARER, ("user-agent", "curl/8"), ("origin", "https://app.example")),

@@ -371,3 +371,16 @@ def test_keys_tried_without_a_kid_are_bounded() -> None:
     many = JWT(algorithms=["RS256"], keys=[_public_pem(_RSA_OTHER)] * 20 + [RSA_PUBLIC])
     # The signing key is the 21st: past the bound, the token is not verified.
     assert isinstance(many.verify(rs()), Rejected)
+
+
+def test_token_type_may_name_its_media_type_in_full() -> None:
+    """RFC 9068 §2.1: `application/at+jwt`, which `at+jwt` abbreviates."""
+    full = JWT(algorithms=["HS256"], keys=SECRET, token_type="application/at+jwt")
+    assert isinstance(full.verify(hs(typ="at+jwt")), Verified)
+    assert isinstance(full.verify(hs(typ="JWT")), Rejected)
+
+
+def test_a_value_given_in_the_wrong_place_is_not_echoed() -> None:
+    with pytest.raises(ValueError, match="got a str") as raised:
+        JWT(algorithms=["HS256"], keys=SECRET, leeway=SECRET)  # type: ignore[arg-type]
+    assert SECRET not in str(raised.value)

@@ -110,8 +110,7 @@ _STATUS_PHRASES = frozenset(
 
 def app_message(answer: AppAnswer) -> str | None:
     """The app's own explanation: from JSON (detail/message/msg/...) or short
-    plain text. HTML pages, long bodies and bare status phrases are not
-    messages."""
+    plain text. HTML pages, long bodies and bare status phrases are not messages."""
     message = _app_message(answer)
     if message and message.lower().rstrip(".! ") in _STATUS_PHRASES:
         return None

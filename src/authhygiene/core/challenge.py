@@ -229,14 +229,6 @@ def _read_quoted(text: str, pos: int) -> tuple[str, int]:
     raise _InvalidError(pos)
 
 
-def _parsed(text: str) -> tuple[Challenge, ...] | None:
-    """`_parse(text)` as a tuple, None when invalid."""
-    try:
-        return tuple(_parse(text))
-    except _InvalidError:
-        return None
-
-
 def _parse(text: str) -> list[Challenge]:
     challenges: list[tuple[str, list[tuple[str, str]], str | None]] = []
     pos = 0
@@ -335,7 +327,7 @@ def app_schemes(values: Iterable[str]) -> tuple[str, ...]:
 
 
 def parse_challenges(
-    values: Iterable[str], secrets: tuple[str, ...] | None = None
+    values: Iterable[str], secrets: tuple[str, ...] = ()
 ) -> list[Challenge] | None:
     """Parse one or more WWW-Authenticate field values.
 
@@ -356,14 +348,13 @@ def parse_challenges(
         total += len(value) + _FIELD_COST
         if total > MAX_HEADER_CHARS + _FIELD_COST:
             return None
-        challenges = _parsed(value)
-        if challenges is None:
+        try:
+            challenges = _parse(value)
+        except _InvalidError:
             return None
         for challenge in challenges:
             # A scheme we know by name is never an echo.
-            if not registered_scheme(challenge.scheme) and echoes_secret(
-                challenge.scheme, secrets or ()
-            ):
+            if not registered_scheme(challenge.scheme) and echoes_secret(challenge.scheme, secrets):
                 continue
             key = (challenge.scheme.lower(), tuple(sorted(challenge.params)), challenge.token68)
             if key in seen:

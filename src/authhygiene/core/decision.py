@@ -48,6 +48,7 @@ from authhygiene.core.redact import (
     redact_query,
     scrub,
     scrub_cached,
+    short_secret_in,
 )
 from authhygiene.core.request import is_preflight
 
@@ -60,6 +61,8 @@ __all__ = [
     "finished",
     "holds_secret",
     "incoming_request_id",
+    "kept_name",
+    "log_clean",
     "merge_vary",
     "passthrough",
     "refuse",
@@ -168,6 +171,7 @@ def request_id(
     incoming: str | None,
     answer: AppAnswer,
     secrets: tuple[str, ...] = (),
+    identity: str | None = None,
 ) -> tuple[str, str | None]:
     """The id the app already answered with (its own request-id middleware
     ties it to its logs), else the caller's (`incoming`, the request's
@@ -181,7 +185,7 @@ def request_id(
                 known
                 and _REQUEST_ID_RE.fullmatch(known)
                 and (_HEX_ID_RE.fullmatch(known) or not credential_spans(known))
-                and not holds_secret(known, secrets)
+                and not holds_secret(known, secrets, identity)
             ):
                 return known, None
     # A version-4 UUID, as `uuid.uuid4()` makes it at a fifth of the cost.
@@ -194,14 +198,15 @@ def request_id(
     )
 
 
-def holds_secret(request_id: str, secrets: tuple[str, ...]) -> bool:
+def holds_secret(request_id: str, secrets: tuple[str, ...], identity: str | None = None) -> bool:
     """Whether an id holds a secret of the request where a sink would mask
     it, or more: one of 4 to 7 characters as sent (3 standing alone, as the
     sinks find them); one of 8 or more, or a part of 8 or more of one, in
     one case and without ASCII separators (a hex token written as a UUID, a
     token cut by `;`); or a piece of 19 or more shared with one, in one case
     or without separators (`req-<the token's start>`), within the first
-    64 KiB of the request's secrets, shortest first. An id longer than any
+    64 KiB of the request's secrets, `identity` (the credential the request
+    is known by) first and then the shortest. An id longer than any
     we take (`_ID_CHECK_CHARS`) is taken for secret material unread. The
     work is linear in that budget: set lookups, no search whose cost an
     input can choose."""
@@ -211,15 +216,17 @@ def holds_secret(request_id: str, secrets: tuple[str, ...]) -> bool:
     lowered_pieces = _pieces(request_id.lower())
     folded_pieces = _pieces(rid)
     left = _ID_WORK_CHARS
-    # Shortest first: a client's credential before the filler of a
-    # cookie-heavy browser, within the budget.
-    for secret in sorted(secrets, key=len):
+    # The credential first, then the shortest: a client's credential before
+    # the filler of a cookie-heavy browser, within the budget.
+    ordered = sorted(secrets, key=len)
+    if identity is not None and identity in secrets:
+        ordered.remove(identity)
+        ordered.insert(0, identity)
+    for secret in ordered:
         if left <= 0:
             break
         if len(secret) < _FOLDED_MIN_CHARS:
-            if _short_secret_in(secret, request_id) or (
-                len(secret) >= 3 and rid == _folded(secret)
-            ):
+            if short_secret_in(secret, request_id) or (len(secret) >= 3 and rid == _folded(secret)):
                 return True
             continue
         head = secret[:left]
@@ -278,30 +285,17 @@ def _shares_piece(pieces: frozenset[str], secret: str) -> bool:
     return False
 
 
-def _short_secret_in(secret: str, text: str) -> bool:
-    """A secret under 8 characters as the sinks find it (`redact.scrub`):
-    4 or more anywhere, 3 only standing alone, shorter ones not at all."""
-    if len(secret) >= 4:
-        return secret in text
-    if len(secret) < 3:
-        return False
-    start = text.find(secret)
-    while start != -1:
-        before = text[start - 1 : start] if start else ""
-        after = text[start + len(secret) : start + len(secret) + 1]
-        if not before.isalnum() and not after.isalnum():
-            return True
-        start = text.find(secret, start + 1)
-    return False
-
-
 def refused_id_is_secret(
     credentials: Credentials, incoming: str | None, request_id: str
 ) -> Credentials:
     """A request id not echoed because it holds a secret (the token written
     as a UUID, its start after a prefix) is secret material itself: an app
     that repeats it must not send the secret on either."""
-    if incoming and incoming != request_id and holds_secret(incoming, credentials.secrets):
+    if (
+        incoming
+        and incoming != request_id
+        and holds_secret(incoming, credentials.secrets, credentials.secret)
+    ):
         return credentials.with_secrets(incoming)
     return credentials
 
@@ -682,10 +676,29 @@ def _echoes_escaped(value: str, secrets: tuple[str, ...]) -> bool:
     )
 
 
+def log_clean(text: str, secrets: tuple[str, ...]) -> str:
+    """A request text (path, query, user agent, origin) for the log: the
+    request's secrets and credential shapes masked (`scrub_cached`), and a
+    run sharing 19 characters with a secret masked whole (`mask_pieces`)."""
+    return mask_pieces(scrub_cached(text, secrets), secrets, REDACTED)
+
+
 def kept_name(name: str, secrets: tuple[str, ...]) -> bool:
     """Whether an app header's name may leave: not one that holds a secret
-    of the request (`X-<token>: 1`)."""
-    return not holds_secret_form(name, secrets) and mask_pieces(name, secrets, REDACTED) == name
+    of the request (`X-<token>: 1`), in any case (servers lower-case names),
+    nor one longer than any header name has reason to be."""
+    if len(name) > _ID_CHECK_CHARS or holds_secret_form(name, secrets):
+        return False
+    lowered = _pieces(name.lower())
+    left = _ID_WORK_CHARS
+    for secret in sorted(secrets, key=len):
+        if left <= 0:
+            break
+        head = secret[:left].lower()
+        left -= len(head)
+        if _shares_piece(lowered, head):
+            return False
+    return True
 
 
 def kept_value(name: str, value: str, secrets: tuple[str, ...]) -> str:
@@ -817,7 +830,9 @@ def decide(
     incoming = incoming_request_id(policy, view)
     # With the secrets at hand an id is refused more often, never taken more
     # often: one minted without them stands.
-    rid, instance = minted or request_id(policy, incoming, answer, credentials.secrets)
+    rid, instance = minted or request_id(
+        policy, incoming, answer, credentials.secrets, credentials.secret
+    )
     credentials = refused_id_is_secret(credentials, incoming, rid)
     refusal = refuse(
         policy,
@@ -833,7 +848,7 @@ def decide(
         return None
     secrets = credentials.secrets
     fields = request_log_fields(
-        policy, view, rid, lambda text: scrub_cached(text, secrets), lambda: secrets
+        policy, view, rid, lambda text: log_clean(text, secrets), lambda: secrets
     )
     return assemble(policy, refusal, view, answer, rid, refusal.body, fields, secrets)
 

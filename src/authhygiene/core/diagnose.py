@@ -54,6 +54,7 @@ __all__ = [
     "declared_from_exception",
     "diagnose",
     "iso",
+    "time_reason",
 ]
 
 # Recognised words that are about authentication, not authorization: a 403
@@ -145,7 +146,7 @@ def _jwt_log_facts(facts: JwtFacts | None, now: int) -> dict[str, object]:
     return {key: value for key, value in out.items() if value is not None}
 
 
-def _time_reason(
+def time_reason(
     facts: JwtFacts | None, now: int, window: int
 ) -> tuple[Reason, dict[str, object]] | None:
     """exp / nbf / iat against this server's clock (RFC 7519 §4.1.4-6), with
@@ -267,7 +268,7 @@ class _Evidence:
         self.facts["accepted_schemes"] = list(self.accepted)
 
     def timed(self) -> tuple[Reason, dict[str, object]] | None:
-        return _time_reason(self.jwt, self.moment, self.policy.clock_skew_window)
+        return time_reason(self.jwt, self.moment, self.policy.clock_skew_window)
 
 
 def _evidence(policy: Policy, credentials: Credentials, answer: AppAnswer, now: float) -> _Evidence:

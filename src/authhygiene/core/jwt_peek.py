@@ -23,8 +23,9 @@ __all__ = [
     "MAX_TOKEN_CHARS",
     "MIN_NUMERIC_DATE",
     "JwtFacts",
+    "fact_text",
     "peek",
-    "unverified_header",
+    "read_token",
 ]
 
 MAX_TOKEN_CHARS = 16 * 1024
@@ -85,7 +86,9 @@ def _decode_segment(segment: str) -> object:
     return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
 
 
-def _text(value: object) -> str | None:
+def fact_text(value: object) -> str | None:
+    """A text from an untrusted token as a fact may hold it: printable ASCII
+    only, bounded; None for anything else."""
     if not isinstance(value, str):
         return None
     # Only printable ASCII survives, bounded: these values reach logs.
@@ -108,7 +111,7 @@ def _time(value: object) -> int | None:
 
 def _audience(value: object) -> tuple[str, ...]:
     items = value if isinstance(value, list) else [value]
-    return tuple(text for item in items[:_MAX_AUDIENCES] if (text := _text(item)) is not None)
+    return tuple(text for item in items[:_MAX_AUDIENCES] if (text := fact_text(item)) is not None)
 
 
 def _claim(value: object) -> str | int | None:
@@ -116,19 +119,7 @@ def _claim(value: object) -> str | int | None:
         return None
     if isinstance(value, int):
         return value if abs(value) < 1 << 53 else None
-    return _text(value)
-
-
-def unverified_header(token: str) -> dict[str, object] | None:
-    """A compact JWS's header, read without trusting it (bounded like
-    `peek`), or None when `token` is not one."""
-    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
-        return None
-    try:
-        header = _decode_segment(token.split(".", 1)[0])
-    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError, OverflowError):
-        return None
-    return header if isinstance(header, dict) else None
+    return fact_text(value)
 
 
 def peek(token: str, claims: tuple[str, ...] = ()) -> JwtFacts | None:
@@ -136,6 +127,15 @@ def peek(token: str, claims: tuple[str, ...] = ()) -> JwtFacts | None:
 
     `claims` names further payload claims to read (the operator's
     `log_claims`, such as `sub`); only text and integers are kept."""
+    read = read_token(token, claims)
+    return read[1] if read is not None else None
+
+
+def read_token(
+    token: str, claims: tuple[str, ...] = ()
+) -> tuple[dict[str, object], JwtFacts] | None:
+    """A compact JWS's header as it is (untrusted: a verifier judges it) and
+    its facts (`peek`), or None when `token` is not one."""
     if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
         return None
     header_b64, payload_b64, _ = token.split(".")
@@ -146,10 +146,10 @@ def peek(token: str, claims: tuple[str, ...] = ()) -> JwtFacts | None:
         return None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         return None
-    return JwtFacts(
-        alg=_text(header.get("alg")),
-        kid=_text(header.get("kid")),
-        iss=_text(payload.get("iss")),
+    return header, JwtFacts(
+        alg=fact_text(header.get("alg")),
+        kid=fact_text(header.get("kid")),
+        iss=fact_text(payload.get("iss")),
         exp=_time(payload.get("exp")),
         nbf=_time(payload.get("nbf")),
         iat=_time(payload.get("iat")),

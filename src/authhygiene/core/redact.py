@@ -42,6 +42,7 @@ __all__ = [
     "scrub_cached",
     "secret_name",
     "secret_param",
+    "short_secret_in",
 ]
 
 REDACTED = "[redacted]"
@@ -430,6 +431,19 @@ def _other_forms(secret: str, text: str) -> tuple[str, ...]:
     return tuple(forms)
 
 
+def _standing_alone(secret: str) -> re.Pattern[str]:
+    """A secret under 4 characters where no letter or digit touches it."""
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])")
+
+
+def short_secret_in(secret: str, text: str) -> bool:
+    """Whether `scrub` masks a secret under 8 characters in `text`: from 4
+    characters anywhere, 3 only standing alone, shorter ones never."""
+    if len(secret) >= 4:
+        return secret in text
+    return len(secret) == 3 and _standing_alone(secret).search(text) is not None
+
+
 def scrub(
     text: str, secrets: Iterable[str] = (), *, entropy: bool = True, params: bool = True
 ) -> str:
@@ -455,7 +469,7 @@ def scrub(
         elif secret:
             # A short secret (a 3-letter password) would match inside words;
             # it is replaced where it stands alone.
-            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", REDACTED, text)
+            text = _standing_alone(secret).sub(REDACTED, text)
     lowered = text.lower()
     # Substring tests first: most log lines hold none of the words a
     # credential shape starts with, and `in` costs far less than the regex.
@@ -625,7 +639,7 @@ def scrub_cached(text: str, secrets: Iterable[str] = ()) -> str:
     text is still checked for this request's own secrets: it was clean of
     another request's."""
     kept = secrets if isinstance(secrets, tuple) else tuple(secrets)
-    if text in _CLEAN_TEXTS and not _holds_secret_form(text, kept):
+    if text in _CLEAN_TEXTS and not holds_secret_form(text, kept):
         return text
     cleaned = scrub(text, kept)
     if cleaned == text:
@@ -695,7 +709,7 @@ def _clean_for_sink(text: str, limit: int, kept: tuple[str, ...]) -> str:
         # A lone surrogate (from the app's JSON "\ud800") is no character:
         # strict JSON parsers reject the body that carries one.
         text = _SURROGATE_RE.sub("\ufffd", text)
-    if len(text) <= limit and text in _CLEAN_TEXTS and not _holds_secret_form(text, kept):
+    if len(text) <= limit and text in _CLEAN_TEXTS and not holds_secret_form(text, kept):
         # Seen before with no credential shape, and none of this request's
         # secrets in it: only a cut or a piece of one can be left.
         return mask_pieces(_mask_cut_secret(text, kept), kept, REDACTED)
@@ -710,11 +724,6 @@ def _clean_for_sink(text: str, limit: int, kept: tuple[str, ...]) -> str:
 
 
 def holds_secret_form(text: str, secrets: tuple[str, ...]) -> bool:
-    """Whether `text` may hold one of `secrets` in a form the sink masks."""
-    return _holds_secret_form(text, secrets)
-
-
-def _holds_secret_form(text: str, secrets: tuple[str, ...]) -> bool:
     """Whether `text` may hold one of `secrets` in a form `scrub` masks
     (as sent, in another case, percent-encoded); a secret of under four
     characters anywhere in it leaves the decision to `scrub`."""

@@ -37,6 +37,7 @@ from authhygiene.core.decision import (
     holds_secret,
     kept_name,
     kept_value,
+    log_clean,
     passthrough,
     refuse,
     request_id,
@@ -46,7 +47,7 @@ from authhygiene.core.decision import (
 from authhygiene.core.diagnose import AppAnswer, Declared
 from authhygiene.core.origins import request_origin
 from authhygiene.core.policy import Policy
-from authhygiene.core.redact import REDACTED, remember, scrub_cached
+from authhygiene.core.redact import REDACTED, remember
 from authhygiene.core.request import Glance, Request
 
 __all__ = ["Decider"]
@@ -224,8 +225,10 @@ class Decider:
         ids = [rid] if instance is None else []
         if glance.incoming_id not in (None, rid):
             ids.append(glance.incoming_id)
-        if ids and any(holds_secret(text, self._credentials(view).secrets) for text in ids):
-            return NO_SHAPE
+        if ids:
+            credentials = self._credentials(view)
+            if any(holds_secret(text, credentials.secrets, credentials.secret) for text in ids):
+                return NO_SHAPE
         refusal = entry.refusal
         if refusal is None or entry.body is None:
             return None
@@ -359,7 +362,7 @@ class Decider:
                 return text
             if secrets is None:
                 secrets = self._credentials(view).secrets
-            out = scrub_cached(text, secrets)
+            out = log_clean(text, secrets)
             if out == text:
                 entry.remember(text)
             else:

@@ -8,10 +8,10 @@ every exception pyjwt can raise included, maps to one reason with the facts
 that explain it (expected and got, both safe to show). Verifying never
 raises.
 
-Static keys only, for now: `keys=` (one key, several, or a mapping of `kid`
-to key). Until the middleware takes a verifier itself (`verify=`, with a
-JWKS URL), the app's own auth code calls `verify` and raises
-`Rejected.failure()`.
+The middleware takes one as `verify=` (explain mode: `core.diagnose`); the
+app's own auth code may call `verify` and raise `Rejected.failure()`.
+Static keys only, for now: PEM text, key objects, a JWK or a JWK Set, or a
+mapping of `kid` to key.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from typing import Any
 import jwt
 from jwt.algorithms import get_default_algorithms
 
-from authhygiene.core.jwt_peek import MAX_TOKEN_CHARS, JwtFacts, peek, unverified_header
+from authhygiene.core.diagnose import time_reason
+from authhygiene.core.jwt_peek import MAX_TOKEN_CHARS, JwtFacts, fact_text, read_token
 from authhygiene.core.reasons import Problem, Reason
 from authhygiene.core.verdict import Rejected as _Rejected
 from authhygiene.core.verdict import Verified
@@ -37,14 +38,16 @@ __all__ = ["JWT", "Rejected", "Verified"]
 _HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 _HMAC = frozenset(_HMAC_MIN_BYTES)
 _KNOWN = frozenset(get_default_algorithms()) - {"none"}
-# What a facts value may hold when it comes from the token (an issuer, an
-# audience, a kid): bounded, printable, like the unverified look's facts.
-_FACT_CHARS = 128
+# The clock-skew window of a time failure's facts (the middleware's
+# default `clock_skew_window`; under the middleware its own takes over).
+_SKEW_WINDOW = 120
 _MAX_TOKEN_BYTES = 8192
 _EXAMPLES = {"algorithms": ["RS256"], "required_claims": ["exp"]}
 # Keys tried for a token that names none (each try verifies a signature).
 _KEYS_TRIED = 8
 _NAME_RE = re.compile(r"[A-Za-z0-9+_-]{1,16}")
+# A media type as `typ` carries it (RFC 7515 §4.1.9): `at+jwt`, `application/at+jwt`.
+_TYPE_RE = re.compile(r"[A-Za-z0-9.+_-]{1,64}(?:/[A-Za-z0-9.+_-]{1,64})?")
 _BAD_SIGNATURE = Reason.TOKEN_SIGNATURE_INVALID
 
 
@@ -101,7 +104,8 @@ class JWT:
             or not 0 <= self.leeway <= 3600
         ):
             raise ValueError(
-                f"authhygiene: JWT leeway is whole seconds from 0 to 3600; got {self.leeway!r}."
+                "authhygiene: JWT leeway is whole seconds from 0 to 3600;"
+                f" got {_shown(self.leeway)}."
             )
         if (
             isinstance(self.max_token_bytes, bool)
@@ -110,19 +114,20 @@ class JWT:
         ):
             raise ValueError(
                 f"authhygiene: JWT max_token_bytes is a byte count between 64 and"
-                f" {MAX_TOKEN_CHARS} (default {_MAX_TOKEN_BYTES}); got {self.max_token_bytes!r}."
+                f" {MAX_TOKEN_CHARS} (default {_MAX_TOKEN_BYTES});"
+                f" got {_shown(self.max_token_bytes)}."
             )
         if self.max_age is not None and (
             isinstance(self.max_age, bool) or not isinstance(self.max_age, int) or self.max_age <= 0
         ):
             raise ValueError(
-                f"authhygiene: JWT max_age is whole seconds above 0, or None; got {self.max_age!r}."
+                "authhygiene: JWT max_age is whole seconds above 0, or None;"
+                f" got {_shown(self.max_age)}."
             )
         for name in ("issuer", "audience"):
             _names_or_none(name, getattr(self, name))
         if self.token_type is not None and not (
-            isinstance(self.token_type, str)
-            and _NAME_RE.fullmatch(self.token_type.replace("/", ""))
+            isinstance(self.token_type, str) and _TYPE_RE.fullmatch(self.token_type)
         ):
             raise ValueError(
                 "authhygiene: JWT token_type is the `typ` access tokens carry, e.g. 'at+jwt'"
@@ -150,10 +155,10 @@ class JWT:
                 Reason.TOKEN_TOO_LARGE,
                 {"token_bytes": size, "max_token_bytes": self.max_token_bytes},
             )
-        header = unverified_header(token)
-        facts = peek(token)
-        if header is None or facts is None:
+        read = read_token(token)
+        if read is None:
             return Rejected(Reason.CREDENTIALS_INVALID, {"problem": Problem.NOT_A_JWT.value})
+        header, facts = read
         early = self._header_rejection(header)
         if early is not None:
             return early
@@ -175,7 +180,7 @@ class JWT:
             return Rejected(
                 Reason.TOKEN_ALGORITHM_REJECTED,
                 {
-                    "alg": _fact(alg) if isinstance(alg, str) else None,
+                    "alg": fact_text(alg),
                     "accepted_algorithms": list(self.algorithms),
                 },
             )
@@ -191,7 +196,7 @@ class JWT:
             return Rejected(
                 Reason.TOKEN_TYPE_REJECTED,
                 {
-                    "typ": _fact(typ) if isinstance(typ, str) else None,
+                    "typ": fact_text(typ),
                     "expected_typ": self.token_type,
                 },
             )
@@ -205,7 +210,7 @@ class JWT:
                 return named
             if any(key.kid is not None for key in self._keys):
                 # The issuer rotated its keys, or the token is another issuer's.
-                return Rejected(Reason.TOKEN_KEY_UNKNOWN, {"kid": _fact(kid)})
+                return Rejected(Reason.TOKEN_KEY_UNKNOWN, {"kid": fact_text(kid)})
         # No kid to pick one by: each key that fits, a bounded number of them
         # (each try verifies a signature).
         return usable[:_KEYS_TRIED]
@@ -228,9 +233,9 @@ class JWT:
                 },
             )
         except jwt.ExpiredSignatureError:
-            return _expired(facts, now)
+            return _timed(Reason.TOKEN_EXPIRED, facts, now)
         except (jwt.ImmatureSignatureError, jwt.InvalidIssuedAtError):
-            return _not_yet(facts, now)
+            return _timed(Reason.TOKEN_NOT_YET_VALID, facts, now)
         except jwt.InvalidAudienceError:
             return Rejected(
                 Reason.TOKEN_AUDIENCE_MISMATCH,
@@ -244,7 +249,7 @@ class JWT:
         except jwt.MissingRequiredClaimError as missing:
             return Rejected(
                 Reason.CREDENTIALS_INVALID,
-                {"problem": Problem.CLAIM_MISSING.value, "missing_claim": _fact(missing.claim)},
+                {"problem": Problem.CLAIM_MISSING.value, "missing_claim": fact_text(missing.claim)},
             )
         except jwt.InvalidSignatureError:
             return Rejected(Reason.TOKEN_SIGNATURE_INVALID)
@@ -277,25 +282,11 @@ class JWT:
         return Verified(claims)
 
 
-def _expired(facts: JwtFacts, now: int) -> Rejected:
-    from authhygiene.core.diagnose import iso  # the one RFC 3339 writer
-
-    out: dict[str, object] = {"server_time": iso(now)}
-    if facts.exp is not None:
-        out["expired_at"] = iso(facts.exp)
-        out["expired_seconds_ago"] = now - facts.exp
-    return Rejected(Reason.TOKEN_EXPIRED, out)
-
-
-def _not_yet(facts: JwtFacts, now: int) -> Rejected:
-    from authhygiene.core.diagnose import iso
-
-    out: dict[str, object] = {"server_time": iso(now)}
-    start = facts.nbf if facts.nbf is not None else facts.iat
-    if start is not None:
-        out["not_before"] = iso(start)
-        out["valid_in_seconds"] = start - now
-    return Rejected(Reason.TOKEN_NOT_YET_VALID, out)
+def _timed(reason: Reason, facts: JwtFacts, now: int) -> Rejected:
+    """A time failure with the facts the unverified look gives (when, how
+    far off, whether clock skew is likely): pyjwt's leeway is past."""
+    timed = time_reason(facts, now, _SKEW_WINDOW)
+    return Rejected(reason, timed[1] if timed is not None and timed[0] is reason else {})
 
 
 def _same_type(typ: object, expected: str) -> bool:
@@ -311,9 +302,10 @@ def _same_type(typ: object, expected: str) -> bool:
     return bare(typ) == bare(expected)
 
 
-def _fact(value: str) -> str:
-    cleaned = "".join(ch for ch in value[:_FACT_CHARS] if ch.isprintable() and ch.isascii())
-    return cleaned
+def _shown(value: object) -> str:
+    """A value for an error message: a number as it is, anything else by its
+    type only (a key passed in the wrong place must not reach a traceback)."""
+    return repr(value) if type(value) in (int, float) else f"a {type(value).__name__}"
 
 
 def _listed(value: str | Sequence[str] | None) -> list[str]:
