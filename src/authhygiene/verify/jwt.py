@@ -31,20 +31,16 @@ from authhygiene.core.reasons import Problem, Reason
 from authhygiene.core.verdict import Rejected as _Rejected
 from authhygiene.core.verdict import Verified
 from authhygiene.errors import AuthFailure
+from authhygiene.verify.keys import KeySource, PreparedKey, StaticKeys, prepared_keys
 
 __all__ = ["JWT", "Rejected", "Verified"]
 
-# RFC 7518 §3.2: an HMAC key at least as long as the hash's output.
-_HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
-_HMAC = frozenset(_HMAC_MIN_BYTES)
 _KNOWN = frozenset(get_default_algorithms()) - {"none"}
 # The clock-skew window of a time failure's facts (the middleware's
 # default `clock_skew_window`; under the middleware its own takes over).
 _SKEW_WINDOW = 120
 _MAX_TOKEN_BYTES = 8192
 _EXAMPLES = {"algorithms": ["RS256"], "required_claims": ["exp"]}
-# Keys tried for a token that names none (each try verifies a signature).
-_KEYS_TRIED = 8
 _NAME_RE = re.compile(r"[A-Za-z0-9+_-]{1,16}")
 # A media type as `typ` carries it (RFC 7515 §4.1.9): `at+jwt`, `application/at+jwt`.
 _TYPE_RE = re.compile(r"[A-Za-z0-9.+_-]{1,64}(?:/[A-Za-z0-9.+_-]{1,64})?")
@@ -62,16 +58,6 @@ class Rejected(_Rejected):
         failure = AuthFailure(self.reason)
         failure.facts = dict(self.facts)
         return failure
-
-
-@dataclass(frozen=True, slots=True)
-class _Key:
-    """A key prepared for the algorithms it serves (an HMAC secret for HS*,
-    an RSA key for RS*/PS*, an EC key for its curve's ES*, ...)."""
-
-    kid: str | None
-    algorithms: frozenset[str]
-    keys: Mapping[str, Any]
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,11 +79,11 @@ class JWT:
     token_type: str | None = None
     max_token_bytes: int = _MAX_TOKEN_BYTES
     max_age: int | None = None
-    _keys: tuple[_Key, ...] = field(init=False, repr=False, compare=False, default=())
+    _source: KeySource = field(init=False, repr=False, compare=False, default=StaticKeys(()))
 
     def __post_init__(self) -> None:
         algorithms = _algorithms(self.algorithms)
-        keys = _prepared(self.keys, algorithms)
+        keys = StaticKeys(prepared_keys(self.keys, algorithms))
         if (
             isinstance(self.leeway, bool)
             or not isinstance(self.leeway, int)
@@ -136,7 +122,7 @@ class JWT:
         set_ = object.__setattr__
         set_(self, "algorithms", algorithms)
         set_(self, "required_claims", _texts("required_claims", self.required_claims))
-        set_(self, "_keys", keys)
+        set_(self, "_source", keys)
 
     def verify(self, token: str, now: float | None = None) -> Verified | Rejected:
         """Verify `token`; never raises. `now` (seconds since the epoch) is
@@ -163,9 +149,9 @@ class JWT:
         if early is not None:
             return early
         alg = str(header["alg"])
-        candidates = self._candidates(alg, header.get("kid"))
-        if isinstance(candidates, Rejected):
-            return candidates
+        candidates = self._source.candidates(alg, header.get("kid"), now)
+        if isinstance(candidates, _Rejected):
+            return Rejected(candidates.reason, candidates.facts)
         last: Rejected | None = None
         for key in candidates:
             outcome = self._decode(token, key, alg, facts, now)
@@ -202,21 +188,8 @@ class JWT:
             )
         return None
 
-    def _candidates(self, alg: str, kid: object) -> list[_Key] | Rejected:
-        usable = [key for key in self._keys if alg in key.algorithms]
-        if isinstance(kid, str):
-            named = [key for key in usable if key.kid == kid]
-            if named:
-                return named
-            if any(key.kid is not None for key in self._keys):
-                # The issuer rotated its keys, or the token is another issuer's.
-                return Rejected(Reason.TOKEN_KEY_UNKNOWN, {"kid": fact_text(kid)})
-        # No kid to pick one by: each key that fits, a bounded number of them
-        # (each try verifies a signature).
-        return usable[:_KEYS_TRIED]
-
     def _decode(
-        self, token: str, key: _Key, alg: str, facts: JwtFacts, now: int
+        self, token: str, key: PreparedKey, alg: str, facts: JwtFacts, now: int
     ) -> Verified | Rejected:
         try:
             claims = jwt.decode(
@@ -366,110 +339,6 @@ def _algorithms(algorithms: object) -> tuple[str, ...]:
     return names
 
 
-def _prepared(keys: object, algorithms: tuple[str, ...]) -> tuple[_Key, ...]:
-    """The keys, each prepared for the algorithms it serves; every
-    algorithm has a key, and no key serves another kind (an RSA or EC
-    public key is never an HMAC secret)."""
-    given: list[tuple[str | None, Any]]
-    if isinstance(keys, Mapping) and "kty" in keys:
-        given = [(_kid_of(keys), keys)]  # one JWK (RFC 7517)
-    elif isinstance(keys, Mapping) and isinstance(keys.get("keys"), list):
-        given = [(_kid_of(key), key) for key in keys["keys"]]  # a JWK Set, as served
-    elif isinstance(keys, Mapping):
-        given = [(str(kid), key) for kid, key in keys.items()]
-    elif isinstance(keys, str | bytes) or not isinstance(keys, Sequence):
-        given = [(None, keys)]
-    else:
-        given = [(None, key) for key in keys]
-    if not given or any(key is None for _, key in given):
-        raise ValueError(
-            "authhygiene: JWT needs keys=: the HMAC secret, or the issuer's public key(s)"
-            " as PEM text or JWK, or a mapping of kid to key."
-        )
-    prepared = tuple(_prepare(kid, key, algorithms) for kid, key in given)
-    for name in algorithms:
-        if not any(name in key.algorithms for key in prepared):
-            kind = "an HMAC secret" if name in _HMAC else "a public key (PEM or JWK) for it"
-            raise ValueError(f"authhygiene: JWT algorithm {name} needs {kind} among keys=.")
-    return prepared
-
-
-def _kid_of(jwk: object) -> str | None:
-    kid = jwk.get("kid") if isinstance(jwk, Mapping) else None
-    return kid if isinstance(kid, str) else None
-
-
-def _prepare(kid: str | None, key: object, algorithms: tuple[str, ...]) -> _Key:
-    label = f" {kid!r}" if kid else ""
-    if isinstance(key, Mapping):
-        key = _from_jwk(key, label)
-    hmac = isinstance(key, str | bytes) and not _looks_asymmetric(key)
-    if not hmac and _is_private(key):
-        raise ValueError(
-            f"authhygiene: JWT key{label} is a private key; give the issuer's public key"
-            " (a verifier never needs the private one)."
-        )
-    family = [name for name in algorithms if (name in _HMAC) is hmac]
-    if not family:
-        kind = "HMAC secret" if hmac else "public key"
-        raise ValueError(
-            f"authhygiene: JWT key{label} is a {kind}, but no algorithm of its kind is in"
-            f" algorithms={list(algorithms)!r}: an RSA or EC public key is never an HMAC"
-            " secret, and the other way round."
-        )
-    if isinstance(key, str | bytes) and hmac:
-        secret = key.encode() if isinstance(key, str) else key
-        short = [name for name in family if len(secret) < _HMAC_MIN_BYTES[name]]
-        if short:
-            raise ValueError(
-                f"authhygiene: JWT HMAC secret{label} is {len(secret)} bytes; {short[0]}"
-                f" needs at least {_HMAC_MIN_BYTES[short[0]]} (RFC 7518 §3.2)."
-            )
-    served = {name: prepared for name in family if (prepared := _fit(name, key)) is not None}
-    if not served:
-        raise ValueError(
-            f"authhygiene: JWT key{label} cannot be read as a key for any of"
-            f" {family!r}; give PEM text or a JWK."
-        )
-    return _Key(kid, frozenset(served), served)
-
-
-def _fit(algorithm: str, key: object) -> Any:
-    """`key` prepared for `algorithm`, or None when it is not one (an EC key
-    for RS256, a P-384 key for ES256)."""
-    try:
-        prepared = get_default_algorithms()[algorithm].prepare_key(key)
-    except Exception:
-        return None
-    curve = getattr(prepared, "curve", None)
-    wanted = _CURVES.get(algorithm)
-    if wanted is not None and getattr(curve, "name", wanted) != wanted:
-        return None
-    return prepared
-
-
-# RFC 7518 §3.4: each ES algorithm is bound to one curve.
-_CURVES = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1", "ES256K": "secp256k1"}
-
-
-def _from_jwk(jwk: Mapping[str, Any], label: str) -> object:
-    if "d" in jwk:
-        raise ValueError(
-            f"authhygiene: JWT key{label} is a private JWK (it has 'd'); give the public one."
-        )
-    try:
-        return jwt.PyJWK(dict(jwk)).key
-    except Exception:
-        raise ValueError(f"authhygiene: JWT key{label} is not a JWK pyjwt can read.") from None
-
-
-def _is_private(key: object) -> bool:
-    if isinstance(key, str | bytes):
-        text = key.decode("latin-1") if isinstance(key, bytes) else key
-        return "PRIVATE KEY" in text
-    return callable(getattr(key, "private_bytes", None)) or callable(getattr(key, "sign", None))
-
-
 def _number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
@@ -481,8 +350,3 @@ def _number(value: object) -> float | None:
         except ValueError:
             return None
     return None
-
-
-def _looks_asymmetric(key: str | bytes) -> bool:
-    text = key.decode("latin-1") if isinstance(key, bytes) else key
-    return "-----BEGIN" in text or text.startswith(("ssh-", "ecdsa-sha2-"))
