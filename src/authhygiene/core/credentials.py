@@ -228,6 +228,8 @@ class Credentials:
     unnamed_scheme: bool = False
     # What a request without `token` is identified by (an API key, a session).
     primary: str | None = field(default=None, repr=False, compare=False)
+    # The value of the API-key header named by `api_key_header` (secret).
+    api_key: str | None = field(default=None, repr=False, compare=False)
 
     def with_secrets(self, *extra: str) -> Credentials:
         """These credentials with more secrets to scrub (in the same order:
@@ -704,6 +706,7 @@ def parse_credentials(
         _ordered(found),
         presented.unnamed,
         api_key[1] if api_key else (session[1] if session else None),
+        api_key[1] if api_key else None,
     )
 
 

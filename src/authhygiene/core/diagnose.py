@@ -503,18 +503,15 @@ def _verification(ev: _Evidence) -> Verified | Rejected | None:
     """What the app's own keys say of its Bearer token (`verify=`), asked
     once per refusal; None where there is nothing to verify or the app says
     it read no credentials (the token is not the one it judged)."""
-    verifier, credentials = ev.policy.verify, ev.credentials
-    if (
-        verifier is None
-        or not credentials.token
-        or credentials.scheme != "Bearer"
-        or credentials.source != "header"
-        or (ev.row is not None and ev.row.reason is Reason.CREDENTIALS_MISSING)
-    ):
+    verifier = ev.policy.verify
+    if verifier is None or (ev.row is not None and ev.row.reason is Reason.CREDENTIALS_MISSING):
         return None
     if ev.verdict is None:
         try:
-            ev.verdict = verifier.verify(credentials.token, ev.moment)
+            credential = verifier.credential(ev.credentials)
+            if not credential:
+                return None
+            ev.verdict = verifier.verify(credential, ev.moment)
         except Exception:  # a verifier never raises; one of the app's own might
             return None
     return ev.verdict

@@ -180,7 +180,11 @@ def _unless_none(check: Callable[[Any], object]) -> Callable[[object], object]:
 
 
 def _verify(value: object) -> object:
-    if isinstance(value, type) or not callable(getattr(value, "verify", None)):
+    if (
+        isinstance(value, type)
+        or not callable(getattr(value, "verify", None))
+        or not callable(getattr(value, "credential", None))
+    ):
         raise PolicyError(
             "authhygiene: verify= takes a verifier with the app's keys, e.g."
             " verify=authhygiene.verify.JWT(algorithms=['RS256'], keys=PUBLIC_KEY_PEM,"

@@ -37,6 +37,7 @@ class Reason(StrEnum):
     FORBIDDEN = "forbidden"
     CLIENT_BLOCKED = "client_blocked"
     TOO_MANY_FAILURES = "too_many_failures"
+    KEYS_UNAVAILABLE = "keys_unavailable"
 
 
 class Problem(StrEnum):
@@ -63,6 +64,8 @@ class Problem(StrEnum):
     CLAIM_MISSING = "claim_missing"
     CRIT_NOT_UNDERSTOOD = "crit_not_understood"
     VALID_TOKEN_REFUSED = "valid_token_refused"
+    API_KEY_UNKNOWN = "api_key_unknown"
+    WRONG_USER_OR_PASSWORD = "wrong_user_or_password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +265,17 @@ REASONS: dict[Reason, ReasonInfo] = {
         "Wait for the time given in Retry-After, then retry with valid credentials.",
         "excess_rate_limit_exceeded",
         "clients are refused after repeated failures; look at what failed before",
+    ),
+    # A server fault, never the client's: the verifier has no keys (the
+    # issuer's JWKS cannot be fetched and none was ever had).
+    Reason.KEYS_UNAVAILABLE: ReasonInfo(
+        503,
+        None,
+        "The credentials cannot be checked right now",
+        "Retry after the time given in Retry-After; the credentials were not judged.",
+        "sys_availability",
+        "the verifier has no keys: the issuer's JWKS could not be fetched (see the"
+        " auth.misconfig events for why)",
     ),
 }
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from authhygiene.core.reasons import Reason
+
+if TYPE_CHECKING:
+    from authhygiene.core.credentials import Credentials
 
 __all__ = ["Rejected", "Verified", "Verifier"]
 
@@ -41,6 +44,11 @@ class Rejected:
 
 
 class Verifier(Protocol):
-    """Checks a token with the app's keys; never raises."""
+    """Checks a credential with the app's keys; never raises. `credential`
+    picks the one it checks out of what the request carried (a Bearer
+    token, a Basic pair, an API key), None when the request carries none of
+    its kind; `verify` checks that string."""
 
-    def verify(self, token: str, now: float | None = None) -> Verified | Rejected: ...
+    def credential(self, credentials: Credentials) -> str | None: ...
+
+    def verify(self, credential: str, now: float | None = None) -> Verified | Rejected: ...

@@ -25,6 +25,7 @@ from typing import Any
 import jwt
 from jwt.algorithms import get_default_algorithms
 
+from authhygiene.core.credentials import Credentials
 from authhygiene.core.diagnose import time_reason
 from authhygiene.core.jwt_peek import MAX_TOKEN_CHARS, JwtFacts, fact_text, read_token
 from authhygiene.core.reasons import Problem, Reason
@@ -123,6 +124,13 @@ class JWT:
         set_(self, "algorithms", algorithms)
         set_(self, "required_claims", _texts("required_claims", self.required_claims))
         set_(self, "_source", keys)
+
+    def credential(self, credentials: Credentials) -> str | None:
+        """The Bearer token of the Authorization header (RFC 6750 §2.1),
+        the one credential this verifier reads."""
+        if credentials.scheme == "Bearer" and credentials.source == "header":
+            return credentials.token
+        return None
 
     def verify(self, token: str, now: float | None = None) -> Verified | Rejected:
         """Verify `token`; never raises. `now` (seconds since the epoch) is
