@@ -35,10 +35,12 @@ def test_public_names() -> None:
         "AuthFailure",
         "AuthHygiene",
         "AuthHygieneWSGI",
+        "Identity",
         "LogLimit",
         "Policy",
         "PolicyError",
         "Reason",
+        "Scopes",
     }
     for name in authhygiene.__all__:
         assert getattr(authhygiene, name) is not None

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from authhygiene.core.flood import LogLimit
     from authhygiene.core.policy import Policy, PolicyError
     from authhygiene.core.reasons import REASONS, Reason
+    from authhygiene.core.requirements import Scopes
     from authhygiene.errors import AuthFailure
+    from authhygiene.identity import Identity
     from authhygiene.wsgi import AuthHygieneWSGI
 
 __all__ = [
@@ -31,10 +33,12 @@ __all__ = [
     "AuthFailure",
     "AuthHygiene",
     "AuthHygieneWSGI",
+    "Identity",
     "LogLimit",
     "Policy",
     "PolicyError",
     "Reason",
+    "Scopes",
 ]
 
 _WHERE = {
@@ -47,6 +51,8 @@ _WHERE = {
     "PolicyError": "authhygiene.core.policy",
     "REASONS": "authhygiene.core.reasons",
     "Reason": "authhygiene.core.reasons",
+    "Scopes": "authhygiene.core.requirements",
+    "Identity": "authhygiene.identity",
 }
 
 

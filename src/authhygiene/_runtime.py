@@ -22,6 +22,7 @@ from authhygiene.core.flood import FloodGate
 from authhygiene.core.policy import Policy, PolicyError
 from authhygiene.core.request import Request
 from authhygiene.core.shape_cache import Decider
+from authhygiene.core.verdict import Rejected, Verified
 from authhygiene.logging import (
     default_logger,
     emit,
@@ -161,14 +162,18 @@ class Runtime:
         return cls(policy, logger, cors, metrics, summaries)
 
     def decide(
-        self, request: Request, answer: AppAnswer, declared: Declared | None = None
+        self,
+        request: Request,
+        answer: AppAnswer,
+        declared: Declared | None = None,
+        verdict: Verified | Rejected | None = None,
     ) -> Decision | None:
         """The one entry point of the refusal path: the decision for the
         app's `answer` to `request` (None: not an auth failure, leave it),
         recorded (metrics, the flood gate, the log). Never raises."""
         assert self.decider is not None  # set in __post_init__
         try:
-            decision = self.decider(request, answer, declared)
+            decision = self.decider(request, answer, declared, verdict=verdict)
         except Exception as exc:  # never raise on the refusal path
             decision = self._failed(answer, declared, exc)
         if decision is not None:

@@ -30,6 +30,8 @@ import asyncio
 import contextlib
 from typing import Any
 
+import anyio.to_thread
+
 from authhygiene._asgi_cors import (
     CORS_DONE,
     Inspection,
@@ -39,7 +41,9 @@ from authhygiene._asgi_cors import (
     inspect_app,
 )
 from authhygiene._asgi_types import ASGIApp, Message, Receive, Scope, Send
+from authhygiene._enforcement import blocks, planned, refusal_blocks, settled, verified
 from authhygiene._runtime import Runtime
+from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
 from authhygiene.core.exchange import (
@@ -48,6 +52,8 @@ from authhygiene.core.exchange import (
     raised_status,
     watched,
 )
+from authhygiene.core.verdict import Rejected, Verified
+from authhygiene.identity import credentials_of
 from authhygiene.logging import emit_misconfig, flush_suppressed
 from authhygiene.request_views import Plans, ScopeRequest
 
@@ -202,6 +208,8 @@ class AuthHygiene:
         self._cors = self.runtime.cors
         self._inspection: Inspection | None = None
         self._plans = Plans(self.runtime.policy)
+        self._enforce = self.runtime.policy.mode == "enforce"
+        self._verifies = bool(self.runtime.policy.verifiers)
 
     def _flush_at_shutdown(self, send: Send) -> Send:
         """`send` for the lifespan scope, unchanged but for one thing: when
@@ -220,15 +228,18 @@ class AuthHygiene:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         server_errors = self._inspect(scope) if self._inspection is None else None
         if scope["type"] != "http":
-            if scope["type"] == "lifespan" and self.runtime.summaries is not None:
-                send = self._flush_at_shutdown(send)
-            await self.app(scope, receive, send)
+            await self._not_http(scope, receive, send)
             return
         if self._cors is not None and CORS_DONE not in scope:
             # Re-enters this method with the scope marked: the exchange below
             # stays inline, so the path without cors= pays no extra await.
             await cors_step(self._cors, self, scope, receive, send, server_errors)
             return
+        if self._enforce:
+            admitted = await self._admitted(scope, send)
+            if admitted is None:
+                return  # refused before the app
+            scope = admitted
 
         # One cell for the whole exchange: None until the response starts,
         # True once we forward everything, False once we drop the rest (our
@@ -268,6 +279,33 @@ class AuthHygiene:
         # `state is not True` first: the success path pays one identity check.
         if state is not True and isinstance(state, _Held):
             await state.pass_on(send)
+
+    async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Websocket and lifespan scopes, untouched (lifespan's shutdown
+        flushes the pending suppressed-failure counts)."""
+        if scope["type"] == "lifespan" and self.runtime.summaries is not None:
+            send = self._flush_at_shutdown(send)
+        await self.app(scope, receive, send)
+
+    async def _admitted(self, scope: Scope, send: Send) -> Scope | None:
+        """Enforce mode, before the app: the scope to call it with (the
+        identity in `user` and `auth`), or None once a refusal is sent.
+        A verifier that may wait runs in a worker thread."""
+        request = ScopeRequest(scope, self._plans)
+        plan = planned(self.runtime, request.decoded())
+        verdict: Verified | Rejected | None = None
+        if plan.verifier is not None and plan.credential is not None:
+            if blocks(plan.verifier, plan.credential):
+                verdict = await anyio.to_thread.run_sync(verified, plan.verifier, plan.credential)
+            else:
+                verdict = verified(plan.verifier, plan.credential)
+        outcome = settled(self.runtime, request, plan, verdict)
+        if outcome.decision is not None and outcome.decision.rewrite:
+            await _write(send, outcome.decision, head=scope.get("method") == "HEAD")
+            return None
+        if outcome.identity is None:
+            return scope
+        return {**scope, "user": outcome.identity, "auth": credentials_of(outcome.identity)}
 
     def _inspect(self, scope: Scope) -> Any:
         """At the first call: look at the app once (its CORS and server-error
@@ -353,7 +391,12 @@ class AuthHygiene:
         else:
             assert held is not None
             answer = held.answer(self._limit)
-        decision = self._decide(scope, answer, declared)
+        if self._verifies and refusal_blocks(self.runtime, self._view(scope)):
+            # Explaining may wait on a verifier (keys to fetch, a password
+            # hash): never on the event loop.
+            decision = await anyio.to_thread.run_sync(self._decide, scope, answer, declared)
+        else:
+            decision = self._decide(scope, answer, declared)
         if decision is not None and decision.rewrite:
             await _write(send, decision, head=scope.get("method") == "HEAD")
             return True
@@ -361,6 +404,9 @@ class AuthHygiene:
             await held.flush(send)
             return False
         return None
+
+    def _view(self, scope: Scope) -> RequestView:
+        return ScopeRequest(scope, self._plans).decoded()
 
     def _decide(
         self, scope: Scope, answer: AppAnswer, declared: Declared | None

@@ -23,6 +23,7 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Literal
 
+from authhygiene._enforcement import planned, settled, verified
 from authhygiene._runtime import Runtime
 from authhygiene.core.cors import CorsLayer, headers_from_layer, request_origin
 from authhygiene.core.decision import Decision
@@ -38,6 +39,7 @@ from authhygiene.core.exchange import (
 from authhygiene.core.misconfig import APP_BODY_ERROR
 from authhygiene.core.origin_patterns import matches_any_site
 from authhygiene.errors import ENVIRON_KEY, AuthFailure
+from authhygiene.identity import IDENTITY_KEY
 from authhygiene.logging import emit_misconfig
 from authhygiene.request_views import EnvironRequest, Plans, view_from_environ
 
@@ -551,6 +553,7 @@ class AuthHygieneWSGI:
         self._inspected = False
         self._plans = Plans(self.runtime.policy)
         self._flask = _listen_to_flask(app)
+        self._enforce = self.runtime.policy.mode == "enforce"
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if not self._inspected:
@@ -573,6 +576,10 @@ class AuthHygieneWSGI:
                 start_response(_status_line(status), headers)
                 return [body]
             start_response = _cors_start(self._cors, self._cors.origin(origins), start_response)
+        if self._enforce:
+            refused = self._refused(environ, start_response)
+            if refused is not None:
+                return refused
         # None until the app starts its response, True once forwarded, else
         # the held exchange. One cell: the success path stays a closure call.
         state: _Exchange | Literal[True] | None = None
@@ -604,6 +611,23 @@ class AuthHygieneWSGI:
         if state is None:
             return _Deferred(self, environ, start_response, result, lambda: state)
         return state.finish(self, result)
+
+    def _refused(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes] | None:
+        """Enforce mode, before the app: the refusal sent, or None with the
+        identity in `environ["authhygiene.identity"]` when one was verified."""
+        request = EnvironRequest(environ, self._plans)
+        plan = planned(self.runtime, request.decoded())
+        verdict = None
+        if plan.verifier is not None and plan.credential is not None:
+            verdict = verified(plan.verifier, plan.credential)
+        outcome = settled(self.runtime, request, plan, verdict)
+        if outcome.decision is not None and outcome.decision.rewrite:
+            return _write(environ, start_response, outcome.decision)
+        if outcome.identity is not None:
+            environ[IDENTITY_KEY] = outcome.identity
+        return None
 
     def raised(
         self,

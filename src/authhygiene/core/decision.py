@@ -51,6 +51,7 @@ from authhygiene.core.redact import (
     short_secret_in,
 )
 from authhygiene.core.request import is_preflight
+from authhygiene.core.verdict import Rejected, Verified
 
 __all__ = [
     "ANSWER_HEADERS_READ",
@@ -583,10 +584,18 @@ def refuse(
     now: float,
     request_id: str,
     instance: str | None,
+    verdict: Verified | Rejected | None = None,
 ) -> Refusal | None:
     """The refusal's shape: everything `decide` answers but the request's own parts."""
+    rule = policy.require.match(view.method, view.path) if policy.require.given else None
     failure = diagnose(
-        policy=policy, credentials=credentials, answer=answer, declared=declared, now=now
+        policy=policy,
+        credentials=credentials,
+        answer=answer,
+        declared=declared,
+        now=now,
+        required=rule.scopes if rule is not None else None,
+        verdict=verdict,
     )
     if failure is None:
         return None
@@ -627,6 +636,9 @@ def refuse(
         for challenge in _challenges(policy, failure, status, error, credentials, description)
     ]
     before.append(("content-type", CONTENT_TYPE))
+    retry = failure.facts.get("retry_after") if failure.reason is Reason.KEYS_UNAVAILABLE else None
+    if isinstance(retry, int) and not isinstance(retry, bool):
+        before.append(("retry-after", str(min(max(retry, 1), 86_400))))  # RFC 9110 §10.2.3
     after = (
         ("cache-control", "no-store"),  # R22, R23
         ("pragma", "no-cache"),  # HTTP/1.0 caches
@@ -816,6 +828,7 @@ def decide(
     declared: Declared | None = None,
     now: float | None = None,
     minted: tuple[str, str] | None = None,
+    verdict: Verified | Rejected | None = None,
 ) -> Decision | None:
     """Decide the failure response for the app's `answer` to `view`.
     `minted`: the request id and `instance` already minted for it, when
@@ -843,6 +856,7 @@ def decide(
         now=time.time() if now is None else now,
         request_id=rid,
         instance=instance,
+        verdict=verdict,
     )
     if refusal is None:
         return None

@@ -41,7 +41,8 @@ from authhygiene.core.recognisers import (
     declared_from_exception,
     recognise,
 )
-from authhygiene.core.verdict import Rejected, Verified
+from authhygiene.core.requirements import Scopes
+from authhygiene.core.verdict import Rejected, Verified, chosen
 
 __all__ = [
     "EXCEPTIONS",
@@ -251,6 +252,8 @@ class _Evidence:
     about_authentication: bool = False
     # What `verify=` said of the token, once asked (`_verification`).
     verdict: Verified | Rejected | None = None
+    # The scopes the route requires (`require=`), when a rule names some.
+    required: Scopes | None = None
 
     def failure(self, reason: Reason, source: str) -> Failure:
         return Failure(
@@ -503,15 +506,15 @@ def _verification(ev: _Evidence) -> Verified | Rejected | None:
     """What the app's own keys say of its Bearer token (`verify=`), asked
     once per refusal; None where there is nothing to verify or the app says
     it read no credentials (the token is not the one it judged)."""
-    verifier = ev.policy.verify
-    if verifier is None or (ev.row is not None and ev.row.reason is Reason.CREDENTIALS_MISSING):
+    verifiers = ev.policy.verifiers
+    if not verifiers or (ev.row is not None and ev.row.reason is Reason.CREDENTIALS_MISSING):
         return None
     if ev.verdict is None:
         try:
-            credential = verifier.credential(ev.credentials)
-            if not credential:
+            found = chosen(verifiers, ev.credentials)
+            if found is None:
                 return None
-            ev.verdict = verifier.verify(credential, ev.moment)
+            ev.verdict = found[0].verify(found[1], ev.moment)
         except Exception:  # a verifier never raises; one of the app's own might
             return None
     return ev.verdict
@@ -525,13 +528,32 @@ def _verify_failed(ev: _Evidence) -> Failure | None:
     if ev.answer.status != 401 and not ev.about_authentication:
         return None
     outcome = _verification(ev)
-    if not isinstance(outcome, Rejected):
+    if not isinstance(outcome, Rejected) or (
+        # Keys we could not fetch say nothing of the credential: in explain
+        # mode the app judged it, and its words explain the refusal.
+        outcome.reason is Reason.KEYS_UNAVAILABLE and ev.policy.mode == "explain"
+    ):
         return None
     timed = ev.timed()
     # The time facts the unverified look gives (with the skew suspicion).
     facts = timed[1] if timed is not None and timed[0] is outcome.reason else outcome.facts
     ev.facts.update(facts)
     return ev.failure(outcome.reason, "verify")
+
+
+def _scope_lacking(ev: _Evidence) -> Failure | None:
+    """A verified token without a scope the route requires (`require=`):
+    403 `insufficient_scope` naming every scope the route requires (RFC
+    6750 §3.1), whatever the app said (a Starlette `requires`, a DRF
+    permission, a role check), since the keys and the rule both know."""
+    required = ev.required
+    if required is None or not required.names or ev.answer.status not in (401, 403):
+        return None
+    outcome = _verification(ev)
+    if not isinstance(outcome, Verified) or not required.missing(outcome.scopes):
+        return None
+    ev.facts["required_scope"] = str(required)
+    return ev.failure(Reason.INSUFFICIENT_SCOPE, "verify")
 
 
 def _verified_yet_refused(ev: _Evidence) -> Failure | None:
@@ -555,6 +577,7 @@ _STEPS = (
     _malformed,
     _another_scheme,
     _verify_failed,
+    _scope_lacking,
     _recognised,
     _token_in_query,
     _forbidden,
@@ -574,9 +597,16 @@ def diagnose(
     answer: AppAnswer,
     declared: Declared | None,
     now: float,
+    required: Scopes | None = None,
+    verdict: Verified | Rejected | None = None,
 ) -> Failure | None:
-    """Explain the app's refusal, or None when it is not an auth failure."""
+    """Explain the app's refusal, or None when it is not an auth failure.
+    `required`: the scopes the route requires, when `require=` names some;
+    `verdict`: what a verifier said of the credential already (enforce mode
+    asks before the app: asked again, a failure would cost a second check)."""
     ev = _evidence(policy, credentials, answer, now)
+    ev.required = required
+    ev.verdict = verdict
     if declared is not None:
         return _declared(ev, declared)
     if not _recognised_ours(ev):

@@ -131,6 +131,19 @@ def peek(token: str, claims: tuple[str, ...] = ()) -> JwtFacts | None:
     return read[1] if read is not None else None
 
 
+def read_header(token: str) -> dict[str, object] | None:
+    """A compact JWS's header alone (untrusted: a verifier judges it), or
+    None when `token` is not one: what a verifier needs before the
+    signature check, without reading the payload twice."""
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
+        return None
+    try:
+        header = _decode_segment(token[: token.index(".")])
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError, OverflowError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
 def read_token(
     token: str, claims: tuple[str, ...] = ()
 ) -> tuple[dict[str, object], JwtFacts] | None:

@@ -80,6 +80,13 @@ MISCONFIG: dict[str, MisconfigInfo] = {
         " quoted-pair that urllib and several npm WWW-Authenticate parsers misread; use a"
         " realm of letters, digits, spaces and punctuation other than those two",
     ),
+    # Logged by `verify.JWT(jwks_url=...)`, at most once a minute per JWKS,
+    # with the failure's kind as `error` (http_500, timeout, not_json, ...).
+    "jwks_unavailable": MisconfigInfo(
+        "the issuer's JWKS could not be fetched; keys fetched before are served until"
+        " they are a day old, and without any a token cannot be checked (503)",
+        "check that jwks_url is the issuer's jwks_uri and that this server reaches it",
+    ),
     # Logged with the exception text as `error` instead of a fix.
     "invalid_options": MisconfigInfo(
         "the middleware's options are invalid",

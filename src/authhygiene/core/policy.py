@@ -25,6 +25,7 @@ from authhygiene.core.credentials import (
 )
 from authhygiene.core.flood import LogLimit, log_limit
 from authhygiene.core.option_error import PolicyError
+from authhygiene.core.requirements import Requirements, compile_requirements
 from authhygiene.core.verdict import Verifier
 
 __all__ = [
@@ -91,9 +92,14 @@ class Policy:
     session_cookies: tuple[str, ...] = DEFAULT_SESSION_COOKIES
     algorithms: tuple[str, ...] | None = None
     token_format: str | None = None
-    # A verifier with the app's keys (`authhygiene.verify.JWT`): it says why
-    # a token the app refused fails, where the app's words only suggest.
-    verify: Verifier | None = None
+    # Verifiers with the app's keys (`authhygiene.verify.JWT`, `APIKey`,
+    # `Basic`), one or a list: they say why a credential the app refused
+    # fails, where the app's words only suggest (`verifiers`, normalised).
+    verify: Verifier | tuple[Verifier, ...] | None = None
+    # "explain": the app decides who gets in; "enforce": we refuse first.
+    mode: Literal["explain", "enforce"] = "explain"
+    # What each route requires (`core.requirements`).
+    require: Requirements = field(default_factory=Requirements)
     clock_skew_window: int = 120
     max_body_bytes: int = 64 * 1024
     log_level: str = "warning"
@@ -111,6 +117,8 @@ class Policy:
     # Whether `api_key_headers` was configured: only then is an API key in
     # another header "in the wrong header".
     api_key_headers_given: bool = field(default=False, init=False)
+    # `verify` as a tuple, each verifier once.
+    verifiers: tuple[Verifier, ...] = field(default=(), init=False)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Policy:
@@ -137,6 +145,7 @@ class Policy:
         policy = cls(**values)
         object.__setattr__(policy, "schemes_given", "schemes" in options)
         object.__setattr__(policy, "api_key_headers_given", "api_key_headers" in options)
+        _verifiers(policy)
         if policy.resource_metadata and not {"Bearer", "DPoP"} & set(policy.schemes):
             raise PolicyError(
                 "authhygiene: resource_metadata (RFC 9728) is sent in Bearer or DPoP challenges,"
@@ -180,17 +189,57 @@ def _unless_none(check: Callable[[Any], object]) -> Callable[[object], object]:
 
 
 def _verify(value: object) -> object:
-    if (
-        isinstance(value, type)
-        or not callable(getattr(value, "verify", None))
-        or not callable(getattr(value, "credential", None))
-    ):
+    given = list(value) if isinstance(value, list | tuple) else [value]
+    if not given or len(given) > 8:
+        raise PolicyError("authhygiene: verify= takes one verifier or a list of up to 8.")
+    for item in given:
+        if (
+            isinstance(item, type)
+            or not callable(getattr(item, "verify", None))
+            or not callable(getattr(item, "credential", None))
+        ):
+            raise PolicyError(
+                "authhygiene: verify= takes a verifier with the app's keys, e.g."
+                " verify=authhygiene.verify.JWT(algorithms=['RS256'], keys=PUBLIC_KEY_PEM,"
+                f" issuer=..., audience=...), or a list of them; got {type(item).__name__}."
+            )
+    return tuple(given) if isinstance(value, list | tuple) else value
+
+
+def _mode(value: object) -> object:
+    if value not in ("explain", "enforce"):
         raise PolicyError(
-            "authhygiene: verify= takes a verifier with the app's keys, e.g."
-            " verify=authhygiene.verify.JWT(algorithms=['RS256'], keys=PUBLIC_KEY_PEM,"
-            f" issuer=..., audience=...); got {type(value).__name__}."
+            "authhygiene: mode is 'explain' (the app decides who gets in; we say why it"
+            " refused) or 'enforce' (we refuse before the app, with verify=)."
         )
     return value
+
+
+def _require(value: object) -> object:
+    try:
+        return compile_requirements(value)
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from None
+
+
+def _verifiers(policy: Policy) -> None:
+    """`verify` as a tuple; the API-key headers the verifiers read are read
+    by the policy too; enforce mode and route requirements need a verifier."""
+    verify = policy.verify
+    verifiers = verify if isinstance(verify, tuple) else (() if verify is None else (verify,))
+    object.__setattr__(policy, "verifiers", verifiers)
+    if not verifiers and (policy.mode == "enforce" or policy.require.given):
+        what = "mode='enforce'" if policy.mode == "enforce" else "require="
+        raise PolicyError(
+            f"authhygiene: {what} needs verify=, the verifier that checks credentials, e.g."
+            " verify=authhygiene.verify.JWT(algorithms=['RS256'], jwks_url=...)."
+        )
+    headers = list(policy.api_key_headers)
+    for verifier in verifiers:
+        name = getattr(verifier, "header_name", None)
+        if isinstance(name, str) and name.lower() not in headers:
+            headers.append(name.lower())
+    object.__setattr__(policy, "api_key_headers", tuple(headers))
 
 
 def _token_format(value: object) -> object:
@@ -391,6 +440,8 @@ _CHECKS: dict[str, Callable[[Any], object]] = {
     "algorithms": _unless_none(_algorithms),
     "token_format": _token_format,
     "verify": _unless_none(_verify),
+    "mode": _mode,
+    "require": _require,
     "clock_skew_window": _int_in(
         "clock_skew_window", 0, 3600, "a number of seconds from 0 to 3600"
     ),

@@ -66,6 +66,8 @@ class Problem(StrEnum):
     VALID_TOKEN_REFUSED = "valid_token_refused"
     API_KEY_UNKNOWN = "api_key_unknown"
     WRONG_USER_OR_PASSWORD = "wrong_user_or_password"
+    # Enforce mode: no rule of `require=` admits the request.
+    NO_RULE_ADMITS = "no_rule_admits"
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ from authhygiene.core.origins import request_origin
 from authhygiene.core.policy import Policy
 from authhygiene.core.redact import REDACTED, remember
 from authhygiene.core.request import Glance, Request
+from authhygiene.core.verdict import Rejected, Verified
 
 __all__ = ["Decider"]
 
@@ -180,6 +181,7 @@ class Decider:
         answer: AppAnswer,
         declared: Declared | None = None,
         now: float | None = None,
+        verdict: Verified | Rejected | None = None,
     ) -> Decision | None:
         policy = self.policy
         now = time.time() if now is None else now
@@ -187,13 +189,23 @@ class Decider:
         minted = None
         if glance is not None:
             rid, instance = request_id(policy, glance.incoming_id, answer)
-            remembered = self._remembered(glance, request, answer, declared, now, rid, instance)
+            remembered = self._remembered(
+                glance, request, answer, declared, now, rid, instance, verdict
+            )
             if not isinstance(remembered, _NoShape):
                 return remembered
             if instance is not None:
                 minted = (rid, instance)  # what `decide` would mint too
         # Report-only mode's log lists what would change: the general rule.
-        return decide(policy, request.decoded(), answer, declared=declared, now=now, minted=minted)
+        return decide(
+            policy,
+            request.decoded(),
+            answer,
+            declared=declared,
+            now=now,
+            minted=minted,
+            verdict=verdict,
+        )
 
     def _remembered(
         self,
@@ -204,6 +216,7 @@ class Decider:
         now: float,
         rid: str,
         instance: str | None,
+        verdict: Verified | Rejected | None = None,
     ) -> Decision | _NoShape | None:
         """The refusal of `glance`'s shape, filled in with its own parts
         (`rid` and `instance` its request id); `NO_SHAPE` when the request
@@ -218,7 +231,7 @@ class Decider:
             # the general rule does. It is remembered from its second time.
             return NO_SHAPE
         view = _Once(request, answer)
-        entry = self._entry(key, view, answer, declared, now, instance)
+        entry = self._entry(key, view, answer, declared, now, instance, verdict)
         # An id echoed, or the client's id not taken: if it holds a secret,
         # the general rule tells it (it echoes another id, or scrubs that
         # one too: `refused_id_is_secret`).
@@ -291,6 +304,7 @@ class Decider:
         declared: Declared | None,
         now: float,
         instance: str | None,
+        verdict: Verified | Rejected | None = None,
     ) -> _Entry:
         second = int(now)
         entry = self._entries.get(key)
@@ -304,6 +318,7 @@ class Decider:
                 now=now,
                 request_id=_ID_STAND_IN,
                 instance=_INSTANCE_STAND_IN if instance is not None else None,
+                verdict=verdict,
             )
             entry = _Entry(second, refusal, _Body(refusal.body) if refusal else None)
             self._store(key, entry)
@@ -430,6 +445,9 @@ class Decider:
         a preflight), the app's answer and what it declared, and whether the
         request id was minted (a minted one comes with an `instance` URI)."""
         parts: list[object] = [glance.material, glance.method, glance.preflight, minted]
+        if self.policy.require.given:
+            # What the route requires (`require=`) follows from the path.
+            parts.append(glance.fields_key[0] if glance.fields_key else None)
         parts.append(answer.status)
         for name, value in answer.headers:
             if name in _READ:

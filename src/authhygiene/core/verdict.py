@@ -14,7 +14,7 @@ from authhygiene.core.reasons import Reason
 if TYPE_CHECKING:
     from authhygiene.core.credentials import Credentials
 
-__all__ = ["Rejected", "Verified", "Verifier"]
+__all__ = ["Rejected", "Verified", "Verifier", "chosen"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +52,15 @@ class Verifier(Protocol):
     def credential(self, credentials: Credentials) -> str | None: ...
 
     def verify(self, credential: str, now: float | None = None) -> Verified | Rejected: ...
+
+
+def chosen(
+    verifiers: tuple[Verifier, ...], credentials: Credentials
+) -> tuple[Verifier, str] | None:
+    """The first verifier that reads a credential the request carries, and
+    that credential; None when the request carries none of their kinds."""
+    for verifier in verifiers:
+        credential = verifier.credential(credentials)
+        if credential:
+            return verifier, credential
+    return None

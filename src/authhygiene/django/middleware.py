@@ -12,15 +12,18 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
+from authhygiene._enforcement import blocks, planned, settled, verified
 from authhygiene._runtime import Runtime
 from authhygiene.core.cors import request_origin
+from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.enforce import Plan
 from authhygiene.core.exchange import (
     carries_credentials,
     declared_failure,
@@ -30,6 +33,7 @@ from authhygiene.core.exchange import (
 )
 from authhygiene.core.misconfig import APP_BODY_ERROR
 from authhygiene.core.policy import PolicyError
+from authhygiene.core.verdict import Rejected, Verified
 from authhygiene.django import checks as _checks  # noqa: F401  (registers the checks)
 from authhygiene.logging import emit_misconfig
 from authhygiene.request_views import EnvironRequest, Plans
@@ -64,6 +68,7 @@ class AuthHygieneMiddleware:
         self.runtime = _runtime()
         self.limit = self.runtime.policy.max_body_bytes
         self._plans = Plans(self.runtime.policy)
+        self._enforce = self.runtime.policy.mode == "enforce"
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
@@ -74,6 +79,11 @@ class AuthHygieneMiddleware:
         preflight = self._preflight(request)
         if preflight is not None:
             return preflight
+        if self._enforce:
+            plan = planned(self.runtime, _view(request, self._plans))
+            refused = self._admitted(request, plan, _verdict(plan))
+            if refused is not None:
+                return self._cors_headers(request, refused)
         response = self.get_response(request)
         assert isinstance(response, HttpResponseBase)
         return self._cors_headers(request, self._process(request, response))
@@ -82,8 +92,33 @@ class AuthHygieneMiddleware:
         preflight = self._preflight(request)
         if preflight is not None:
             return preflight
+        if self._enforce:
+            plan = planned(self.runtime, _view(request, self._plans))
+            verdict = (
+                await sync_to_async(_verdict, thread_sensitive=False)(plan)
+                if plan.verifier is not None
+                and plan.credential is not None
+                and blocks(plan.verifier, plan.credential)
+                else _verdict(plan)
+            )
+            refused = self._admitted(request, plan, verdict)
+            if refused is not None:
+                return self._cors_headers(request, refused)
         response = await self.get_response(request)  # type: ignore[misc]
         return self._cors_headers(request, self._process(request, response))
+
+    def _admitted(
+        self, request: HttpRequest, plan: Plan, verdict: Verified | Rejected | None
+    ) -> HttpResponse | None:
+        """Enforce mode, before the view: the refusal, or None with the
+        identity in `request.auth_identity` when one was verified."""
+        outcome = settled(self.runtime, EnvironRequest(request.META, self._plans), plan, verdict)
+        if outcome.decision is not None and outcome.decision.rewrite:
+            return _response(
+                outcome.decision, None, self.runtime.logger, head=request.method == "HEAD"
+            )
+        request.auth_identity = outcome.identity  # type: ignore[attr-defined]
+        return None
 
     def _preflight(self, request: HttpRequest) -> HttpResponse | None:
         """R20: with ``cors`` configured, a preflight is answered here, before
@@ -171,8 +206,18 @@ class AuthHygieneMiddleware:
         return _response(decision, response, self.runtime.logger, head=request.method == "HEAD")
 
 
+def _view(request: HttpRequest, plans: Plans) -> RequestView:
+    return EnvironRequest(request.META, plans).decoded()
+
+
+def _verdict(plan: Plan) -> Verified | Rejected | None:
+    if plan.verifier is None or plan.credential is None:
+        return None
+    return verified(plan.verifier, plan.credential)
+
+
 def _response(
-    decision: Decision, original: HttpResponseBase, logger: Any, *, head: bool
+    decision: Decision, original: HttpResponseBase | None, logger: Any, *, head: bool
 ) -> HttpResponse:
     # RFC 9110 §9.3.2: a HEAD answer has the GET's header fields (its
     # Content-Length among them) and no content; not every server drops it.
@@ -187,6 +232,8 @@ def _response(
         # Django keeps one value per header name; RFC 9110 §11.6.1 allows a
         # comma-separated list of challenges in one field.
         response["WWW-Authenticate"] = ", ".join(challenges)
+    if original is None:
+        return response  # enforce mode: refused before the view
     response.cookies = original.cookies
     # The view's response is replaced: close it (a streaming body's generator
     # runs its cleanup). Its close() raising is the app's bug, but the refusal

@@ -20,19 +20,36 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import jwt
 from jwt.algorithms import get_default_algorithms
+from jwt.types import Options
 
 from authhygiene.core.credentials import Credentials
 from authhygiene.core.diagnose import time_reason
-from authhygiene.core.jwt_peek import MAX_TOKEN_CHARS, JwtFacts, fact_text, read_token
+from authhygiene.core.jwt_peek import (
+    MAX_TOKEN_CHARS,
+    JwtFacts,
+    fact_text,
+    read_header,
+    read_token,
+)
 from authhygiene.core.reasons import Problem, Reason
 from authhygiene.core.verdict import Rejected as _Rejected
 from authhygiene.core.verdict import Verified
 from authhygiene.errors import AuthFailure
-from authhygiene.verify.keys import KeySource, PreparedKey, StaticKeys, prepared_keys
+from authhygiene.verify.keys import (
+    HMAC_ALGORITHMS,
+    KeySource,
+    PreparedKey,
+    StaticKeys,
+    prepared_keys,
+)
+from authhygiene.verify.token_cache import VerifiedCache
+
+if TYPE_CHECKING:
+    from jwt.types import Options  # pyjwt 2.10 and later; read by mypy only
 
 __all__ = ["JWT", "Rejected", "Verified"]
 
@@ -46,6 +63,8 @@ _NAME_RE = re.compile(r"[A-Za-z0-9+_-]{1,16}")
 # A media type as `typ` carries it (RFC 7515 §4.1.9): `at+jwt`, `application/at+jwt`.
 _TYPE_RE = re.compile(r"[A-Za-z0-9.+_-]{1,64}(?:/[A-Za-z0-9.+_-]{1,64})?")
 _BAD_SIGNATURE = Reason.TOKEN_SIGNATURE_INVALID
+# The dataclass field's default, replaced in `__post_init__` by the instance's own.
+_NO_CACHE = VerifiedCache(seconds=0, max_entries=1, max_bytes=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +90,10 @@ class JWT:
     absorbs clock skew for `exp`, `nbf` and `iat`; `max_age` (seconds since
     `iat`) refuses old tokens even before they expire."""
 
+    # The scheme this verifier reads, for the challenges enforce mode sends.
+    scheme: ClassVar[str] = "Bearer"
     algorithms: Sequence[str]
-    keys: Any
+    keys: Any = None
     issuer: str | Sequence[str] | None = None
     audience: str | Sequence[str] | None = None
     leeway: int = 60
@@ -80,37 +101,35 @@ class JWT:
     token_type: str | None = None
     max_token_bytes: int = _MAX_TOKEN_BYTES
     max_age: int | None = None
+    jwks_url: str | None = None
+    cache_seconds: int = 300
+    cache_entries: int = 10_000
     _source: KeySource = field(init=False, repr=False, compare=False, default=StaticKeys(()))
+    _cache: VerifiedCache = field(init=False, repr=False, compare=False, default=_NO_CACHE)
+    # pyjwt's options, built once (pyjwt only reads them).
+    _options: Options = field(init=False, repr=False, compare=False, default_factory=dict)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         algorithms = _algorithms(self.algorithms)
-        keys = StaticKeys(prepared_keys(self.keys, algorithms))
-        if (
-            isinstance(self.leeway, bool)
-            or not isinstance(self.leeway, int)
-            or not 0 <= self.leeway <= 3600
-        ):
-            raise ValueError(
-                "authhygiene: JWT leeway is whole seconds from 0 to 3600;"
-                f" got {_shown(self.leeway)}."
-            )
-        if (
-            isinstance(self.max_token_bytes, bool)
-            or not isinstance(self.max_token_bytes, int)
-            or not 64 <= self.max_token_bytes <= MAX_TOKEN_CHARS
-        ):
-            raise ValueError(
-                f"authhygiene: JWT max_token_bytes is a byte count between 64 and"
-                f" {MAX_TOKEN_CHARS} (default {_MAX_TOKEN_BYTES});"
-                f" got {_shown(self.max_token_bytes)}."
-            )
-        if self.max_age is not None and (
-            isinstance(self.max_age, bool) or not isinstance(self.max_age, int) or self.max_age <= 0
-        ):
-            raise ValueError(
-                "authhygiene: JWT max_age is whole seconds above 0, or None;"
-                f" got {_shown(self.max_age)}."
-            )
+        source = _source(self.keys, self.jwks_url, algorithms)
+        _whole("leeway", self.leeway, 0, 3600, "whole seconds from 0 to 3600")
+        _whole(
+            "max_token_bytes",
+            self.max_token_bytes,
+            64,
+            MAX_TOKEN_CHARS,
+            f"a byte count between 64 and {MAX_TOKEN_CHARS} (default {_MAX_TOKEN_BYTES})",
+        )
+        if self.max_age is not None:
+            _whole("max_age", self.max_age, 1, 10**9, "whole seconds above 0, or None")
+        _whole(
+            "cache_seconds",
+            self.cache_seconds,
+            0,
+            86_400,
+            "whole seconds from 0 (no cache) to 86400",
+        )
+        _whole("cache_entries", self.cache_entries, 1, 10**6, "a count from 1 to 1000000")
         for name in ("issuer", "audience"):
             _names_or_none(name, getattr(self, name))
         if self.token_type is not None and not (
@@ -123,7 +142,30 @@ class JWT:
         set_ = object.__setattr__
         set_(self, "algorithms", algorithms)
         set_(self, "required_claims", _texts("required_claims", self.required_claims))
-        set_(self, "_source", keys)
+        set_(self, "_source", source)
+        set_(
+            self,
+            "_options",
+            cast(
+                "Options",
+                {
+                    "require": list(self.required_claims),
+                    "verify_aud": self.audience is not None,
+                    "verify_iss": self.issuer is not None,
+                },
+            ),
+        )
+        set_(
+            self,
+            "_cache",
+            VerifiedCache(
+                seconds=self.cache_seconds,
+                max_entries=self.cache_entries,
+                # Each entry costs about its token's size: at most as many
+                # bytes as a full cache of 2 KiB tokens would hold.
+                max_bytes=self.cache_entries * 2048,
+            ),
+        )
 
     def credential(self, credentials: Credentials) -> str | None:
         """The Bearer token of the Authorization header (RFC 6750 §2.1),
@@ -133,26 +175,63 @@ class JWT:
         return None
 
     def verify(self, token: str, now: float | None = None) -> Verified | Rejected:
-        """Verify `token`; never raises. `now` (seconds since the epoch) is
-        only used for the facts of a time failure: pyjwt reads the clock."""
-        moment = int(time.time() if now is None else now)
+        """Verify `token`; never raises. A token that verified before is
+        answered from the cache until it may no longer be trusted
+        (`token_cache`). `now` (seconds since the epoch) dates the cache and
+        the facts of a time failure; pyjwt reads its own clock."""
+        moment = time.time() if now is None else now
+        cache = self._cache
+        digest = None
+        if len(token) <= self.max_token_bytes:  # never hash what is refused unread
+            digest = cache.digest(token)
+            hit = cache.get(digest, moment)
+            if hit is not None:
+                return hit
         try:
-            return self._verify(token, moment)
+            outcome = self._verify(token, int(moment))
         except Exception:  # whatever a library raises is a rejected token
             return Rejected(Reason.CREDENTIALS_INVALID, {"problem": Problem.NOT_A_JWT.value})
+        if digest is None or not isinstance(outcome, Verified):
+            return outcome  # a failure is never kept: the next try verifies again
+        return cache.put(digest, outcome, moment, len(token), self._not_after(outcome))
+
+    def needs_io(self, token: str, now: float | None = None) -> bool:
+        """True when verifying `token` now would wait on the network (its
+        keys are still to be fetched): the ASGI adapter then verifies in a
+        worker thread, never on the event loop."""
+        needs_fetch = getattr(self._source, "needs_fetch", None)
+        if needs_fetch is None:
+            return False
+        moment = time.time() if now is None else now
+        if len(token) <= self.max_token_bytes and self._cache.get(
+            self._cache.digest(token), moment
+        ):
+            return False
+        read = read_token(token) if len(token) <= self.max_token_bytes else None
+        if read is None:
+            return False
+        return bool(needs_fetch(read[0].get("kid"), moment))
+
+    def _not_after(self, verified: Verified) -> float | None:
+        if self.max_age is None:
+            return None
+        iat = _number(verified.claims.get("iat"))
+        return None if iat is None else iat + self.max_age + self.leeway
 
     def _verify(self, token: str, now: int) -> Verified | Rejected:
-        size = len(token.encode("utf-8", "surrogatepass"))
-        if size > self.max_token_bytes:
-            # Before any base64 or JSON work (pyjwt has no size cap).
-            return Rejected(
-                Reason.TOKEN_TOO_LARGE,
-                {"token_bytes": size, "max_token_bytes": self.max_token_bytes},
-            )
-        read = read_token(token)
-        if read is None:
+        if len(token) > self.max_token_bytes or not token.isascii():
+            size = len(token.encode("utf-8", "surrogatepass"))
+            if size > self.max_token_bytes:
+                # Before any base64 or JSON work (pyjwt has no size cap).
+                return Rejected(
+                    Reason.TOKEN_TOO_LARGE,
+                    {"token_bytes": size, "max_token_bytes": self.max_token_bytes},
+                )
+        # The header alone: the payload is pyjwt's to read, and ours only
+        # when a failure needs its facts (`_decode`).
+        header = _header(token)
+        if header is None:
             return Rejected(Reason.CREDENTIALS_INVALID, {"problem": Problem.NOT_A_JWT.value})
-        header, facts = read
         early = self._header_rejection(header)
         if early is not None:
             return early
@@ -162,7 +241,7 @@ class JWT:
             return Rejected(candidates.reason, candidates.facts)
         last: Rejected | None = None
         for key in candidates:
-            outcome = self._decode(token, key, alg, facts, now)
+            outcome = self._decode(token, key, alg, now)
             if not isinstance(outcome, Rejected) or outcome.reason is not _BAD_SIGNATURE:
                 return outcome
             last = outcome  # another key of the same kind may have signed it
@@ -196,9 +275,7 @@ class JWT:
             )
         return None
 
-    def _decode(
-        self, token: str, key: PreparedKey, alg: str, facts: JwtFacts, now: int
-    ) -> Verified | Rejected:
+    def _decode(self, token: str, key: PreparedKey, alg: str, now: int) -> Verified | Rejected:
         try:
             claims = jwt.decode(
                 token,
@@ -207,25 +284,24 @@ class JWT:
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self.leeway,
-                options={
-                    "require": list(self.required_claims),
-                    "verify_aud": self.audience is not None,
-                    "verify_iss": self.issuer is not None,
-                },
+                options=self._options,
             )
         except jwt.ExpiredSignatureError:
-            return _timed(Reason.TOKEN_EXPIRED, facts, now)
+            return _timed(Reason.TOKEN_EXPIRED, _facts(token), now)
         except (jwt.ImmatureSignatureError, jwt.InvalidIssuedAtError):
-            return _timed(Reason.TOKEN_NOT_YET_VALID, facts, now)
+            return _timed(Reason.TOKEN_NOT_YET_VALID, _facts(token), now)
         except jwt.InvalidAudienceError:
             return Rejected(
                 Reason.TOKEN_AUDIENCE_MISMATCH,
-                {"expected_audience": _listed(self.audience), "token_audience": list(facts.aud)},
+                {
+                    "expected_audience": _listed(self.audience),
+                    "token_audience": list(_facts(token).aud),
+                },
             )
         except jwt.InvalidIssuerError:
             return Rejected(
                 Reason.TOKEN_ISSUER_MISMATCH,
-                {"expected_issuer": _listed(self.issuer), "token_issuer": facts.iss},
+                {"expected_issuer": _listed(self.issuer), "token_issuer": _facts(token).iss},
             )
         except jwt.MissingRequiredClaimError as missing:
             return Rejected(
@@ -237,7 +313,7 @@ class JWT:
         except jwt.InvalidAlgorithmError:
             return Rejected(
                 Reason.TOKEN_ALGORITHM_REJECTED,
-                {"alg": facts.alg, "accepted_algorithms": list(self.algorithms)},
+                {"alg": fact_text(alg), "accepted_algorithms": list(self.algorithms)},
             )
         except jwt.DecodeError:
             return Rejected(Reason.CREDENTIALS_INVALID, {"problem": Problem.NOT_A_JWT.value})
@@ -261,6 +337,65 @@ class JWT:
                 {"issued_seconds_ago": age, "max_age": self.max_age},
             )
         return Verified(claims)
+
+
+def _source(keys: object, jwks_url: object, algorithms: tuple[str, ...]) -> KeySource:
+    """Where the keys come from: given (`keys=`), or the issuer's JWK Set
+    (`jwks_url=`), never both."""
+    if (keys is None) == (jwks_url is None):
+        raise ValueError(
+            "authhygiene: JWT needs keys= (the HMAC secret, or the issuer's public keys as PEM"
+            " or JWK) or jwks_url= (the issuer's JWK Set, e.g."
+            " 'https://issuer.example/.well-known/jwks.json'), one of the two."
+        )
+    if jwks_url is not None:
+        if not isinstance(jwks_url, str):
+            raise ValueError(f"authhygiene: JWT jwks_url is a URL string; got {_shown(jwks_url)}.")
+        if any(name in HMAC_ALGORITHMS for name in algorithms):
+            raise ValueError(
+                "authhygiene: JWT algorithms hold an HMAC algorithm, but a JWK Set serves public"
+                " keys only; give the HMAC secret as keys=, or list the issuer's algorithms"
+                " (e.g. ['RS256'])."
+            )
+        from authhygiene.verify.jwks import RemoteKeys
+
+        return RemoteKeys(jwks_url, algorithms)
+    return StaticKeys(prepared_keys(keys, algorithms))
+
+
+def _whole(name: str, value: object, low: int, high: int, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"authhygiene: JWT {name} is {what}; got {_shown(value)}.")
+
+
+# Headers read before, by their base64url text: an issuer's tokens share a
+# handful (alg, kid, typ), and reading one costs more than the signature
+# check of an HMAC. A header is no secret; bounded in count and size.
+_HEADERS: dict[str, dict[str, object]] = {}
+_HEADERS_KEPT = 256
+_HEADER_CHARS_KEPT = 512
+
+
+def _header(token: str) -> dict[str, object] | None:
+    segment = token.partition(".")[0]
+    known = _HEADERS.get(segment)
+    if known is not None and token.count(".") == 2:
+        return known
+    header = read_header(token)
+    if header is not None and len(segment) <= _HEADER_CHARS_KEPT:
+        if len(_HEADERS) >= _HEADERS_KEPT:
+            _HEADERS.clear()  # rare: a flood of distinct headers starts over
+        _HEADERS[segment] = header
+    return header
+
+
+def _facts(token: str) -> JwtFacts:
+    """The unverified token's facts, read only for a failure that names them."""
+    read = read_token(token)
+    return read[1] if read is not None else _NO_FACTS
+
+
+_NO_FACTS = JwtFacts(None, None, None, None, None, None)
 
 
 def _timed(reason: Reason, facts: JwtFacts, now: int) -> Rejected:
