@@ -162,3 +162,24 @@ def test_keys_unavailable_is_a_503_with_retry_after() -> None:
     assert headers["retry-after"] == "17"
     assert "www-authenticate" not in headers
     assert json.loads(decision.body)["reason"] == "keys_unavailable"
+
+
+def test_logged_claims_come_from_the_verifier() -> None:
+    # log_claims=("sub",): a valid token's sub is logged as verified; a forged
+    # token names whom it likes, and the log must not repeat it as fact.
+    policy = Policy.from_options({"realm": "api", "verify": VERIFIER, "log_claims": ("sub",)})
+    forged = jwt.encode(
+        {"sub": "admin", "aud": "api", "exp": int(time.time()) + 60}, "f" * 40, algorithm="HS256"
+    )
+    from authhygiene.core.answer import AppAnswer
+
+    logged = {}
+    for name, sent in (("valid", token()), ("forged", forged)):
+        decision = decide(policy, view("GET", "/x", bearer(sent)), AppAnswer(401))
+        assert decision is not None
+        logged[name] = (decision.log["reason"], decision.log.get("sub"))
+
+    assert logged == {
+        "valid": ("credentials_invalid", "ada"),
+        "forged": ("token_signature_invalid", None),
+    }

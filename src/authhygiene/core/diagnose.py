@@ -31,7 +31,7 @@ from authhygiene.core.answer import (
 )
 from authhygiene.core.challenge import Challenge, echoes_secret, parse_challenges, scope_value
 from authhygiene.core.credentials import Credentials
-from authhygiene.core.jwt_peek import JwtFacts, peek
+from authhygiene.core.jwt_peek import JwtFacts, fact_text, peek
 from authhygiene.core.policy import Policy
 from authhygiene.core.reasons import Problem, Reason
 from authhygiene.core.recognisers import (
@@ -590,6 +590,28 @@ _STEPS = (
 )
 
 
+def _logged_claims_as_verified(ev: _Evidence) -> None:
+    """The claims logged (`log_claims`, such as `sub`) once a verifier has
+    spoken: the verified ones for a valid token, none for a rejected one (a
+    forged token names whom it likes; the log must not repeat it as fact)."""
+    verdict, names = ev.verdict, ev.policy.log_claims
+    if verdict is None or not names:
+        return
+    if isinstance(verdict, Rejected):
+        if verdict.reason is not Reason.KEYS_UNAVAILABLE:
+            for name in names:
+                ev.log_facts.pop(name, None)
+        return
+    for name in names:
+        value = verdict.claims.get(name)
+        if isinstance(value, str):
+            ev.log_facts[name] = fact_text(value)
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) < 1 << 53:
+            ev.log_facts[name] = value
+        else:
+            ev.log_facts.pop(name, None)
+
+
 def diagnose(
     *,
     policy: Policy,
@@ -608,13 +630,17 @@ def diagnose(
     ev.required = required
     ev.verdict = verdict
     if declared is not None:
-        return _declared(ev, declared)
+        declared_failure = _declared(ev, declared)
+        _logged_claims_as_verified(ev)
+        return declared_failure
     if not _recognised_ours(ev):
         return None
     for step in _STEPS:
         found = step(ev)
         if found is not None:
+            _logged_claims_as_verified(ev)
             return found
+    _logged_claims_as_verified(ev)
     row = ev.row
     return ev.failure(
         Reason.CREDENTIALS_INVALID, f"recogniser:{row.source}" if row is not None else "status"
