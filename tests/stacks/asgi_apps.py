@@ -7,7 +7,9 @@ Bearer`); the OAuth2-scopes tutorial's `SecurityScopes` check; an `HTTPBearer`
 as it was before FastAPI 0.122 (403 "Not authenticated"); endpoints that let
 pyjwt's exceptions escape; and the negatives (validation errors, a 400 from a
 request without credentials). `starlette_app` is Starlette's authentication
-docs: `AuthenticationMiddleware` with the Basic backend and `@requires`.
+docs: `AuthenticationMiddleware` with the Basic backend and `@requires`;
+`starlette_jwt_app` the same with a Bearer JWT backend whose scopes
+`@requires("items")` checks.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the hints at runtime.
@@ -55,6 +57,9 @@ _PEM_PUBLIC_KEY = (
 # endpoint is down, pyjwt raises PyJWKClientConnectionError.
 _JWKS_DOWN_URL = "http://127.0.0.1:9/.well-known/jwks.json"
 
+# The users the apps know (the tutorials' fake_users_db).
+_USERS = frozenset({BASIC_USER})
+
 _CREDENTIALS_EXCEPTION = HTTPException(
     status_code=401,
     detail="Could not validate credentials",
@@ -95,9 +100,13 @@ def fastapi_app() -> FastAPI:
         credentials: Annotated[HTTPAuthorizationCredentials, Depends(bearer)],
     ) -> str:
         try:
-            return str(_decode(credentials.credentials)["sub"])
+            username = str(_decode(credentials.credentials)["sub"])
         except jwt.InvalidTokenError:
             raise _CREDENTIALS_EXCEPTION from None
+        # The tutorial's get_user: a valid token of a user who is gone.
+        if username not in _USERS:
+            raise _CREDENTIALS_EXCEPTION
+        return username
 
     def legacy_user(
         credentials: Annotated[HTTPAuthorizationCredentials, Depends(legacy_bearer)],
@@ -268,4 +277,40 @@ def starlette_app() -> Starlette:
     return Starlette(
         routes=[Route("/me", me), Route("/admin", admin), Route("/form", form, methods=["GET"])],
         middleware=[Middleware(AuthenticationMiddleware, backend=BasicAuthBackend())],
+    )
+
+
+class JWTBackend(AuthenticationBackend):
+    """The same `AuthenticationMiddleware` with a Bearer JWT backend, as apps
+    write it from the docs' Basic one: the token's `scope` becomes the
+    `AuthCredentials` scopes that `@requires` checks."""
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, SimpleUser] | None:
+        if "Authorization" not in conn.headers:
+            return None
+        scheme, _, token = conn.headers["Authorization"].partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        try:
+            claims = _decode(token)
+        except jwt.InvalidTokenError:
+            raise AuthenticationError("Invalid bearer token") from None
+        if claims.get("sub") not in _USERS:
+            raise AuthenticationError("Invalid bearer token")
+        scopes = str(claims.get("scope", "")).split()
+        return AuthCredentials(["authenticated", *scopes]), SimpleUser(str(claims["sub"]))
+
+
+def starlette_jwt_app() -> Starlette:
+    @requires("authenticated")
+    async def me(request: Request) -> Response:
+        return JSONResponse({"user": request.user.display_name})
+
+    @requires(["authenticated", "items"])
+    async def items(request: Request) -> Response:
+        return JSONResponse(["an item"])
+
+    return Starlette(
+        routes=[Route("/me", me), Route("/items", items)],
+        middleware=[Middleware(AuthenticationMiddleware, backend=JWTBackend())],
     )

@@ -2,8 +2,10 @@
 
 TokenAuthentication checks one fixed token instead of the authtoken table
 (the subclass many DRF projects write); BasicAuthentication checks fixed
-credentials. Imported by Django as the ROOT_URLCONF once drf_wsgi.py has
-configured it.
+credentials; `JWTAuthentication` is the custom authentication DRF's docs
+teach, decoding a Bearer JWT with pyjwt, and `HasItemsScope` the custom
+permission that checks the token's `scope`. Imported by Django as the
+ROOT_URLCONF once drf_wsgi.py has configured it.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import jwt
 from django.urls import path
 from rest_framework import authentication, exceptions, serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .tokens import BASIC_PASSWORD, BASIC_USER, DRF_TOKEN
+from .tokens import AUDIENCE, BASIC_PASSWORD, BASIC_USER, DRF_TOKEN, ISSUER, SIGNING_KEY
+
+_USERS = frozenset({BASIC_USER})
 
 
 class _User:
@@ -49,6 +54,57 @@ class FixedBasicAuthentication(authentication.BasicAuthentication):
         ):
             raise exceptions.AuthenticationFailed("Invalid username/password.")
         return _User(userid), None
+
+
+class JWTAuthentication(authentication.BaseAuthentication):
+    """DRF's "Custom authentication": a Bearer JWT, its claims as `request.auth`."""
+
+    def authenticate(self, request: Request) -> tuple[Any, dict[str, Any]] | None:
+        auth = authentication.get_authorization_header(request).split()
+        if not auth or auth[0].lower() != b"bearer":
+            return None
+        if len(auth) != 2:
+            raise exceptions.AuthenticationFailed("Invalid token header.")
+        try:
+            claims = jwt.decode(
+                auth[1].decode("ascii", "replace"),
+                SIGNING_KEY,
+                algorithms=["HS256"],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+            )
+        except jwt.InvalidTokenError:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        if claims.get("sub") not in _USERS:
+            raise exceptions.AuthenticationFailed("User not found.")
+        return _User(str(claims["sub"])), claims
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class HasItemsScope(BasePermission):
+    """DRF's "Custom permissions": the token must grant `items`."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        claims = request.auth if isinstance(request.auth, dict) else {}
+        return "items" in str(claims.get("scope", "")).split()
+
+
+class JWTView(APIView):
+    authentication_classes = (JWTAuthentication,)
+    permission_classes = (IsAuthenticated,)
+
+    def get(self, request: Request) -> Response:
+        return Response({"user": request.user.username})
+
+
+class JWTItemsView(APIView):
+    authentication_classes = (JWTAuthentication,)
+    permission_classes = (IsAuthenticated, HasItemsScope)
+
+    def get(self, request: Request) -> Response:
+        return Response(["an item"])
 
 
 class TokenView(APIView):
@@ -115,4 +171,6 @@ urlpatterns = [
     path("denied", denied),
     path("failed", failed),
     path("validate", validate),
+    path("jwt", JWTView.as_view()),
+    path("jwt/items", JWTItemsView.as_view()),
 ]

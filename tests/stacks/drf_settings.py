@@ -1,7 +1,8 @@
 """Settings of the Django REST framework project the stack tests serve with
 gunicorn (never loaded into the pytest process: tests/django configures
 Django there). `drf_wsgi.application(variant)` sets STACKS_DRF_VARIANT before
-Django reads this module: "bare" has no authhygiene, "wrapped" has the one line."""
+Django reads this module: "bare" has no authhygiene, "wrapped" has the one
+line, "verified" the one line with `verify=` and `require=` (verified.py)."""
 
 import os
 
@@ -23,7 +24,11 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
-if os.environ.get("STACKS_DRF_VARIANT") == "wrapped":
+if os.environ.get("STACKS_DRF_VARIANT") in ("wrapped", "verified"):
     MIDDLEWARE = ["authhygiene.django.AuthHygieneMiddleware", *MIDDLEWARE]
     AUTHHYGIENE = {"realm": "api"}
+if os.environ.get("STACKS_DRF_VARIANT") == "verified":
+    from tests.stacks.verified import verified_options
+
+    AUTHHYGIENE.update(verified_options("drf"))
 USE_TZ = True

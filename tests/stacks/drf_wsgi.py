@@ -1,5 +1,6 @@
 """The WSGI entry point gunicorn loads for the DRF stack:
-`tests.stacks.drf_wsgi:application('bare')` or `...('wrapped')`."""
+`tests.stacks.drf_wsgi:application('bare')`, `...('wrapped')` or
+`...('verified')`."""
 
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """The stacks behind real servers, and one function that runs a case.
 
-Every stack runs twice: `bare` (as its docs teach, no middleware: the
-"before" column) and `wrapped` (plus the one line). ASGI stacks run under
+Every stack runs three times: `bare` (as its docs teach, no middleware: the
+"before" column), `wrapped` (plus the one line) and `verified` (the one line
+with `verify=` and `require=`, verified.py). ASGI stacks run under
 uvicorn in a thread, Flask stacks under werkzeug's threaded server, DRF under
 gunicorn in its own process (Django is configured differently in the pytest
 process by tests/django). Servers start on first use and stop when the
-`LiveStacks` context ends; in-process wrapped variants log into a
+`LiveStacks` context ends; in-process wrapped and verified variants log into a
 `structlog.testing.LogCapture`, gunicorn's worker prints to a file.
 """
 
@@ -27,15 +28,16 @@ from tests.e2e.servers import GunicornProcess, Reply, UvicornThread, WerkzeugThr
 from . import asgi_apps, flask_apps
 from .cases import Case
 from .tokens import minted, secrets_of
+from .verified import verified_options
 
 __all__ = ["Exchange", "LiveStacks", "run"]
 
-VARIANTS = ("bare", "wrapped")
+VARIANTS = ("bare", "wrapped", "verified")
 _EVENT_RE = re.compile(r"\b(auth\.[a-z_]+)\b")
 _ROOT = Path(__file__).resolve().parents[2]  # what makes `tests.stacks` importable
 
 
-def _options(stack: str, logs: LogCapture) -> dict[str, Any]:
+def _options(stack: str, variant: str, logs: LogCapture) -> dict[str, Any]:
     options: dict[str, Any] = {
         "realm": "api",
         "logger": structlog.wrap_logger(None, processors=[logs]),
@@ -43,6 +45,8 @@ def _options(stack: str, logs: LogCapture) -> dict[str, Any]:
     if stack == "starlette":
         # The docs' backend is a Basic API; the middleware is told so.
         options["schemes"] = ("Basic",)
+    if variant == "verified":
+        options.update(verified_options(stack))
     return options
 
 
@@ -109,17 +113,23 @@ class LiveStacks:
                 )
             )
             return _Server(process.port, process=process)
-        logs = LogCapture() if variant == "wrapped" else None
+        logs = None if variant == "bare" else LogCapture()
         app: Any
-        if stack in ("fastapi", "fastapi-outside", "starlette"):
-            app = asgi_apps.starlette_app() if stack == "starlette" else asgi_apps.fastapi_app()
+        asgi_factory = {
+            "fastapi": asgi_apps.fastapi_app,
+            "fastapi-outside": asgi_apps.fastapi_app,
+            "starlette": asgi_apps.starlette_app,
+            "starlette-jwt": asgi_apps.starlette_jwt_app,
+        }.get(stack)
+        if asgi_factory is not None:
+            app = asgi_factory()
             if logs is not None:
                 if stack == "fastapi-outside":
                     # "any ASGI app": outside FastAPI's ServerErrorMiddleware,
                     # which starts a 500 before the exception reaches us.
-                    app = AuthHygiene(app, **_options(stack, logs))
+                    app = AuthHygiene(app, **_options(stack, variant, logs))
                 else:
-                    app.add_middleware(AuthHygiene, **_options(stack, logs))
+                    app.add_middleware(AuthHygiene, **_options(stack, variant, logs))
             server: Any = self._exits.enter_context(UvicornThread(app, lifespan="on"))
             return _Server(server.port, logs)
         factory = {
@@ -129,7 +139,7 @@ class LiveStacks:
         }[stack]
         app = factory()
         if logs is not None:
-            app.wsgi_app = AuthHygieneWSGI(app.wsgi_app, **_options(stack, logs))
+            app.wsgi_app = AuthHygieneWSGI(app.wsgi_app, **_options(stack, variant, logs))
         server = self._exits.enter_context(WerkzeugThread(app))
         return _Server(server.port, logs)
 
@@ -218,3 +228,17 @@ def now_cell(reply: Reply, bare: Reply) -> str:
     if problem.get("error"):
         parts.append(f"`{problem['error']}`")
     return _cell(" · ".join(parts))
+
+
+def verified_cell(reply: Reply, bare: Reply) -> str:
+    """`now_cell`, and what the keys added that the reason alone does not
+    say: the `problem` (`not_a_jwt`, `valid_token_refused`) or the scope."""
+    cell = now_cell(reply, bare)
+    if not (reply.get("content-type") or "").startswith("application/problem+json"):
+        return cell
+    problem = reply.json()
+    if isinstance(problem.get("problem"), str):
+        cell += _cell(f" · {problem['problem']}")
+    if isinstance(problem.get("required_scope"), str):
+        cell += _cell(f" · scope={problem['required_scope']}")
+    return cell

@@ -2,24 +2,36 @@
 on its own (the "before" recorded in the table must still be what the
 installed package answers), then with the one line (status, reason, RFC 6750
 `error`, challenge, problem body, headers, one log event, no credential
-anywhere), and byte-for-byte unchanged where the case is not an auth failure.
+anywhere), then with the one line plus `verify=` and `require=` (the same
+checks, against the case's verified answer), and byte-for-byte unchanged
+where the case is not an auth failure.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.servers import Reply, assert_absent, challenges, without_date
 
-from .cases import CASES, FAULT, NOT_TRUE, Case
+from .cases import (
+    CASES,
+    FAULT,
+    FOUR_FAILURES,
+    FOUR_REASONS,
+    NOT_TRUE,
+    STACK_TITLES,
+    Case,
+    WithVerify,
+    bearer,
+)
 from .live import LiveStacks, run
-from .render_table import END, START, render, rows, structure
+from .render_table import END, README, START, notes, render, rows, structure
+from .verified import NO_TOKENS
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 PROBLEM_MEMBERS = ("type", "title", "status", "detail", "reason", "hint", "request_id")
+_NOT_YET_FACTS = (("valid_in_seconds", range(1, 31)), ("clock_skew_suspected", True))
 CASE_PARAMS = [pytest.param(case, id=case.id) for case in CASES]
 
 
@@ -107,9 +119,8 @@ def _check_failure(case: Case, reply: Reply) -> None:
     assert all(realms), realms
 
 
-@pytest.mark.parametrize("case", CASE_PARAMS)
-def test_stack_answers_with_the_one_line(live: LiveStacks, case: Case) -> None:
-    exchange = run(live, case, "wrapped")
+def _check_variant(live: LiveStacks, case: Case, variant: str) -> None:
+    exchange = run(live, case, variant)
     reply = exchange.reply
     failures = [event for event in exchange.events if event["event"] == "auth.failure"]
 
@@ -135,6 +146,88 @@ def test_stack_answers_with_the_one_line(live: LiveStacks, case: Case) -> None:
     assert_absent(exchange.secrets, reply.wire_text, exchange.log_text)
 
 
+@pytest.mark.parametrize("case", CASE_PARAMS)
+def test_stack_answers_with_the_one_line(live: LiveStacks, case: Case) -> None:
+    _check_variant(live, case, "wrapped")
+
+
+@pytest.mark.parametrize("case", CASE_PARAMS)
+def test_stack_answers_with_verify(live: LiveStacks, case: Case) -> None:
+    """The one line with the stack's own keys (`verify=`) and its routes'
+    scopes (`require=`): the app still decides, the keys say why."""
+    _check_variant(live, case.with_verify(), "verified")
+
+
+@pytest.mark.parametrize("stack", sorted(set(STACK_TITLES) - set(NO_TOKENS)))
+def test_verify_tells_the_four_token_failures_apart(stack: str) -> None:
+    """The issue's acceptance, read off the table the live tests check: on
+    every stack that takes JWTs, expired, bad signature, `nbf` in the future
+    and garbage are four distinct reasons with verify=, where the one line
+    alone cannot tell at least a bad signature from garbage on most."""
+    path = FOUR_FAILURES[stack]
+    found = {}
+    for token in FOUR_REASONS:
+        (case,) = [
+            c for c in CASES if c.stack == stack and c.path == path and c.headers == bearer(token)
+        ]
+        found[token] = case.with_verify().reason
+
+    assert found == FOUR_REASONS
+    assert len(set(found.values())) == 4
+
+
+def test_every_stack_is_told_apart_or_says_why_not() -> None:
+    assert set(FOUR_FAILURES) | set(NO_TOKENS) == set(STACK_TITLES)
+    assert not set(FOUR_FAILURES) & set(NO_TOKENS)
+
+
+# --- what verify= once said wrong (found by these tests, fixed in core.diagnose) ---------
+
+
+def _case_of(stack: str, path: str, token: str, says: str, verified: WithVerify) -> Case:
+    return Case(
+        stack, f"{token} on {path}", path, bearer(token), 0, says, 0, None, verified=verified
+    )
+
+
+def test_scope_rule_waits_for_a_token_the_app_found_not_yet_valid(live: LiveStacks) -> None:
+    # FastAPI's scopes tutorial: "Could not validate credentials" (401) for a
+    # token that is not valid for 30 s more; the route requires `items`, the
+    # token has only `profile`. The one line alone says token_not_yet_valid.
+    case = _case_of(
+        "fastapi",
+        "/items",
+        "nbf30",
+        "Could not validate credentials",
+        WithVerify(401, "token_not_yet_valid", "invalid_token", facts=_NOT_YET_FACTS),
+    )
+    _check_variant(live, case.with_verify(), "verified")
+
+
+def test_starlette_400_for_a_verified_token_says_valid_token_refused(live: LiveStacks) -> None:
+    case = _case_of(
+        "starlette-jwt",
+        "/me",
+        "deleted_user",
+        "Invalid bearer token",
+        WithVerify(
+            401, "credentials_invalid", "invalid_token", facts=(("problem", "valid_token_refused"),)
+        ),
+    )
+    _check_variant(live, case.with_verify(), "verified")
+
+
+def test_uncaught_decode_error_says_not_a_jwt(live: LiveStacks) -> None:
+    case = _case_of(
+        "fastapi-outside",
+        "/uncaught",
+        "garbage",
+        "Internal Server Error",
+        WithVerify(401, "credentials_invalid", "invalid_token", facts=(("problem", "not_a_jwt"),)),
+    )
+    _check_variant(live, case.with_verify(), "verified")
+
+
 def test_readme_table_matches_a_live_run(live: LiveStacks) -> None:
     """README's table (between the markers, once the lead has added them) is
     what render_table.py prints now, in stack, case, statuses and reasons."""
@@ -144,3 +237,4 @@ def test_readme_table_matches_a_live_run(live: LiveStacks) -> None:
     in_readme = text.split(START, 1)[1].split(END, 1)[0]
 
     assert structure(in_readme) == structure(render(rows(live)))
+    assert notes() in in_readme

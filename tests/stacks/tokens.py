@@ -4,7 +4,9 @@ All obviously fake (so a failing assertion can never show a real secret) and
 all in `minted()`, so every test can check that none of them comes back in a
 body, a header or a log line. JWTs carry the claims every stack here checks
 (`aud`, `iss`, `sub`) plus the ones Flask-JWT-Extended wants (`type`,
-`fresh`, `jti`), so one token means the same to every stack.
+`fresh`, `jti`), so one token means the same to every stack. `scope` is
+space-separated (RFC 8693 §4.2): "profile" alone, or "profile items" for the
+routes that check the `items` scope.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ __all__ = [
     "AUDIENCE",
     "BASIC_PASSWORD",
     "BASIC_USER",
+    "DELETED_USER",
     "DRF_TOKEN",
     "ISSUER",
     "OPAQUE_TOKEN",
+    "REVOKED_JTI",
     "SIGNING_KEY",
     "minted",
     "secrets_of",
@@ -37,6 +41,10 @@ BASIC_PASSWORD = "stacks-pw-not-a-secret"
 API_KEY = "stacks-api-key-not-a-secret-42"
 DRF_TOKEN = "stacks0drf0token0not0a0secret0000000042"
 OPAQUE_TOKEN = "stacks-opaque-token-not-a-secret-7"
+# A user whose tokens still verify but who is gone from the app's users.
+DELETED_USER = "stacks-deleted-user"
+# The `jti` of a token the app has revoked (Flask-JWT-Extended's blocklist).
+REVOKED_JTI = "stacks-revoked-jti"
 
 
 def _claims(now: int, **overrides: object) -> dict[str, object]:
@@ -89,6 +97,8 @@ def minted(now: int | None = None) -> dict[str, str]:
         "wrong_iss": hs256(iss="https://other-issuer.test"),
         "no_aud": hs256(aud=None),
         "refresh": hs256(type="refresh"),
+        "deleted_user": hs256(sub=DELETED_USER),
+        "revoked": hs256(jti=REVOKED_JTI),
         "garbage": "stacks-garbage-token-not-a-jwt-000",
         "other": "stacks-other-opaque-token-0000001",
         "opaque": OPAQUE_TOKEN,

@@ -428,6 +428,8 @@ def _recognised(ev: _Evidence) -> Failure | None:
         scope = scope or _scope_in(ev.texts)
         if scope:
             facts["required_scope"] = _scope([scope], ev.credentials.secrets)
+        elif ev.required is not None and ev.required.names:
+            facts["required_scope"] = str(ev.required)  # the route's, from `require=`
     if reason is Reason.TOKEN_ALGORITHM_REJECTED:
         facts.update(_algorithm_reason(ev.jwt, ev.policy.algorithms, always=True) or {})
     if reason is Reason.CREDENTIALS_MALFORMED and ev.credentials.scheme:
@@ -547,7 +549,10 @@ def _scope_lacking(ev: _Evidence) -> Failure | None:
     6750 §3.1), whatever the app said (a Starlette `requires`, a DRF
     permission, a role check), since the keys and the rule both know."""
     required = ev.required
-    if required is None or not required.names or ev.answer.status not in (401, 403):
+    # A 403 only: a 401 for a valid token said something else (a token not
+    # valid yet by the app's clock, a deleted user), and the app's words or
+    # `_verified_yet_refused` tell what.
+    if required is None or not required.names or ev.answer.status != 403:
         return None
     outcome = _verification(ev)
     if not isinstance(outcome, Verified) or not required.missing(outcome.scopes):
@@ -562,7 +567,8 @@ def _verified_yet_refused(ev: _Evidence) -> Failure | None:
     verifier's leeway forgives what the app did not), else the app refused
     a valid token for a reason of its own (a revoked session, a disabled
     user)."""
-    if ev.answer.status != 401 or not isinstance(_verification(ev), Verified):
+    # A 400 too: Starlette's AuthenticationError answers one by default.
+    if ev.answer.status not in (400, 401) or not isinstance(_verification(ev), Verified):
         return None
     timed = ev.timed()
     if timed is not None:
@@ -630,7 +636,10 @@ def diagnose(
     ev.required = required
     ev.verdict = verdict
     if declared is not None:
-        declared_failure = _declared(ev, declared)
+        # A library's exception the app let escape (pyjwt's DecodeError) says
+        # less than the app's keys; the app's own AuthFailure always stands.
+        verified = _verify_failed(ev) if declared.source.startswith("exception:") else None
+        declared_failure = verified or _declared(ev, declared)
         _logged_claims_as_verified(ev)
         return declared_failure
     if not _recognised_ours(ev):

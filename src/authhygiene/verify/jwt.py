@@ -20,6 +20,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import jwt
@@ -106,6 +107,9 @@ class JWT:
     cache_entries: int = 10_000
     _source: KeySource = field(init=False, repr=False, compare=False, default=StaticKeys(()))
     _cache: VerifiedCache = field(init=False, repr=False, compare=False, default=_NO_CACHE)
+    _heads: dict[str, tuple[str, object] | Rejected] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
     # pyjwt's options, built once (pyjwt only reads them).
     _options: Options = field(init=False, repr=False, compare=False, default_factory=dict)  # type: ignore[assignment]
 
@@ -229,14 +233,13 @@ class JWT:
                 )
         # The header alone: the payload is pyjwt's to read, and ours only
         # when a failure needs its facts (`_decode`).
-        header = _header(token)
-        if header is None:
-            return Rejected(Reason.CREDENTIALS_INVALID, {"problem": Problem.NOT_A_JWT.value})
-        early = self._header_rejection(header)
-        if early is not None:
-            return early
-        alg = str(header["alg"])
-        candidates = self._source.candidates(alg, header.get("kid"), now)
+        head = self._heads.get(token.partition(".")[0])
+        if head is None:
+            head = self._judged_header(token)
+        if isinstance(head, Rejected):
+            return head
+        alg, kid = head
+        candidates = self._source.candidates(alg, kid, now)
         if isinstance(candidates, _Rejected):
             return Rejected(candidates.reason, candidates.facts)
         last: Rejected | None = None
@@ -246,6 +249,23 @@ class JWT:
                 return outcome
             last = outcome  # another key of the same kind may have signed it
         return last or Rejected(Reason.TOKEN_SIGNATURE_INVALID)
+
+    def _judged_header(self, token: str) -> tuple[str, object] | Rejected:
+        """The token's `alg` and `kid`, or why its header alone refuses it;
+        remembered by the header's text (an issuer's tokens share a handful
+        of headers, and reading one costs more than an HMAC check). A
+        header is no secret; the memo is bounded in count and size."""
+        header = read_header(token)
+        if header is None:
+            return Rejected(Reason.CREDENTIALS_INVALID, {"problem": Problem.NOT_A_JWT.value})
+        judged = self._header_rejection(header) or (str(header["alg"]), header.get("kid"))
+        segment = token.partition(".")[0]
+        if len(segment) <= _HEADER_CHARS_KEPT:
+            heads = self._heads
+            if len(heads) >= _HEADERS_KEPT:
+                heads.clear()  # rare: a flood of distinct headers starts over
+            heads[segment] = judged
+        return judged
 
     def _header_rejection(self, header: Mapping[str, object]) -> Rejected | None:
         alg = header.get("alg")
@@ -322,8 +342,10 @@ class JWT:
         return self._aged(claims, now)
 
     def _aged(self, claims: dict[str, Any], now: int) -> Verified | Rejected:
+        # Read-only, so no one handed a cached token's claims can change
+        # them for the next (pyjwt's dict is fresh: no copy).
         if self.max_age is None:
-            return Verified(claims)
+            return Verified(MappingProxyType(claims))
         iat = _number(claims.get("iat"))  # pyjwt has checked it is a number
         if iat is None:
             return Rejected(
@@ -336,7 +358,7 @@ class JWT:
                 Reason.TOKEN_EXPIRED,
                 {"issued_seconds_ago": age, "max_age": self.max_age},
             )
-        return Verified(claims)
+        return Verified(MappingProxyType(claims))
 
 
 def _source(keys: object, jwks_url: object, algorithms: tuple[str, ...]) -> KeySource:
@@ -368,25 +390,9 @@ def _whole(name: str, value: object, low: int, high: int, what: str) -> None:
         raise ValueError(f"authhygiene: JWT {name} is {what}; got {_shown(value)}.")
 
 
-# Headers read before, by their base64url text: an issuer's tokens share a
-# handful (alg, kid, typ), and reading one costs more than the signature
-# check of an HMAC. A header is no secret; bounded in count and size.
-_HEADERS: dict[str, dict[str, object]] = {}
+# Judged headers kept per verifier (`JWT._judged_header`).
 _HEADERS_KEPT = 256
 _HEADER_CHARS_KEPT = 512
-
-
-def _header(token: str) -> dict[str, object] | None:
-    segment = token.partition(".")[0]
-    known = _HEADERS.get(segment)
-    if known is not None and token.count(".") == 2:
-        return known
-    header = read_header(token)
-    if header is not None and len(segment) <= _HEADER_CHARS_KEPT:
-        if len(_HEADERS) >= _HEADERS_KEPT:
-            _HEADERS.clear()  # rare: a flood of distinct headers starts over
-        _HEADERS[segment] = header
-    return header
 
 
 def _facts(token: str) -> JwtFacts:

@@ -19,13 +19,14 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any
+from collections import OrderedDict
 
 from authhygiene.core.verdict import Verified
 
 __all__ = ["VerifiedCache"]
+
+# Until when, the verified claims, what the entry costs in bytes.
+_Entry = tuple[float, Verified, int]
 
 # What an entry costs besides the token's own length (the claims are at
 # most as large as the token they came from): the digest, the tuple, the
@@ -44,7 +45,9 @@ class VerifiedCache:
         # is never shown, so length extension gives nothing), and the
         # cheapest one here (copying a primed object beats HMAC 4x).
         self._key = hashlib.sha256(os.urandom(32))
-        self._entries: dict[bytes, tuple[float, Verified, int]] = {}
+        # Ordered by age; `popitem(last=False)` is O(1), where taking a plain
+        # dict's first key scans the slots its evictions left behind.
+        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -65,43 +68,31 @@ class VerifiedCache:
     def put(
         self, digest: bytes, verified: Verified, now: float, cost: int, not_after: float | None
     ) -> Verified:
-        """Keep `verified` (its claims made read-only) until it may no longer
-        be trusted (`not_after`: a limit of the verifier's own, `iat` plus
-        `max_age`); the kept value, which the caller hands on."""
-        until = self._until(verified.claims, now)
-        if not_after is not None:
-            until = min(until, not_after)
-        claims = verified.claims
-        # Read-only, so no caller can change what the next one is handed
-        # (pyjwt's dict is fresh and referenced nowhere else: no copy).
-        kept = Verified(
-            claims if isinstance(claims, MappingProxyType) else MappingProxyType(claims)
-        )
-        if until <= now or self.seconds <= 0:
-            return kept
+        """Keep `verified` until it may no longer be trusted (`not_after`: a
+        limit of the verifier's own, `iat` plus `max_age`), and hand it on.
+        Its claims must be read-only (the next caller gets the same object)."""
+        until = now + self.seconds
+        exp = verified.claims.get("exp")
+        if isinstance(exp, int | float) and not isinstance(exp, bool) and exp < until:
+            until = exp
+        if not_after is not None and not_after < until:
+            until = not_after
         size = cost + _ENTRY_OVERHEAD
-        if size > self.max_bytes:
-            return kept
+        if until <= now or size > self.max_bytes:
+            return verified
+        entries = self._entries
         with self._lock:
-            old = self._entries.pop(digest, None)
+            old = entries.pop(digest, None)
             if old is not None:
                 self._bytes -= old[2]
-            while self._entries and (
-                len(self._entries) >= self.max_entries or self._bytes + size > self.max_bytes
+            while entries and (
+                len(entries) >= self.max_entries or self._bytes + size > self.max_bytes
             ):
                 # Insertion order is age: the oldest goes first.
-                _, evicted = _oldest(self._entries)
-                self._bytes -= evicted[2]
-            self._entries[digest] = (until, kept, size)
+                self._bytes -= entries.popitem(last=False)[1][2]
+            entries[digest] = (until, verified, size)
             self._bytes += size
-        return kept
-
-    def _until(self, claims: Mapping[str, Any], now: float) -> float:
-        until = now + self.seconds
-        exp = _number(claims.get("exp"))
-        if exp is not None:
-            until = min(until, exp)
-        return until
+        return verified
 
     def clear(self) -> None:
         with self._lock:
@@ -121,9 +112,3 @@ def _oldest(
 ) -> tuple[bytes, tuple[float, Verified, int]]:
     digest = next(iter(entries))
     return digest, entries.pop(digest)
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
