@@ -2,10 +2,11 @@
 
 The self-checks of every selected section first (nothing is measured when
 one fails), then the in-process sections (their variants all timed in the
-same interleaved rounds), then the child-process sections (instructions
-counted under callgrind, a refusal flood's memory), then the end-to-end
-section (real servers under wrk), so that no two of them compete for the
-CPUs. ``--only SECTION`` (repeatable) runs a selection.
+same interleaved rounds), then the parts that run on their own (section
+"verify"'s JWKS refetch and its instruction counts, the refusal
+instructions counted under callgrind, a refusal flood's memory), then the
+end-to-end section (real servers under wrk), so that no two of them compete
+for the CPUs. ``--only SECTION`` (repeatable) runs a selection.
 
 The exit code is 0 even when a target is missed: this is a report, and a
 missed target is printed as ``MISS``. It is non-zero (2) only when a
@@ -38,6 +39,9 @@ from benchmarks import (
     memory,
     report,
     scaling,
+    verify_callgrind,
+    verify_cases,
+    verify_jwks,
     wsgi_cases,
 )
 from benchmarks._checks import SelfCheckError
@@ -63,11 +67,14 @@ BUILDERS: tuple[Callable[[Context], Section], ...] = (
     log_redaction_cost.build,
 )
 # What `--only` selects. "in-process" is the first six sections above (they
-# read each other's variants); "redaction-cost" is the last one.
-SECTIONS = ("in-process", "redaction-cost", "instructions", "memory", "e2e")
+# read each other's variants); "redaction-cost" is the last one; "verify"
+# has in-process variants of its own and parts that run after the rounds
+# (`_verify_jwks`, `_verify_instructions`).
+SECTIONS = ("in-process", "redaction-cost", "verify", "instructions", "memory", "e2e")
 _SELECTED_BUILDERS: dict[str, tuple[Callable[[Context], Section], ...]] = {
     "in-process": BUILDERS[:-1],
     "redaction-cost": BUILDERS[-1:],
+    "verify": (verify_cases.build,),
 }
 
 
@@ -111,8 +118,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="SECTION",
         help="run only this section (repeatable): in-process (the success, failure, scaling, "
         "anchors and log redaction sections), redaction-cost (log redaction cost), "
-        "instructions (refusal instructions, callgrind), memory (refusal flood memory), "
-        "e2e (end to end); default: all",
+        "verify (JWT verify vs jwt.decode, verify= on the success path, a slow JWKS "
+        "refetch, their instruction counts), instructions (refusal instructions, "
+        "callgrind), memory (refusal flood memory), e2e (end to end); default: all",
     )
     parser.add_argument(
         "--profile",
@@ -161,6 +169,12 @@ def _child_checks(args: argparse.Namespace) -> dict[str, Any]:
     `SelfCheckError` stops the run. For each: its findings, or why it is
     skipped."""
     checks: dict[str, Any] = {}
+    if "verify" in args.sections:
+        checks["verify_jwks"] = {}  # its checks run in every window
+        try:
+            checks["verify_instructions"] = {"valgrind": callgrind.find_valgrind()}
+        except callgrind.ValgrindMissingError as error:
+            checks["verify_instructions"] = {"skipped": str(error)}
     if "instructions" in args.sections:
         try:
             valgrind = callgrind.find_valgrind()
@@ -184,6 +198,29 @@ def _instructions(args: argparse.Namespace, checked: dict[str, Any]) -> tuple[li
         preset, valgrind=checked["valgrind"], jobs=_cpus(), progress=_say
     )
     return list(result["rows"]), {**result["raw"], "self_checks": checked["checks"]}
+
+
+def _verify_jwks(args: argparse.Namespace, checked: dict[str, Any]) -> tuple[list[Row], Any]:
+    """Section "verify": known-kid latency while a JWKS refetch is held."""
+    preset = verify_jwks.QUICK if args.quick else verify_jwks.FULL
+    _say(verify_jwks.describe(preset))
+    result = verify_jwks.run_jwks(preset, progress=_say)
+    return list(result["rows"]), dict(result["raw"])
+
+
+def _verify_instructions(
+    args: argparse.Namespace, checked: dict[str, Any]
+) -> tuple[list[Row], Any]:
+    """Section "verify instructions (callgrind)", or why it did not run."""
+    if "skipped" in checked:
+        _say(f"benchmarks: verify instructions skipped: {checked['skipped']}")
+        return [], checked
+    preset = verify_callgrind.QUICK if args.quick else verify_callgrind.FULL
+    _say(verify_callgrind.describe(preset, _cpus()))
+    result = verify_callgrind.run_verify_instructions(
+        preset, valgrind=checked["valgrind"], jobs=_cpus(), progress=_say
+    )
+    return list(result["rows"]), dict(result["raw"])
 
 
 def _memory(args: argparse.Namespace, checked: dict[str, Any]) -> tuple[list[Row], Any]:
@@ -283,6 +320,8 @@ def _notes(argv: Sequence[str], payload: dict[str, Any]) -> list[str]:
         f"orjson used: {'yes' if info['orjson_used'] else 'no'}.",
     ]
     for key, title in (
+        ("verify_jwks", "verify, JWKS refetch"),
+        ("verify_instructions", "verify instructions"),
         ("instructions", "refusal instructions"),
         ("memory", "refusal flood memory"),
     ):
@@ -326,8 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"benchmarks: stopped before timing anything: {error}")
         return 2
     failed = False
-    children: dict[str, Any] = {"instructions": None, "memory": None}
+    children: dict[str, Any] = dict.fromkeys(
+        ("verify_jwks", "verify_instructions", "instructions", "memory")
+    )
     for key, run, errors in (
+        ("verify_jwks", _verify_jwks, SelfCheckError),
+        ("verify_instructions", _verify_instructions, callgrind.CallgrindError),
         ("instructions", _instructions, callgrind.CallgrindError),
         ("memory", _memory, memory.FloodError),
     ):
@@ -381,6 +424,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rows": rows,
         "section_s": {name: round(took, 1) for name, took in section_s.items()},
         "in_process": in_process,
+        "verify_jwks": children["verify_jwks"],
+        "verify_instructions": children["verify_instructions"],
         "instructions": children["instructions"],
         "memory": children["memory"],
         "end_to_end": end_to_end,

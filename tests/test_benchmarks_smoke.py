@@ -100,6 +100,30 @@ CHILD_ROWS: list[tuple[str, str, bool]] = [
         )
     ),
 ]
+# Section "verify" (`--only verify`): in-process rows, the JWKS refetch
+# rows, then the instruction counts (when valgrind is there).
+VERIFY = "verify"
+VERIFY_INSTRUCTIONS = "verify instructions (callgrind)"
+_VERIFY_COMMON: list[tuple[str, bool]] = [
+    *(
+        (f"{kind}.{alg}: {what}", True)
+        for kind, what in (
+            ("cached", "jwt.decode / verify, same token"),
+            ("first", "verify / jwt.decode, new token"),
+        )
+        for alg in ("HS256", "RS256", "ES256")
+    ),
+    ("explain mode (verify=JWT), success path", True),
+    ("explain mode: verify= added over AuthHygiene without it", False),
+    ("enforce mode, success path (cached token)", False),
+]
+VERIFY_ROWS: list[tuple[str, str, bool]] = [
+    *((VERIFY, case, judged) for case, judged in _VERIFY_COMMON),
+    (VERIFY, "JWKS refetch held 2 s: known-kid p99 / p99 without", True),
+    (VERIFY, "JWKS: known-kid p99 without a refetch", False),
+    (VERIFY, "JWKS: the unknown-kid call waited", False),
+    *((VERIFY_INSTRUCTIONS, case, judged) for case, judged in _VERIFY_COMMON),
+]
 ROW_KEYS = {
     "section",
     "case",
@@ -446,5 +470,37 @@ def test_child_process_sections(tmp_path: Path) -> None:
         assert row["unit"] in {"x", "k instr", "MiB", "%"}
     assert payload["in_process"] is None
     assert "samples" in payload["memory"]["children"]["wsgi"]
+    assert "eyJ" not in done.stdout + done.stderr, "a JWT in the benchmark's output"
+    assert "eyJ" not in saved.read_text(encoding="utf-8"), "a JWT in the benchmark's JSON"
+
+
+def test_verify_section(tmp_path: Path) -> None:
+    """Section "verify", quick: its in-process rows, the JWKS refetch rows
+    and (with valgrind) its instruction counts, in the row contract, no
+    token anywhere."""
+    import shutil
+
+    args = ["--quick", "--only", "verify", "--seed", "11", "--results-dir", str(tmp_path)]
+    done = _bench_process(args, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    has_valgrind = shutil.which("valgrind") is not None or Path("/usr/bin/valgrind").exists()
+    expected = [r for r in VERIFY_ROWS if has_valgrind or r[0] != VERIFY_INSTRUCTIONS]
+    table = _table(done.stdout)
+    assert set(table) == {(s, c) for s, c, _ in expected}
+    if not has_valgrind:
+        assert "NOTE: verify instructions skipped: valgrind not found" in done.stdout
+    (saved,) = tmp_path.glob("bench-*.json")
+    payload = json.loads(saved.read_text(encoding="utf-8"))
+    rows = {(r["section"], r["case"]): r for r in payload["rows"]}
+    for section, case, judged in expected:
+        row = rows[(section, case)]
+        assert set(row) == ROW_KEYS
+        assert table[(section, case)][4] in ({"PASS", "MISS"} if judged else {"info"})
+        assert (row["target"] is not None) is judged
+        assert row["unit"] in {"x", "µs", "ms", "k instr"}
+    assert set(payload["in_process"]["self_checks"]) == {VERIFY}
+    assert len(payload["verify_jwks"]["rounds"]) == 1
+    assert payload["instructions"] is None
+    assert payload["memory"] is None
     assert "eyJ" not in done.stdout + done.stderr, "a JWT in the benchmark's output"
     assert "eyJ" not in saved.read_text(encoding="utf-8"), "a JWT in the benchmark's JSON"

@@ -145,6 +145,12 @@ class Runtime:
                 (policy.request_id_header,) if policy.request_id_header else (),
             )
         logger = logger if logger is not None else default_logger()
+        for verifier in policy.verifiers:
+            # A verifier's own trouble (the issuer's JWKS down) goes where the
+            # app's failures go.
+            use_logger = getattr(verifier, "use_logger", None)
+            if callable(use_logger):
+                use_logger(logger)
         if policy.misconfig:
             # Configuration that works but that some clients misread: said
             # once, at start-up, not at the first request.

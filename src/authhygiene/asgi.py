@@ -53,7 +53,7 @@ from authhygiene.core.exchange import (
     watched,
 )
 from authhygiene.core.verdict import Rejected, Verified
-from authhygiene.identity import credentials_of
+from authhygiene.identity import ANONYMOUS, NO_CREDENTIALS, credentials_of
 from authhygiene.logging import emit_misconfig, flush_suppressed
 from authhygiene.request_views import Plans, ScopeRequest
 
@@ -304,7 +304,9 @@ class AuthHygiene:
             await _write(send, outcome.decision, head=scope.get("method") == "HEAD")
             return None
         if outcome.identity is None:
-            return scope
+            if "user" in scope:
+                return scope  # set by a layer outside ours
+            return {**scope, "user": ANONYMOUS, "auth": NO_CREDENTIALS}
         return {**scope, "user": outcome.identity, "auth": credentials_of(outcome.identity)}
 
     def _inspect(self, scope: Scope) -> Any:

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from starlette.authentication import AuthCredentials, BaseUser
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 
 from authhygiene.core.verdict import Verified
 
-__all__ = ["IDENTITY_KEY", "Identity", "credentials_of"]
+__all__ = ["ANONYMOUS", "IDENTITY_KEY", "NO_CREDENTIALS", "Identity", "credentials_of"]
 
 # Where the WSGI adapter puts the identity (PEP 3333: a dotted, lower-case
 # name of the component that sets it).
@@ -35,7 +35,7 @@ class Identity(BaseUser):
         sub = verified.claims.get("sub")
         self.subject: str = sub if isinstance(sub, str) else ""
         self.scopes: tuple[str, ...] = verified.scopes
-        # "Bearer", "Basic", or None for an API key sent in its own header.
+        # The verifier's scheme: "Bearer", "Basic", or "ApiKey" for a key sent in a header.
         self.scheme = scheme
 
     @property
@@ -52,6 +52,13 @@ class Identity(BaseUser):
 
     def __repr__(self) -> str:
         return f"Identity(subject={self.subject!r}, scopes={list(self.scopes)!r})"
+
+
+# What a request enforce mode let through without verifying anything (a
+# public route, report-only) carries, as Starlette's AuthenticationMiddleware
+# gives it: `request.user.is_authenticated` is False, `@requires` refuses.
+ANONYMOUS = UnauthenticatedUser()
+NO_CREDENTIALS = AuthCredentials()
 
 
 def credentials_of(identity: Identity) -> AuthCredentials:

@@ -232,13 +232,28 @@ def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
         name = header_name(key) if isinstance(key, str) else ""
         if name and isinstance(value, str):
             headers.append((name, value))
+    path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
     return RequestView(
         method=str(environ.get("REQUEST_METHOD", "GET")),
-        path=str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")),
+        path=path,
         query=str(environ.get("QUERY_STRING", "")),
         headers=tuple(headers),
         client=_text_or_none(environ.get("REMOTE_ADDR")),
+        route=_routed(path),
     )
+
+
+def _routed(path: str) -> str | None:
+    """PEP 3333's PATH_INFO read as the app routes it: its ISO-8859-1
+    characters are bytes, UTF-8 encoded (werkzeug's and Django's reading).
+    None where that is `path` itself. Django's `request.META` holds the path
+    decoded already: then this reading fails and the path stands."""
+    if path.isascii():
+        return None
+    try:
+        return path.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
 
 
 def _text_or_none(value: object) -> str | None:

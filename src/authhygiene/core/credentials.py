@@ -167,6 +167,10 @@ class RequestView:
     query: str
     headers: tuple[tuple[str, str], ...]
     client: str | None = None
+    # The path as the app routes it, where that differs from `path`: a WSGI
+    # PATH_INFO is its bytes as ISO-8859-1 text, which Flask and Django read
+    # as UTF-8 (`require=` rules match what the app routes).
+    route: str | None = None
     # Each name's first value, built on the first `get`: a refusal asks for
     # half a dozen headers, each a scan of the tuple otherwise.
     _first: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)

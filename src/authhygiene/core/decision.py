@@ -587,7 +587,9 @@ def refuse(
     verdict: Verified | Rejected | None = None,
 ) -> Refusal | None:
     """The refusal's shape: everything `decide` answers but the request's own parts."""
-    rule = policy.require.match(view.method, view.path) if policy.require.given else None
+    rule = (
+        policy.require.match(view.method, view.route or view.path) if policy.require.given else None
+    )
     failure = diagnose(
         policy=policy,
         credentials=credentials,

@@ -352,10 +352,14 @@ def _nothing_presented(ev: _Evidence) -> Failure | None:
     credentials, policy = ev.credentials, ev.policy
     if credentials.presented:
         return None
-    if credentials.stray_key_header and policy.api_key_headers_given:
+    # The headers `APIKey` verifiers read: the API names them exactly.
+    read = [name for v in policy.verifiers if isinstance(name := getattr(v, "header", None), str)]
+    if credentials.stray_key_header and (policy.api_key_headers_given or read):
         ev.facts["problem"] = Problem.API_KEY_IN_WRONG_HEADER.value
         ev.facts["sent_header"] = credentials.stray_key_header
-        ev.facts["expected_headers"] = list(policy.api_key_headers)
+        ev.facts["expected_headers"] = read or list(policy.api_key_headers)
+    elif read:
+        ev.facts["expected_headers"] = read
     ev.accepts()
     return ev.failure(Reason.CREDENTIALS_MISSING, "request")
 

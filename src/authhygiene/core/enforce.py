@@ -14,11 +14,19 @@ answered 401 while it carries no valid credential, and 403 once it does.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from authhygiene.core.answer import AppAnswer, Declared
 from authhygiene.core.challenge import Challenge
-from authhygiene.core.credentials import RequestView, parse_credentials
+from authhygiene.core.credentials import (
+    MAX_HEADER_CHARS,
+    QUERY_TOKEN_PARAMS,
+    Credentials,
+    RequestView,
+    parse_credentials,
+)
 from authhygiene.core.policy import Policy
 from authhygiene.core.reasons import Problem, Reason
 from authhygiene.core.request import is_preflight
@@ -40,6 +48,9 @@ class Plan:
     scopes: Scopes | None = None
     verifier: Verifier | None = None
     credential: str | None = None
+    # A credential no verifier reads (a cookie, another API-key header, a
+    # token in the query): what the refusal says of it.
+    unread: Mapping[str, object] | None = None
 
 
 _PASSED = Plan(passed=True)
@@ -66,10 +77,15 @@ def plan(policy: Policy, view: RequestView) -> Plan:
         return _PASSED  # R20: a preflight never carries credentials
     scopes: Scopes | None = _ANY
     if policy.require.given:
-        rule: Rule | None = policy.require.match(view.method, view.path)
+        rule: Rule | None = policy.require.match(view.method, view.route or view.path)
         if rule is not None and rule.scopes is None:
             return _PASSED  # public
         scopes = rule.scopes if rule is not None else None
+    alone = _bearer_alone(view)
+    if alone is not None:
+        found = chosen(policy.verifiers, alone)
+        if found is not None:
+            return Plan(passed=False, scopes=scopes, verifier=found[0], credential=found[1])
     credentials = parse_credentials(
         view,
         api_key_headers=policy.api_key_headers,
@@ -79,7 +95,7 @@ def plan(policy: Policy, view: RequestView) -> Plan:
     found = chosen(policy.verifiers, credentials)
     if found is None or credentials.misuse:
         # Nothing a verifier reads, or sent wrongly: the refusal path says which.
-        return Plan(passed=False, scopes=scopes)
+        return Plan(passed=False, scopes=scopes, unread=_unread(credentials))
     return Plan(passed=False, scopes=scopes, verifier=found[0], credential=found[1])
 
 
@@ -89,7 +105,11 @@ def admission(policy: Policy, planned: Plan, verdict: Verified | Rejected | None
     if planned.passed:
         return Admission()
     if not isinstance(verdict, Verified):
-        return Admission(answer=_refused_401(policy))
+        declared = None
+        if verdict is None and planned.unread is not None:
+            facts = {**planned.unread, "accepted_schemes": _schemes(policy)}
+            declared = Declared(Reason.CREDENTIALS_MISSING, facts, source="enforce")
+        return Admission(answer=_refused_401(policy), declared=declared)
     if planned.scopes is None:
         return Admission(
             answer=AppAnswer(403),
@@ -106,13 +126,64 @@ def admission(policy: Policy, planned: Plan, verdict: Verified | Rejected | None
 def _refused_401(policy: Policy) -> AppAnswer:
     """The app's answer enforce mode stands in for: a 401 challenging with
     the schemes the verifiers read (so "another scheme" names them)."""
+    challenges = [
+        Challenge(scheme).with_params([("realm", policy.realm)]).render()
+        for scheme in _schemes(policy)
+    ]
+    return AppAnswer(401, tuple(("www-authenticate", value) for value in challenges))
+
+
+# RFC 6750 §2.1: b64token.
+_B64TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+_QUERY_TOKEN_RE = re.compile("|".join(QUERY_TOKEN_PARAMS), re.IGNORECASE)
+
+
+def _bearer_alone(view: RequestView) -> Credentials | None:
+    """The common request, read in a fraction of `parse_credentials`: one
+    `Authorization: Bearer <b64token>` field and no token in the query.
+    None for anything else (the full reading then finds what is wrong with
+    it). Only the admission path takes this: a refusal is explained from
+    the full reading."""
+    values = view.get_all("authorization")
+    if len(values) != 1:
+        return None
+    value = values[0]
+    if (
+        not value.startswith("Bearer ")
+        or len(value) > MAX_HEADER_CHARS
+        or _B64TOKEN_RE.fullmatch(value, 7) is None
+        or (view.query and _QUERY_TOKEN_RE.search(view.query))
+    ):
+        return None
+    return Credentials("Bearer", value[7:], "header")
+
+
+def _schemes(policy: Policy) -> list[str]:
+    """The schemes the verifiers read, each once (the policy's without any)."""
     schemes = [
         scheme
         for verifier in policy.verifiers
         if isinstance(scheme := getattr(verifier, "scheme", None), str)
-    ] or list(policy.schemes)
-    challenges = [
-        Challenge(scheme).with_params([("realm", policy.realm)]).render()
-        for scheme in dict.fromkeys(schemes)
     ]
-    return AppAnswer(401, tuple(("www-authenticate", value) for value in challenges))
+    return list(dict.fromkeys(schemes or policy.schemes))
+
+
+def _unread(credentials: Credentials) -> Mapping[str, object] | None:
+    """What the refusal says of a credential no verifier reads; None where
+    the request path explains it better (nothing sent, sent wrongly, another
+    scheme named in the Authorization header)."""
+    if credentials.misuse or credentials.scheme is not None or credentials.unnamed_scheme:
+        return None
+    if credentials.source == "query":
+        return {"problem": Problem.TOKEN_IN_QUERY.value}
+    if credentials.api_key_header is not None:
+        return {
+            "problem": Problem.CREDENTIALS_NOT_READ.value,
+            "sent_header": credentials.api_key_header,
+        }
+    if credentials.session_cookie is not None:
+        return {
+            "problem": Problem.CREDENTIALS_NOT_READ.value,
+            "sent_cookie_name": credentials.session_cookie,
+        }
+    return None

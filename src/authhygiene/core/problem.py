@@ -398,8 +398,18 @@ def hint(failure: Failure) -> str:
     if failure.reason is Reason.CREDENTIALS_MALFORMED and isinstance(facts.get("scheme"), str):
         scheme = str(facts["scheme"])  # the client's own, accepted scheme (DRF's "Token")
     if failure.reason is Reason.CREDENTIALS_MISSING and scheme in _API_KEY_SCHEMES:
+        expected = facts.get("expected_headers")
+        if isinstance(expected, list) and expected and not facts.get("problem"):
+            return f"Send the API key in the '{expected[0]}' header: '{expected[0]}: <key>'."
         return "Send the API key in the request header this API reads (e.g. 'X-API-Key: <key>')."
     problem = str(facts.get("problem"))
+    if problem == Problem.CREDENTIALS_NOT_READ and accepted and scheme not in _API_KEY_SCHEMES:
+        # One scheme named: say where and how (a cookie or a key header sent
+        # to an API that reads the Authorization header).
+        return (
+            "Send the credentials in the Authorization header:"
+            f" 'Authorization: {scheme} <credentials>'."
+        )
     if problem in _PROBLEM_HINTS:
         expected = facts.get("expected_headers")
         return _PROBLEM_HINTS[problem].format(

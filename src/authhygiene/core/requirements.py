@@ -65,7 +65,12 @@ class Rule:
     scopes: Scopes | None  # None: public
 
     def matches(self, method: str, path: str) -> bool:
-        if self.methods is not None and method not in self.methods:
+        methods = self.methods
+        if (
+            methods is not None
+            and method not in methods
+            and (method != "HEAD" or "GET" not in methods)  # a GET rule covers HEAD
+        ):
             return False
         return glob_match(self.pattern, path)
 
@@ -81,7 +86,6 @@ class Requirements:
 
     def match(self, method: str, path: str) -> Rule | None:
         method = method.upper()
-        method = "GET" if method == "HEAD" else method
         for rule in self.rules:
             if rule.matches(method, path):
                 return rule

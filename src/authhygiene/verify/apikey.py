@@ -23,6 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import ClassVar
 
 from authhygiene.core.credentials import TCHAR_RE, Credentials
 from authhygiene.core.reasons import Problem, Reason
@@ -64,6 +65,9 @@ class APIKey:
     construction `keys` holds names and digests only. A key that verifies
     gives the claims `{"sub": <its name>}`."""
 
+    # The scheme of the challenge enforce mode sends: none is registered for
+    # API keys, and this one tells clients (and our hints) to send a key.
+    scheme: ClassVar[str] = "ApiKey"
     keys: Mapping[str, str] | Sequence[str]
     header: str = "X-API-Key"
     _digests: tuple[tuple[str, bytes], ...] = field(init=False, compare=False, default=())

@@ -199,6 +199,13 @@ class JWT:
             return outcome  # a failure is never kept: the next try verifies again
         return cache.put(digest, outcome, moment, len(token), self._not_after(outcome))
 
+    def use_logger(self, logger: Any) -> None:
+        """Where the key source's trouble is logged (the middleware hands
+        its logger here at start-up)."""
+        use_logger = getattr(self._source, "use_logger", None)
+        if callable(use_logger):
+            use_logger(logger)
+
     def needs_io(self, token: str, now: float | None = None) -> bool:
         """True when verifying `token` now would wait on the network (its
         keys are still to be fetched): the ASGI adapter then verifies in a

@@ -12,7 +12,7 @@ skipped, since the issuer's set serves every client, not only us.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import jwt
@@ -69,6 +69,15 @@ def pick(keys: Sequence[PreparedKey], alg: str, kid: object) -> list[PreparedKey
         named = [key for key in usable if key.kid == kid]
         if named:
             return named
+        held = [key for key in keys if key.kid == kid]
+        if held:
+            # The key is known, for other algorithms: a token claiming it with
+            # this one (HS256 naming an RSA key's kid) is algorithm confusion.
+            served = sorted({name for key in held for name in key.algorithms})
+            return Rejected(
+                Reason.TOKEN_ALGORITHM_REJECTED,
+                {"alg": fact_text(alg), "accepted_algorithms": served},
+            )
         if any(key.kid is not None for key in keys):
             # The issuer rotated its keys, or the token is another issuer's.
             return Rejected(Reason.TOKEN_KEY_UNKNOWN, {"kid": fact_text(kid)})
@@ -77,14 +86,32 @@ def pick(keys: Sequence[PreparedKey], alg: str, kid: object) -> list[PreparedKey
 
 @dataclass(frozen=True, slots=True)
 class StaticKeys:
-    """Keys given in the configuration; never changes, never fetches."""
+    """Keys given in the configuration; never changes, never fetches. The
+    pick for each `alg` and `kid` is remembered (bounded): an issuer's
+    tokens name a handful."""
 
     keys: tuple[PreparedKey, ...]
+    _picked: dict[tuple[str, str | None], list[PreparedKey] | Rejected] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def candidates(
         self, alg: str, kid: object, now: float, *, wait: bool = True
     ) -> list[PreparedKey] | Rejected:
-        return pick(self.keys, alg, kid)
+        if kid is not None and not (isinstance(kid, str) and len(kid) <= _KID_CHARS_KEPT):
+            return pick(self.keys, alg, kid)
+        memo = self._picked
+        picked = memo.get((alg, kid))
+        if picked is None:
+            picked = pick(self.keys, alg, kid)
+            if len(memo) >= _PICKS_KEPT:
+                memo.clear()  # rare: a flood of distinct kids starts over
+            memo[(alg, kid)] = picked
+        return picked
+
+
+_PICKS_KEPT = 256
+_KID_CHARS_KEPT = 256
 
 
 def usable_keys(jwks: object, algorithms: Sequence[str]) -> tuple[PreparedKey, ...]:
