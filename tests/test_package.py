@@ -41,6 +41,7 @@ def test_public_names() -> None:
         "PolicyError",
         "Reason",
         "Scopes",
+        "require_scopes",
     }
     for name in authhygiene.__all__:
         assert getattr(authhygiene, name) is not None

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from authhygiene.core.reasons import REASONS, Reason
     from authhygiene.core.requirements import Scopes
     from authhygiene.errors import AuthFailure
-    from authhygiene.identity import Identity
+    from authhygiene.identity import Identity, require_scopes
     from authhygiene.wsgi import AuthHygieneWSGI
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "PolicyError",
     "Reason",
     "Scopes",
+    "require_scopes",
 ]
 
 _WHERE = {
@@ -53,6 +54,7 @@ _WHERE = {
     "Reason": "authhygiene.core.reasons",
     "Scopes": "authhygiene.core.requirements",
     "Identity": "authhygiene.identity",
+    "require_scopes": "authhygiene.identity",
 }
 
 

@@ -11,14 +11,25 @@ token: the identity the app is handed and the one logged are the same.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from starlette.requests import HTTPConnection
 
+from authhygiene.core.reasons import Reason
+from authhygiene.core.requirements import Scopes
 from authhygiene.core.verdict import Verified
+from authhygiene.errors import AuthFailure
 
-__all__ = ["ANONYMOUS", "IDENTITY_KEY", "NO_CREDENTIALS", "Identity", "credentials_of"]
+__all__ = [
+    "ANONYMOUS",
+    "IDENTITY_KEY",
+    "NO_CREDENTIALS",
+    "Identity",
+    "credentials_of",
+    "require_scopes",
+]
 
 # Where the WSGI adapter puts the identity (PEP 3333: a dotted, lower-case
 # name of the component that sets it).
@@ -65,3 +76,28 @@ def credentials_of(identity: Identity) -> AuthCredentials:
     """Starlette's `scope["auth"]` for `identity`: its scopes, as
     `starlette.authentication.requires` checks them."""
     return AuthCredentials(list(identity.scopes))
+
+
+def require_scopes(*names: str) -> Callable[[HTTPConnection], Awaitable[BaseUser]]:
+    """A route's scopes in FastAPI's own idiom, a dependency:
+    ``@app.get("/items", dependencies=[Depends(require_scopes("items:read"))])``
+    or ``user = Depends(require_scopes("items:read"))`` for the user.
+
+    It reads `request.user` and `request.auth` as Starlette sets them (enforce
+    mode's verified identity, or the app's own `AuthenticationMiddleware`)
+    and raises `AuthFailure`: `credentials_missing` without an authenticated
+    user, `insufficient_scope` naming every scope in `names` (RFC 6750 §3.1)
+    when one is missing, so the middleware answers 401 or 403 exactly."""
+    required = Scopes(*names)
+
+    async def scopes_required(request: HTTPConnection) -> BaseUser:
+        user = request.scope.get("user")
+        auth = request.scope.get("auth")
+        if not isinstance(user, BaseUser) or not user.is_authenticated:
+            raise AuthFailure(Reason.CREDENTIALS_MISSING)
+        held = auth.scopes if isinstance(auth, AuthCredentials) else []
+        if required.missing(held):
+            raise AuthFailure(Reason.INSUFFICIENT_SCOPE, required_scope=str(required))
+        return user
+
+    return scopes_required
