@@ -79,8 +79,8 @@ def refusal_blocks(runtime: Runtime, view: RequestView) -> bool:
     """Explain mode: whether explaining this refusal may wait on a
     verifier (the ASGI adapter then decides in a worker thread)."""
     policy = runtime.policy
-    if not policy.verifiers or not any(hasattr(v, "needs_io") for v in policy.verifiers):
-        return False
+    if not any(getattr(verifier, "may_block", False) for verifier in policy.verifiers):
+        return False  # static keys, API keys: nothing to wait for
     credentials = parse_credentials(
         view,
         api_key_headers=policy.api_key_headers,

@@ -355,6 +355,8 @@ class Basic:
             return credentials.token
         return None
 
+    may_block: ClassVar[bool] = True  # see `needs_io`
+
     def needs_io(self, credential: str, now: float | None = None) -> bool:
         """Always: a password hash costs tens of milliseconds by design, and
         the app's `check` may ask a database. The ASGI adapter verifies in a

@@ -211,17 +211,20 @@ class JWT:
         keys are still to be fetched): the ASGI adapter then verifies in a
         worker thread, never on the event loop."""
         needs_fetch = getattr(self._source, "needs_fetch", None)
-        if needs_fetch is None:
+        if needs_fetch is None or len(token) > self.max_token_bytes:
             return False
         moment = time.time() if now is None else now
-        if len(token) <= self.max_token_bytes and self._cache.get(
-            self._cache.digest(token), moment
-        ):
+        if self._cache.get(self._cache.digest(token), moment):
             return False
-        read = read_token(token) if len(token) <= self.max_token_bytes else None
-        if read is None:
-            return False
-        return bool(needs_fetch(read[0].get("kid"), moment))
+        head = self._heads.get(token.partition(".")[0]) or self._judged_header(token)
+        if isinstance(head, Rejected):
+            return False  # refused by its header alone: no key needed
+        return bool(needs_fetch(head[1], moment))
+
+    @property
+    def may_block(self) -> bool:
+        """Whether verifying can ever wait on the network (`jwks_url=`)."""
+        return hasattr(self._source, "needs_fetch")
 
     def _not_after(self, verified: Verified) -> float | None:
         if self.max_age is None:
