@@ -12,9 +12,16 @@ from authhygiene._runtime import Runtime
 from authhygiene.core.credentials import RequestView, parse_credentials
 from authhygiene.core.decision import Decision
 from authhygiene.core.enforce import Plan, admission, plan
+from authhygiene.core.reasons import Reason
 from authhygiene.core.request import Request
 from authhygiene.core.verdict import Rejected, Verified, Verifier, chosen
 from authhygiene.identity import Identity
+from authhygiene.verify.trouble import Trouble
+
+# Verifiers that raise, reported to the default logger (`use_logger` is
+# theirs to offer; one that raises may not).
+_BROKEN = Trouble()
+_RETRY_AFTER_S = 5
 
 __all__ = ["Outcome", "blocks", "planned", "refusal_blocks", "settled", "verified"]
 
@@ -49,12 +56,14 @@ def blocks(verifier: Verifier, credential: str) -> bool:
 
 
 def verified(verifier: Verifier, credential: str) -> Verified | Rejected | None:
-    """The verdict; None if a verifier broke its promise never to raise
-    (the refusal path then explains the request without it)."""
+    """The verdict. A verifier that broke its promise never to raise (an
+    app's own, its database down) judged nothing: a server fault, 503,
+    never the client's; the operator hears of it once a minute."""
     try:
         return verifier.verify(credential, time.time())
-    except Exception:
-        return None
+    except Exception as error:
+        _BROKEN.report("verifier_error", error, checked_by=type(verifier).__name__)
+        return Rejected(Reason.VERIFIER_UNAVAILABLE, {"retry_after": _RETRY_AFTER_S})
 
 
 def settled(

@@ -282,9 +282,15 @@ class AuthHygiene:
 
     async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Websocket and lifespan scopes, untouched (lifespan's shutdown
-        flushes the pending suppressed-failure counts)."""
+        flushes the pending suppressed-failure counts), except that enforce
+        mode guards a websocket handshake as it guards an HTTP request."""
         if scope["type"] == "lifespan" and self.runtime.summaries is not None:
             send = self._flush_at_shutdown(send)
+        elif scope["type"] == "websocket" and self._enforce:
+            admitted = await self._admitted(scope, _websocket_denial(scope, receive, send))
+            if admitted is None:
+                return
+            scope = admitted
         await self.app(scope, receive, send)
 
     async def _admitted(self, scope: Scope, send: Send) -> Scope | None:
@@ -427,6 +433,28 @@ class AuthHygiene:
             # inspection. Looked up here, on this rare path, every time.
             app_cors = find_app_cors(self.app)
         return await app_layer_headers(app_cors, scope, status)
+
+
+def _websocket_denial(scope: Scope, receive: Receive, send: Send) -> Send:
+    """`send` for a refused websocket handshake: the refusal as an HTTP
+    answer where the server offers the `websocket.http.response` extension
+    (uvicorn, hypercorn), else a close before accept, which the server
+    answers 403 (the ASGI spec). The client's `websocket.connect` is read
+    first, as the spec has it."""
+    extensions = scope.get("extensions") or {}
+    answered = isinstance(extensions, dict) and "websocket.http.response" in extensions
+
+    async def deny(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await receive()  # websocket.connect
+            if answered:
+                await send({**message, "type": "websocket.http.response.start"})
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+        elif answered:
+            await send({**message, "type": "websocket.http.response.body"})
+
+    return deny
 
 
 async def _write(send: Send, decision: Decision, *, head: bool) -> None:

@@ -131,7 +131,21 @@ def view_from_scope(scope: Scope) -> RequestView:
             for name, value in scope.get("headers", ())
         ),
         client=host if isinstance(host, str) else None,
+        route=_route_of_scope(scope),
     )
+
+
+def _route_of_scope(scope: Scope) -> str | None:
+    """The path as Starlette routes it (`get_route_path`): without the
+    `root_path` the app is mounted at. None where that is the full path."""
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    if not isinstance(path, str) or not isinstance(root, str) or not root:
+        return None
+    if path == root:
+        return ""
+    if path.startswith(root) and path[len(root)] == "/":
+        return path[len(root) :]
+    return None
 
 
 class ScopeRequest:
@@ -232,28 +246,30 @@ def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
         name = header_name(key) if isinstance(key, str) else ""
         if name and isinstance(value, str):
             headers.append((name, value))
-    path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
+    script, path_info = str(environ.get("SCRIPT_NAME", "")), str(environ.get("PATH_INFO", ""))
+    path = script + path_info
     return RequestView(
         method=str(environ.get("REQUEST_METHOD", "GET")),
         path=path,
         query=str(environ.get("QUERY_STRING", "")),
         headers=tuple(headers),
         client=_text_or_none(environ.get("REMOTE_ADDR")),
-        route=_routed(path),
+        route=_routed(path_info) if script or not path_info.isascii() else None,
     )
 
 
-def _routed(path: str) -> str | None:
-    """PEP 3333's PATH_INFO read as the app routes it: its ISO-8859-1
-    characters are bytes, UTF-8 encoded (werkzeug's and Django's reading).
-    None where that is `path` itself. Django's `request.META` holds the path
-    decoded already: then this reading fails and the path stands."""
-    if path.isascii():
-        return None
+def _routed(path_info: str) -> str:
+    """PEP 3333's PATH_INFO as the app routes it: without SCRIPT_NAME (which
+    a server may take from a proxy's header: never what a rule matches), its
+    ISO-8859-1 characters read as the UTF-8 bytes they are (werkzeug's and
+    Django's reading). Django's `request.META` holds the path decoded
+    already: then that reading fails and the path stands."""
+    if path_info.isascii():
+        return path_info
     try:
-        return path.encode("latin-1").decode("utf-8")
+        return path_info.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
-        return None
+        return path_info
 
 
 def _text_or_none(value: object) -> str | None:

@@ -144,13 +144,13 @@ def test_without_require_every_route_needs_a_valid_credential() -> None:
     assert admission(policy, plan(policy, view("GET", "/anything")), None).refused
 
 
-def test_keys_unavailable_is_a_503_with_retry_after() -> None:
+def test_verifier_unavailable_is_a_503_with_retry_after() -> None:
     from authhygiene.core.reasons import Reason
     from authhygiene.core.verdict import Rejected
 
     request_ = view("GET", "/items/1", bearer(token(scope="items:read")))
     planned = plan(POLICY, request_)
-    verdict = Rejected(Reason.KEYS_UNAVAILABLE, {"retry_after": 17})
+    verdict = Rejected(Reason.VERIFIER_UNAVAILABLE, {"retry_after": 17})
     outcome = admission(POLICY, planned, verdict)
     assert outcome.answer is not None
 
@@ -161,7 +161,7 @@ def test_keys_unavailable_is_a_503_with_retry_after() -> None:
     assert decision.status == 503
     assert headers["retry-after"] == "17"
     assert "www-authenticate" not in headers
-    assert json.loads(decision.body)["reason"] == "keys_unavailable"
+    assert json.loads(decision.body)["reason"] == "verifier_unavailable"
 
 
 def test_logged_claims_come_from_the_verifier() -> None:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 import pytest
+import structlog.testing
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from flask import Flask
@@ -25,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from authhygiene import AuthHygiene, AuthHygieneWSGI
+from authhygiene import AuthHygiene, AuthHygieneWSGI, Reason
 from authhygiene.core.credentials import Credentials
 from authhygiene.core.policy import Policy
 from authhygiene.errors import AuthFailure
@@ -166,7 +167,6 @@ class _AsyncCallable:
 
 
 CHECKS: dict[str, Any] = {
-    "raises": _raises,
     "returns-a-user-object": _truthy_object,
     "forgets-its-return": _forgets_return,
     "async-callable-object": _AsyncCallable(),
@@ -177,6 +177,28 @@ CHECKS: dict[str, Any] = {
 def test_only_true_lets_in_and_a_failing_check_is_a_refusal(name: str) -> None:
     verifier = Basic(check=CHECKS[name])
     assert _outcome(verifier.verify(pair("alice", ALICE_PASSWORD))) == WRONG
+
+
+def test_a_check_that_raises_is_a_server_fault_never_the_clients() -> None:
+    # Its database down: nothing was judged. 503 with Retry-After (never a
+    # 401 telling the client its credentials are wrong), and the operator
+    # hears of it by the error's type alone (its text holds the user name).
+    verifier = Basic(check=_raises)
+    with structlog.testing.capture_logs() as logs:
+        outcome = verifier.verify(pair("alice", ALICE_PASSWORD))
+        verifier.verify(pair("bob", ALICE_PASSWORD))  # within the minute: not again
+
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.facts) == (Reason.VERIFIER_UNAVAILABLE, {"retry_after": 5})
+    assert logs == [
+        {
+            "event": "auth.misconfig",
+            "kind": "verifier_error",
+            "error": "RuntimeError",
+            "checked_by": "Basic",
+            "log_level": "warning",
+        }
+    ]
 
 
 def test_the_check_sees_the_user_and_password_as_decoded() -> None:

@@ -374,7 +374,7 @@ def test_no_keys_and_the_issuer_gone_is_503_with_retry_after(
     with server:
         for _ in range(2):
             reply = _me(server.port, signed("rsa-1"))
-            body = assert_refused(reply, status=503, reason="keys_unavailable", log=log)
+            body = assert_refused(reply, status=503, reason="verifier_unavailable", log=log)
             retry_after = reply.get("retry-after")
             assert retry_after is not None
             assert retry_after.isdigit()
@@ -399,7 +399,7 @@ def test_the_issuer_gone_after_a_fetch_keeps_admitting_with_stale_keys(
         assert _me(server.port, signed("ec-1")).status == 200
         # A kid the stale keys lack is not judged while the issuer is away.
         reply = _me(server.port, signed("rsa-2"))
-        assert_refused(reply, status=503, reason="keys_unavailable", log=log)
+        assert_refused(reply, status=503, reason="verifier_unavailable", log=log)
     assert calls["me"] == 6
 
 

@@ -291,7 +291,7 @@ SICKNESSES = [
 
 
 @pytest.mark.parametrize(("sicken", "error"), SICKNESSES)
-def test_without_keys_a_sick_server_is_keys_unavailable(
+def test_without_keys_a_sick_server_is_verifier_unavailable(
     sicken: Callable[[JwksServer], None],
     error: str,
     server: JwksServer,
@@ -301,7 +301,7 @@ def test_without_keys_a_sick_server_is_keys_unavailable(
     remote = make()
     sicken(server)
     assert remote.candidates("RS256", "rsa-1", NOW) == Rejected(
-        Reason.KEYS_UNAVAILABLE, {"retry_after": 30}
+        Reason.VERIFIER_UNAVAILABLE, {"retry_after": 30}
     )
     (event,) = misconfig(events)
     assert event == {
@@ -344,7 +344,7 @@ def test_stale_keys_are_served_with_one_event_a_minute(
     ]
     # A kid the stale keys lack cannot be judged while the issuer is sick.
     assert remote.candidates("RS256", "rsa-2", NOW + 361) == Rejected(
-        Reason.KEYS_UNAVAILABLE, {"retry_after": 29}
+        Reason.VERIFIER_UNAVAILABLE, {"retry_after": 29}
     )
 
 
@@ -357,7 +357,7 @@ def test_no_keys_and_server_down_retries_at_the_cooldown(
     for offset, fetches, retry_after in expected:
         assert remote.needs_fetch("rsa-1", NOW + offset) is fetches
         assert remote.candidates("RS256", "rsa-1", NOW + offset) == Rejected(
-            Reason.KEYS_UNAVAILABLE, {"retry_after": retry_after}
+            Reason.VERIFIER_UNAVAILABLE, {"retry_after": retry_after}
         )
     # Attempts at 0, 30 and 95; events at 0 and 95 (once a minute).
     assert [event["error"] for event in misconfig(events)] == ["unreachable", "unreachable"]
@@ -372,7 +372,7 @@ def test_keys_older_than_stale_for_are_not_served(
     assert kids(remote.candidates("RS256", "rsa-1", NOW + 86_400)) == ["rsa-1"]  # last stale second
     settle(remote)
     assert remote.candidates("RS256", "rsa-1", NOW + 86_401) == Rejected(
-        Reason.KEYS_UNAVAILABLE, {"retry_after": 29}
+        Reason.VERIFIER_UNAVAILABLE, {"retry_after": 29}
     )
     server.heal()
     assert kids(remote.candidates("RS256", "rsa-1", NOW + 86_430)) == ["rsa-1"]
@@ -406,7 +406,7 @@ def test_a_silent_server_times_out(
     server.hold()
     started = time.monotonic()
     assert remote.candidates("RS256", "rsa-1", NOW) == Rejected(
-        Reason.KEYS_UNAVAILABLE, {"retry_after": 30}
+        Reason.VERIFIER_UNAVAILABLE, {"retry_after": 30}
     )
     assert time.monotonic() - started < 0.5 + 1.0 + 0.5
     assert [event["error"] for event in misconfig(events)] == ["timeout"]
@@ -421,7 +421,7 @@ def test_a_dripping_server_meets_the_deadline(
     server.drip(every=0.1)
     started = time.monotonic()
     assert remote.candidates("RS256", "rsa-1", NOW) == Rejected(
-        Reason.KEYS_UNAVAILABLE, {"retry_after": 30}
+        Reason.VERIFIER_UNAVAILABLE, {"retry_after": 30}
     )
     assert time.monotonic() - started < 0.5 + 1.0
     assert [event["error"] for event in misconfig(events)] == ["timeout"]
@@ -464,24 +464,18 @@ def _rotated(server: JwksServer, remote: RemoteKeys) -> str:
     return "rsa-2"
 
 
-@pytest.mark.parametrize("prepare", [_first_use, _rotated], ids=["first-use", "unknown-kid"])
-def test_single_flight(
-    prepare: Callable[[JwksServer, RemoteKeys], str],
-    server: JwksServer,
-    make: Callable[..., RemoteKeys],
-) -> None:
+def test_single_flight_with_no_keys(server: JwksServer, make: Callable[..., RemoteKeys]) -> None:
+    # No keys at all: every caller needs the answer, and all wait on one fetch.
     remote = make()
-    kid = prepare(server, remote)
-    before = server.requests
     server.hold()
     results: list[list[PreparedKey] | Rejected] = []
     threads = [
-        threading.Thread(target=lambda: results.append(remote.candidates("RS256", kid, NOW)))
+        threading.Thread(target=lambda: results.append(remote.candidates("RS256", "rsa-1", NOW)))
         for _ in range(8)
     ]
     for thread in threads:
         thread.start()
-    server.wait_for_requests(before + 1)
+    server.wait_for_requests(1)
     deadline = time.monotonic() + BOUND_S
     while (flight := remote._flight) is None or flight.joined < 7:
         assert time.monotonic() < deadline, "the callers did not all wait on the fetch"
@@ -489,8 +483,33 @@ def test_single_flight(
     server.release()
     for thread in threads:
         thread.join(BOUND_S)
-    assert [kids(found) for found in results] == [[kid]] * 8
-    assert server.requests == before + 1
+    assert [kids(found) for found in results] == [["rsa-1"]] * 8
+    assert server.requests == 1
+
+
+def test_an_unknown_kid_waits_only_for_the_fetch_it_started(
+    server: JwksServer, make: Callable[..., RemoteKeys]
+) -> None:
+    # Keys at hand, a new kid: the caller that starts the refetch waits for
+    # it; the others, while it is under way, are told to retry at once
+    # (503, Retry-After: 1) instead of each holding a worker thread while a
+    # slow issuer answers (tokens naming kids at random would take them all).
+    remote = make()
+    kid = _rotated(server, remote)
+    server.hold()
+    first: list[list[PreparedKey] | Rejected] = []
+    starter = threading.Thread(target=lambda: first.append(remote.candidates("RS256", kid, NOW)))
+    starter.start()
+    server.wait_for_requests(2)
+    assert not remote.needs_fetch(kid, NOW)  # under way: nothing more to wait for
+    others = [finishes(partial(remote.candidates, "RS256", kid, NOW)) for _ in range(7)]
+    server.release()
+    starter.join(BOUND_S)
+
+    assert [kids(found) for found in first] == [[kid]]
+    assert all(isinstance(o, Rejected) and o.reason is Reason.VERIFIER_UNAVAILABLE for o in others)
+    assert {o.facts["retry_after"] for o in others if isinstance(o, Rejected)} == {1}
+    assert server.requests == 2
 
 
 def test_a_known_kid_is_answered_while_a_refetch_hangs(
@@ -506,7 +525,7 @@ def test_a_known_kid_is_answered_while_a_refetch_hangs(
     )
     refetch.start()
     server.wait_for_requests(2)
-    assert remote.needs_fetch("rsa-2", NOW + 1)  # it would wait on the flight
+    assert not remote.needs_fetch("rsa-2", NOW + 1)  # under way: answered at once
     assert not remote.needs_fetch("rsa-1", NOW + 1)
     # Fresh, and expired (stale-while-revalidate), even with the lock taken.
     for at in (NOW + 1, NOW + 400):
@@ -528,7 +547,7 @@ def test_wait_false_never_blocks(
     remote = make()
     server.hold()
     # No keys yet: the fetch starts behind, the answer is "try again soon".
-    unavailable = Rejected(Reason.KEYS_UNAVAILABLE, {"retry_after": 1})
+    unavailable = Rejected(Reason.VERIFIER_UNAVAILABLE, {"retry_after": 1})
     assert finishes(lambda: remote.candidates("RS256", "rsa-1", NOW, wait=False)) == unavailable
     server.wait_for_requests(1)
     assert finishes(lambda: remote.candidates("RS256", "rsa-1", NOW, wait=False)) == unavailable

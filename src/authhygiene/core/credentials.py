@@ -136,8 +136,11 @@ def _header_kind(name: str) -> int:
     if known is None:
         if _KEYISH_HEADER_RE.fullmatch(name) is not None:
             known = _KEY_LIKE
-        elif name not in ("authorization", "cookie") and (
-            secret_name(name) or _KEY_SUFFIX_RE.search(name) is not None
+        elif (
+            name not in ("authorization", "cookie")
+            # RFC 6455 §4.1: a websocket handshake's nonce, no secret.
+            and not name.startswith("sec-websocket-")
+            and (secret_name(name) or _KEY_SUFFIX_RE.search(name) is not None)
         ):
             known = _SECRET_ONLY
         else:
@@ -549,7 +552,10 @@ def _read_fields(view: RequestView, api_key_headers: tuple[str, ...]) -> _Fields
         elif name == "cookie":
             fields.cookies.append(value)
         elif name in api_key_headers:
-            fields.api_keys.setdefault(name, value)
+            # A repeated field reads as WSGI servers join it (RFC 9110 §5.3),
+            # so every adapter judges the same value: never one of the two.
+            known = fields.api_keys.get(name)
+            fields.api_keys[name] = value if known is None else f"{known}, {value}"
             fields.keys.append(value)
         elif value:
             kind = _header_kind(name)

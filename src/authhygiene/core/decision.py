@@ -588,7 +588,9 @@ def refuse(
 ) -> Refusal | None:
     """The refusal's shape: everything `decide` answers but the request's own parts."""
     rule = (
-        policy.require.match(view.method, view.route or view.path) if policy.require.given else None
+        policy.require.match(view.method, view.route if view.route is not None else view.path)
+        if policy.require.given
+        else None
     )
     failure = diagnose(
         policy=policy,
@@ -638,7 +640,9 @@ def refuse(
         for challenge in _challenges(policy, failure, status, error, credentials, description)
     ]
     before.append(("content-type", CONTENT_TYPE))
-    retry = failure.facts.get("retry_after") if failure.reason is Reason.KEYS_UNAVAILABLE else None
+    retry = (
+        failure.facts.get("retry_after") if failure.reason is Reason.VERIFIER_UNAVAILABLE else None
+    )
     if isinstance(retry, int) and not isinstance(retry, bool):
         before.append(("retry-after", str(min(max(retry, 1), 86_400))))  # RFC 9110 §10.2.3
     after = (

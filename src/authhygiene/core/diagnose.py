@@ -30,7 +30,7 @@ from authhygiene.core.answer import (
     utf8,
 )
 from authhygiene.core.challenge import Challenge, echoes_secret, parse_challenges, scope_value
-from authhygiene.core.credentials import Credentials
+from authhygiene.core.credentials import TOKEN_SCHEMES, Credentials
 from authhygiene.core.jwt_peek import JwtFacts, fact_text, peek
 from authhygiene.core.policy import Policy
 from authhygiene.core.reasons import Problem, Reason
@@ -537,7 +537,7 @@ def _verify_failed(ev: _Evidence) -> Failure | None:
     if not isinstance(outcome, Rejected) or (
         # Keys we could not fetch say nothing of the credential: in explain
         # mode the app judged it, and its words explain the refusal.
-        outcome.reason is Reason.KEYS_UNAVAILABLE and ev.policy.mode == "explain"
+        outcome.reason is Reason.VERIFIER_UNAVAILABLE and ev.policy.mode == "explain"
     ):
         return None
     timed = ev.timed()
@@ -556,7 +556,12 @@ def _scope_lacking(ev: _Evidence) -> Failure | None:
     # A 403 only: a 401 for a valid token said something else (a token not
     # valid yet by the app's clock, a deleted user), and the app's words or
     # `_verified_yet_refused` tell what.
-    if required is None or not required.names or ev.answer.status != 403:
+    if (
+        required is None
+        or not required.names
+        or ev.answer.status != 403
+        or ev.credentials.scheme not in TOKEN_SCHEMES  # only a token carries scopes
+    ):
         return None
     outcome = _verification(ev)
     if not isinstance(outcome, Verified) or not required.missing(outcome.scopes):
@@ -608,7 +613,7 @@ def _logged_claims_as_verified(ev: _Evidence) -> None:
     if verdict is None or not names:
         return
     if isinstance(verdict, Rejected):
-        if verdict.reason is not Reason.KEYS_UNAVAILABLE:
+        if verdict.reason is not Reason.VERIFIER_UNAVAILABLE:
             for name in names:
                 ev.log_facts.pop(name, None)
         return

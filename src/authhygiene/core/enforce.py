@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from authhygiene.core.answer import AppAnswer, Declared
 from authhygiene.core.challenge import Challenge
 from authhygiene.core.credentials import (
     MAX_HEADER_CHARS,
     QUERY_TOKEN_PARAMS,
+    TOKEN_SCHEMES,
     Credentials,
     RequestView,
     parse_credentials,
@@ -47,7 +48,7 @@ class Plan:
     passed: bool
     scopes: Scopes | None = None
     verifier: Verifier | None = None
-    credential: str | None = None
+    credential: str | None = field(default=None, repr=False)  # secret
     # A credential no verifier reads (a cookie, another API-key header, a
     # token in the query): what the refusal says of it.
     unread: Mapping[str, object] | None = None
@@ -73,11 +74,15 @@ class Admission:
 
 def plan(policy: Policy, view: RequestView) -> Plan:
     """Whether `view` needs a credential, and which one to verify."""
-    if is_preflight(view.method, view.get("access-control-request-method")):
-        return _PASSED  # R20: a preflight never carries credentials
+    if view.get("origin") and is_preflight(view.method, view.get("access-control-request-method")):
+        # R20: a preflight never carries credentials, and its answer is the
+        # CORS layer's (with `cors=`, ours, before the app runs).
+        return _PASSED
     scopes: Scopes | None = _ANY
     if policy.require.given:
-        rule: Rule | None = policy.require.match(view.method, view.route or view.path)
+        rule: Rule | None = policy.require.match(
+            view.method, view.route if view.route is not None else view.path
+        )
         if rule is not None and rule.scopes is None:
             return _PASSED  # public
         scopes = rule.scopes if rule is not None else None
@@ -118,6 +123,13 @@ def admission(policy: Policy, planned: Plan, verdict: Verified | Rejected | None
             ),
         )
     if planned.scopes.missing(verdict.scopes):
+        if getattr(planned.verifier, "scheme", None) not in TOKEN_SCHEMES:
+            # An API key or a user's password carries no scopes: no token
+            # with more of them would do (RFC 6750 §3 speaks of tokens).
+            facts = {"problem": Problem.SCOPES_NOT_CARRIED.value}
+            return Admission(
+                answer=AppAnswer(403), declared=Declared(Reason.FORBIDDEN, facts, source="require")
+            )
         # `diagnose` names every required scope (`_scope_lacking`).
         return Admission(answer=AppAnswer(403))
     return Admission(identity=verdict)
@@ -148,11 +160,13 @@ def _bearer_alone(view: RequestView) -> Credentials | None:
     if len(values) != 1:
         return None
     value = values[0]
+    query = view.query
     if (
         not value.startswith("Bearer ")
         or len(value) > MAX_HEADER_CHARS
         or _B64TOKEN_RE.fullmatch(value, 7) is None
-        or (view.query and _QUERY_TOKEN_RE.search(view.query))
+        # A token parameter in the query, spelled out or percent-encoded.
+        or (query and ("%" in query or _QUERY_TOKEN_RE.search(query)))
     ):
         return None
     return Credentials("Bearer", value[7:], "header")

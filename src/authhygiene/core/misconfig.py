@@ -87,6 +87,13 @@ MISCONFIG: dict[str, MisconfigInfo] = {
         " they are a day old, and without any a token cannot be checked (503)",
         "check that jwks_url is the issuer's jwks_uri and that this server reaches it",
     ),
+    # Logged by a verifier (`Basic`'s check, one of the app's own) that
+    # raised, with the exception's type only, at most once a minute.
+    "verifier_error": MisconfigInfo(
+        "a verifier raised instead of judging the credentials (the app's own check, its"
+        " database down); the request was answered 503 verifier_unavailable",
+        "look at the logged error type in the verifier's code or the service it calls",
+    ),
     # Logged with the exception text as `error` instead of a fix.
     "invalid_options": MisconfigInfo(
         "the middleware's options are invalid",

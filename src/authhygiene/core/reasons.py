@@ -37,7 +37,7 @@ class Reason(StrEnum):
     FORBIDDEN = "forbidden"
     CLIENT_BLOCKED = "client_blocked"
     TOO_MANY_FAILURES = "too_many_failures"
-    KEYS_UNAVAILABLE = "keys_unavailable"
+    VERIFIER_UNAVAILABLE = "verifier_unavailable"
 
 
 class Problem(StrEnum):
@@ -68,6 +68,9 @@ class Problem(StrEnum):
     WRONG_USER_OR_PASSWORD = "wrong_user_or_password"
     # Enforce mode: no rule of `require=` admits the request.
     NO_RULE_ADMITS = "no_rule_admits"
+    # Enforce mode: the route requires scopes, and the credential (an API
+    # key, a password) carries none.
+    SCOPES_NOT_CARRIED = "scopes_not_carried"
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,16 +271,17 @@ REASONS: dict[Reason, ReasonInfo] = {
         "excess_rate_limit_exceeded",
         "clients are refused after repeated failures; look at what failed before",
     ),
-    # A server fault, never the client's: the verifier has no keys (the
-    # issuer's JWKS cannot be fetched and none was ever had).
-    Reason.KEYS_UNAVAILABLE: ReasonInfo(
+    # A server fault, never the client's: the verifier cannot judge the
+    # credentials (no keys: the issuer's JWKS cannot be fetched; the app's
+    # own `check` raised; a verifier broke).
+    Reason.VERIFIER_UNAVAILABLE: ReasonInfo(
         503,
         None,
         "The credentials cannot be checked right now",
         "Retry after the time given in Retry-After; the credentials were not judged.",
         "sys_availability",
-        "the verifier has no keys: the issuer's JWKS could not be fetched (see the"
-        " auth.misconfig events for why)",
+        "the verifier could not judge the credentials: the issuer's JWKS could not be"
+        " fetched, or the app's own check failed (see the auth.misconfig events for why)",
     ),
 }
 

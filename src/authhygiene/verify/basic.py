@@ -29,11 +29,12 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from authhygiene.core.credentials import Credentials
 from authhygiene.core.reasons import Problem, Reason
 from authhygiene.verify.jwt import Rejected, Verified
+from authhygiene.verify.trouble import Trouble
 
 __all__ = ["Basic"]
 
@@ -73,6 +74,10 @@ def _wrong() -> Rejected:
 
 def _malformed(problem: Problem) -> Rejected:
     return Rejected(Reason.CREDENTIALS_MALFORMED, {"problem": problem.value})
+
+
+# What a client is told to wait when the app's check failed.
+_RETRY_AFTER_S = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +287,7 @@ class Basic:
     check: Callable[[str, str], bool] | None = None
     users: Mapping[str, str] | None = None
     _judge: Callable[[str, str], object] = field(init=False, compare=False)
+    _trouble: Trouble = field(init=False, compare=False, default_factory=Trouble)
 
     def __post_init__(self) -> None:
         if (self.check is None) == (self.users is None):
@@ -357,6 +363,10 @@ class Basic:
 
     may_block: ClassVar[bool] = True  # see `needs_io`
 
+    def use_logger(self, logger: Any) -> None:
+        """Where the check's failures are logged (the middleware's logger)."""
+        self._trouble.logger = logger
+
     def needs_io(self, credential: str, now: float | None = None) -> bool:
         """Always: a password hash costs tens of milliseconds by design, and
         the app's `check` may ask a database. The ASGI adapter verifies in a
@@ -382,8 +392,11 @@ class Basic:
             return _wrong()
         try:
             answer = self._judge(user, password)
-        except Exception:  # the app's check failing says nothing of the pair
-            return _wrong()
+        except Exception as error:
+            # The app's check failing (its database down) says nothing of the
+            # pair: a server fault, never the client's, and the operator hears of it.
+            self._trouble.report("verifier_error", error, checked_by="Basic")
+            return Rejected(Reason.VERIFIER_UNAVAILABLE, {"retry_after": _RETRY_AFTER_S})
         if inspect.iscoroutine(answer):
             answer.close()  # an async check slipped through (a callable object)
             return _wrong()

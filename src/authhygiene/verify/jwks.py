@@ -20,7 +20,7 @@ traceback. So:
   HTML page, bad or hostile JSON, no usable key) is an `auth.misconfig`
   event, at most once a minute, and the keys at hand are served for up to
   `stale_for` seconds after the last good fetch. Without keys the answer is
-  `keys_unavailable` (503) with the seconds until the next attempt.
+  `verifier_unavailable` (503) with the seconds until the next attempt.
 
 Every decision about time reads the `now` it is given (seconds since the
 epoch), never the clock; only the network's own deadline is real time.
@@ -277,7 +277,13 @@ class RemoteKeys:
             if now >= snapshot.fresh_until:
                 self._start(now, _Why.EXPIRED, block=False)  # served stale meanwhile
             return pick(snapshot.keys, alg, kid)
-        flight = self._start(now, self._why(snapshot, now), block=wait)
+        why = self._why(snapshot, now)
+        if why is _Why.KID and self._flight is not None:
+            # Keys at hand and a fetch already under way: only the request
+            # that started it waits. Tokens naming kids at random must not
+            # each hold a worker thread while a slow issuer answers.
+            return self._answer(alg, kid, now, undecided=True)
+        flight = self._start(now, why, block=wait)
         undecided = False
         if wait and flight is not None:
             undecided = not flight.done.wait(self._timeout + _WAIT_MARGIN)
@@ -290,7 +296,10 @@ class RemoteKeys:
         snapshot = self._snapshot
         if snapshot is not None and self._serves(snapshot, kid, now):
             return False
-        return self._flight is not None or self._may_attempt(now, self._why(snapshot, now))
+        why = self._why(snapshot, now)
+        if why is _Why.KID:
+            return self._flight is None and self._may_attempt(now, why)
+        return self._flight is not None or self._may_attempt(now, why)
 
     def _serves(self, snapshot: _Snapshot, kid: object, now: float) -> bool:
         return snapshot.usable(now, self._stale_for) and snapshot.knows(kid)
@@ -319,7 +328,7 @@ class RemoteKeys:
             and (judged or snapshot.knows(kid))
         ):
             return pick(snapshot.keys, alg, kid)
-        return Rejected(Reason.KEYS_UNAVAILABLE, {"retry_after": self._retry_after(now)})
+        return Rejected(Reason.VERIFIER_UNAVAILABLE, {"retry_after": self._retry_after(now)})
 
     def _retry_after(self, now: float) -> int:
         if self._retry_at <= now:

@@ -94,7 +94,7 @@ class JWT:
     # The scheme this verifier reads, for the challenges enforce mode sends.
     scheme: ClassVar[str] = "Bearer"
     algorithms: Sequence[str]
-    keys: Any = None
+    keys: Any = field(default=None, repr=False)  # an HMAC secret must not reach a repr
     issuer: str | Sequence[str] | None = None
     audience: str | Sequence[str] | None = None
     leeway: int = 60
@@ -102,7 +102,7 @@ class JWT:
     token_type: str | None = None
     max_token_bytes: int = _MAX_TOKEN_BYTES
     max_age: int | None = None
-    jwks_url: str | None = None
+    jwks_url: str | None = field(default=None, repr=False)  # its query may hold a key
     cache_seconds: int = 300
     cache_entries: int = 10_000
     _source: KeySource = field(init=False, repr=False, compare=False, default=StaticKeys(()))

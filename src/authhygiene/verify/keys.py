@@ -11,6 +11,7 @@ skipped, since the issuer's set serves every client, not only us.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -111,6 +112,8 @@ class StaticKeys:
 
 
 _PICKS_KEPT = 256
+# What a kid shown in an error message may look like (short, name-like).
+_KID_SHOWN_RE = re.compile(r"[A-Za-z0-9._:-]{1,24}")
 _KID_CHARS_KEPT = 256
 
 
@@ -167,7 +170,9 @@ def _kid_of(jwk: object) -> str | None:
 
 
 def _prepare(kid: str | None, key: object, algorithms: tuple[str, ...]) -> PreparedKey:
-    label = f" {kid!r}" if kid else ""
+    # A kid is named only when it looks like one: a mapping written the
+    # wrong way round ({secret: "k1"}) makes the secret the kid.
+    label = f" {kid!r}" if kid and _KID_SHOWN_RE.fullmatch(kid) else (" (by kid)" if kid else "")
     if isinstance(key, Mapping):
         key = _from_jwk(key, label)
     hmac = isinstance(key, str | bytes) and not _looks_asymmetric(key)

@@ -72,8 +72,8 @@ class VerifiedCache:
         limit of the verifier's own, `iat` plus `max_age`), and hand it on.
         Its claims must be read-only (the next caller gets the same object)."""
         until = now + self.seconds
-        exp = verified.claims.get("exp")
-        if isinstance(exp, int | float) and not isinstance(exp, bool) and exp < until:
+        exp = _expiry(verified.claims.get("exp"), now)
+        if exp is not None and exp < until:
             until = exp
         if not_after is not None and not_after < until:
             until = not_after
@@ -112,3 +112,19 @@ def _oldest(
 ) -> tuple[bytes, tuple[float, Verified, int]]:
     digest = next(iter(entries))
     return digest, entries.pop(digest)
+
+
+def _expiry(exp: object, now: float) -> float | None:
+    """`exp` as pyjwt judged it (`int(exp)`: a number, or a string of
+    digits), None without one; `now` (never cached) for anything else, so a
+    form pyjwt reads and we would not never outlives the token."""
+    if exp is None:
+        return None
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        return exp
+    if isinstance(exp, str) and len(exp) <= 20:
+        try:
+            return int(exp)
+        except ValueError:
+            return now
+    return now

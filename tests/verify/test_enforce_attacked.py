@@ -1,0 +1,288 @@
+"""What an attack on enforce mode and `verify=` found, each as the case that
+now holds: websocket handshakes guarded (uvicorn), rules matched on the path
+the app routes (not SCRIPT_NAME, not root_path), a preflight only with an
+Origin, a string `exp` never cached past its time, an API key on a scoped
+route refused as such, a verifier's own failure a 503, no secret in a repr."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+import structlog.testing
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from authhygiene import AuthHygiene, Scopes
+from authhygiene.core.credentials import RequestView
+from authhygiene.core.decision import decide
+from authhygiene.core.enforce import admission, plan
+from authhygiene.core.policy import Policy
+from authhygiene.core.reasons import Reason
+from authhygiene.core.verdict import Rejected, Verified
+from authhygiene.request_views import view_from_environ, view_from_scope
+from authhygiene.verify import JWT, APIKey, Basic
+from tests.e2e.servers import UvicornThread
+
+SECRET = "a" * 40
+API_KEY = "k" * 24
+JWT_VERIFIER = JWT(algorithms=["HS256"], keys=SECRET)
+RULES = [("GET", "/items*", Scopes("items:read")), ("*", "/health*", None)]
+
+
+def token(**claims: Any) -> str:
+    body = {"sub": "ada", "scope": "items:read", "exp": int(time.time()) + 600, **claims}
+    return jwt.encode(body, SECRET, algorithm="HS256")
+
+
+def policy(**options: Any) -> Policy:
+    return Policy.from_options(
+        {"realm": "api", "mode": "enforce", "verify": JWT_VERIFIER, "require": RULES, **options}
+    )
+
+
+def outcome(policy_: Policy, view: RequestView) -> tuple[int, str | None]:
+    """(200 admitted / 0 passed unverified / the refusal's status, its reason)."""
+    planned = plan(policy_, view)
+    if planned.passed:
+        return 0, None
+    verdict = None
+    if planned.verifier is not None and planned.credential is not None:
+        verdict = planned.verifier.verify(planned.credential)
+    admitted = admission(policy_, planned, verdict)
+    if admitted.answer is None:
+        return 200, None
+    decision = decide(policy_, view, admitted.answer, declared=admitted.declared, verdict=verdict)
+    assert decision is not None
+    return decision.status, json.loads(decision.body)["reason"]
+
+
+# --- websocket handshakes, through uvicorn ----------------------------------
+
+
+async def _echo_user(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_text(f"hello {websocket.user.display_name}")
+    await websocket.close()
+
+
+@pytest.fixture(scope="module")
+def ws_port() -> Iterator[int]:
+    app = Starlette(routes=[WebSocketRoute("/items/ws", _echo_user)])
+    wrapped = AuthHygiene(app, realm="api", mode="enforce", verify=JWT_VERIFIER, require=RULES)
+    with UvicornThread(wrapped, ws="wsproto", lifespan="off") as server:
+        yield server.port
+
+
+def handshake(port: int, extra: str = "") -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        "GET /items/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"{extra}\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request.encode())
+        data = b""
+        for _ in range(50):  # bounded: a handshake answer and a frame or two
+            try:
+                chunk = sock.recv(4096)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            data += chunk
+            if b"hello" in data or (b"\r\n\r\n" in data and data.endswith(b"}")):
+                break
+        return data
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "says"),
+    [
+        ("", b"401", b'"reason":"credentials_missing"'),
+        ("Authorization: Bearer garbage\r\n", b"401", b'"reason":"credentials_invalid"'),
+        (f"Authorization: Bearer {token(scope='other')}\r\n", b"403", b"insufficient_scope"),
+        (f"Authorization: Bearer {token()}\r\n", b"101", b"hello ada"),
+    ],
+    ids=["anonymous", "garbage", "no-scope", "valid"],
+)
+def test_a_websocket_handshake_is_guarded_like_a_request(
+    ws_port: int, extra: str, status: bytes, says: bytes
+) -> None:
+    answer = handshake(ws_port, extra)
+
+    assert answer.split(b"\r\n", 1)[0].split(b" ")[1] == status
+    assert says in answer
+
+
+def test_without_the_http_response_extension_a_refused_handshake_is_closed() -> None:
+    # The ASGI spec: a close before accept, which the server answers 403.
+    app = Starlette(routes=[WebSocketRoute("/items/ws", _echo_user)])
+    wrapped = AuthHygiene(app, realm="api", mode="enforce", verify=JWT_VERIFIER, require=RULES)
+    scope = {"type": "websocket", "path": "/items/ws", "headers": [], "query_string": b""}
+    sent: list[dict[str, Any]] = []
+    inbox = [{"type": "websocket.connect"}]
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(wrapped(scope, receive, send))
+
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
+# --- the path a rule matches is the path the app routes ---------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "route"),
+    [
+        # gunicorn takes SCRIPT_NAME from a proxy's header: never a rule's path.
+        ({"SCRIPT_NAME": "/health", "PATH_INFO": "/items/1"}, "/items/1"),
+        ({"SCRIPT_NAME": "", "PATH_INFO": "/caf\xc3\xa9/1"}, "/café/1"),
+        ({"SCRIPT_NAME": "", "PATH_INFO": "/items/1"}, None),  # the path itself
+    ],
+    ids=["script-name", "utf-8", "plain"],
+)
+def test_a_wsgi_rule_matches_path_info_as_the_app_routes_it(
+    environ: dict[str, str], route: str | None
+) -> None:
+    view = view_from_environ({"REQUEST_METHOD": "GET", **environ})
+
+    assert view.route == route
+    assert outcome(policy(), view) == (401, "credentials_missing")
+
+
+def test_script_name_cannot_choose_a_public_rule() -> None:
+    environ = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/health", "PATH_INFO": "/items/1"}
+
+    assert outcome(policy(), view_from_environ(environ)) == (401, "credentials_missing")
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path", "expected"),
+    [
+        ("/api/health", "/api", (0, None)),  # the app's /health: public
+        ("/api/items/1", "/api", (401, "credentials_missing")),
+        ("/health", "", (0, None)),
+    ],
+)
+def test_an_asgi_rule_matches_the_path_without_root_path(
+    path: str, root_path: str, expected: tuple[int, str | None]
+) -> None:
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": root_path, "headers": []}
+
+    assert outcome(policy(), view_from_scope(scope)) == expected
+
+
+def test_a_preflight_passes_only_with_an_origin() -> None:
+    acrm = ("access-control-request-method", "GET")
+    without = RequestView("OPTIONS", "/items/1", "", (acrm,))
+    with_origin = RequestView("OPTIONS", "/items/1", "", (acrm, ("origin", "https://a.example")))
+
+    assert outcome(policy(), without) == (401, "credentials_missing")
+    assert outcome(policy(), with_origin) == (0, None)
+
+
+# --- what a verifier says -----------------------------------------------------
+
+
+def test_a_string_exp_is_never_kept_past_its_time() -> None:
+    # pyjwt reads `"exp": "<digits>"` as a date; the cache must too.
+    check = JWT(algorithms=["HS256"], keys=SECRET, leeway=0, cache_seconds=3600)
+    now = time.time()
+    sent = token(exp=str(int(now) + 5))
+    assert isinstance(check.verify(sent, now), Verified)
+
+    assert check._cache.get(check._cache.digest(sent), now + 10) is None
+
+
+def test_an_api_key_on_a_scoped_route_is_forbidden_not_a_token_without_scope() -> None:
+    keys = APIKey(keys={"billing": API_KEY})
+    policy_ = Policy.from_options(
+        {"realm": "api", "mode": "enforce", "verify": keys, "require": RULES}
+    )
+    view = RequestView("GET", "/items/1", "", (("x-api-key", API_KEY),))
+    planned = plan(policy_, view)
+    assert planned.credential is not None
+    verdict = keys.verify(planned.credential)
+    admitted = admission(policy_, planned, verdict)
+    assert admitted.answer is not None
+
+    decision = decide(policy_, view, admitted.answer, declared=admitted.declared, verdict=verdict)
+
+    assert decision is not None
+    body = json.loads(decision.body)
+    assert (decision.status, body["reason"], body["problem"]) == (
+        403,
+        "forbidden",
+        "scopes_not_carried",
+    )
+    assert all(name != "www-authenticate" for name, _ in decision.headers)
+
+
+class _Broken:
+    """A verifier of the app's own that raises (its database down)."""
+
+    scheme = "Bearer"
+
+    def credential(self, credentials: Any) -> str | None:
+        return credentials.token
+
+    def verify(self, credential: str, now: float | None = None) -> Verified | Rejected:
+        raise ConnectionError("database down")
+
+
+def test_a_verifier_that_raises_is_a_503_never_the_clients_fault() -> None:
+    from authhygiene._enforcement import verified
+
+    with structlog.testing.capture_logs() as logs:
+        verdict = verified(_Broken(), "some-token-value")  # type: ignore[arg-type]
+
+    assert isinstance(verdict, Rejected)
+    assert verdict.reason is Reason.VERIFIER_UNAVAILABLE
+    assert [(log["kind"], log["error"]) for log in logs] == [("verifier_error", "ConnectionError")]
+
+
+def test_a_percent_encoded_query_token_is_read_as_the_full_reading_does() -> None:
+    view = RequestView("GET", "/items/1", "%74oken=x", (("authorization", f"Bearer {token()}"),))
+
+    assert outcome(policy(), view) == (400, "credentials_malformed")
+
+
+SECRET_SENT = (("authorization", "Bearer " + SECRET),)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: JWT(algorithms=["HS256"], keys=SECRET),
+        lambda: plan(
+            policy(), RequestView("GET", "/items/1", "", (("authorization", "Bearer " + SECRET),))
+        ),
+        lambda: Basic(check=lambda user, password: password == SECRET),
+    ],
+    ids=["jwt", "plan", "basic"],
+)
+def test_no_secret_in_a_repr(make: Any) -> None:
+    assert SECRET not in repr(make())
+
+
+def test_a_key_mapping_written_the_wrong_way_round_is_not_echoed() -> None:
+    with pytest.raises(ValueError, match="HMAC secret") as raised:
+        JWT(algorithms=["HS256"], keys={SECRET: "k1"})
+
+    assert SECRET not in str(raised.value)
