@@ -307,6 +307,15 @@ RECOGNISED = [
         id="fjwt-revoked",
     ),
     pytest.param(
+        GOOD,
+        401,
+        {"msg": "Fresh token required"},
+        "json",
+        401,
+        "step_up_required",
+        id="fjwt-fresh-required",
+    ),
+    pytest.param(
         bearer(token(exp=NOW - 3600)),
         401,
         {"msg": "Token has expired"},

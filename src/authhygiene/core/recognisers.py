@@ -130,6 +130,13 @@ RECOGNISERS: tuple[Recogniser, ...] = (
         ),
     ),
     Recogniser(
+        "Flask-JWT-Extended 4.x fresh_jwt_required: 401 'Fresh token required' (sign in"
+        " again: RFC 9470's step-up)",
+        _AUTH,
+        Reason.STEP_UP_REQUIRED,
+        message=re.compile(r"^fresh token required\b", re.I),
+    ),
+    Recogniser(
         "Flask-JWT-Extended 4.x revoked-token callback: 401 'Token has been revoked'",
         _AUTH,
         Reason.TOKEN_REVOKED,
