@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 from authhygiene._runtime import Runtime
+from authhygiene._trouble import Trouble
 from authhygiene.core.credentials import RequestView, parse_credentials
 from authhygiene.core.decision import Decision
 from authhygiene.core.enforce import Plan, admission, plan
@@ -16,7 +17,6 @@ from authhygiene.core.reasons import Reason
 from authhygiene.core.request import Request
 from authhygiene.core.verdict import Rejected, Verified, Verifier, chosen
 from authhygiene.identity import Identity
-from authhygiene.verify.trouble import Trouble
 
 # Verifiers that raise, reported to the default logger (`use_logger` is
 # theirs to offer; one that raises may not).

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from authhygiene._trouble import Trouble
 from authhygiene.core.credentials import Credentials
 from authhygiene.core.reasons import Problem, Reason
 from authhygiene.verify.jwt import Rejected, Verified
-from authhygiene.verify.trouble import Trouble
 
 __all__ = ["Basic"]
 
