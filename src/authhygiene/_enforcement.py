@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from authhygiene._runtime import Runtime
 from authhygiene._trouble import Trouble
-from authhygiene.core.credentials import RequestView, parse_credentials
+from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
-from authhygiene.core.enforce import Plan, admission, plan
+from authhygiene.core.enforce import Plan, admission, plan, read_credentials
 from authhygiene.core.reasons import Reason
 from authhygiene.core.request import Request
 from authhygiene.core.verdict import Rejected, Verified, Verifier, chosen
@@ -90,11 +90,5 @@ def refusal_blocks(runtime: Runtime, view: RequestView) -> bool:
     policy = runtime.policy
     if not any(getattr(verifier, "may_block", False) for verifier in policy.verifiers):
         return False  # static keys, API keys: nothing to wait for
-    credentials = parse_credentials(
-        view,
-        api_key_headers=policy.api_key_headers,
-        session_cookies=policy.session_cookies,
-        schemes=policy.schemes,
-    )
-    found = chosen(policy.verifiers, credentials)
+    found = chosen(policy.verifiers, read_credentials(policy, view))
     return found is not None and blocks(*found)

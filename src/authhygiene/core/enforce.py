@@ -34,7 +34,7 @@ from authhygiene.core.request import is_preflight
 from authhygiene.core.requirements import Rule, Scopes
 from authhygiene.core.verdict import Rejected, Verified, Verifier, chosen
 
-__all__ = ["Admission", "Plan", "admission", "plan"]
+__all__ = ["Admission", "Plan", "admission", "plan", "read_credentials"]
 
 _ANY = Scopes()
 
@@ -91,17 +91,23 @@ def plan(policy: Policy, view: RequestView) -> Plan:
         found = chosen(policy.verifiers, alone)
         if found is not None:
             return Plan(passed=False, scopes=scopes, verifier=found[0], credential=found[1])
-    credentials = parse_credentials(
-        view,
-        api_key_headers=policy.api_key_headers,
-        session_cookies=policy.session_cookies,
-        schemes=policy.schemes,
-    )
+    credentials = read_credentials(policy, view)
     found = chosen(policy.verifiers, credentials)
     if found is None or credentials.misuse:
         # Nothing a verifier reads, or sent wrongly: the refusal path says which.
         return Plan(passed=False, scopes=scopes, unread=_unread(credentials))
     return Plan(passed=False, scopes=scopes, verifier=found[0], credential=found[1])
+
+
+def read_credentials(policy: Policy, view: RequestView) -> Credentials:
+    """The request's credentials as the policy reads them (its API-key
+    headers, session cookies and schemes), before any app has answered."""
+    return parse_credentials(
+        view,
+        api_key_headers=policy.api_key_headers,
+        session_cookies=policy.session_cookies,
+        schemes=policy.schemes,
+    )
 
 
 def admission(policy: Policy, planned: Plan, verdict: Verified | Rejected | None) -> Admission:
