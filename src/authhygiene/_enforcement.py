@@ -15,7 +15,7 @@ from authhygiene.core.decision import Decision
 from authhygiene.core.enforce import Plan, admission, plan, read_credentials
 from authhygiene.core.reasons import Reason
 from authhygiene.core.request import Request
-from authhygiene.core.verdict import Rejected, Verified, Verifier, chosen
+from authhygiene.core.verdict import Rejected, Verified, Verifier, choices
 from authhygiene.identity import Identity
 
 # Verifiers that raise, reported to the default logger (`use_logger` is
@@ -23,7 +23,25 @@ from authhygiene.identity import Identity
 _BROKEN = Trouble()
 _RETRY_AFTER_S = 5
 
-__all__ = ["Outcome", "blocks", "planned", "refusal_blocks", "settled", "verified"]
+__all__ = [
+    "PREFLIGHT_HEADERS",
+    "Outcome",
+    "blocks",
+    "plan_blocks",
+    "planned",
+    "refusal_blocks",
+    "settled",
+    "verified",
+    "verified_plan",
+]
+
+# A preflight enforce mode answers itself: 204, granting nothing (no
+# Access-Control-Allow-*: the browser keeps the cross-origin call from
+# leaving), never a 401, and no view runs for it.
+PREFLIGHT_HEADERS = (
+    ("vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
+    ("cache-control", "no-store"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +52,12 @@ class Outcome:
 
     decision: Decision | None = None
     identity: Identity | None = None
+    # Answer the CORS preflight with 204 and `PREFLIGHT_HEADERS`.
+    preflight: bool = False
 
 
 _PASS = Outcome()
+_PREFLIGHT = Outcome(preflight=True)
 
 
 def planned(runtime: Runtime, view: RequestView) -> Plan:
@@ -66,21 +87,43 @@ def verified(verifier: Verifier, credential: str) -> Verified | Rejected | None:
         return Rejected(Reason.VERIFIER_UNAVAILABLE, {"retry_after": _RETRY_AFTER_S})
 
 
+def plan_blocks(planned_: Plan) -> bool:
+    """Whether verifying the plan's credential may wait (any verifier)."""
+    return any(blocks(verifier, credential) for verifier, credential in planned_.choices)
+
+
+def verified_plan(planned_: Plan) -> tuple[Verifier | None, Verified | Rejected | None]:
+    """Each of the plan's verifiers in turn until one accepts (two issuers'
+    JWT verifiers); else the first one's rejection. (None, None) when there
+    is nothing to verify."""
+    first: tuple[Verifier | None, Verified | Rejected | None] = (None, None)
+    for verifier, credential in planned_.choices:
+        verdict = verified(verifier, credential)
+        if isinstance(verdict, Verified):
+            return verifier, verdict
+        if first[0] is None:
+            first = (verifier, verdict)
+    return first
+
+
 def settled(
     runtime: Runtime,
     request: Request,
     planned_: Plan,
+    by: Verifier | None,
     verdict: Verified | Rejected | None,
 ) -> Outcome:
-    """Refuse (through the one refusal path) or admit, given the verdict."""
+    """Refuse (through the one refusal path) or admit, given what `by` said."""
     if planned_.passed:
         return _PASS
-    outcome = admission(runtime.policy, planned_, verdict)
+    if planned_.preflight:
+        return _PREFLIGHT
+    outcome = admission(runtime.policy, planned_, verdict, by)
     if outcome.answer is not None:
         return Outcome(decision=runtime.decide(request, outcome.answer, outcome.declared, verdict))
     if outcome.identity is None:
         return _PASS
-    scheme = getattr(planned_.verifier, "scheme", None)
+    scheme = getattr(by, "scheme", None)
     return Outcome(identity=Identity(outcome.identity, scheme if isinstance(scheme, str) else None))
 
 
@@ -90,5 +133,5 @@ def refusal_blocks(runtime: Runtime, view: RequestView) -> bool:
     policy = runtime.policy
     if not any(getattr(verifier, "may_block", False) for verifier in policy.verifiers):
         return False  # static keys, API keys: nothing to wait for
-    found = chosen(policy.verifiers, read_credentials(policy, view))
-    return found is not None and blocks(*found)
+    found = choices(policy.verifiers, read_credentials(policy, view))
+    return any(blocks(verifier, credential) for verifier, credential in found)

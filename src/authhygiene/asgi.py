@@ -41,7 +41,14 @@ from authhygiene._asgi_cors import (
     inspect_app,
 )
 from authhygiene._asgi_types import ASGIApp, Message, Receive, Scope, Send
-from authhygiene._enforcement import blocks, planned, refusal_blocks, settled, verified
+from authhygiene._enforcement import (
+    PREFLIGHT_HEADERS,
+    plan_blocks,
+    planned,
+    refusal_blocks,
+    settled,
+    verified_plan,
+)
 from authhygiene._runtime import Runtime
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
@@ -52,7 +59,6 @@ from authhygiene.core.exchange import (
     raised_status,
     watched,
 )
-from authhygiene.core.verdict import Rejected, Verified
 from authhygiene.identity import ANONYMOUS, NO_CREDENTIALS, credentials_of
 from authhygiene.logging import emit_misconfig, flush_suppressed
 from authhygiene.request_views import Plans, ScopeRequest
@@ -299,13 +305,15 @@ class AuthHygiene:
         A verifier that may wait runs in a worker thread."""
         request = ScopeRequest(scope, self._plans)
         plan = planned(self.runtime, request.decoded())
-        verdict: Verified | Rejected | None = None
-        if plan.verifier is not None and plan.credential is not None:
-            if blocks(plan.verifier, plan.credential):
-                verdict = await anyio.to_thread.run_sync(verified, plan.verifier, plan.credential)
-            else:
-                verdict = verified(plan.verifier, plan.credential)
-        outcome = settled(self.runtime, request, plan, verdict)
+        by, verdict = (
+            await anyio.to_thread.run_sync(verified_plan, plan)
+            if plan_blocks(plan)
+            else verified_plan(plan)
+        )
+        outcome = settled(self.runtime, request, plan, by, verdict)
+        if outcome.preflight:
+            await _write_preflight(send)
+            return None
         if outcome.decision is not None and outcome.decision.rewrite:
             await _write(send, outcome.decision, head=scope.get("method") == "HEAD")
             return None
@@ -455,6 +463,12 @@ def _websocket_denial(scope: Scope, receive: Receive, send: Send) -> Send:
             await send({**message, "type": "websocket.http.response.body"})
 
     return deny
+
+
+async def _write_preflight(send: Send) -> None:
+    headers = [(name.encode(), value.encode()) for name, value in PREFLIGHT_HEADERS]
+    await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _write(send: Send, decision: Decision, *, head: bool) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from starlette.exceptions import WebSocketException
 from starlette.requests import HTTPConnection
 
 from authhygiene.core.reasons import Reason
@@ -78,7 +79,7 @@ def credentials_of(identity: Identity) -> AuthCredentials:
     return AuthCredentials(list(identity.scopes))
 
 
-def require_scopes(*names: str) -> Callable[[HTTPConnection], Awaitable[BaseUser]]:
+def require_scopes(*names: str) -> Callable[[HTTPConnection], Awaitable[Any]]:
     """A route's scopes in FastAPI's own idiom, a dependency:
     ``@app.get("/items", dependencies=[Depends(require_scopes("items:read"))])``
     or ``user = Depends(require_scopes("items:read"))`` for the user.
@@ -90,14 +91,31 @@ def require_scopes(*names: str) -> Callable[[HTTPConnection], Awaitable[BaseUser
     when one is missing, so the middleware answers 401 or 403 exactly."""
     required = Scopes(*names)
 
-    async def scopes_required(request: HTTPConnection) -> BaseUser:
+    async def scopes_required(request: HTTPConnection) -> Any:
         user = request.scope.get("user")
         auth = request.scope.get("auth")
-        if not isinstance(user, BaseUser) or not user.is_authenticated:
-            raise AuthFailure(Reason.CREDENTIALS_MISSING)
         held = auth.scopes if isinstance(auth, AuthCredentials) else []
-        if required.missing(held):
-            raise AuthFailure(Reason.INSUFFICIENT_SCOPE, required_scope=str(required))
-        return user
+        refused = _scopes_refusal(user, held, required)
+        if refused is None:
+            return user
+        if request.scope.get("type") == "websocket":
+            # An exception escaping a websocket endpoint is a 500; a close
+            # before accept is the refusal a handshake can carry.
+            raise WebSocketException(code=1008, reason=refused.reason.value)
+        raise refused
 
     return scopes_required
+
+
+def _scopes_refusal(user: object, held: list[str], required: Scopes) -> AuthFailure | None:
+    """Why `user` holding `held` may not use a route requiring `required`.
+    Starlette accepts any user object (`@requires` reads only `auth`): read
+    `is_authenticated` as it is."""
+    if not getattr(user, "is_authenticated", False):
+        return AuthFailure(Reason.CREDENTIALS_MISSING)
+    if not required.missing(held):
+        return None
+    if isinstance(user, Identity) and user.scheme not in ("Bearer", "DPoP"):
+        # An API key or a password carries no scopes: no token would do.
+        return AuthFailure(Reason.FORBIDDEN, problem="scopes_not_carried")
+    return AuthFailure(Reason.INSUFFICIENT_SCOPE, required_scope=str(required))

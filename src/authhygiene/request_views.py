@@ -12,6 +12,7 @@ builds the whole `RequestView`, once, when the shape is new.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from authhygiene._asgi_types import Scope
@@ -261,14 +262,14 @@ def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
 def _routed(path_info: str) -> str:
     """PEP 3333's PATH_INFO as the app routes it: without SCRIPT_NAME (which
     a server may take from a proxy's header: never what a rule matches), its
-    ISO-8859-1 characters read as the UTF-8 bytes they are (werkzeug's and
-    Django's reading). Django's `request.META` holds the path decoded
-    already: then that reading fails and the path stands."""
+    ISO-8859-1 characters read as the UTF-8 bytes they are, invalid ones
+    replaced (werkzeug's reading, so a rule never matches a path the app
+    does not route). Django's adapter gives its own `path_info` instead."""
     if path_info.isascii():
         return path_info
     try:
-        return path_info.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
+        return path_info.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # not PEP 3333 text: read as given
         return path_info
 
 
@@ -279,16 +280,24 @@ def _text_or_none(value: object) -> str | None:
 class EnvironRequest:
     """A WSGI request, or a Django one by its `request.META` (`core.request.Request`)."""
 
-    __slots__ = ("_plans", "_view", "environ")
+    __slots__ = ("_plans", "_route", "_view", "environ")
 
-    def __init__(self, environ: Mapping[str, Any], plans: Plans) -> None:
+    def __init__(
+        self, environ: Mapping[str, Any], plans: Plans, *, route: str | None = None
+    ) -> None:
         self.environ = environ
         self._plans = plans
         self._view: RequestView | None = None
+        # The path the app routes, where the adapter knows it (Django's
+        # `request.path_info`, decoded by Django already).
+        self._route = route
 
     def decoded(self) -> RequestView:
         if self._view is None:
-            self._view = view_from_environ(self.environ)
+            view = view_from_environ(self.environ)
+            if self._route is not None:
+                view = replace(view, route=self._route)
+            self._view = view
         return self._view
 
     def glance(self, policy: Policy) -> Glance | None:

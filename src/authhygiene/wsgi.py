@@ -23,7 +23,7 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Literal
 
-from authhygiene._enforcement import planned, settled, verified
+from authhygiene._enforcement import PREFLIGHT_HEADERS, planned, settled, verified_plan
 from authhygiene._runtime import Runtime
 from authhygiene.core.cors import CorsLayer, headers_from_layer, request_origin
 from authhygiene.core.decision import Decision
@@ -619,10 +619,11 @@ class AuthHygieneWSGI:
         identity in `environ["authhygiene.identity"]` when one was verified."""
         request = EnvironRequest(environ, self._plans)
         plan = planned(self.runtime, request.decoded())
-        verdict = None
-        if plan.verifier is not None and plan.credential is not None:
-            verdict = verified(plan.verifier, plan.credential)
-        outcome = settled(self.runtime, request, plan, verdict)
+        by, verdict = verified_plan(plan)
+        outcome = settled(self.runtime, request, plan, by, verdict)
+        if outcome.preflight:
+            start_response("204 No Content", list(PREFLIGHT_HEADERS))
+            return []
         if outcome.decision is not None and outcome.decision.rewrite:
             return _write(environ, start_response, outcome.decision)
         if outcome.identity is not None:

@@ -51,7 +51,8 @@ EXPIRED = token(exp=int(time.time()) - 3600)
 
 
 # request -> (status, reason, problem) of the refusal, or 200 (admitted) /
-# "pass" (passed on with nothing verified).
+# "pass" (passed on with nothing verified), "public" (a public route: the
+# credential verified, never refused) or "preflight" (answered here, 204).
 ITEM = "/items/1"
 PREFLIGHT = (("origin", "https://a.example"), ("access-control-request-method", "GET"))
 READ = bearer(token(scope="items:read"))
@@ -65,8 +66,10 @@ MALFORMED = "credentials_malformed"
         (view("GET", ITEM, READ), 200),
         (view("HEAD", ITEM, READ), 200),
         (view("GET", "/health"), "pass"),
-        (view("GET", "/health", bearer("garbage")), "pass"),  # public: never verified
-        (view("OPTIONS", ITEM, *PREFLIGHT), "pass"),
+        (view("GET", "/health", bearer("garbage")), "public"),  # never refused
+        (view("GET", "/health", READ), "public"),
+        (view("OPTIONS", ITEM, *PREFLIGHT), "preflight"),
+        (view("OPTIONS", "/health", *PREFLIGHT), "pass"),  # a public route's: the app's CORS
         (view("GET", ITEM), (401, "credentials_missing", None)),
         (view("GET", ITEM, bearer(EXPIRED)), (401, "token_expired", None)),
         (view("GET", ITEM, bearer(token()[:-4] + "AAAA")), (401, "token_signature_invalid", None)),
@@ -98,6 +101,16 @@ def test_each_request_is_admitted_passed_or_refused(
         assert planned.passed
         assert planned.verifier is None
         assert not outcome.refused
+        return
+    if expected in ("public", "preflight"):
+        assert not planned.passed
+        assert (planned.public, planned.preflight) == (
+            expected == "public",
+            expected == "preflight",
+        )
+        assert not outcome.refused
+        if expected == "public" and isinstance(verdict, Verified):
+            assert outcome.identity == verdict  # a valid credential still names the caller
         return
     if expected == 200:
         assert not outcome.refused

@@ -18,11 +18,11 @@ from typing import Any
 import jwt
 import pytest
 import structlog.testing
+from fastapi import Depends, FastAPI, Request, WebSocket
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
-from starlette.websockets import WebSocket
 
-from authhygiene import AuthHygiene, Scopes
+from authhygiene import AuthHygiene, Scopes, require_scopes
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import decide
 from authhygiene.core.enforce import admission, plan
@@ -188,13 +188,35 @@ def test_an_asgi_rule_matches_the_path_without_root_path(
     assert outcome(policy(), view_from_scope(scope)) == expected
 
 
-def test_a_preflight_passes_only_with_an_origin() -> None:
-    acrm = ("access-control-request-method", "GET")
-    without = RequestView("OPTIONS", "/items/1", "", (acrm,))
-    with_origin = RequestView("OPTIONS", "/items/1", "", (acrm, ("origin", "https://a.example")))
+@pytest.mark.parametrize(
+    ("path", "headers", "expected"),
+    [
+        # Not a preflight (no Origin, or no method asked for): a request.
+        ("/items/1", (("access-control-request-method", "DELETE"),), "refused"),
+        ("/items/1", (("origin", "null"), ("access-control-request-method", " ")), "refused"),
+        # A preflight: answered here (204, granting nothing); no view runs.
+        (
+            "/items/1",
+            (("origin", "https://a.example"), ("access-control-request-method", "DELETE")),
+            "answered",
+        ),
+        ("/items/1", (("origin", "null"), ("access-control-request-method", "GET")), "answered"),
+        # On a public route it reaches the app's own CORS layer.
+        (
+            "/health",
+            (("origin", "https://a.example"), ("access-control-request-method", "GET")),
+            "passed",
+        ),
+    ],
+    ids=["no-origin", "empty-method", "preflight", "origin-null", "public-route"],
+)
+def test_a_preflight_never_reaches_a_guarded_view(
+    path: str, headers: tuple[tuple[str, str], ...], expected: str
+) -> None:
+    planned = plan(policy(), RequestView("OPTIONS", path, "", headers))
 
-    assert outcome(policy(), without) == (401, "credentials_missing")
-    assert outcome(policy(), with_origin) == (0, None)
+    found = "passed" if planned.passed else "answered" if planned.preflight else "refused"
+    assert found == expected
 
 
 # --- what a verifier says -----------------------------------------------------
@@ -286,3 +308,138 @@ def test_a_key_mapping_written_the_wrong_way_round_is_not_echoed() -> None:
         JWT(algorithms=["HS256"], keys={SECRET: "k1"})
 
     assert SECRET not in str(raised.value)
+
+
+# --- found by the second attack, through real servers ------------------------
+
+
+def _counting_flask() -> tuple[Any, list[str]]:
+    from flask import Flask
+
+    app, ran = Flask("enforce-preflight"), []
+
+    # A view that acts on any method it is routed (as Django function views do).
+    @app.route("/items/<item>", methods=["GET", "OPTIONS"], provide_automatic_options=False)
+    def items(item: str) -> Any:
+        ran.append(item)
+        return {"item": item}
+
+    @app.route("/health", methods=["GET", "OPTIONS"], provide_automatic_options=False)
+    def health() -> Any:
+        ran.append("health")
+        return {"ok": True}
+
+    return app, ran
+
+
+def test_a_preflight_runs_no_guarded_view_under_werkzeug() -> None:
+    from authhygiene import AuthHygieneWSGI
+    from tests.e2e.servers import WerkzeugThread, fetch
+
+    app, ran = _counting_flask()
+    app.wsgi_app = AuthHygieneWSGI(  # type: ignore[method-assign]
+        app.wsgi_app, realm="api", mode="enforce", verify=JWT_VERIFIER, require=RULES
+    )
+    asked = [("Origin", "https://evil.example"), ("Access-Control-Request-Method", "DELETE")]
+    with WerkzeugThread(app) as server:
+        guarded = fetch(server.port, "/items/1", method="OPTIONS", headers=asked)
+        public = fetch(server.port, "/health", method="OPTIONS", headers=asked)
+
+    assert (guarded.status, guarded.body) == (204, b"")
+    assert guarded.get("access-control-allow-origin") is None  # grants nothing
+    assert guarded.get("www-authenticate") is None  # never a 401
+    assert public.status == 200
+    assert ran == ["health"]
+
+
+OTHER_SECRET = "b" * 40
+
+
+@pytest.fixture(scope="module")
+def two_issuers() -> Iterator[int]:
+
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health(request: Request) -> Any:
+        user = request.user
+        return {"user": user.display_name if user.is_authenticated else None}
+
+    @app.get("/items/{item}")
+    async def items(item: str, request: Request) -> Any:
+        return {"user": request.user.display_name, "scopes": list(request.auth.scopes)}
+
+    verify = [
+        JWT(algorithms=["HS256"], keys=SECRET),
+        JWT(algorithms=["HS256"], keys=OTHER_SECRET),
+        APIKey(keys={"billing": API_KEY}),
+    ]
+    wrapped = AuthHygiene(app, realm="api", mode="enforce", verify=verify, require=RULES)
+    with UvicornThread(wrapped, lifespan="off") as server:
+        yield server.port
+
+
+def _get(port: int, path: str, headers: list[tuple[str, str]]) -> tuple[int, Any]:
+    from tests.e2e.servers import fetch
+
+    reply = fetch(port, path, headers=headers)
+    return reply.status, json.loads(reply.body)
+
+
+def test_a_public_route_still_names_a_caller_with_a_valid_credential(two_issuers: int) -> None:
+    bearer = [("Authorization", f"Bearer {token()}")]
+
+    assert _get(two_issuers, "/health", bearer) == (200, {"user": "ada"})
+    assert _get(two_issuers, "/health", [("Authorization", "Bearer garbage")]) == (
+        200,
+        {"user": None},
+    )
+
+
+def test_every_verifier_of_the_credential_is_tried(two_issuers: int) -> None:
+    other = jwt.encode(
+        {"sub": "bo", "scope": "items:read", "exp": int(time.time()) + 600},
+        OTHER_SECRET,
+        algorithm="HS256",
+    )
+
+    assert _get(two_issuers, "/items/1", [("Authorization", f"Bearer {other}")]) == (
+        200,
+        {"user": "bo", "scopes": ["items:read"]},
+    )
+
+
+@pytest.mark.parametrize("query", ["", "?%61=1", "?a=1"])
+def test_one_precedence_whichever_reading_runs(two_issuers: int, query: str) -> None:
+    # verify=[JWT, JWT, APIKey]: the first verifier reading a credential the
+    # request carries names it; an unrelated `%` in the query changes nothing.
+    headers = [("Authorization", f"Bearer {token()}"), ("X-API-Key", "wrong-key-" + "x" * 16)]
+
+    assert _get(two_issuers, f"/items/1{query}", headers) == (
+        200,
+        {"user": "ada", "scopes": ["items:read"]},
+    )
+
+
+def test_require_scopes_on_a_websocket_closes_the_handshake() -> None:
+
+    app = FastAPI()
+
+    @app.websocket("/health/ws")
+    async def ws(websocket: WebSocket, user: Any = Depends(require_scopes("items:read"))) -> None:  # noqa: B008
+        await websocket.accept()
+        await websocket.send_text("hello")
+        await websocket.close()
+
+    wrapped = AuthHygiene(app, realm="api", mode="enforce", verify=JWT_VERIFIER, require=RULES)
+    with UvicornThread(wrapped, ws="wsproto", lifespan="off") as server:
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            "GET /health/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(request.encode())
+            answer = sock.recv(4096)
+
+    assert answer.split(b"\r\n", 1)[0].split(b" ")[1] == b"403"  # a close, never a 500

@@ -42,7 +42,7 @@ from authhygiene.core.recognisers import (
     recognise,
 )
 from authhygiene.core.requirements import Scopes
-from authhygiene.core.verdict import Rejected, Verified, chosen
+from authhygiene.core.verdict import Rejected, Verified, choices
 
 __all__ = [
     "EXCEPTIONS",
@@ -517,10 +517,12 @@ def _verification(ev: _Evidence) -> Verified | Rejected | None:
         return None
     if ev.verdict is None:
         try:
-            found = chosen(verifiers, ev.credentials)
-            if found is None:
-                return None
-            ev.verdict = found[0].verify(found[1], ev.moment)
+            for verifier, credential in choices(verifiers, ev.credentials):
+                verdict = verifier.verify(credential, ev.moment)
+                if isinstance(verdict, Verified):
+                    ev.verdict = verdict  # one of two issuers' verifiers, say
+                    break
+                ev.verdict = ev.verdict or verdict
         except Exception:  # a verifier never raises; one of the app's own might
             return None
     return ev.verdict

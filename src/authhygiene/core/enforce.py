@@ -32,7 +32,7 @@ from authhygiene.core.policy import Policy
 from authhygiene.core.reasons import Problem, Reason
 from authhygiene.core.request import is_preflight
 from authhygiene.core.requirements import Rule, Scopes
-from authhygiene.core.verdict import Rejected, Verified, Verifier, chosen
+from authhygiene.core.verdict import Rejected, Verified, Verifier, choices
 
 __all__ = ["Admission", "Plan", "admission", "plan", "read_credentials"]
 
@@ -42,19 +42,32 @@ _ANY = Scopes()
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What enforce mode does with a request before anything is verified:
-    pass it on untouched (`passed`), or check `credential` with `verifier`
-    against `scopes` (None: no rule admits the request)."""
+    pass it on untouched (`passed`); answer a CORS preflight itself
+    (`preflight`); or try `choices` (verifiers and the credential each
+    checks) against `scopes` (None: no rule admits the request). On a
+    public route (`public`) a credential is verified to hand the app its
+    identity, and never refused."""
 
     passed: bool
     scopes: Scopes | None = None
-    verifier: Verifier | None = None
-    credential: str | None = field(default=None, repr=False)  # secret
+    choices: tuple[tuple[Verifier, str], ...] = field(default=(), repr=False)  # secret
     # A credential no verifier reads (a cookie, another API-key header, a
     # token in the query): what the refusal says of it.
     unread: Mapping[str, object] | None = None
+    public: bool = False
+    preflight: bool = False
+
+    @property
+    def verifier(self) -> Verifier | None:
+        return self.choices[0][0] if self.choices else None
+
+    @property
+    def credential(self) -> str | None:
+        return self.choices[0][1] if self.choices else None
 
 
 _PASSED = Plan(passed=True)
+_PREFLIGHT = Plan(passed=False, preflight=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,29 +87,35 @@ class Admission:
 
 def plan(policy: Policy, view: RequestView) -> Plan:
     """Whether `view` needs a credential, and which one to verify."""
-    if view.get("origin") and is_preflight(view.method, view.get("access-control-request-method")):
-        # R20: a preflight never carries credentials, and its answer is the
-        # CORS layer's (with `cors=`, ours, before the app runs).
-        return _PASSED
-    scopes: Scopes | None = _ANY
+    rule: Rule | None = None
     if policy.require.given:
-        rule: Rule | None = policy.require.match(
+        rule = policy.require.match(
             view.method, view.route if view.route is not None else view.path
         )
-        if rule is not None and rule.scopes is None:
-            return _PASSED  # public
-        scopes = rule.scopes if rule is not None else None
+    public = rule is not None and rule.scopes is None
+    if _preflight(view):
+        # R20: never a 401. A public rule lets it reach the app's CORS
+        # layer; elsewhere it is answered here, granting nothing, so no
+        # view runs for a request no credential came with (with `cors=`,
+        # the CORS step answers it before this one).
+        return _PASSED if public else _PREFLIGHT
+    scopes: Scopes | None = (
+        rule.scopes if rule is not None else (None if policy.require.given else _ANY)
+    )
     alone = _bearer_alone(view)
-    if alone is not None:
-        found = chosen(policy.verifiers, alone)
-        if found is not None:
-            return Plan(passed=False, scopes=scopes, verifier=found[0], credential=found[1])
-    credentials = read_credentials(policy, view)
-    found = chosen(policy.verifiers, credentials)
-    if found is None or credentials.misuse:
-        # Nothing a verifier reads, or sent wrongly: the refusal path says which.
-        return Plan(passed=False, scopes=scopes, unread=_unread(credentials))
-    return Plan(passed=False, scopes=scopes, verifier=found[0], credential=found[1])
+    if alone is not None and policy.verifiers[0].credential(alone):
+        # The first verifier reads the Bearer token: the full reading
+        # would name the same credential.
+        found = choices(policy.verifiers, alone)
+    else:
+        credentials = read_credentials(policy, view)
+        found = () if credentials.misuse else choices(policy.verifiers, credentials)
+        if not found and not public:
+            # Nothing a verifier reads, or sent wrongly: the refusal path says which.
+            return Plan(passed=False, scopes=scopes, unread=_unread(credentials))
+    if public:
+        return Plan(passed=False, choices=found, public=True) if found else _PASSED
+    return Plan(passed=False, scopes=scopes, choices=found)
 
 
 def read_credentials(policy: Policy, view: RequestView) -> Credentials:
@@ -110,11 +129,31 @@ def read_credentials(policy: Policy, view: RequestView) -> Credentials:
     )
 
 
-def admission(policy: Policy, planned: Plan, verdict: Verified | Rejected | None) -> Admission:
-    """What happens next, given what the verifier said (None: nothing was
-    verified)."""
-    if planned.passed:
+def _preflight(view: RequestView) -> bool:
+    """A CORS preflight as a browser sends it: `OPTIONS` with an `Origin`
+    and the method it asks for."""
+    method = view.get("access-control-request-method")
+    return (
+        bool(view.get("origin"))
+        and bool(method and method.strip())
+        and is_preflight(view.method, method)
+    )
+
+
+def admission(
+    policy: Policy,
+    planned: Plan,
+    verdict: Verified | Rejected | None,
+    by: Verifier | None = None,
+) -> Admission:
+    """What happens next, given what the verifier (`by`, the plan's first
+    when not given) said; None: nothing was verified."""
+    if planned.passed or planned.preflight:
         return Admission()
+    if planned.public:
+        # Never refused; a valid credential still tells the app who calls.
+        return Admission(identity=verdict if isinstance(verdict, Verified) else None)
+    by = by if by is not None else planned.verifier
     if not isinstance(verdict, Verified):
         declared = None
         if verdict is None and planned.unread is not None:
@@ -129,7 +168,7 @@ def admission(policy: Policy, planned: Plan, verdict: Verified | Rejected | None
             ),
         )
     if planned.scopes.missing(verdict.scopes):
-        if getattr(planned.verifier, "scheme", None) not in TOKEN_SCHEMES:
+        if getattr(by, "scheme", None) not in TOKEN_SCHEMES:
             # An API key or a user's password carries no scopes: no token
             # with more of them would do (RFC 6750 §3 speaks of tokens).
             facts = {"problem": Problem.SCOPES_NOT_CARRIED.value}

@@ -14,7 +14,7 @@ from authhygiene.core.reasons import Reason
 if TYPE_CHECKING:
     from authhygiene.core.credentials import Credentials
 
-__all__ = ["Rejected", "Verified", "Verifier", "chosen"]
+__all__ = ["Rejected", "Verified", "Verifier", "choices", "chosen"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +64,21 @@ def chosen(
         if credential:
             return verifier, credential
     return None
+
+
+def choices(
+    verifiers: tuple[Verifier, ...], credentials: Credentials
+) -> tuple[tuple[Verifier, str], ...]:
+    """The verifiers to try, in order, with the credential they check: the
+    first verifier that reads a credential the request carries names it,
+    and every verifier reading that same credential is tried (two issuers'
+    JWT verifiers, say); none where the request carries none of their kinds."""
+    first = chosen(verifiers, credentials)
+    if first is None:
+        return ()
+    credential = first[1]
+    return tuple(
+        (verifier, credential)
+        for verifier in verifiers
+        if verifier is first[0] or verifier.credential(credentials) == credential
+    )

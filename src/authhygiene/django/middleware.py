@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from authhygiene._enforcement import blocks, planned, settled, verified
+from authhygiene._enforcement import PREFLIGHT_HEADERS, plan_blocks, planned, settled, verified_plan
 from authhygiene._runtime import Runtime
 from authhygiene.core.cors import request_origin
 from authhygiene.core.credentials import RequestView
@@ -33,7 +33,7 @@ from authhygiene.core.exchange import (
 )
 from authhygiene.core.misconfig import APP_BODY_ERROR
 from authhygiene.core.policy import PolicyError
-from authhygiene.core.verdict import Rejected, Verified
+from authhygiene.core.verdict import Rejected, Verified, Verifier
 from authhygiene.django import checks as _checks  # noqa: F401  (registers the checks)
 from authhygiene.logging import emit_misconfig
 from authhygiene.request_views import EnvironRequest, Plans
@@ -81,7 +81,7 @@ class AuthHygieneMiddleware:
             return preflight
         if self._enforce:
             plan = planned(self.runtime, _view(request, self._plans))
-            refused = self._admitted(request, plan, _verdict(plan))
+            refused = self._admitted(request, plan, verified_plan(plan))
             if refused is not None:
                 return self._cors_headers(request, refused)
         response = self.get_response(request)
@@ -94,25 +94,33 @@ class AuthHygieneMiddleware:
             return preflight
         if self._enforce:
             plan = planned(self.runtime, _view(request, self._plans))
-            verdict = (
-                await sync_to_async(_verdict, thread_sensitive=False)(plan)
-                if plan.verifier is not None
-                and plan.credential is not None
-                and blocks(plan.verifier, plan.credential)
-                else _verdict(plan)
+            judged = (
+                await sync_to_async(verified_plan, thread_sensitive=False)(plan)
+                if plan_blocks(plan)
+                else verified_plan(plan)
             )
-            refused = self._admitted(request, plan, verdict)
+            refused = self._admitted(request, plan, judged)
             if refused is not None:
                 return self._cors_headers(request, refused)
         response = await self.get_response(request)  # type: ignore[misc]
         return self._cors_headers(request, self._process(request, response))
 
     def _admitted(
-        self, request: HttpRequest, plan: Plan, verdict: Verified | Rejected | None
+        self,
+        request: HttpRequest,
+        plan: Plan,
+        judged: tuple[Verifier | None, Verified | Rejected | None],
     ) -> HttpResponse | None:
-        """Enforce mode, before the view: the refusal, or None with the
-        identity in `request.auth_identity` when one was verified."""
-        outcome = settled(self.runtime, EnvironRequest(request.META, self._plans), plan, verdict)
+        """Enforce mode, before the view: the refusal (or the answer to a
+        preflight), or None with the identity in `request.auth_identity`
+        when one was verified."""
+        outcome = settled(self.runtime, _request(request, self._plans), plan, *judged)
+        if outcome.preflight:
+            response = HttpResponse(status=204)
+            del response["Content-Type"]  # RFC 9110 §15.3.5: no content, no type
+            for name, value in PREFLIGHT_HEADERS:
+                response[name] = value
+            return response
         if outcome.decision is not None and outcome.decision.rewrite:
             return _response(
                 outcome.decision, None, self.runtime.logger, head=request.method == "HEAD"
@@ -172,7 +180,9 @@ class AuthHygieneMiddleware:
         if self.runtime.policy.report_only:
             # Change nothing: Django answers as it would without us; we only log.
             self.runtime.decide(
-                EnvironRequest(request.META, self._plans), AppAnswer(status), declared
+                _request(request, self._plans),
+                AppAnswer(status),
+                declared,
             )
             return None
         setattr(request, _FAILURE_ATTR, declared)
@@ -197,7 +207,7 @@ class AuthHygieneMiddleware:
             body,
         )
         decision = self.runtime.decide(
-            EnvironRequest(request.META, self._plans),
+            _request(request, self._plans),
             answer,
             declared if isinstance(declared, Declared) else None,
         )
@@ -206,14 +216,14 @@ class AuthHygieneMiddleware:
         return _response(decision, response, self.runtime.logger, head=request.method == "HEAD")
 
 
+def _request(request: HttpRequest, plans: Plans) -> EnvironRequest:
+    """The request as the core reads it; the route is Django's own
+    `path_info` (decoded already, without the script name)."""
+    return EnvironRequest(request.META, plans, route=request.path_info)
+
+
 def _view(request: HttpRequest, plans: Plans) -> RequestView:
-    return EnvironRequest(request.META, plans).decoded()
-
-
-def _verdict(plan: Plan) -> Verified | Rejected | None:
-    if plan.verifier is None or plan.credential is None:
-        return None
-    return verified(plan.verifier, plan.credential)
+    return _request(request, plans).decoded()
 
 
 def _response(
