@@ -15,7 +15,7 @@ from authhygiene.core.decision import Decision
 from authhygiene.core.enforce import Plan, admission, plan, read_credentials
 from authhygiene.core.reasons import Reason
 from authhygiene.core.request import Request
-from authhygiene.core.verdict import Rejected, Verified, Verifier, choices
+from authhygiene.core.verdict import Rejected, Verified, Verifier, choices, telling
 from authhygiene.identity import Identity
 
 # Verifiers that raise, reported to the default logger (`use_logger` is
@@ -101,7 +101,8 @@ def verified_plan(planned_: Plan) -> tuple[Verifier | None, Verified | Rejected 
         verdict = verified(verifier, credential)
         if isinstance(verdict, Verified):
             return verifier, verdict
-        if first[0] is None:
+        reported = first[1] if isinstance(first[1], Rejected) else None
+        if isinstance(verdict, Rejected) and telling(reported, verdict) is verdict:
             first = (verifier, verdict)
     return first
 
@@ -117,7 +118,8 @@ def settled(
     if planned_.passed:
         return _PASS
     if planned_.preflight:
-        return _PREFLIGHT
+        # Report-only changes nothing on the wire: the app's CORS layer answers.
+        return _PASS if runtime.policy.report_only else _PREFLIGHT
     outcome = admission(runtime.policy, planned_, verdict, by)
     if outcome.answer is not None:
         return Outcome(decision=runtime.decide(request, outcome.answer, outcome.declared, verdict))

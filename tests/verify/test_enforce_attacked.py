@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
 from authhygiene import AuthHygiene, Scopes, require_scopes
+from authhygiene._enforcement import verified_plan
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import decide
 from authhygiene.core.enforce import admission, plan
@@ -55,10 +56,8 @@ def outcome(policy_: Policy, view: RequestView) -> tuple[int, str | None]:
     planned = plan(policy_, view)
     if planned.passed:
         return 0, None
-    verdict = None
-    if planned.verifier is not None and planned.credential is not None:
-        verdict = planned.verifier.verify(planned.credential)
-    admitted = admission(policy_, planned, verdict)
+    by, verdict = verified_plan(planned)  # every verifier of the credential, in turn
+    admitted = admission(policy_, planned, verdict, by)
     if admitted.answer is None:
         return 200, None
     decision = decide(policy_, view, admitted.answer, declared=admitted.declared, verdict=verdict)
@@ -443,3 +442,86 @@ def test_require_scopes_on_a_websocket_closes_the_handshake() -> None:
             answer = sock.recv(4096)
 
     assert answer.split(b"\r\n", 1)[0].split(b" ")[1] == b"403"  # a close, never a 500
+
+
+# --- found by the third attack ------------------------------------------------
+
+
+def test_report_only_leaves_a_preflight_to_the_apps_cors_layer() -> None:
+    from starlette.middleware.cors import CORSMiddleware
+
+    from tests.e2e.servers import fetch
+
+    app = FastAPI()
+    app.add_middleware(CORSMiddleware, allow_origins=["https://app.example"], allow_methods=["*"])
+    app.add_middleware(
+        AuthHygiene,
+        realm="api",
+        mode="enforce",
+        verify=JWT_VERIFIER,
+        require=RULES,
+        report_only=True,
+    )
+    asked = [("Origin", "https://app.example"), ("Access-Control-Request-Method", "POST")]
+    with UvicornThread(app, lifespan="off") as server:
+        reply = fetch(server.port, "/items/1", method="OPTIONS", headers=asked)
+
+    assert reply.status == 200
+    assert reply.get("access-control-allow-origin") == "https://app.example"
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"exp": int(time.time()) - 600}, "token_expired"),
+        ({"nbf": int(time.time()) + 600}, "token_not_yet_valid"),
+    ],
+    ids=["expired", "not-yet-valid"],
+)
+def test_the_verifier_that_checked_the_signature_says_why(
+    claims: dict[str, Any], reason: str
+) -> None:
+    # Two issuers: a token of the second, refused for its time, is not "a bad
+    # signature" (what the first issuer's key says of it).
+    policy_ = Policy.from_options(
+        {
+            "realm": "api",
+            "mode": "enforce",
+            "verify": [JWT_VERIFIER, JWT(algorithms=["HS256"], keys=OTHER_SECRET, leeway=0)],
+        }
+    )
+    sent = jwt.encode({"sub": "bo", **claims}, OTHER_SECRET, algorithm="HS256")
+    view = RequestView("GET", "/items/1", "", (("authorization", f"Bearer {sent}"),))
+
+    assert outcome(policy_, view)[1] == reason
+
+
+def test_a_public_route_never_runs_a_password_check() -> None:
+    checked: list[str] = []
+
+    def check(user: str, password: str) -> bool:
+        checked.append(user)
+        return True
+
+    policy_ = Policy.from_options(
+        {"realm": "api", "mode": "enforce", "verify": Basic(check=check), "require": RULES}
+    )
+    basic = base64.b64encode(b"ada:pw").decode()
+    view = RequestView("GET", "/health", "", (("authorization", f"Basic {basic}"),))
+
+    assert plan(policy_, view).passed
+    assert checked == []
+
+
+def test_explain_mode_also_reports_the_verifier_that_checked_the_signature() -> None:
+    from authhygiene.core.answer import AppAnswer
+
+    policy_ = Policy.from_options(
+        {"realm": "api", "verify": [JWT_VERIFIER, JWT(algorithms=["HS256"], keys=OTHER_SECRET)]}
+    )
+    sent = jwt.encode({"sub": "bo", "exp": int(time.time()) - 600}, OTHER_SECRET, algorithm="HS256")
+    view = RequestView("GET", "/items/1", "", (("authorization", f"Bearer {sent}"),))
+    decision = decide(policy_, view, AppAnswer(401))
+
+    assert decision is not None
+    assert json.loads(decision.body)["reason"] == "token_expired"

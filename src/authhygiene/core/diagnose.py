@@ -42,7 +42,7 @@ from authhygiene.core.recognisers import (
     recognise,
 )
 from authhygiene.core.requirements import Scopes
-from authhygiene.core.verdict import Rejected, Verified, choices
+from authhygiene.core.verdict import Rejected, Verified, choices, telling
 
 __all__ = [
     "EXCEPTIONS",
@@ -522,7 +522,8 @@ def _verification(ev: _Evidence) -> Verified | Rejected | None:
                 if isinstance(verdict, Verified):
                     ev.verdict = verdict  # one of two issuers' verifiers, say
                     break
-                ev.verdict = ev.verdict or verdict
+                reported: Rejected | None = ev.verdict if isinstance(ev.verdict, Rejected) else None
+                ev.verdict = telling(reported, verdict)
         except Exception:  # a verifier never raises; one of the app's own might
             return None
     return ev.verdict

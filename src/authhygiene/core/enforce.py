@@ -114,6 +114,9 @@ def plan(policy: Policy, view: RequestView) -> Plan:
             # Nothing a verifier reads, or sent wrongly: the refusal path says which.
             return Plan(passed=False, scopes=scopes, unread=_unread(credentials))
     if public:
+        # A password check costs by design (scrypt, the app's database): a
+        # public route stays cheap and never calls it for a caller's name.
+        found = tuple(choice for choice in found if getattr(choice[0], "scheme", None) != "Basic")
         return Plan(passed=False, choices=found, public=True) if found else _PASSED
     return Plan(passed=False, scopes=scopes, choices=found)
 

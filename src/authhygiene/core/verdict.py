@@ -14,7 +14,7 @@ from authhygiene.core.reasons import Reason
 if TYPE_CHECKING:
     from authhygiene.core.credentials import Credentials
 
-__all__ = ["Rejected", "Verified", "Verifier", "choices", "chosen"]
+__all__ = ["Rejected", "Verified", "Verifier", "choices", "chosen", "telling"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +82,19 @@ def choices(
         for verifier in verifiers
         if verifier is first[0] or verifier.credential(credentials) == credential
     )
+
+
+# Rejections that say only "not this verifier's token" (another issuer's key
+# or algorithm): with several verifiers, one that checked the signature and
+# then refused (expired, not yet valid) says more.
+_FOREIGN = frozenset(
+    {Reason.TOKEN_SIGNATURE_INVALID, Reason.TOKEN_KEY_UNKNOWN, Reason.TOKEN_ALGORITHM_REJECTED}
+)
+
+
+def telling(first: Rejected | None, later: Rejected) -> Rejected:
+    """Of two verifiers' rejections of one credential, the one to report:
+    the first, unless it only says the token is another verifier's."""
+    if first is None or (first.reason in _FOREIGN and later.reason not in _FOREIGN):
+        return later
+    return first
