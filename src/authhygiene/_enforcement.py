@@ -9,19 +9,12 @@ import time
 from dataclasses import dataclass
 
 from authhygiene._runtime import Runtime
-from authhygiene._trouble import Trouble
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
 from authhygiene.core.enforce import Plan, admission, plan, read_credentials
-from authhygiene.core.reasons import Reason
 from authhygiene.core.request import Request
 from authhygiene.core.verdict import Rejected, Verified, Verifier, choices, telling
 from authhygiene.identity import Identity
-
-# Verifiers that raise, reported to the default logger (`use_logger` is
-# theirs to offer; one that raises may not).
-_BROKEN = Trouble()
-_RETRY_AFTER_S = 5
 
 __all__ = [
     "PREFLIGHT_HEADERS",
@@ -77,14 +70,9 @@ def blocks(verifier: Verifier, credential: str) -> bool:
 
 
 def verified(verifier: Verifier, credential: str) -> Verified | Rejected | None:
-    """The verdict. A verifier that broke its promise never to raise (an
-    app's own, its database down) judged nothing: a server fault, 503,
-    never the client's; the operator hears of it once a minute."""
-    try:
-        return verifier.verify(credential, time.time())
-    except Exception as error:
-        _BROKEN.report("verifier_error", error, checked_by=type(verifier).__name__)
-        return Rejected(Reason.VERIFIER_UNAVAILABLE, {"retry_after": _RETRY_AFTER_S})
+    """The verdict (the runtime's verifiers are `Guarded`: one that raises
+    is a 503 `verifier_unavailable`, reported once a minute)."""
+    return verifier.verify(credential, time.time())
 
 
 def plan_blocks(planned_: Plan) -> bool:
@@ -133,7 +121,7 @@ def refusal_blocks(runtime: Runtime, view: RequestView) -> bool:
     """Explain mode: whether explaining this refusal may wait on a
     verifier (the ASGI adapter then decides in a worker thread)."""
     policy = runtime.policy
-    if not any(getattr(verifier, "may_block", False) for verifier in policy.verifiers):
+    if not policy.verifiers_may_block:
         return False  # static keys, API keys: nothing to wait for
     found = choices(policy.verifiers, read_credentials(policy, view))
     return any(blocks(verifier, credential) for verifier, credential in found)

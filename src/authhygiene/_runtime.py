@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from authhygiene._guarded import Guarded
 from authhygiene.core.cors import CorsLayer
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
@@ -145,12 +146,12 @@ class Runtime:
                 (policy.request_id_header,) if policy.request_id_header else (),
             )
         logger = logger if logger is not None else default_logger()
-        for verifier in policy.verifiers:
-            # A verifier's own trouble (the issuer's JWKS down) goes where the
-            # app's failures go.
-            use_logger = getattr(verifier, "use_logger", None)
-            if callable(use_logger):
-                use_logger(logger)
+        guarded = tuple(Guarded(verifier) for verifier in policy.verifiers)
+        for verifier in guarded:
+            # A verifier's own trouble (the issuer's JWKS down, the app's
+            # check raising) goes where the app's failures go.
+            verifier.use_logger(logger)
+        object.__setattr__(policy, "verifiers", guarded)
         if policy.misconfig:
             # Configuration that works but that some clients misread: said
             # once, at start-up, not at the first request.

@@ -215,7 +215,7 @@ class AuthHygiene:
         self._inspection: Inspection | None = None
         self._plans = Plans(self.runtime.policy)
         self._enforce = self.runtime.policy.mode == "enforce"
-        self._verifies = bool(self.runtime.policy.verifiers)
+        self._may_block = self.runtime.policy.verifiers_may_block
 
     def _flush_at_shutdown(self, send: Send) -> Send:
         """`send` for the lifespan scope, unchanged but for one thing: when
@@ -407,7 +407,7 @@ class AuthHygiene:
         else:
             assert held is not None
             answer = held.answer(self._limit)
-        if self._verifies and refusal_blocks(self.runtime, self._view(scope)):
+        if self._may_block and refusal_blocks(self.runtime, self._view(scope)):
             # Explaining may wait on a verifier (keys to fetch, a password
             # hash): never on the event loop.
             decision = await anyio.to_thread.run_sync(self._decide, scope, answer, declared)

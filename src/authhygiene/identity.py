@@ -63,8 +63,15 @@ class Identity(BaseUser):
         return self.subject
 
     def __repr__(self) -> str:
-        return f"Identity(subject={self.subject!r}, scopes={list(self.scopes)!r})"
+        # Bounded: an issuer may sign a claim of any size.
+        scopes = list(self.scopes[:_REPR_SCOPES]) + (
+            ["..."] if len(self.scopes) > _REPR_SCOPES else []
+        )
+        return f"Identity(subject={self.subject[:_REPR_CHARS]!r}, scopes={scopes!r})"
 
+
+_REPR_CHARS = 128
+_REPR_SCOPES = 8
 
 # What a request enforce mode let through without verifying anything (a
 # public route, report-only) carries, as Starlette's AuthenticationMiddleware

@@ -268,10 +268,10 @@ class _Broken:
 
 
 def test_a_verifier_that_raises_is_a_503_never_the_clients_fault() -> None:
-    from authhygiene._enforcement import verified
+    from authhygiene._guarded import Guarded
 
     with structlog.testing.capture_logs() as logs:
-        verdict = verified(_Broken(), "some-token-value")  # type: ignore[arg-type]
+        verdict = Guarded(_Broken()).verify("some-token-value")  # type: ignore[arg-type]
 
     assert isinstance(verdict, Rejected)
     assert verdict.reason is Reason.VERIFIER_UNAVAILABLE
@@ -525,3 +525,29 @@ def test_explain_mode_also_reports_the_verifier_that_checked_the_signature() -> 
 
     assert decision is not None
     assert json.loads(decision.body)["reason"] == "token_expired"
+
+
+def test_explain_mode_reports_a_verifier_that_raises_and_keeps_the_apps_words() -> None:
+    # The runtime guards every verifier: in explain mode a raising one is
+    # logged (by its error's type) and the refusal explained without it.
+    from authhygiene._runtime import Runtime
+    from authhygiene.core.answer import AppAnswer
+    from authhygiene.request_views import EnvironRequest, Plans
+
+    log = structlog.testing.CapturingLogger()
+    runtime = Runtime.from_options({"realm": "api", "verify": _Broken(), "logger": log})
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/x", "HTTP_AUTHORIZATION": "Bearer a.b.c"}
+    decision = runtime.decide(EnvironRequest(environ, Plans(runtime.policy)), AppAnswer(401))
+
+    assert decision is not None
+    assert decision.status == 401  # the app's refusal, never turned into a 503
+    raised = [c.kwargs for c in log.calls if c.kwargs.get("kind") == "verifier_error"]
+    assert [m["error"] for m in raised] == ["ConnectionError"]
+
+
+def test_an_identity_repr_is_bounded() -> None:
+    from authhygiene import Identity
+
+    shown = repr(Identity(Verified({"sub": "s" * 5000, "scope": " ".join(["x"] * 2000)}), "Bearer"))
+
+    assert len(shown) < 300

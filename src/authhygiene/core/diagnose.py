@@ -353,7 +353,7 @@ def _nothing_presented(ev: _Evidence) -> Failure | None:
     if credentials.presented:
         return None
     # The headers `APIKey` verifiers read: the API names them exactly.
-    read = [name for v in policy.verifiers if isinstance(name := getattr(v, "header", None), str)]
+    read = list(policy.verifier_headers)
     if credentials.stray_key_header and (policy.api_key_headers_given or read):
         ev.facts["problem"] = Problem.API_KEY_IN_WRONG_HEADER.value
         ev.facts["sent_header"] = credentials.stray_key_header

@@ -222,12 +222,7 @@ def _bearer_alone(view: RequestView) -> Credentials | None:
 
 def _schemes(policy: Policy) -> list[str]:
     """The schemes the verifiers read, each once (the policy's without any)."""
-    schemes = [
-        scheme
-        for verifier in policy.verifiers
-        if isinstance(scheme := getattr(verifier, "scheme", None), str)
-    ]
-    return list(dict.fromkeys(schemes or policy.schemes))
+    return list(policy.verifier_schemes or dict.fromkeys(policy.schemes))
 
 
 def _unread(credentials: Credentials) -> Mapping[str, object] | None:

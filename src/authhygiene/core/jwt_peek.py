@@ -25,6 +25,7 @@ __all__ = [
     "JwtFacts",
     "fact_text",
     "peek",
+    "read_header",
     "read_token",
 ]
 
@@ -131,17 +132,22 @@ def peek(token: str, claims: tuple[str, ...] = ()) -> JwtFacts | None:
     return read[1] if read is not None else None
 
 
+def _object(segment: str) -> dict[str, object] | None:
+    """One base64url segment read as a JSON object, or None."""
+    try:
+        value = _decode_segment(segment)
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError, OverflowError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def read_header(token: str) -> dict[str, object] | None:
     """A compact JWS's header alone (untrusted: a verifier judges it), or
     None when `token` is not one: what a verifier needs before the
     signature check, without reading the payload twice."""
     if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
         return None
-    try:
-        header = _decode_segment(token[: token.index(".")])
-    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError, OverflowError):
-        return None
-    return header if isinstance(header, dict) else None
+    return _object(token[: token.index(".")])
 
 
 def read_token(
@@ -149,15 +155,9 @@ def read_token(
 ) -> tuple[dict[str, object], JwtFacts] | None:
     """A compact JWS's header as it is (untrusted: a verifier judges it) and
     its facts (`peek`), or None when `token` is not one."""
-    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
-        return None
-    header_b64, payload_b64, _ = token.split(".")
-    try:
-        header = _decode_segment(header_b64)
-        payload = _decode_segment(payload_b64)
-    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError, OverflowError):
-        return None
-    if not isinstance(header, dict) or not isinstance(payload, dict):
+    header = read_header(token)
+    payload = _object(token.split(".")[1]) if header is not None else None
+    if header is None or payload is None:
         return None
     return header, JwtFacts(
         alg=fact_text(header.get("alg")),

@@ -119,6 +119,11 @@ class Policy:
     api_key_headers_given: bool = field(default=False, init=False)
     # `verify` as a tuple, each verifier once.
     verifiers: tuple[Verifier, ...] = field(default=(), init=False)
+    # Read off the verifiers once: the headers `APIKey`s read, the schemes
+    # they read (enforce mode's challenges), whether any may wait on I/O.
+    verifier_headers: tuple[str, ...] = field(default=(), init=False)
+    verifier_schemes: tuple[str, ...] = field(default=(), init=False)
+    verifiers_may_block: bool = field(default=False, init=False)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Policy:
@@ -240,6 +245,13 @@ def _verifiers(policy: Policy) -> None:
         if isinstance(name, str) and name.lower() not in headers:
             headers.append(name.lower())
     object.__setattr__(policy, "api_key_headers", tuple(headers))
+    read = [name for v in verifiers if isinstance(name := getattr(v, "header", None), str)]
+    schemes = [s for v in verifiers if isinstance(s := getattr(v, "scheme", None), str)]
+    object.__setattr__(policy, "verifier_headers", tuple(read))
+    object.__setattr__(policy, "verifier_schemes", tuple(dict.fromkeys(schemes)))
+    object.__setattr__(
+        policy, "verifiers_may_block", any(getattr(v, "may_block", False) for v in verifiers)
+    )
 
 
 def _token_format(value: object) -> object:
