@@ -35,7 +35,8 @@ POLICY = Policy.from_options(
 
 
 def token(**claims: Any) -> str:
-    body = {"sub": "ada", "aud": "api", "exp": int(time.time()) + 600, **claims}
+    # A day: the table mints its tokens when collected, long before some run.
+    body = {"sub": "ada", "aud": "api", "exp": int(time.time()) + 86_400, **claims}
     return jwt.encode(body, SECRET, algorithm="HS256")
 
 

@@ -41,7 +41,8 @@ RULES = [("GET", "/items*", Scopes("items:read")), ("*", "/health*", None)]
 
 
 def token(**claims: Any) -> str:
-    body = {"sub": "ada", "scope": "items:read", "exp": int(time.time()) + 600, **claims}
+    # A day: tables of cases mint their tokens when collected, long before some run.
+    body = {"sub": "ada", "scope": "items:read", "exp": int(time.time()) + 86_400, **claims}
     return jwt.encode(body, SECRET, algorithm="HS256")
 
 
@@ -473,8 +474,9 @@ def test_report_only_leaves_a_preflight_to_the_apps_cors_layer() -> None:
 @pytest.mark.parametrize(
     ("claims", "reason"),
     [
-        ({"exp": int(time.time()) - 600}, "token_expired"),
-        ({"nbf": int(time.time()) + 600}, "token_not_yet_valid"),
+        # Seconds from now, read when the test runs (not when it is collected).
+        ({"exp": -600}, "token_expired"),
+        ({"nbf": 600}, "token_not_yet_valid"),
     ],
     ids=["expired", "not-yet-valid"],
 )
@@ -490,7 +492,9 @@ def test_the_verifier_that_checked_the_signature_says_why(
             "verify": [JWT_VERIFIER, JWT(algorithms=["HS256"], keys=OTHER_SECRET, leeway=0)],
         }
     )
-    sent = jwt.encode({"sub": "bo", **claims}, OTHER_SECRET, algorithm="HS256")
+    now = int(time.time())
+    dated = {name: now + offset for name, offset in claims.items()}
+    sent = jwt.encode({"sub": "bo", **dated}, OTHER_SECRET, algorithm="HS256")
     view = RequestView("GET", "/items/1", "", (("authorization", f"Bearer {sent}"),))
 
     assert outcome(policy_, view)[1] == reason
