@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: demo serve test lint format typecheck pytest bench browser wrk valgrind clean
+.PHONY: demo serve test lint format typecheck pytest bench browser wrk valgrind redis clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,12 +65,23 @@ $(VALGRIND):
 
 valgrind: $(VALGRIND)
 
-pytest: $(STAMP) browser wrk
+# The throttle's tests and benchmarks start Debian's redis-server on a free
+# loopback port of their own (the package's own service is not used).
+REDIS_SERVER ?= /usr/bin/redis-server
+
+$(REDIS_SERVER):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null
+
+redis: $(REDIS_SERVER)
+
+pytest: $(STAMP) browser wrk redis
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
-bench: $(STAMP) wrk valgrind
+bench: $(STAMP) wrk valgrind redis
 	$(BIN)/python -m benchmarks
 
 clean:

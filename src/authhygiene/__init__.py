@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from authhygiene.core.requirements import Scopes
     from authhygiene.errors import AuthFailure
     from authhygiene.identity import Identity, require_scopes
+    from authhygiene.throttle import Throttle
     from authhygiene.wsgi import AuthHygieneWSGI
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "PolicyError",
     "Reason",
     "Scopes",
+    "Throttle",
     "require_scopes",
 ]
 
@@ -53,6 +55,7 @@ _WHERE = {
     "REASONS": "authhygiene.core.reasons",
     "Reason": "authhygiene.core.reasons",
     "Scopes": "authhygiene.core.requirements",
+    "Throttle": "authhygiene.throttle",
     "Identity": "authhygiene.identity",
     "require_scopes": "authhygiene.identity",
 }

@@ -101,8 +101,11 @@ def settled(
     planned_: Plan,
     by: Verifier | None,
     verdict: Verified | Rejected | None,
+    *,
+    record: bool = True,
 ) -> Outcome:
-    """Refuse (through the one refusal path) or admit, given what `by` said."""
+    """Refuse (through the one refusal path) or admit, given what `by` said.
+    `record`: as `Runtime.decide`'s (False when the throttle counts first)."""
     if planned_.passed:
         return _PASS
     if planned_.preflight:
@@ -110,7 +113,8 @@ def settled(
         return _PASS if runtime.policy.report_only else _PREFLIGHT
     outcome = admission(runtime.policy, planned_, verdict, by)
     if outcome.answer is not None:
-        return Outcome(decision=runtime.decide(request, outcome.answer, outcome.declared, verdict))
+        decision = runtime.decide(request, outcome.answer, outcome.declared, verdict, record=record)
+        return Outcome(decision=decision)
     if outcome.identity is None:
         return _PASS
     scheme = getattr(by, "scheme", None)

@@ -116,6 +116,8 @@ class Runtime:
     metrics: FailureMetrics | None = None
     summaries: _Summaries | None = field(default=None, repr=False)
     decider: Decider | None = field(default=None, repr=False)
+    # `throttle=`'s state in this process (`authhygiene.throttle.gate`).
+    throttle: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.decider is None:
@@ -140,11 +142,11 @@ class Runtime:
             raise
         cors = None
         if policy.cors is not None:
-            cors = CorsLayer(
-                policy.cors,
-                policy.problem_type_base,
-                (policy.request_id_header,) if policy.request_id_header else (),
-            )
+            also = (policy.request_id_header,) if policy.request_id_header else ()
+            if policy.throttle is not None:
+                # A 429's limit, for page code that backs off.
+                also = (*also, "RateLimit", "RateLimit-Policy")
+            cors = CorsLayer(policy.cors, policy.problem_type_base, also)
         logger = logger if logger is not None else default_logger()
         guarded = tuple(Guarded(verifier) for verifier in policy.verifiers)
         for verifier in guarded:
@@ -166,7 +168,12 @@ class Runtime:
             if policy.log_limit is not None
             else None
         )
-        return cls(policy, logger, cors, metrics, summaries)
+        throttle = None
+        if policy.throttle is not None:
+            from authhygiene.throttle.gate import gate_for
+
+            throttle = gate_for(policy.throttle, logger)
+        return cls(policy, logger, cors, metrics, summaries, throttle=throttle)
 
     def decide(
         self,
@@ -174,21 +181,29 @@ class Runtime:
         answer: AppAnswer,
         declared: Declared | None = None,
         verdict: Verified | Rejected | None = None,
+        *,
+        record: bool = True,
     ) -> Decision | None:
         """The one entry point of the refusal path: the decision for the
         app's `answer` to `request` (None: not an auth failure, leave it),
-        recorded (metrics, the flood gate, the log). Never raises."""
+        recorded (metrics, the flood gate, the log) unless `record` is False
+        (the throttle may still turn it into a 429: it records the answer
+        that leaves, once). Never raises."""
         assert self.decider is not None  # set in __post_init__
         try:
             decision = self.decider(request, answer, declared, verdict=verdict)
         except Exception as exc:  # never raise on the refusal path
             decision = self._failed(answer, declared, exc)
-        if decision is not None:
-            try:
-                self._record(decision)
-            except Exception as exc:  # the app's logger or metrics: the answer still goes
-                _report_internal_error(self.logger, type(exc).__name__, decision.status)
+        if decision is not None and record:
+            self.record(decision)
         return decision
+
+    def record(self, decision: Decision) -> None:
+        """Count and log the decision that leaves. Never raises."""
+        try:
+            self._record(decision)
+        except Exception as exc:  # the app's logger or metrics: the answer still goes
+            _report_internal_error(self.logger, type(exc).__name__, decision.status)
 
     def _failed(
         self, answer: AppAnswer, declared: Declared | None, exc: Exception

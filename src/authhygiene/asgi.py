@@ -50,6 +50,7 @@ from authhygiene._enforcement import (
     verified_plan,
 )
 from authhygiene._runtime import Runtime
+from authhygiene._throttling import afinish, refused, scope_caller
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
@@ -216,6 +217,9 @@ class AuthHygiene:
         self._plans = Plans(self.runtime.policy)
         self._enforce = self.runtime.policy.mode == "enforce"
         self._may_block = self.runtime.policy.verifiers_may_block
+        self._throttled = self.runtime.throttle is not None
+        # Whether anything is decided before the app runs.
+        self._before_app = self._enforce or self._throttled
 
     def _flush_at_shutdown(self, send: Send) -> Send:
         """`send` for the lifespan scope, unchanged but for one thing: when
@@ -241,8 +245,8 @@ class AuthHygiene:
             # stays inline, so the path without cors= pays no extra await.
             await cors_step(self._cors, self, scope, receive, send, server_errors)
             return
-        if self._enforce:
-            admitted = await self._admitted(scope, send)
+        if self._before_app:
+            admitted = await self._guarded(scope, send)
             if admitted is None:
                 return  # refused before the app
             scope = admitted
@@ -292,12 +296,23 @@ class AuthHygiene:
         mode guards a websocket handshake as it guards an HTTP request."""
         if scope["type"] == "lifespan" and self.runtime.summaries is not None:
             send = self._flush_at_shutdown(send)
+        elif scope["type"] == "websocket" and self._throttled and (blocked := self._blocked(scope)):
+            await _write(_websocket_denial(scope, receive, send), blocked, head=False)
+            return
         elif scope["type"] == "websocket" and self._enforce:
             admitted = await self._admitted(scope, _websocket_denial(scope, receive, send))
             if admitted is None:
                 return
             scope = admitted
         await self.app(scope, receive, send)
+
+    async def _guarded(self, scope: Scope, send: Send) -> Scope | None:
+        """Before the app: the scope to call it with, or None once a refusal
+        is sent (a throttled client, enforce mode's refusal)."""
+        if self._throttled and (blocked := self._blocked(scope)) is not None:
+            await _write(send, blocked, head=scope.get("method") == "HEAD")
+            return None
+        return await self._admitted(scope, send) if self._enforce else scope
 
     async def _admitted(self, scope: Scope, send: Send) -> Scope | None:
         """Enforce mode, before the app: the scope to call it with (the
@@ -310,12 +325,15 @@ class AuthHygiene:
             if plan_blocks(plan)
             else verified_plan(plan)
         )
-        outcome = settled(self.runtime, request, plan, by, verdict)
+        outcome = settled(self.runtime, request, plan, by, verdict, record=not self._throttled)
         if outcome.preflight:
             await _write_preflight(send)
             return None
-        if outcome.decision is not None and outcome.decision.rewrite:
-            await _write(send, outcome.decision, head=scope.get("method") == "HEAD")
+        decision = outcome.decision
+        if decision is not None and self._throttled:
+            decision = await self._counted(scope, decision)
+        if decision is not None and decision.rewrite:
+            await _write(send, decision, head=scope.get("method") == "HEAD")
             return None
         if outcome.identity is None:
             if "user" in scope:
@@ -413,6 +431,8 @@ class AuthHygiene:
             decision = await anyio.to_thread.run_sync(self._decide, scope, answer, declared)
         else:
             decision = self._decide(scope, answer, declared)
+        if decision is not None and self._throttled:
+            decision = await self._counted(scope, decision)
         if decision is not None and decision.rewrite:
             await _write(send, decision, head=scope.get("method") == "HEAD")
             return True
@@ -427,7 +447,20 @@ class AuthHygiene:
     def _decide(
         self, scope: Scope, answer: AppAnswer, declared: Declared | None
     ) -> Decision | None:
-        return self.runtime.decide(ScopeRequest(scope, self._plans), answer, declared)
+        request = ScopeRequest(scope, self._plans)
+        return self.runtime.decide(request, answer, declared, record=not self._throttled)
+
+    def _blocked(self, scope: Scope) -> Decision | None:
+        """`throttle=`: the 429 for a blocked client or credential."""
+        request = ScopeRequest(scope, self._plans)
+        return refused(self.runtime, request, lambda: scope_caller(self.runtime, scope, request))
+
+    async def _counted(self, scope: Scope, decision: Decision) -> Decision | None:
+        """`throttle=`: count the failure; the answer that leaves (recorded)."""
+        request = ScopeRequest(scope, self._plans)
+        return await afinish(
+            self.runtime, request, lambda: scope_caller(self.runtime, scope, request), decision
+        )
 
     async def _app_cors(self, scope: Scope, status: int) -> list[tuple[str, str]]:
         """For a failure we answer ourselves (an exception escaped the app and

@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from authhygiene._enforcement import PREFLIGHT_HEADERS, planned, settled, verified_plan
 from authhygiene._runtime import Runtime
+from authhygiene._throttling import environ_caller, finish
+from authhygiene._throttling import refused as throttle_refused
 from authhygiene.core.cors import CorsLayer, headers_from_layer, request_origin
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
@@ -554,6 +556,7 @@ class AuthHygieneWSGI:
         self._plans = Plans(self.runtime.policy)
         self._flask = _listen_to_flask(app)
         self._enforce = self.runtime.policy.mode == "enforce"
+        self._throttled = self.runtime.throttle is not None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if not self._inspected:
@@ -576,10 +579,9 @@ class AuthHygieneWSGI:
                 start_response(_status_line(status), headers)
                 return [body]
             start_response = _cors_start(self._cors, self._cors.origin(origins), start_response)
-        if self._enforce:
-            refused = self._refused(environ, start_response)
-            if refused is not None:
-                return refused
+        refused = self._before_app(environ, start_response)
+        if refused is not None:
+            return refused
         # None until the app starts its response, True once forwarded, else
         # the held exchange. One cell: the success path stays a closure call.
         state: _Exchange | Literal[True] | None = None
@@ -612,6 +614,20 @@ class AuthHygieneWSGI:
             return _Deferred(self, environ, start_response, result, lambda: state)
         return state.finish(self, result)
 
+    def _before_app(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes] | None:
+        """The answer sent before the app runs (a throttled client, enforce
+        mode's refusal), or None: the app's turn."""
+        if self._throttled:
+            request = EnvironRequest(environ, self._plans)
+            blocked = throttle_refused(
+                self.runtime, request, lambda: environ_caller(self.runtime, environ, request)
+            )
+            if blocked is not None:
+                return _write(environ, start_response, blocked)
+        return self._refused(environ, start_response) if self._enforce else None
+
     def _refused(
         self, environ: dict[str, Any], start_response: StartResponse
     ) -> list[bytes] | None:
@@ -620,12 +636,15 @@ class AuthHygieneWSGI:
         request = EnvironRequest(environ, self._plans)
         plan = planned(self.runtime, request.decoded())
         by, verdict = verified_plan(plan)
-        outcome = settled(self.runtime, request, plan, by, verdict)
+        outcome = settled(self.runtime, request, plan, by, verdict, record=not self._throttled)
         if outcome.preflight:
             start_response("204 No Content", list(PREFLIGHT_HEADERS))
             return []
-        if outcome.decision is not None and outcome.decision.rewrite:
-            return _write(environ, start_response, outcome.decision)
+        decision = outcome.decision
+        if decision is not None and self._throttled:
+            decision = self._counted(environ, request, decision)
+        if decision is not None and decision.rewrite:
+            return _write(environ, start_response, decision)
         if outcome.identity is not None:
             environ[IDENTITY_KEY] = outcome.identity
         return None
@@ -651,4 +670,16 @@ class AuthHygieneWSGI:
     def decide(
         self, environ: dict[str, Any], answer: AppAnswer, declared: Declared | None
     ) -> Decision | None:
-        return self.runtime.decide(EnvironRequest(environ, self._plans), answer, declared)
+        request = EnvironRequest(environ, self._plans)
+        if not self._throttled:
+            return self.runtime.decide(request, answer, declared)
+        decision = self.runtime.decide(request, answer, declared, record=False)
+        return self._counted(environ, request, decision)
+
+    def _counted(
+        self, environ: dict[str, Any], request: EnvironRequest, decision: Decision | None
+    ) -> Decision | None:
+        """`throttle=`: count the failure; the answer that leaves (recorded)."""
+        return finish(
+            self.runtime, request, lambda: environ_caller(self.runtime, environ, request), decision
+        )

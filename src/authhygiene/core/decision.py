@@ -640,11 +640,7 @@ def refuse(
         for challenge in _challenges(policy, failure, status, error, credentials, description)
     ]
     before.append(("content-type", CONTENT_TYPE))
-    retry = (
-        failure.facts.get("retry_after") if failure.reason is Reason.VERIFIER_UNAVAILABLE else None
-    )
-    if isinstance(retry, int) and not isinstance(retry, bool):
-        before.append(("retry-after", str(min(max(retry, 1), 86_400))))  # RFC 9110 §10.2.3
+    before.extend(_waiting_headers(failure))
     after = (
         ("cache-control", "no-store"),  # R22, R23
         ("pragma", "no-cache"),  # HTTP/1.0 caches
@@ -654,6 +650,40 @@ def refuse(
     # An AuthFailure the app raised is its own answer: nothing to report.
     misconfig = _misconfig(answer, failure, view) if declared is None else ()
     return Refusal(status, tuple(before), after, body, head, tail, misconfig)
+
+
+_WAITED_ON = frozenset(
+    {Reason.VERIFIER_UNAVAILABLE, Reason.TOO_MANY_FAILURES, Reason.THROTTLE_UNAVAILABLE}
+)
+_LIMITED_BY = frozenset({"client", "credential"})
+
+
+def _seconds(value: object, ceiling: int) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return min(max(value, 1), ceiling)
+    return None
+
+
+def _waiting_headers(failure: Failure) -> list[tuple[str, str]]:
+    """Retry-After (RFC 9110 §10.2.3) for the answers that say "later"; for
+    too_many_failures also the limit that refused, as RateLimit-Policy and
+    RateLimit (draft-ietf-httpapi-ratelimit-headers): the policy's name,
+    its quota `q` in window `w`, `r` left of it and `t` seconds to wait."""
+    if failure.reason not in _WAITED_ON:
+        return []
+    facts = failure.facts
+    retry = _seconds(facts.get("retry_after"), 86_400)
+    if retry is None:
+        return []
+    headers = [("retry-after", str(retry))]
+    by = facts.get("limited_by")
+    quota = _seconds(facts.get("limit"), 1_000_000)
+    window = _seconds(facts.get("window_seconds"), 7 * 86_400)
+    if failure.reason is Reason.TOO_MANY_FAILURES and by in _LIMITED_BY and quota and window:
+        name = f'"failures-per-{by}"'
+        headers.append(("ratelimit-policy", f"{name};q={quota};w={window}"))
+        headers.append(("ratelimit", f"{name};r=0;t={retry}"))
+    return headers
 
 
 def passthrough(
@@ -819,7 +849,7 @@ def finished(
         refusal.status,
         tuple(headers),
         body,
-        Event.FAILURE.value,
+        Event.THROTTLED.value if refusal.status == 429 else Event.FAILURE.value,
         log,
         misconfig=refusal.misconfig,
         raw_headers=raw_headers,

@@ -20,5 +20,9 @@ class Event(StrEnum):
     # The counts of failures the flood gate did not log one by one.
     FAILURE_SUPPRESSED = "auth.failure.suppressed"
     REPORT_ONLY_SUPPRESSED = "auth.report_only.suppressed"
+    # A request refused 429 because its client or credential failed too often.
+    THROTTLED = "auth.throttled"
+    # Shadow mode: a request the throttle would have refused, let through.
+    THROTTLE_SHADOW = "auth.throttle.shadow"
     # Configuration or an app answer that some clients misread.
     MISCONFIG = "auth.misconfig"

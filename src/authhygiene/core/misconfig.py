@@ -94,6 +94,13 @@ MISCONFIG: dict[str, MisconfigInfo] = {
         " database down); the request was answered 503 verifier_unavailable",
         "look at the logged error type in the verifier's code or the service it calls",
     ),
+    # Logged by `throttle=` when its Redis fails (down, slow, refused), with
+    # the error's type as `error`, at most once a minute.
+    "throttle_storage_unavailable": MisconfigInfo(
+        "the throttle's Redis could not count a failure; with on_storage_error='open' failures"
+        " are not counted meanwhile, with 'closed' they are answered 503 throttle_unavailable",
+        "check that the throttle's Redis is up and reachable from this server",
+    ),
     # Logged with the exception text as `error` instead of a fix.
     "invalid_options": MisconfigInfo(
         "the middleware's options are invalid",

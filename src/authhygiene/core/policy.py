@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 from authhygiene.core.clients import TrustedProxies, trusted_proxies
@@ -27,6 +27,9 @@ from authhygiene.core.flood import LogLimit, log_limit
 from authhygiene.core.option_error import PolicyError
 from authhygiene.core.requirements import Requirements, compile_requirements
 from authhygiene.core.verdict import Verifier
+
+if TYPE_CHECKING:
+    from authhygiene.throttle.config import Throttle
 
 __all__ = [
     "DEFAULT_PROBLEM_TYPE_BASE",
@@ -100,6 +103,8 @@ class Policy:
     mode: Literal["explain", "enforce"] = "explain"
     # What each route requires (`core.requirements`).
     require: Requirements = field(default_factory=Requirements)
+    # Failed-authentication throttling (`authhygiene.throttle.Throttle`).
+    throttle: Throttle | None = None
     clock_skew_window: int = 120
     max_body_bytes: int = 64 * 1024
     log_level: str = "warning"
@@ -209,6 +214,13 @@ def _verify(value: object) -> object:
                 f" issuer=..., audience=...), or a list of them; got {type(item).__name__}."
             )
     return tuple(given) if isinstance(value, list | tuple) else value
+
+
+def _throttle(value: object) -> object:
+    # Imported here: the throttle is optional, and the core stays free of it.
+    from authhygiene.throttle.config import throttle_option
+
+    return throttle_option(value)
 
 
 def _mode(value: object) -> object:
@@ -454,6 +466,7 @@ _CHECKS: dict[str, Callable[[Any], object]] = {
     "verify": _unless_none(_verify),
     "mode": _mode,
     "require": _require,
+    "throttle": _unless_none(lambda v: _throttle(v)),
     "clock_skew_window": _int_in(
         "clock_skew_window", 0, 3600, "a number of seconds from 0 to 3600"
     ),

@@ -38,6 +38,7 @@ class Reason(StrEnum):
     CLIENT_BLOCKED = "client_blocked"
     TOO_MANY_FAILURES = "too_many_failures"
     VERIFIER_UNAVAILABLE = "verifier_unavailable"
+    THROTTLE_UNAVAILABLE = "throttle_unavailable"
 
 
 class Problem(StrEnum):
@@ -282,6 +283,17 @@ REASONS: dict[Reason, ReasonInfo] = {
         "sys_availability",
         "the verifier could not judge the credentials: the issuer's JWKS could not be"
         " fetched, or the app's own check failed (see the auth.misconfig events for why)",
+    ),
+    # A server fault too: Throttle(on_storage_error="closed") and its Redis
+    # could not count a failure, so the failure is not answered as one.
+    Reason.THROTTLE_UNAVAILABLE: ReasonInfo(
+        503,
+        None,
+        "Failed attempts cannot be counted right now",
+        "Retry after the time given in Retry-After.",
+        "sys_availability",
+        "the throttle's storage (Redis) could not count failures and on_storage_error is"
+        " 'closed' (see the auth.misconfig events for why)",
     ),
 }
 

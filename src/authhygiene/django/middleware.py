@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -17,8 +18,16 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from authhygiene._enforcement import PREFLIGHT_HEADERS, plan_blocks, planned, settled, verified_plan
+from authhygiene._enforcement import (
+    PREFLIGHT_HEADERS,
+    Outcome,
+    plan_blocks,
+    planned,
+    settled,
+    verified_plan,
+)
 from authhygiene._runtime import Runtime
+from authhygiene._throttling import afinish, environ_caller, finish, refused
 from authhygiene.core.cors import request_origin
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
@@ -69,6 +78,7 @@ class AuthHygieneMiddleware:
         self.limit = self.runtime.policy.max_body_bytes
         self._plans = Plans(self.runtime.policy)
         self._enforce = self.runtime.policy.mode == "enforce"
+        self._throttled = self.runtime.throttle is not None
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
@@ -79,19 +89,30 @@ class AuthHygieneMiddleware:
         preflight = self._preflight(request)
         if preflight is not None:
             return preflight
+        blocked = self._blocked(request)
+        if blocked is not None:
+            return self._cors_headers(request, blocked)
         if self._enforce:
             plan = planned(self.runtime, _view(request, self._plans))
-            refused = self._admitted(request, plan, verified_plan(plan))
+            decision = self._counted(request, self._refusal(request, plan, verified_plan(plan)))
+            refused = self._admitted(request, decision)
             if refused is not None:
                 return self._cors_headers(request, refused)
         response = self.get_response(request)
         assert isinstance(response, HttpResponseBase)
-        return self._cors_headers(request, self._process(request, response))
+        answered = self._answered(request, response)
+        if answered is None:
+            return self._cors_headers(request, response)
+        decision = self._counted(request, answered)
+        return self._cors_headers(request, self._respond(request, response, decision))
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         preflight = self._preflight(request)
         if preflight is not None:
             return preflight
+        blocked = self._blocked(request)
+        if blocked is not None:
+            return self._cors_headers(request, blocked)
         if self._enforce:
             plan = planned(self.runtime, _view(request, self._plans))
             judged = (
@@ -99,22 +120,74 @@ class AuthHygieneMiddleware:
                 if plan_blocks(plan)
                 else verified_plan(plan)
             )
-            refused = self._admitted(request, plan, judged)
+            outcome = self._refusal(request, plan, judged)
+            refused = self._admitted(request, await self._acounted(request, outcome))
             if refused is not None:
                 return self._cors_headers(request, refused)
         response = await self.get_response(request)  # type: ignore[misc]
-        return self._cors_headers(request, self._process(request, response))
+        answered = self._answered(request, response)
+        if answered is None:
+            return self._cors_headers(request, response)
+        decision = await self._acounted(request, answered)
+        return self._cors_headers(request, self._respond(request, response, decision))
 
-    def _admitted(
+    def _blocked(self, request: HttpRequest) -> HttpResponse | None:
+        """`throttle=`: the 429 for a blocked client or credential."""
+        if not self._throttled:
+            return None
+        core_request = _request(request, self._plans)
+        decision = refused(
+            self.runtime,
+            core_request,
+            lambda: environ_caller(self.runtime, request.META, core_request),
+        )
+        if decision is None:
+            return None
+        return _response(decision, None, self.runtime.logger, head=request.method == "HEAD")
+
+    def _counted(self, request: HttpRequest, outcome: Any) -> Any:
+        """`throttle=`: count the failure in `outcome` (an enforce-mode
+        Outcome or a Decision); the answer that leaves, recorded."""
+        if not self._throttled:
+            return outcome
+        decision = outcome.decision if isinstance(outcome, Outcome) else outcome
+        core_request = _request(request, self._plans)
+        final = finish(
+            self.runtime,
+            core_request,
+            lambda: environ_caller(self.runtime, request.META, core_request),
+            decision,
+        )
+        return replace(outcome, decision=final) if isinstance(outcome, Outcome) else final
+
+    async def _acounted(self, request: HttpRequest, outcome: Any) -> Any:
+        """`_counted`, awaiting the storage."""
+        if not self._throttled:
+            return outcome
+        decision = outcome.decision if isinstance(outcome, Outcome) else outcome
+        core_request = _request(request, self._plans)
+        final = await afinish(
+            self.runtime,
+            core_request,
+            lambda: environ_caller(self.runtime, request.META, core_request),
+            decision,
+        )
+        return replace(outcome, decision=final) if isinstance(outcome, Outcome) else final
+
+    def _refusal(
         self,
         request: HttpRequest,
         plan: Plan,
         judged: tuple[Verifier | None, Verified | Rejected | None],
-    ) -> HttpResponse | None:
+    ) -> Outcome:
+        return settled(
+            self.runtime, _request(request, self._plans), plan, *judged, record=not self._throttled
+        )
+
+    def _admitted(self, request: HttpRequest, outcome: Outcome) -> HttpResponse | None:
         """Enforce mode, before the view: the refusal (or the answer to a
         preflight), or None with the identity in `request.auth_identity`
         when one was verified."""
-        outcome = settled(self.runtime, _request(request, self._plans), plan, *judged)
         if outcome.preflight:
             response = HttpResponse(status=204)
             del response["Content-Type"]  # RFC 9110 §15.3.5: no content, no type
@@ -188,7 +261,9 @@ class AuthHygieneMiddleware:
         setattr(request, _FAILURE_ATTR, declared)
         return HttpResponse(status=status)
 
-    def _process(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    def _answered(self, request: HttpRequest, response: HttpResponseBase) -> Decision | None:
+        """The decision for the view's answer (None: not a failure of ours;
+        unrecorded when the throttle counts it first)."""
         declared = getattr(request, _FAILURE_ATTR, None)
         status = response.status_code
         if declared is None and not watched(
@@ -197,7 +272,7 @@ class AuthHygieneMiddleware:
                 "HTTP_AUTHORIZATION" in request.META, str(request.META.get("QUERY_STRING", ""))
             ),
         ):
-            return response
+            return None
         body = b""
         if isinstance(response, HttpResponse):
             body = response.content[: self.limit]
@@ -206,11 +281,16 @@ class AuthHygieneMiddleware:
             tuple((name.lower(), value) for name, value in response.items()),
             body,
         )
-        decision = self.runtime.decide(
+        return self.runtime.decide(
             _request(request, self._plans),
             answer,
             declared if isinstance(declared, Declared) else None,
+            record=not self._throttled,
         )
+
+    def _respond(
+        self, request: HttpRequest, response: HttpResponseBase, decision: Decision | None
+    ) -> HttpResponseBase:
         if decision is None or not decision.rewrite:
             return response
         return _response(decision, response, self.runtime.logger, head=request.method == "HEAD")

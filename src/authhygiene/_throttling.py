@@ -1,0 +1,256 @@
+"""What the adapters share of `throttle=`: reading who a request comes from
+(cheaply, from the protocol's own structure), refusing a blocked one
+before the app, and counting a failure once its answer is decided, so that
+one request is logged once, with the answer that leaves.
+
+Counting waits on the storage (Redis): the ASGI adapter awaits `acount`,
+the WSGI and Django adapters call `count`. The check before the app never
+waits on anything: it reads the process's blocked table, and only while
+that table holds a block."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from authhygiene._runtime import Runtime
+from authhygiene.core.answer import Declared
+from authhygiene.core.clients import client_address
+from authhygiene.core.decision import Decision
+from authhygiene.core.diagnose import AppAnswer
+from authhygiene.core.events import Event
+from authhygiene.core.reasons import Reason
+from authhygiene.core.request import Request
+from authhygiene.throttle.gate import Over, StorageError, ThrottleGate
+from authhygiene.throttle.keys import credential_material
+
+__all__ = [
+    "Caller",
+    "afinish",
+    "counted",
+    "environ_caller",
+    "finish",
+    "refused",
+    "scope_caller",
+]
+
+# The statuses of the failures counted: a credential refused, or malformed.
+_COUNTED = frozenset({400, 401})
+_NOT_COUNTED_REASONS = frozenset({Reason.CREDENTIALS_MISSING.value})
+_STORAGE_RETRY_S = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a request comes from, as the throttle counts it."""
+
+    client: str | None
+    material: str | None
+
+
+def _client(runtime: Runtime, peer: str | None, request: Request) -> str | None:
+    """The socket peer, or the address the trusted proxies vouch for."""
+    trusted = runtime.policy.trusted_proxies
+    if not trusted:
+        return peer
+    return client_address(trusted, request.decoded())
+
+
+def scope_caller(runtime: Runtime, scope: Mapping[str, Any], request: Request) -> Caller | None:
+    """From an ASGI scope; None for a CORS preflight (never throttled)."""
+    authorization = api_key = None
+    names = _key_names(runtime)
+    preflight = False
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif name == b"access-control-request-method":
+            preflight = True
+        elif api_key is None and name in names[0]:
+            api_key = value.decode("latin-1")
+    if preflight and scope.get("method") == "OPTIONS":
+        return None
+    client = scope.get("client")
+    peer = str(client[0]) if isinstance(client, list | tuple) and client else None
+    return Caller(_client(runtime, peer, request), credential_material(authorization, api_key))
+
+
+def environ_caller(runtime: Runtime, environ: Mapping[str, Any], request: Request) -> Caller | None:
+    """From a WSGI environ (or Django's `request.META`)."""
+    if environ.get("REQUEST_METHOD") == "OPTIONS" and environ.get(
+        "HTTP_ACCESS_CONTROL_REQUEST_METHOD"
+    ):
+        return None
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    api_key = None
+    if authorization is None:
+        for key in _key_names(runtime)[1]:
+            value = environ.get(key)
+            if isinstance(value, str):
+                api_key = value
+                break
+    peer = environ.get("REMOTE_ADDR")
+    return Caller(
+        _client(runtime, peer if isinstance(peer, str) else None, request),
+        credential_material(authorization if isinstance(authorization, str) else None, api_key),
+    )
+
+
+_names_cache: dict[int, tuple[frozenset[bytes], tuple[str, ...]]] = {}
+
+
+def _key_names(runtime: Runtime) -> tuple[frozenset[bytes], tuple[str, ...]]:
+    """The API-key headers the policy reads: as ASGI names and environ keys."""
+    policy = runtime.policy
+    known = _names_cache.get(id(policy))
+    if known is None:
+        names = dict.fromkeys((*policy.verifier_headers, *policy.api_key_headers))
+        known = (
+            frozenset(name.lower().encode("latin-1") for name in names),
+            tuple("HTTP_" + name.upper().replace("-", "_") for name in names),
+        )
+        _names_cache[id(policy)] = known
+    return known
+
+
+# --- before the app ----------------------------------------------------------
+
+
+def refused(
+    runtime: Runtime, request: Request, caller: Callable[[], Caller | None]
+) -> Decision | None:
+    """The 429 for a blocked client or credential (recorded), or None."""
+    gate: ThrottleGate = runtime.throttle
+    gate.start()
+    if not gate.table:
+        return None  # nothing is blocked: the common case costs this check
+    who = caller()
+    if who is None:
+        return None
+    keys = gate.keys(who.client, who.material)
+    if keys is None:
+        return None
+    now = time.time()
+    over = gate.blocked(keys, now)
+    if over is None:
+        return None
+    if gate.shadow or runtime.policy.report_only:
+        _shadow(runtime, gate, over, who, now)
+        return None
+    decision = _too_many(runtime, request, over)
+    if decision is not None:
+        runtime.record(decision)
+    return decision
+
+
+def _too_many(runtime: Runtime, request: Request, over: Over) -> Decision | None:
+    what = "from this address" if over.by == "client" else "with these credentials"
+    detail = (
+        f"{over.limit.amount} failed authentication attempts {what} within"
+        f" {over.limit.window_s} seconds; retry in {over.retry_after} seconds."
+    )
+    declared = Declared(Reason.TOO_MANY_FAILURES, over.facts(), detail, source="throttle")
+    return runtime.decide(request, AppAnswer(429), declared, record=False)
+
+
+def _shadow(runtime: Runtime, gate: ThrottleGate, over: Over, who: Caller, now: float) -> None:
+    """Shadow mode: say once per block what would have been refused."""
+    if not gate.first_shadow(over, now):
+        return
+    with contextlib.suppress(Exception):  # the app's logger: the request goes on regardless
+        runtime.logger.warning(
+            Event.THROTTLE_SHADOW.value,
+            would_status=429,
+            reason=Reason.TOO_MANY_FAILURES.value,
+            client=who.client,
+            key_id=over.key[-12:],
+            **over.facts(),
+        )
+
+
+# --- after a failure -----------------------------------------------------------
+
+
+def counted(runtime: Runtime, decision: Decision | None) -> bool:
+    """Whether `decision` is a failure the throttle counts."""
+    if decision is None or runtime.throttle is None:
+        return False
+    log = decision.log
+    status = decision.status if decision.rewrite else log.get("would_status")
+    if status not in _COUNTED:
+        return False
+    return runtime.throttle.throttle.count_missing or log.get("reason") not in _NOT_COUNTED_REASONS
+
+
+def _settled(
+    runtime: Runtime,
+    request: Request,
+    decision: Decision,
+    who: Caller | None,
+    over: Over | None,
+    failed: StorageError | None,
+) -> Decision:
+    gate: ThrottleGate = runtime.throttle
+    answer: Decision | None = None
+    if not (gate.shadow or runtime.policy.report_only):
+        if over is not None:
+            answer = _too_many(runtime, request, over)
+        elif failed is not None and gate.throttle.on_storage_error == "closed":
+            declared = Declared(
+                Reason.THROTTLE_UNAVAILABLE, {"retry_after": _STORAGE_RETRY_S}, source="throttle"
+            )
+            answer = runtime.decide(request, AppAnswer(503), declared, record=False)
+    elif over is not None:
+        _shadow(runtime, gate, over, who or Caller(None, None), time.time())
+    final = answer if answer is not None else decision
+    runtime.record(final)
+    return final
+
+
+def finish(
+    runtime: Runtime,
+    request: Request,
+    caller: Callable[[], Caller | None],
+    decision: Decision | None,
+) -> Decision | None:
+    """Count the failure `decision` answers (sync storage) and record the
+    answer that leaves: `decision`, or the 429 (503) that replaces it."""
+    if decision is None:
+        return None
+    if not counted(runtime, decision):
+        runtime.record(decision)
+        return decision
+    who = caller()
+    over = failed = None
+    if who is not None:
+        try:
+            over = runtime.throttle.count(who.client, who.material, time.time())
+        except StorageError as exc:
+            failed = exc
+    return _settled(runtime, request, decision, who, over, failed)
+
+
+async def afinish(
+    runtime: Runtime,
+    request: Request,
+    caller: Callable[[], Caller | None],
+    decision: Decision | None,
+) -> Decision | None:
+    """`finish`, awaiting the storage."""
+    if decision is None:
+        return None
+    if not counted(runtime, decision):
+        runtime.record(decision)
+        return decision
+    who = caller()
+    over = failed = None
+    if who is not None:
+        try:
+            over = await runtime.throttle.acount(who.client, who.material, time.time())
+        except StorageError as exc:
+            failed = exc
+    return _settled(runtime, request, decision, who, over, failed)

@@ -1,0 +1,130 @@
+"""How every worker learns that a key is blocked without asking Redis on
+every request: the worker that blocks a key announces it on a Redis
+pub/sub channel, and records it in a sorted set, before it answers the
+failure that filled the key (`RedisCounter.announce`); every worker listens
+on the channel in a thread of its own, and reads the set whenever it
+(re)subscribes.
+
+Pub/sub rather than a once-a-second read of the set: the announcement is
+on its way before the client even has its answer, so the client's next
+try finds the key blocked on every worker, and an idle fleet costs Redis
+nothing. The set covers what pub/sub cannot: a worker that starts, or
+reconnects after Redis came back, reads every block still running before
+it listens.
+
+The listening thread starts at the first request (so a worker forked from
+a preloaded app starts its own) and reconnects with a growing pause (at
+most 5 s) while Redis is away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, cast
+
+from authhygiene.throttle.blocked import Block
+from authhygiene.throttle.redis_store import announcement_names, client_options, parse_payload
+
+__all__ = ["Fleet"]
+
+_BACKOFF_MAX_S = 5.0
+_POLL_S = 1.0
+
+_fleets: weakref.WeakSet[Fleet] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for fleet in list(_fleets):
+        fleet.forget_thread()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
+class Fleet:
+    """Hears the other workers' blocks (`heard`), in a daemon thread."""
+
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        timeout: float,
+        heard: Callable[[str, Block], None],
+        max_entries: int,
+        ready: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._url, self._prefix, self._timeout = url, prefix, timeout
+        self._heard, self._ready = heard, ready
+        self._max = max_entries
+        self.channel, self.blocked_set = announcement_names(prefix)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.started = False
+        # Set while the listener is subscribed, having read the set.
+        self.listening = threading.Event()
+        _fleets.add(self)
+
+    def forget_thread(self) -> None:
+        """In a forked child: the parent's thread did not come along."""
+        self.started = False
+        self.listening = threading.Event()
+
+    def start(self) -> None:
+        with self._lock:
+            if self.started or self._stop.is_set():
+                return
+            self.started = True
+            threading.Thread(
+                target=self._listen, name="authhygiene-throttle-listen", daemon=True
+            ).start()
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _listen(self) -> None:
+        backoff = 0.25
+        while not self._stop.is_set():
+            client = pubsub = None
+            try:
+                options = client_options(self._timeout)
+                options["socket_timeout"] = None  # a quiet channel is no error
+                import redis
+
+                client = cast(Any, redis.Redis.from_url(self._url, **options))
+                self._ready()  # the fleet's hash key, before any block is heard
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.channel)
+                self._read_set(client)
+                self.listening.set()
+                backoff = 0.25
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=_POLL_S)
+                    if message is not None and message.get("type") == "message":
+                        self._hear(message.get("data"))
+            except Exception:  # Redis away: try again, a little later each time
+                self.listening.clear()
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX_S)
+            finally:
+                for closing in (pubsub, client):
+                    if closing is not None:
+                        with contextlib.suppress(Exception):
+                            closing.close()
+
+    def _hear(self, data: object) -> None:
+        parsed = parse_payload(data, self._prefix)
+        if parsed is not None:
+            self._heard(*parsed)
+
+    def _read_set(self, client: Any) -> None:
+        members = client.zrangebyscore(
+            self.blocked_set, time.time(), "+inf", start=0, num=self._max, withscores=True
+        )
+        for member, until in members:
+            self._hear(f"{until:.3f} ".encode() + member)

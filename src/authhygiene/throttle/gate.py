@@ -1,0 +1,267 @@
+"""The throttle's state in one process: the blocked table, the counter
+(memory or Redis), the fleet's announcements, and what to do when the
+storage fails. The adapters ask two questions of it: before the app, "is
+this client or credential blocked?" (a dict lookup, no I/O); after a
+failure we answer, "count it: is it over?" (one storage round trip)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from authhygiene.core.events import Event
+from authhygiene.throttle.blocked import Block, BlockedTable
+from authhygiene.throttle.config import Throttle
+from authhygiene.throttle.keys import KeyMaker, Keys
+from authhygiene.throttle.limit_text import Limit
+from authhygiene.throttle.memory import MemoryCounter
+from authhygiene.throttle.redis_store import RedisCounter, StorageError
+from authhygiene.throttle.window import Counted, retry_in, used
+
+__all__ = ["Over", "StorageError", "ThrottleGate", "gate_for"]
+
+# After Redis failed, it is not asked again for this long: a Redis that is
+# down costs one timeout a second, not one per failure.
+_BREAK_S = 1.0
+_REPORT_EVERY_S = 60.0
+_MISCONFIG_KIND = "throttle_storage_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Over:
+    """A key over its limit: which limit (`by`), and the seconds to wait."""
+
+    by: str
+    limit: Limit
+    retry_after: int
+    key: str
+
+    def facts(self) -> dict[str, object]:
+        return {
+            "retry_after": self.retry_after,
+            "limit": self.limit.amount,
+            "window_seconds": self.limit.window_s,
+            "limited_by": self.by,
+        }
+
+
+def _wait(seconds: float) -> int:
+    return max(1, math.ceil(seconds))
+
+
+class ThrottleGate:
+    def __init__(self, throttle: Throttle, logger: Any) -> None:
+        self.throttle = throttle
+        self.shadow = throttle.mode == "shadow"
+        self.logger = logger
+        self.table = BlockedTable(throttle.max_entries)
+        self._limits: tuple[tuple[str, Limit | None], ...] = (
+            ("client", throttle.client_limit),
+            ("credential", throttle.credential_limit),
+        )
+        self._down_until = 0.0
+        self._reported_at = -math.inf
+        self._lock = threading.Lock()
+        self._maker: KeyMaker | None = None
+        self._shadowed: dict[str, float] = {}
+        self.fleet: Any = None
+        self.counter: MemoryCounter | RedisCounter
+        if throttle.fleet:
+            from authhygiene.throttle.fleet import Fleet
+
+            self.counter = RedisCounter(
+                throttle.storage, prefix=throttle.key_prefix, timeout=throttle.timeout
+            )
+            self.fleet = Fleet(
+                throttle.storage,
+                throttle.key_prefix,
+                throttle.timeout,
+                self._heard,
+                throttle.max_entries,
+                self._ready,
+            )
+        else:
+            self.counter = MemoryCounter(throttle.max_entries)
+            self._maker = KeyMaker(throttle.key_prefix, os.urandom(32))
+
+    # --- keys ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """At every request: the fleet's threads, once per process."""
+        fleet = self.fleet
+        if fleet is not None and not fleet.started:
+            fleet.start()
+
+    def _ready(self) -> None:
+        """The fleet's listener reached Redis: the hash key, if not yet known."""
+        if self._maker is None and isinstance(self.counter, RedisCounter):
+            self._maker = KeyMaker(self.throttle.key_prefix, self.counter.secret())
+
+    def keys(self, client: str | None, material: str | None) -> Keys | None:
+        """The request's keys; None while the fleet's hash key is unknown."""
+        maker = self._maker
+        return None if maker is None else maker.keys(client, material)
+
+    def items(self, keys: Keys) -> list[tuple[str, Limit, str]]:
+        """(key, limit, by) for each limit the request is counted by."""
+        found = []
+        for by, limit in self._limits:
+            key = keys.client if by == "client" else keys.credential
+            if key is not None and limit is not None:
+                found.append((key, limit, by))
+        return found
+
+    # --- before the app -------------------------------------------------------
+
+    def blocked(self, keys: Keys, now: float) -> Over | None:
+        for key, limit, by in self.items(keys):
+            block = self.table.get(key, now)
+            if block is not None:
+                return Over(by, limit, _wait(block.until - now), key)
+        return None
+
+    def first_shadow(self, over: Over, now: float) -> bool:
+        """Shadow mode: whether this block of `over.key` is not told yet."""
+        with self._lock:
+            told = self._shadowed.get(over.key)
+            if told is not None and told > now:
+                return False
+            if len(self._shadowed) >= self.throttle.max_entries:
+                self._shadowed.clear()
+            self._shadowed[over.key] = now + over.retry_after
+            return True
+
+    def _heard(self, key: str, block: Block) -> None:
+        self.table.add(key, block, _now())
+
+    # --- after a failure ------------------------------------------------------
+
+    def count(self, client: str | None, material: str | None, now: float) -> Over | None:
+        """Count a failure (sync storage call); the limit it is over, if any."""
+        self._usable(now)
+        if self._maker is None:
+            assert isinstance(self.counter, RedisCounter)
+            self._maker = KeyMaker(
+                self.throttle.key_prefix, self._guarded(self.counter.secret, now)
+            )
+        items = self.items(self._maker.keys(client, material))
+        if not items:
+            return None
+        counted = self._guarded(
+            lambda: self.counter.count([(key, limit) for key, limit, _ in items], now), now
+        )
+        over, news = self.judged(items, counted, now)
+        if news and isinstance(self.counter, RedisCounter):
+            with contextlib.suppress(StorageError):  # the others learn by counting
+                self.counter.announce(news, now)
+        return over
+
+    async def acount(self, client: str | None, material: str | None, now: float) -> Over | None:
+        """`count`, awaiting the storage (ASGI)."""
+        self._usable(now)
+        if self._maker is None:
+            assert isinstance(self.counter, RedisCounter)
+            try:
+                secret = await self.counter.asecret()
+            except StorageError as exc:
+                raise self._failed(exc, now) from None
+            self._maker = KeyMaker(self.throttle.key_prefix, secret)
+        items = self.items(self._maker.keys(client, material))
+        if not items:
+            return None
+        try:
+            counted = await self.counter.acount([(key, limit) for key, limit, _ in items], now)
+        except StorageError as exc:
+            raise self._failed(exc, now) from None
+        over, news = self.judged(items, counted, now)
+        if news and isinstance(self.counter, RedisCounter):
+            with contextlib.suppress(StorageError):  # the others learn by counting
+                await self.counter.aannounce(news, now)
+        return over
+
+    def judged(
+        self, items: Sequence[tuple[str, Limit, str]], counted: Sequence[Counted], now: float
+    ) -> tuple[Over | None, list[tuple[str, Block]]]:
+        """Block every key this failure filled up: the first one it was
+        already over (this failure is refused 429 itself), and the blocks
+        that are news to this process (for the fleet)."""
+        over = None
+        news: list[tuple[str, Block]] = []
+        for (key, limit, by), result in zip(items, counted, strict=True):
+            full = not result.acquired or used(limit, result.window) >= limit.amount
+            if not full:
+                continue
+            wait = retry_in(limit, result.window)
+            until = now + max(wait, 0.001)
+            if self.table.add(key, Block(until, by), now):
+                news.append((key, Block(until, by)))
+            if not result.acquired and over is None:
+                over = Over(by, limit, _wait(wait), key)
+        return over, news
+
+    # --- the storage failing ------------------------------------------------
+
+    def _usable(self, now: float) -> None:
+        if now < self._down_until:
+            raise StorageError("unavailable")
+
+    def _guarded(self, work: Any, now: float) -> Any:
+        try:
+            return work()
+        except StorageError as exc:
+            raise self._failed(exc, now) from None
+
+    def _failed(self, exc: StorageError, now: float) -> StorageError:
+        """Stop asking for a while; say so in the log once a minute."""
+        with self._lock:
+            self._down_until = now + _BREAK_S
+            report = now - self._reported_at >= _REPORT_EVERY_S
+            if report:
+                self._reported_at = now
+        if report:
+            with contextlib.suppress(Exception):  # the app's logger
+                self.logger.warning(
+                    Event.MISCONFIG.value,
+                    kind=_MISCONFIG_KIND,
+                    error=exc.kind,
+                    on_storage_error=self.throttle.on_storage_error,
+                    fix="check that the throttle's Redis is up and reachable from this server;"
+                    + (
+                        " failures are not counted meanwhile"
+                        if self.throttle.on_storage_error == "open"
+                        else " failures are answered 503 meanwhile"
+                    ),
+                )
+        return exc
+
+    def close(self) -> None:
+        if self.fleet is not None:
+            self.fleet.close()
+        if isinstance(self.counter, RedisCounter):
+            self.counter.close()
+
+
+_shared_lock = threading.Lock()
+
+
+def gate_for(throttle: Throttle, logger: Any) -> ThrottleGate:
+    """The gate of `throttle` in this process: one per Throttle, shared by
+    every middleware built from it (the last one's logger reports)."""
+    with _shared_lock:
+        gate = throttle._state
+        if gate is None:
+            gate = ThrottleGate(throttle, logger)
+            object.__setattr__(throttle, "_state", gate)
+        gate.logger = logger
+        return gate  # type: ignore[no-any-return]
+
+
+def _now() -> float:
+    import time
+
+    return time.time()

@@ -1,0 +1,278 @@
+"""Counting in Redis ("redis://", "rediss://", "unix://"): the `limits`
+library's sliding-window-counter scripts (its `acquire_sliding_window.lua`
+and `sliding_window.lua`, loaded from the installed package), run for every
+key of a failure in one pipeline: one round trip counts a failure under
+its client and its credential and reads both windows back.
+
+`limits`' own API would take four round trips for the same (a `hit` and a
+`get_window_stats` per key; neither tells whether the failure just counted
+was the last one allowed), and redis-py's `Script` in a pipeline adds a
+`SCRIPT EXISTS` round trip at every execution; `EVALSHA`, with one reload
+when the server has forgotten the scripts, does not.
+
+Sync (WSGI, Django) and asyncio (ASGI) clients share the scripts, the keys
+and the reading of the answer. Every call has a deadline (`timeout`) and
+no retry: a Redis that is down or slow costs a failure at most that, and
+the success path never calls Redis at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.resources
+import math
+import secrets as secret_source
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from authhygiene.throttle.blocked import Block
+from authhygiene.throttle.limit_text import Limit
+from authhygiene.throttle.window import Counted, Window
+
+__all__ = [
+    "RedisCounter",
+    "StorageError",
+    "announcement_names",
+    "client_options",
+    "parse_payload",
+    "payload",
+]
+
+_ACQUIRE, _READ = "acquire_sliding_window.lua", "sliding_window.lua"
+_SECRET_CHARS = 64
+
+
+class StorageError(Exception):
+    """Redis could not count (down, slow, refused): the type of the cause
+    is `kind`, never its message (which may hold the URL's password)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def _script(name: str) -> tuple[str, str]:
+    text = (
+        importlib.resources.files("limits")
+        .joinpath("resources", "redis", "lua_scripts", name)
+        .read_text(encoding="utf-8")
+    )
+    return text, hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def client_options(timeout: float) -> dict[str, Any]:
+    """A deadline on connecting and on every reply, and no retry."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+        "retry_on_timeout": False,
+    }
+
+
+def _window(reply: Sequence[object]) -> Window:
+    """The read script's answer: both windows' counts and TTLs (ms)."""
+
+    def number(value: object) -> int:
+        if isinstance(value, bytes | str | int) and not isinstance(value, bool):
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+        return 0
+
+    previous, previous_ttl, current, current_ttl = (number(value) for value in reply[:4])
+    return Window(
+        previous if previous_ttl > 0 else 0,
+        max(previous_ttl, 0) / 1000,
+        current if current_ttl > 0 else 0,
+        max(current_ttl, 0) / 1000,
+    )
+
+
+class RedisCounter:
+    """One Redis for the fleet: the counts, and the fleet's hash key."""
+
+    def __init__(self, url: str, *, prefix: str, timeout: float) -> None:
+        import redis
+        import redis.asyncio
+
+        self.url, self.prefix, self.timeout = url, prefix, timeout
+        self._sync = redis.Redis.from_url(url, **client_options(timeout))
+        self._async_class = redis.asyncio.Redis
+        # redis.asyncio's connections belong to the loop that made them.
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._acquire, self._acquire_sha = _script(_ACQUIRE)
+        self._read, self._read_sha = _script(_READ)
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._no_script = redis.exceptions.NoScriptError
+        self._secret: bytes | None = None
+        self._secret_lock = threading.Lock()
+
+    @property
+    def secret_key(self) -> str:
+        return f"{self.prefix}:throttle:secret"
+
+    # --- the fleet's hash key ------------------------------------------------
+
+    def secret(self) -> bytes:
+        """The key every worker hashes throttle keys with, made once by
+        whichever worker asks first (SET NX) and read by the others."""
+        if self._secret is None:
+            with self._secret_lock:
+                if self._secret is None:
+                    self._secret = self._call(self._fetch_secret)
+        return self._secret
+
+    async def asecret(self) -> bytes:
+        if self._secret is None:
+            client = self._client()
+            try:
+                await client.set(self.secret_key, secret_source.token_hex(32), nx=True)
+                value = await client.get(self.secret_key)
+            except self._errors as exc:
+                raise StorageError(type(exc).__name__) from None
+            self._secret = self._checked_secret(value)
+        return self._secret
+
+    def _fetch_secret(self) -> bytes:
+        self._sync.set(self.secret_key, secret_source.token_hex(32), nx=True)
+        return self._checked_secret(self._sync.get(self.secret_key))
+
+    def _checked_secret(self, value: object) -> bytes:
+        if not isinstance(value, bytes) or len(value) < 32 or len(value) > _SECRET_CHARS * 2:
+            raise StorageError("bad_secret")
+        return value
+
+    # --- counting -------------------------------------------------------------
+
+    def _queue(self, pipe: Any, items: Sequence[tuple[str, Limit]]) -> None:
+        for key, limit in items:
+            keys = (f"{{{key}}}/-1", f"{{{key}}}")
+            pipe.evalsha(self._acquire_sha, 2, *keys, limit.amount, limit.window_s, 1)
+            pipe.evalsha(self._read_sha, 2, *keys, limit.window_s)
+
+    @staticmethod
+    def _counted(replies: Sequence[Any]) -> list[Counted]:
+        return [
+            Counted(bool(replies[index]), _window(replies[index + 1]))
+            for index in range(0, len(replies), 2)
+        ]
+
+    def _call(self, work: Any) -> Any:
+        try:
+            return work()
+        except self._errors as exc:
+            raise StorageError(type(exc).__name__) from None
+
+    def count(self, items: Sequence[tuple[str, Limit]], now: float) -> list[Counted]:
+        def run() -> list[Counted]:
+            for attempt in range(2):
+                pipe = self._sync.pipeline(transaction=False)
+                self._queue(pipe, items)
+                try:
+                    return self._counted(pipe.execute())
+                except self._no_script:
+                    if attempt:
+                        raise
+                    self._sync.script_load(self._acquire)
+                    self._sync.script_load(self._read)
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        result: list[Counted] = self._call(run)
+        return result
+
+    def _client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._async.get(loop)
+        if client is None:
+            client = self._async[loop] = self._async_class.from_url(
+                self.url, **client_options(self.timeout)
+            )
+        return client
+
+    async def acount(self, items: Sequence[tuple[str, Limit]], now: float) -> list[Counted]:
+        client = self._client()
+        try:
+            for attempt in range(2):
+                pipe = client.pipeline(transaction=False)
+                self._queue(pipe, items)
+                try:
+                    return self._counted(await pipe.execute())
+                except self._no_script:
+                    if attempt:
+                        raise
+                    await client.script_load(self._acquire)
+                    await client.script_load(self._read)
+        except self._errors as exc:
+            raise StorageError(type(exc).__name__) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- announcing a block to the fleet (`fleet` listens) ----------------------
+
+    def _announcement(self, pipe: Any, blocks: Sequence[tuple[str, Block]], now: float) -> None:
+        channel, members = announcement_names(self.prefix)
+        for key, block in blocks:
+            pipe.zadd(members, {f"{block.by} {key}": block.until})
+            pipe.publish(channel, payload(key, block))
+        pipe.zremrangebyscore(members, "-inf", now)
+        pipe.expire(members, _SET_LIFETIME_S)
+
+    def announce(self, blocks: Sequence[tuple[str, Block]], now: float) -> None:
+        """Tell every worker (sync), before the failure that filled the keys
+        is answered: the client's next try finds them blocked everywhere."""
+        pipe = self._sync.pipeline(transaction=False)
+        self._announcement(pipe, blocks, now)
+        self._call(pipe.execute)
+
+    async def aannounce(self, blocks: Sequence[tuple[str, Block]], now: float) -> None:
+        pipe = self._client().pipeline(transaction=False)
+        self._announcement(pipe, blocks, now)
+        try:
+            await pipe.execute()
+        except self._errors as exc:
+            raise StorageError(type(exc).__name__) from None
+
+    def close(self) -> None:
+        self._sync.close()
+
+
+_SET_LIFETIME_S = 8 * 86_400
+_MAX_PAYLOAD = 256
+
+
+def announcement_names(prefix: str) -> tuple[str, str]:
+    """The pub/sub channel and the sorted set of running blocks."""
+    return f"{prefix}:throttle:blocked", f"{prefix}:throttle:blocked-set"
+
+
+def payload(key: str, block: Block) -> str:
+    return f"{block.until:.3f} {block.by} {key}"
+
+
+def parse_payload(data: object, prefix: str) -> tuple[str, Block] | None:
+    """An announcement, or None for anything that is not one of ours."""
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    if not isinstance(data, str) or len(data) > _MAX_PAYLOAD:
+        return None
+    parts = data.split(" ", 2)
+    if len(parts) != 3 or parts[1] not in ("client", "credential"):
+        return None
+    if not parts[2].startswith(prefix + ":") or len(parts[2]) > 128:
+        return None
+    try:
+        until = float(parts[0])
+    except ValueError:
+        return None
+    if not math.isfinite(until):
+        return None
+    return parts[2], Block(until, parts[1])
