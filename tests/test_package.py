@@ -41,6 +41,7 @@ def test_public_names() -> None:
         "PolicyError",
         "Reason",
         "Scopes",
+        "Throttle",
         "require_scopes",
     }
     for name in authhygiene.__all__:
