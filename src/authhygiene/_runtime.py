@@ -172,7 +172,7 @@ class Runtime:
         if policy.throttle is not None:
             from authhygiene.throttle.gate import gate_for
 
-            throttle = gate_for(policy.throttle, logger)
+            throttle = gate_for(policy.throttle, logger, metrics)
         return cls(policy, logger, cors, metrics, summaries, throttle=throttle)
 
     def decide(

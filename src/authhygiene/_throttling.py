@@ -123,11 +123,9 @@ def _key_names(runtime: Runtime) -> tuple[frozenset[bytes], tuple[str, ...]]:
 def refused(
     runtime: Runtime, request: Request, caller: Callable[[], Caller | None]
 ) -> Decision | None:
-    """The 429 for a blocked client or credential (recorded), or None."""
+    """The 429 for a blocked client or credential (recorded), or None.
+    The adapters call it only while `ThrottleGate.busy()`."""
     gate: ThrottleGate = runtime.throttle
-    gate.start()
-    if not gate.table:
-        return None  # nothing is blocked: the common case costs this check
     who = caller()
     if who is None:
         return None

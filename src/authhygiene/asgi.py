@@ -218,8 +218,6 @@ class AuthHygiene:
         self._enforce = self.runtime.policy.mode == "enforce"
         self._may_block = self.runtime.policy.verifiers_may_block
         self._throttled = self.runtime.throttle is not None
-        # Whether anything is decided before the app runs.
-        self._before_app = self._enforce or self._throttled
 
     def _flush_at_shutdown(self, send: Send) -> Send:
         """`send` for the lifespan scope, unchanged but for one thing: when
@@ -245,7 +243,7 @@ class AuthHygiene:
             # stays inline, so the path without cors= pays no extra await.
             await cors_step(self._cors, self, scope, receive, send, server_errors)
             return
-        if self._before_app:
+        if self._enforce or (self._throttled and self.runtime.throttle.busy()):
             admitted = await self._guarded(scope, send)
             if admitted is None:
                 return  # refused before the app
@@ -296,7 +294,12 @@ class AuthHygiene:
         mode guards a websocket handshake as it guards an HTTP request."""
         if scope["type"] == "lifespan" and self.runtime.summaries is not None:
             send = self._flush_at_shutdown(send)
-        elif scope["type"] == "websocket" and self._throttled and (blocked := self._blocked(scope)):
+        elif (
+            scope["type"] == "websocket"
+            and self._throttled
+            and self.runtime.throttle.busy()
+            and (blocked := self._blocked(scope))
+        ):
             await _write(_websocket_denial(scope, receive, send), blocked, head=False)
             return
         elif scope["type"] == "websocket" and self._enforce:
@@ -309,7 +312,7 @@ class AuthHygiene:
     async def _guarded(self, scope: Scope, send: Send) -> Scope | None:
         """Before the app: the scope to call it with, or None once a refusal
         is sent (a throttled client, enforce mode's refusal)."""
-        if self._throttled and (blocked := self._blocked(scope)) is not None:
+        if self._throttled and self.runtime.throttle.busy() and (blocked := self._blocked(scope)):
             await _write(send, blocked, head=scope.get("method") == "HEAD")
             return None
         return await self._admitted(scope, send) if self._enforce else scope

@@ -6,7 +6,10 @@ is seen). Labels stay low-cardinality: `reason` comes from the fixed
 taxonomy, `status` from a handful of codes, and `scheme` from the known
 scheme names, with anything a client made up counted as "other"; paths and
 clients never become labels. `authhygiene_log_events_suppressed_total`
-counts the `auth.failure` lines the flood gate held back.
+counts the `auth.failure` lines the flood gate held back, and
+`authhygiene_throttle_events_total{event,limited_by}` what `throttle=` does
+besides refusing: keys blocked, blocks shadow mode logged instead of
+enforcing, failures its storage could not count.
 
 Without prometheus-client installed nothing is imported: the module is only
 loaded when the package is found. When it is, it is imported here, when this
@@ -29,10 +32,17 @@ from typing import Any
 
 from authhygiene.core.option_error import PolicyError
 
-__all__ = ["FAILURES", "SUPPRESSED", "FailureMetrics", "failure_metrics"]
+__all__ = ["FAILURES", "SUPPRESSED", "THROTTLE", "FailureMetrics", "failure_metrics"]
 
 FAILURES = "authhygiene_failures"
 SUPPRESSED = "authhygiene_log_events_suppressed"
+THROTTLE = "authhygiene_throttle_events"
+# The throttle counter's label values, all of them known in advance.
+_THROTTLE_EVENTS = {
+    "blocked": ("client", "credential"),
+    "shadow": ("client", "credential"),
+    "storage_error": ("none",),
+}
 # The scheme label's values: RFC 9110 registry names and common custom ones;
 # anything else a client sends is "other", so it cannot grow the series.
 _SCHEMES = frozenset(
@@ -77,6 +87,18 @@ class FailureMetrics:
             SUPPRESSED,
             "auth.failure log events not written because identical failures came too fast.",
         )
+        # `throttle=`: what the 429s (counted as failures above) do not show.
+        throttle = Counter(
+            THROTTLE,
+            "Throttle events besides its 429s: keys blocked (by limit), blocks shadow mode"
+            " logged instead of enforcing, failures the storage could not count.",
+            ("event", "limited_by"),
+        )
+        self._throttle: dict[tuple[str, str], Any] = {
+            (event, by): throttle.labels(event, by)
+            for event, bys in _THROTTLE_EVENTS.items()
+            for by in bys
+        }
 
     def failure(self, reason: str, status: object, scheme: object) -> None:
         # `labels()` validates and locks on every call; the series are few
@@ -98,6 +120,11 @@ class FailureMetrics:
 
     def suppressed(self, count: int = 1) -> None:
         self._suppressed.inc(count)
+
+    def throttle(self, event: str, limited_by: str = "none") -> None:
+        child = self._throttle.get((event, limited_by))
+        if child is not None:
+            child.inc()
 
 
 _shared: FailureMetrics | None = None

@@ -557,6 +557,8 @@ class AuthHygieneWSGI:
         self._flask = _listen_to_flask(app)
         self._enforce = self.runtime.policy.mode == "enforce"
         self._throttled = self.runtime.throttle is not None
+        # Whether anything may be decided before the app runs.
+        self._before_app = self._enforce or self._throttled
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if not self._inspected:
@@ -579,9 +581,10 @@ class AuthHygieneWSGI:
                 start_response(_status_line(status), headers)
                 return [body]
             start_response = _cors_start(self._cors, self._cors.origin(origins), start_response)
-        refused = self._before_app(environ, start_response)
-        if refused is not None:
-            return refused
+        if self._before_app:
+            refused = self._guarded(environ, start_response)
+            if refused is not None:
+                return refused
         # None until the app starts its response, True once forwarded, else
         # the held exchange. One cell: the success path stays a closure call.
         state: _Exchange | Literal[True] | None = None
@@ -614,12 +617,12 @@ class AuthHygieneWSGI:
             return _Deferred(self, environ, start_response, result, lambda: state)
         return state.finish(self, result)
 
-    def _before_app(
+    def _guarded(
         self, environ: dict[str, Any], start_response: StartResponse
     ) -> list[bytes] | None:
         """The answer sent before the app runs (a throttled client, enforce
         mode's refusal), or None: the app's turn."""
-        if self._throttled:
+        if self._throttled and self.runtime.throttle.busy():
             request = EnvironRequest(environ, self._plans)
             blocked = throttle_refused(
                 self.runtime, request, lambda: environ_caller(self.runtime, environ, request)

@@ -233,3 +233,29 @@ def _pause(seconds: float) -> None:
     import time
 
     time.sleep(seconds)
+
+
+def _sample(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_prometheus_counts_the_429s_and_the_blocks(kind: str, log: CapturingLogger) -> None:
+    refused = ("authhygiene_failures_total", {"reason": "too_many_failures", "status": "429"})
+    blocked = ("authhygiene_throttle_events_total", {"event": "blocked", "limited_by": "client"})
+    before = [
+        _sample(name, **labels, **({"scheme": "Bearer"} if "reason" in labels else {}))
+        for name, labels in (refused, blocked)
+    ]
+    app = served(kind, log, per_client="2/minute", per_credential=None)
+    statuses = [app.send(authorization=f"Bearer m{n}").status for n in range(4)]
+    assert statuses == [401, 401, 429, 429]
+    after = [
+        _sample(name, **labels, **({"scheme": "Bearer"} if "reason" in labels else {}))
+        for name, labels in (refused, blocked)
+    ]
+    assert after[0] - before[0] == 2
+    assert after[1] - before[1] == 1

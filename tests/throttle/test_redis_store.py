@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from authhygiene.throttle.blocked import Block
 from authhygiene.throttle.fleet import Fleet
@@ -179,3 +181,12 @@ PAYLOADS = [
 @pytest.mark.parametrize(("data", "parsed"), PAYLOADS)
 def test_only_our_own_announcements_are_heard(data: object, parsed: object) -> None:
     assert parse_payload(data, "p") == parsed
+
+
+@given(st.one_of(st.binary(max_size=400), st.text(max_size=400)))
+def test_any_message_on_the_channel_is_heard_or_ignored(data: bytes | str) -> None:
+    parsed = parse_payload(data, "p")
+    if parsed is not None:
+        key, block = parsed
+        assert key.startswith("p:")
+        assert block.by in ("client", "credential")

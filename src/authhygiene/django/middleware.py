@@ -133,7 +133,7 @@ class AuthHygieneMiddleware:
 
     def _blocked(self, request: HttpRequest) -> HttpResponse | None:
         """`throttle=`: the 429 for a blocked client or credential."""
-        if not self._throttled:
+        if not self._throttled or not self.runtime.throttle.busy():
             return None
         core_request = _request(request, self._plans)
         decision = refused(

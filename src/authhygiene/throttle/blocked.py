@@ -26,38 +26,39 @@ class BlockedTable:
     then the oldest block: a flood of distinct keys cannot grow it."""
 
     def __init__(self, max_entries: int) -> None:
-        self._blocks: dict[str, Block] = {}
+        # Read as is by `ThrottleGate.busy` at every request: empty, or not.
+        self.blocks: dict[str, Block] = {}
         self._max = max_entries
         self._lock = threading.Lock()
         self._swept_at = 0.0
 
     def __bool__(self) -> bool:
-        return bool(self._blocks)
+        return bool(self.blocks)
 
     def __len__(self) -> int:
-        return len(self._blocks)
+        return len(self.blocks)
 
     def get(self, key: str, now: float) -> Block | None:
-        block = self._blocks.get(key)
+        block = self.blocks.get(key)
         if block is None:
             return None
         if block.until <= now:
             with self._lock:
-                if self._blocks.get(key) is block:
-                    del self._blocks[key]
+                if self.blocks.get(key) is block:
+                    del self.blocks[key]
             return None
         return block
 
     def add(self, key: str, block: Block, now: float) -> bool:
         """Record `block` (the later one wins); True when it is news."""
         with self._lock:
-            known = self._blocks.get(key)
+            known = self.blocks.get(key)
             if known is not None and known.until >= block.until:
                 return False
-            if known is None and len(self._blocks) >= self._max:
+            if known is None and len(self.blocks) >= self._max:
                 self._make_room(now)
-            self._blocks.pop(key, None)
-            self._blocks[key] = block
+            self.blocks.pop(key, None)
+            self.blocks[key] = block
             return known is None or known.until <= now
 
     def _make_room(self, now: float) -> None:
@@ -65,7 +66,7 @@ class BlockedTable:
         # blocks into a full table costs one eviction each.
         if now - self._swept_at >= 1.0:
             self._swept_at = now
-            for key in [key for key, block in self._blocks.items() if block.until <= now]:
-                del self._blocks[key]
-        while len(self._blocks) >= self._max:
-            del self._blocks[next(iter(self._blocks))]
+            for key in [key for key, block in self.blocks.items() if block.until <= now]:
+                del self.blocks[key]
+        while len(self.blocks) >= self._max:
+            del self.blocks[next(iter(self.blocks))]

@@ -59,6 +59,8 @@ class ThrottleGate:
         self.throttle = throttle
         self.shadow = throttle.mode == "shadow"
         self.logger = logger
+        # The process's Prometheus counters (`authhygiene.metrics`), or None.
+        self.metrics: Any = None
         self.table = BlockedTable(throttle.max_entries)
         self._limits: tuple[tuple[str, Limit | None], ...] = (
             ("client", throttle.client_limit),
@@ -91,11 +93,14 @@ class ThrottleGate:
 
     # --- keys ---------------------------------------------------------------
 
-    def start(self) -> None:
-        """At every request: the fleet's threads, once per process."""
+    def busy(self) -> bool:
+        """At every request: whether anything is blocked in this process, so
+        that the request's keys are worth computing (the common answer, no,
+        costs this call). Starts the fleet's listener, once per process."""
         fleet = self.fleet
         if fleet is not None and not fleet.started:
             fleet.start()
+        return bool(self.table.blocks)
 
     def _ready(self) -> None:
         """The fleet's listener reached Redis: the hash key, if not yet known."""
@@ -134,7 +139,8 @@ class ThrottleGate:
             if len(self._shadowed) >= self.throttle.max_entries:
                 self._shadowed.clear()
             self._shadowed[over.key] = now + over.retry_after
-            return True
+        self._count("shadow", over.by)
+        return True
 
     def _heard(self, key: str, block: Block) -> None:
         self.table.add(key, block, _now())
@@ -157,7 +163,7 @@ class ThrottleGate:
         )
         over, news = self.judged(items, counted, now)
         if news and isinstance(self.counter, RedisCounter):
-            with contextlib.suppress(StorageError):  # the others learn by counting
+            with contextlib.suppress(Exception):  # the others learn by counting
                 self.counter.announce(news, now)
         return over
 
@@ -168,19 +174,19 @@ class ThrottleGate:
             assert isinstance(self.counter, RedisCounter)
             try:
                 secret = await self.counter.asecret()
-            except StorageError as exc:
-                raise self._failed(exc, now) from None
+            except Exception as exc:  # never raise past the refusal path
+                raise self._failed(_storage_error(exc), now) from None
             self._maker = KeyMaker(self.throttle.key_prefix, secret)
         items = self.items(self._maker.keys(client, material))
         if not items:
             return None
         try:
             counted = await self.counter.acount([(key, limit) for key, limit, _ in items], now)
-        except StorageError as exc:
-            raise self._failed(exc, now) from None
+        except Exception as exc:  # never raise past the refusal path
+            raise self._failed(_storage_error(exc), now) from None
         over, news = self.judged(items, counted, now)
         if news and isinstance(self.counter, RedisCounter):
-            with contextlib.suppress(StorageError):  # the others learn by counting
+            with contextlib.suppress(Exception):  # the others learn by counting
                 await self.counter.aannounce(news, now)
         return over
 
@@ -200,6 +206,7 @@ class ThrottleGate:
             until = now + max(wait, 0.001)
             if self.table.add(key, Block(until, by), now):
                 news.append((key, Block(until, by)))
+                self._count("blocked", by)
             if not result.acquired and over is None:
                 over = Over(by, limit, _wait(wait), key)
         return over, news
@@ -213,11 +220,17 @@ class ThrottleGate:
     def _guarded(self, work: Any, now: float) -> Any:
         try:
             return work()
-        except StorageError as exc:
-            raise self._failed(exc, now) from None
+        except Exception as exc:  # never raise past the refusal path
+            raise self._failed(_storage_error(exc), now) from None
+
+    def _count(self, event: str, by: str = "none") -> None:
+        if self.metrics is not None:
+            with contextlib.suppress(Exception):  # the counters never stop an answer
+                self.metrics.throttle(event, by)
 
     def _failed(self, exc: StorageError, now: float) -> StorageError:
         """Stop asking for a while; say so in the log once a minute."""
+        self._count("storage_error")
         with self._lock:
             self._down_until = now + _BREAK_S
             report = now - self._reported_at >= _REPORT_EVERY_S
@@ -249,7 +262,12 @@ class ThrottleGate:
 _shared_lock = threading.Lock()
 
 
-def gate_for(throttle: Throttle, logger: Any) -> ThrottleGate:
+def _storage_error(exc: Exception) -> StorageError:
+    """`exc` as a StorageError, by its type's name only (never its text)."""
+    return exc if isinstance(exc, StorageError) else StorageError(type(exc).__name__)
+
+
+def gate_for(throttle: Throttle, logger: Any, metrics: Any = None) -> ThrottleGate:
     """The gate of `throttle` in this process: one per Throttle, shared by
     every middleware built from it (the last one's logger reports)."""
     with _shared_lock:
@@ -258,6 +276,7 @@ def gate_for(throttle: Throttle, logger: Any) -> ThrottleGate:
             gate = ThrottleGate(throttle, logger)
             object.__setattr__(throttle, "_state", gate)
         gate.logger = logger
+        gate.metrics = metrics
         return gate  # type: ignore[no-any-return]
 
 
