@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from authhygiene._runtime import Runtime
@@ -22,9 +22,10 @@ from authhygiene.core.clients import client_address
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer
 from authhygiene.core.events import Event
+from authhygiene.core.ratelimit import ratelimit_fields
 from authhygiene.core.reasons import Reason
 from authhygiene.core.request import Request
-from authhygiene.throttle.gate import Over, StorageError, ThrottleGate
+from authhygiene.throttle.gate import Over, StorageError, Tally, ThrottleGate
 from authhygiene.throttle.keys import credential_material
 
 __all__ = [
@@ -189,10 +190,11 @@ def _settled(
     request: Request,
     decision: Decision,
     who: Caller | None,
-    over: Over | None,
+    tally: Tally | None,
     failed: StorageError | None,
 ) -> Decision:
     gate: ThrottleGate = runtime.throttle
+    over = tally.over if tally is not None else None
     answer: Decision | None = None
     if not (gate.shadow or runtime.policy.report_only):
         if over is not None:
@@ -204,9 +206,18 @@ def _settled(
             answer = runtime.decide(request, AppAnswer(503), declared, record=False)
     elif over is not None:
         _shadow(runtime, gate, over, who or Caller(None, None), time.time())
-    final = answer if answer is not None else decision
+    final = answer if answer is not None else _with_quotas(decision, tally)
     runtime.record(final)
     return final
+
+
+def _with_quotas(decision: Decision, tally: Tally | None) -> Decision:
+    """A counted failure answered as it was, with where the client stands
+    in each limit (R29: RateLimit fields on other answers than the 429)."""
+    if tally is None or not tally.quotas or not decision.rewrite:
+        return decision
+    fields = ratelimit_fields(tally.quotas)
+    return replace(decision, headers=(*decision.headers, *fields), raw_headers=None)
 
 
 def finish(
@@ -223,13 +234,13 @@ def finish(
         runtime.record(decision)
         return decision
     who = caller()
-    over = failed = None
+    tally = failed = None
     if who is not None:
         try:
-            over = runtime.throttle.count(who.client, who.material, time.time())
+            tally = runtime.throttle.count(who.client, who.material, time.time())
         except StorageError as exc:
             failed = exc
-    return _settled(runtime, request, decision, who, over, failed)
+    return _settled(runtime, request, decision, who, tally, failed)
 
 
 async def afinish(
@@ -245,10 +256,10 @@ async def afinish(
         runtime.record(decision)
         return decision
     who = caller()
-    over = failed = None
+    tally = failed = None
     if who is not None:
         try:
-            over = await runtime.throttle.acount(who.client, who.material, time.time())
+            tally = await runtime.throttle.acount(who.client, who.material, time.time())
         except StorageError as exc:
             failed = exc
-    return _settled(runtime, request, decision, who, over, failed)
+    return _settled(runtime, request, decision, who, tally, failed)

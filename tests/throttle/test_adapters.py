@@ -59,6 +59,13 @@ def test_a_credential_gets_its_limit_of_tries_then_429_before_the_app(
     answers = [app.send(authorization="Bearer wrong-token-1") for _ in range(5)]
     assert [a.status for a in answers] == [401, 401, 401, 429, 429]
     assert app.calls.count == 3  # the fourth and fifth never reached the app
+    # Each counted failure says what is left of each limit (R29).
+    policy = '"failures-per-client";q=100;w=60, "failures-per-credential";q=3;w=60'
+    for answer, left in zip(answers[:3], (2, 1, 0), strict=True):
+        assert answer.headers["ratelimit-policy"] == policy
+        state = answer.headers["ratelimit"]
+        assert f'"failures-per-credential";r={left};t=' in state
+        assert '"failures-per-client";r=' in state
     for answer in answers[3:]:
         assert_too_many(answer, "credential", 3, 60)
     # Logged once per request: three failures, two throttled, nothing twice.

@@ -38,6 +38,7 @@ from authhygiene.core.events import Event
 from authhygiene.core.fragments import MIN_PIECE_RUN, mask_pieces
 from authhygiene.core.policy import Policy
 from authhygiene.core.problem import CONTENT_TYPE, FactWalk, detail, problem_body
+from authhygiene.core.ratelimit import Quota, ratelimit_fields
 from authhygiene.core.reasons import REASONS, Reason
 from authhygiene.core.redact import (
     REDACTED,
@@ -665,10 +666,10 @@ def _seconds(value: object, ceiling: int) -> int | None:
 
 
 def _waiting_headers(failure: Failure) -> list[tuple[str, str]]:
-    """Retry-After (RFC 9110 §10.2.3) for the answers that say "later"; for
-    too_many_failures also the limit that refused, as RateLimit-Policy and
-    RateLimit (draft-ietf-httpapi-ratelimit-headers): the policy's name,
-    its quota `q` in window `w`, `r` left of it and `t` seconds to wait."""
+    """Retry-After (RFC 9110 §10.2.3; R23) for the answers that say "later";
+    for too_many_failures also the limit that refused, as RateLimit-Policy
+    and RateLimit (R29): the policy's name, its quota `q` in window `w`,
+    `r` left of it (none) and `t` seconds to wait."""
     if failure.reason not in _WAITED_ON:
         return []
     facts = failure.facts
@@ -680,9 +681,7 @@ def _waiting_headers(failure: Failure) -> list[tuple[str, str]]:
     quota = _seconds(facts.get("limit"), 1_000_000)
     window = _seconds(facts.get("window_seconds"), 7 * 86_400)
     if failure.reason is Reason.TOO_MANY_FAILURES and by in _LIMITED_BY and quota and window:
-        name = f'"failures-per-{by}"'
-        headers.append(("ratelimit-policy", f"{name};q={quota};w={window}"))
-        headers.append(("ratelimit", f"{name};r=0;t={retry}"))
+        headers += ratelimit_fields([Quota(f"failures-per-{by}", quota, window, 0, retry)])
     return headers
 
 

@@ -35,6 +35,10 @@ class BlockedTable:
     def __bool__(self) -> bool:
         return bool(self.blocks)
 
+    def forked(self) -> None:
+        """In a forked child: a lock another thread held stays held."""
+        self._lock = threading.Lock()
+
     def __len__(self) -> int:
         return len(self.blocks)
 

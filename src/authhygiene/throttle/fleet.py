@@ -12,18 +12,18 @@ nothing. The set covers what pub/sub cannot: a worker that starts, or
 reconnects after Redis came back, reads every block still running before
 it listens.
 
-The listening thread starts at the first request (so a worker forked from
-a preloaded app starts its own) and reconnects with a growing pause (at
-most 5 s) while Redis is away.
+The listening thread starts with the middleware (a worker that has not
+served a request yet knows the blocks all the same), again in every
+process forked from one that has it (gunicorn's workers of a preloaded
+app), and reconnects with a growing pause (at most 5 s) while Redis is
+away.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -34,17 +34,6 @@ __all__ = ["Fleet"]
 
 _BACKOFF_MAX_S = 5.0
 _POLL_S = 1.0
-
-_fleets: weakref.WeakSet[Fleet] = weakref.WeakSet()
-
-
-def _forked() -> None:
-    for fleet in list(_fleets):
-        fleet.forget_thread()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forked)
 
 
 class Fleet:
@@ -68,12 +57,14 @@ class Fleet:
         self.started = False
         # Set while the listener is subscribed, having read the set.
         self.listening = threading.Event()
-        _fleets.add(self)
 
-    def forget_thread(self) -> None:
-        """In a forked child: the parent's thread did not come along."""
+    def forked(self) -> None:
+        """In a forked child: the parent's thread did not come along (and
+        a lock it held stays held): start afresh."""
+        self._lock = threading.Lock()
         self.started = False
         self.listening = threading.Event()
+        self.start()
 
     def start(self) -> None:
         with self._lock:

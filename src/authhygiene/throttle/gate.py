@@ -10,11 +10,13 @@ import contextlib
 import math
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from authhygiene.core.events import Event
+from authhygiene.core.ratelimit import Quota
 from authhygiene.throttle.blocked import Block, BlockedTable
 from authhygiene.throttle.config import Throttle
 from authhygiene.throttle.keys import KeyMaker, Keys
@@ -23,7 +25,7 @@ from authhygiene.throttle.memory import MemoryCounter
 from authhygiene.throttle.redis_store import RedisCounter, StorageError
 from authhygiene.throttle.window import Counted, retry_in, used
 
-__all__ = ["Over", "StorageError", "ThrottleGate", "gate_for"]
+__all__ = ["Over", "StorageError", "Tally", "ThrottleGate", "gate_for"]
 
 # After Redis failed, it is not asked again for this long: a Redis that is
 # down costs one timeout a second, not one per failure.
@@ -48,6 +50,18 @@ class Over:
             "window_seconds": self.limit.window_s,
             "limited_by": self.by,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A failure counted: the limit it was over, if any (it is refused 429
+    itself), and where its keys stand in each limit (RateLimit fields)."""
+
+    over: Over | None
+    quotas: list[Quota]
+
+
+_NOTHING = Tally(None, [])
 
 
 def _wait(seconds: float) -> int:
@@ -87,19 +101,25 @@ class ThrottleGate:
                 throttle.max_entries,
                 self._ready,
             )
+            self.fleet.start()
         else:
             self.counter = MemoryCounter(throttle.max_entries)
             self._maker = KeyMaker(throttle.key_prefix, os.urandom(32))
+        _gates.add(self)
 
     # --- keys ---------------------------------------------------------------
+
+    def forked(self) -> None:
+        self._lock = threading.Lock()
+        self.table.forked()
+        self.counter.forked()
+        if self.fleet is not None:
+            self.fleet.forked()
 
     def busy(self) -> bool:
         """At every request: whether anything is blocked in this process, so
         that the request's keys are worth computing (the common answer, no,
-        costs this call). Starts the fleet's listener, once per process."""
-        fleet = self.fleet
-        if fleet is not None and not fleet.started:
-            fleet.start()
+        costs this call)."""
         return bool(self.table.blocks)
 
     def _ready(self) -> None:
@@ -147,8 +167,8 @@ class ThrottleGate:
 
     # --- after a failure ------------------------------------------------------
 
-    def count(self, client: str | None, material: str | None, now: float) -> Over | None:
-        """Count a failure (sync storage call); the limit it is over, if any."""
+    def count(self, client: str | None, material: str | None, now: float) -> Tally:
+        """Count a failure (sync storage call)."""
         self._usable(now)
         if self._maker is None:
             assert isinstance(self.counter, RedisCounter)
@@ -157,17 +177,17 @@ class ThrottleGate:
             )
         items = self.items(self._maker.keys(client, material))
         if not items:
-            return None
+            return _NOTHING
         counted = self._guarded(
             lambda: self.counter.count([(key, limit) for key, limit, _ in items], now), now
         )
-        over, news = self.judged(items, counted, now)
+        tally, news = self.judged(items, counted, now)
         if news and isinstance(self.counter, RedisCounter):
             with contextlib.suppress(Exception):  # the others learn by counting
                 self.counter.announce(news, now)
-        return over
+        return tally
 
-    async def acount(self, client: str | None, material: str | None, now: float) -> Over | None:
+    async def acount(self, client: str | None, material: str | None, now: float) -> Tally:
         """`count`, awaiting the storage (ASGI)."""
         self._usable(now)
         if self._maker is None:
@@ -179,37 +199,44 @@ class ThrottleGate:
             self._maker = KeyMaker(self.throttle.key_prefix, secret)
         items = self.items(self._maker.keys(client, material))
         if not items:
-            return None
+            return _NOTHING
         try:
             counted = await self.counter.acount([(key, limit) for key, limit, _ in items], now)
         except Exception as exc:  # never raise past the refusal path
             raise self._failed(_storage_error(exc), now) from None
-        over, news = self.judged(items, counted, now)
+        tally, news = self.judged(items, counted, now)
         if news and isinstance(self.counter, RedisCounter):
             with contextlib.suppress(Exception):  # the others learn by counting
                 await self.counter.aannounce(news, now)
-        return over
+        return tally
 
     def judged(
         self, items: Sequence[tuple[str, Limit, str]], counted: Sequence[Counted], now: float
-    ) -> tuple[Over | None, list[tuple[str, Block]]]:
-        """Block every key this failure filled up: the first one it was
-        already over (this failure is refused 429 itself), and the blocks
-        that are news to this process (for the fleet)."""
+    ) -> tuple[Tally, list[tuple[str, Block]]]:
+        """Block every key this failure filled up; the tally (the first key
+        it was already over, and each key's quota), and the blocks that are
+        news to this process (for the fleet)."""
         over = None
         news: list[tuple[str, Block]] = []
+        quotas = []
         for (key, limit, by), result in zip(items, counted, strict=True):
-            full = not result.acquired or used(limit, result.window) >= limit.amount
-            if not full:
+            window = result.window
+            left = max(limit.amount - used(limit, window), 0)
+            wait = retry_in(limit, window) if not left or not result.acquired else 0.0
+            # Until every counted failure stops weighing: the quota is whole again.
+            whole = max(window.current_ttl, window.previous_ttl, wait)
+            quotas.append(
+                Quota(f"failures-per-{by}", limit.amount, limit.window_s, left, _wait(whole))
+            )
+            if left and result.acquired:
                 continue
-            wait = retry_in(limit, result.window)
             until = now + max(wait, 0.001)
             if self.table.add(key, Block(until, by), now):
                 news.append((key, Block(until, by)))
                 self._count("blocked", by)
             if not result.acquired and over is None:
                 over = Over(by, limit, _wait(wait), key)
-        return over, news
+        return Tally(over, quotas), news
 
     # --- the storage failing ------------------------------------------------
 
@@ -260,6 +287,21 @@ class ThrottleGate:
 
 
 _shared_lock = threading.Lock()
+_gates: weakref.WeakSet[ThrottleGate] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    """In a forked child (gunicorn's workers of a preloaded app): a lock
+    another thread held at the fork stays held, and threads do not come
+    along; each gate starts afresh, its counts and blocks kept."""
+    global _shared_lock
+    _shared_lock = threading.Lock()
+    for gate in list(_gates):
+        gate.forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 def _storage_error(exc: Exception) -> StorageError:

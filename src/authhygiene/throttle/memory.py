@@ -45,6 +45,10 @@ class MemoryCounter:
         self._max = max_entries
         self._lock = threading.Lock()
 
+    def forked(self) -> None:
+        """In a forked child: a lock another thread held stays held."""
+        self._lock = threading.Lock()
+
     def __len__(self) -> int:
         return len(self._slots)
 

@@ -117,6 +117,10 @@ class RedisCounter:
         self._secret: bytes | None = None
         self._secret_lock = threading.Lock()
 
+    def forked(self) -> None:
+        """In a forked child: a lock another thread held stays held."""
+        self._secret_lock = threading.Lock()
+
     @property
     def secret_key(self) -> str:
         return f"{self.prefix}:throttle:secret"
