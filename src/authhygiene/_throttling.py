@@ -40,7 +40,7 @@ __all__ = [
 
 # The statuses of the failures counted: a credential refused, or malformed.
 _COUNTED = frozenset({400, 401})
-_NOT_COUNTED_REASONS = frozenset({Reason.CREDENTIALS_MISSING.value})
+_ANONYMOUS_REASONS = frozenset({Reason.CREDENTIALS_MISSING.value})
 _STORAGE_RETRY_S = 2
 
 
@@ -182,7 +182,8 @@ def counted(runtime: Runtime, decision: Decision | None) -> bool:
     status = decision.status if decision.rewrite else log.get("would_status")
     if status not in _COUNTED:
         return False
-    return runtime.throttle.throttle.count_missing or log.get("reason") not in _NOT_COUNTED_REASONS
+    gate: ThrottleGate = runtime.throttle
+    return gate.throttle.count_anonymous or log.get("reason") not in _ANONYMOUS_REASONS
 
 
 def _settled(

@@ -103,12 +103,12 @@ def test_successes_are_never_counted(kind: str, log: CapturingLogger) -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
-    ("count_missing", "expected"), [(False, [401] * 4), (True, [401, 401, 429, 429])]
+    ("count_anonymous", "expected"), [(False, [401] * 4), (True, [401, 401, 429, 429])]
 )
-def test_requests_without_credentials_are_no_guesses_unless_asked(
-    kind: str, log: CapturingLogger, count_missing: bool, expected: list[int]
+def test_requests_without_credentials_count_by_address_unless_told_not_to(
+    kind: str, log: CapturingLogger, count_anonymous: bool, expected: list[int]
 ) -> None:
-    app = served(kind, log, per_client="2/minute", count_missing=count_missing)
+    app = served(kind, log, per_client="2/minute", count_anonymous=count_anonymous)
     assert [app.send().status for _ in range(4)] == expected
 
 

@@ -29,7 +29,7 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
     ({"max_entries": 10.5}, "from 16 to 10,000,000"),
     ({"key_prefix": "a b"}, "letters, digits"),
     ({"key_prefix": ""}, "letters, digits"),
-    ({"count_missing": "yes"}, "True or False"),
+    ({"count_anonymous": "yes"}, "True or False"),
 ]
 
 

@@ -43,9 +43,11 @@ class Throttle:
     # Keys counted (memory) and blocks held (every worker), each at most.
     max_entries: int = 100_000
     key_prefix: str = "authhygiene"
-    # A request that presented no credentials is no guess: not counted
-    # unless this is True.
-    count_missing: bool = False
+    # A 401 to a request that presented no credentials we can see is
+    # counted by address too: an app's own credential header we do not know
+    # of would otherwise give guesses in it for free. False leaves them out
+    # (pages that poll anonymously behind one office address).
+    count_anonymous: bool = True
     # The counts and blocks of this Throttle in this process (`gate`): one
     # per Throttle, however many middleware instances are built from it
     # (Django's test client builds one per client).
@@ -84,8 +86,8 @@ class Throttle:
             raise PolicyError(
                 "authhygiene: Throttle(key_prefix=...) is 1 to 32 letters, digits, '_', '.' or '-'."
             )
-        if not isinstance(self.count_missing, bool):
-            raise PolicyError("authhygiene: Throttle(count_missing=...) must be True or False.")
+        if not isinstance(self.count_anonymous, bool):
+            raise PolicyError("authhygiene: Throttle(count_anonymous=...) must be True or False.")
 
     @property
     def client_limit(self) -> Limit | None:
