@@ -298,7 +298,7 @@ class AuthHygiene:
             scope["type"] == "websocket"
             and self._throttled
             and self.runtime.throttle.busy()
-            and (blocked := self._blocked(scope))
+            and (blocked := await self._blocked(scope))
         ):
             await _write(_websocket_denial(scope, receive, send), blocked, head=False)
             return
@@ -312,7 +312,11 @@ class AuthHygiene:
     async def _guarded(self, scope: Scope, send: Send) -> Scope | None:
         """Before the app: the scope to call it with, or None once a refusal
         is sent (a throttled client, enforce mode's refusal)."""
-        if self._throttled and self.runtime.throttle.busy() and (blocked := self._blocked(scope)):
+        if (
+            self._throttled
+            and self.runtime.throttle.busy()
+            and (blocked := await self._blocked(scope))
+        ):
             await _write(send, blocked, head=scope.get("method") == "HEAD")
             return None
         return await self._admitted(scope, send) if self._enforce else scope
@@ -453,8 +457,11 @@ class AuthHygiene:
         request = ScopeRequest(scope, self._plans)
         return self.runtime.decide(request, answer, declared, record=not self._throttled)
 
-    def _blocked(self, scope: Scope) -> Decision | None:
+    async def _blocked(self, scope: Scope) -> Decision | None:
         """`throttle=`: the 429 for a blocked client or credential."""
+        gate = self.runtime.throttle
+        if gate.cold:
+            await anyio.to_thread.run_sync(gate.warm)  # once per process
         request = ScopeRequest(scope, self._plans)
         return refused(self.runtime, request, lambda: scope_caller(self.runtime, scope, request))
 

@@ -623,6 +623,7 @@ class AuthHygieneWSGI:
         """The answer sent before the app runs (a throttled client, enforce
         mode's refusal), or None: the app's turn."""
         if self._throttled and self.runtime.throttle.busy():
+            self.runtime.throttle.warm()  # once per process; then a no-op
             request = EnvironRequest(environ, self._plans)
             blocked = throttle_refused(
                 self.runtime, request, lambda: environ_caller(self.runtime, environ, request)

@@ -90,3 +90,27 @@ def test_any_header_is_a_key_or_none_and_never_an_error(header: str, key: str) -
         keys = KeyMaker("p", SECRET).keys("::1", material)
         assert keys.credential is not None
         assert len(keys.credential) == len("p:k:") + 32
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+LENIENT_BASIC = [
+    # What FastAPI's HTTPBasic or DRF's BasicAuthentication still accept as bob.
+    "Basic !" + _b64("bob:one"),
+    "Basic\t" + _b64("bob:two"),
+    "Basic " + _b64("bob:three").rstrip("="),
+    "Basic " + _b64("bob:four")[:4] + " " + _b64("bob:four")[4:],
+    "basic   " + _b64("BOB:five") + " \t",
+]
+
+
+@pytest.mark.parametrize("header", LENIENT_BASIC)
+def test_every_spelling_a_server_accepts_for_one_user_is_one_key(header: str) -> None:
+    assert credential_material(header, None) == credential_material(basic("bob", "x"), None)
+
+
+def test_undecodable_basic_credentials_share_one_key() -> None:
+    broken = {credential_material(f"Basic ###{n}", None) for n in range(20)}
+    assert len(broken) == 1

@@ -190,3 +190,49 @@ def test_any_message_on_the_channel_is_heard_or_ignored(data: bytes | str) -> No
         key, block = parsed
         assert key.startswith("p:")
         assert block.by in ("client", "credential")
+
+
+@pytest.fixture
+def ok_server() -> Iterator[int]:
+    """Something on a port that answers every command +OK (a proxy, or a
+    server that is no Redis)."""
+    import socketserver
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.settimeout(2)
+            try:
+                while data := self.request.recv(65536):
+                    commands = max(data.count(b"\r\n*") + (1 if data.startswith(b"*") else 0), 1)
+                    self.request.sendall(b"+OK\r\n" * commands)
+            except OSError:
+                return
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_replies_that_are_no_counts_are_a_storage_error(ok_server: int) -> None:
+    counter = RedisCounter(f"redis://127.0.0.1:{ok_server}/0", prefix="t", timeout=0.5)
+    with pytest.raises(StorageError) as raised:
+        counter.count([("t:k:x", THREE), ("t:c:y", THREE)], time.time())
+    assert raised.value.kind == "bad_reply"
+
+
+def test_a_hash_key_redis_lost_is_made_again_and_read_by_every_worker(
+    redis_server: RedisServer,
+) -> None:
+    one, two = _counter(redis_server, "lost"), _counter(redis_server, "lost")
+    first = one.secret()
+    redis_server.command("FLUSHALL")
+    renewed = two.secret(again=True)
+    assert renewed != first
+    assert one.secret(again=True) == renewed

@@ -110,6 +110,8 @@ class AuthHygieneMiddleware:
         preflight = self._preflight(request)
         if preflight is not None:
             return preflight
+        if self._throttled and self.runtime.throttle.cold:
+            await sync_to_async(self.runtime.throttle.warm, thread_sensitive=False)()
         blocked = self._blocked(request)
         if blocked is not None:
             return self._cors_headers(request, blocked)
@@ -135,6 +137,7 @@ class AuthHygieneMiddleware:
         """`throttle=`: the 429 for a blocked client or credential."""
         if not self._throttled or not self.runtime.throttle.busy():
             return None
+        self.runtime.throttle.warm()  # once per process (sync path); then a no-op
         core_request = _request(request, self._plans)
         decision = refused(
             self.runtime,

@@ -12,11 +12,12 @@ nothing. The set covers what pub/sub cannot: a worker that starts, or
 reconnects after Redis came back, reads every block still running before
 it listens.
 
-The listening thread starts with the middleware (a worker that has not
-served a request yet knows the blocks all the same), again in every
-process forked from one that has it (gunicorn's workers of a preloaded
-app), and reconnects with a growing pause (at most 5 s) while Redis is
-away.
+The listening thread starts at a process's first request, which waits a
+bounded moment for the running blocks (`ThrottleGate.warm`): never in a
+process that only builds the app and forks its workers (gunicorn
+--preload), where a thread caught mid-import or holding a lock at the
+fork would leave the workers hung. It reconnects with a growing pause (at
+most 5 s) while Redis is away.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -34,6 +36,9 @@ __all__ = ["Fleet"]
 
 _BACKOFF_MAX_S = 5.0
 _POLL_S = 1.0
+_HEALTH_CHECK_S = 5
+_QUIET_DEADLINE_S = 5.0
+_REREAD_S = 30.0
 
 
 class Fleet:
@@ -49,7 +54,12 @@ class Fleet:
         ready: Callable[[], None] = lambda: None,
     ) -> None:
         self._url, self._prefix, self._timeout = url, prefix, timeout
-        self._heard, self._ready = heard, ready
+        # Held weakly: a middleware that is dropped (an app factory, a test)
+        # takes its listener with it, within a poll.
+        self._heard_ref = weakref.WeakMethod(heard) if hasattr(heard, "__self__") else None
+        self._heard_fn = None if self._heard_ref is not None else heard
+        self._ready_ref = weakref.WeakMethod(ready) if hasattr(ready, "__self__") else None
+        self._ready_fn = None if self._ready_ref is not None else ready
         self._max = max_entries
         self.channel, self.blocked_set = announcement_names(prefix)
         self._stop = threading.Event()
@@ -60,11 +70,10 @@ class Fleet:
 
     def forked(self) -> None:
         """In a forked child: the parent's thread did not come along (and
-        a lock it held stays held): start afresh."""
+        a lock it held stays held): started afresh at its first request."""
         self._lock = threading.Lock()
         self.started = False
         self.listening = threading.Event()
-        self.start()
 
     def start(self) -> None:
         with self._lock:
@@ -80,24 +89,41 @@ class Fleet:
 
     def _listen(self) -> None:
         backoff = 0.25
-        while not self._stop.is_set():
+        while not self._stop.is_set() and self._heard_alive():
             client = pubsub = None
             try:
-                options = client_options(self._timeout)
-                options["socket_timeout"] = None  # a quiet channel is no error
                 import redis
 
-                client = cast(Any, redis.Redis.from_url(self._url, **options))
+                # A connection a middlebox silently dropped is noticed: the
+                # client pings a quiet channel every few seconds, and a reply
+                # that does not come within the deadline ends the connection.
+                options = client_options(max(self._timeout, _QUIET_DEADLINE_S))
+                client = cast(
+                    Any,
+                    redis.Redis.from_url(
+                        self._url,
+                        health_check_interval=_HEALTH_CHECK_S,
+                        socket_keepalive=True,
+                        **options,
+                    ),
+                )
                 self._ready()  # the fleet's hash key, before any block is heard
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.channel)
                 self._read_set(client)
                 self.listening.set()
                 backoff = 0.25
-                while not self._stop.is_set():
+                read_at = time.monotonic()
+                while not self._stop.is_set() and self._heard_alive():
                     message = pubsub.get_message(timeout=_POLL_S)
                     if message is not None and message.get("type") == "message":
                         self._hear(message.get("data"))
+                    if time.monotonic() - read_at >= _REREAD_S:
+                        # What pub/sub may have missed, and the hash key
+                        # (a Redis that lost it has a new one by now).
+                        self._ready()
+                        self._read_set(client)
+                        read_at = time.monotonic()
             except Exception:  # Redis away: try again, a little later each time
                 self.listening.clear()
                 self._stop.wait(backoff)
@@ -108,10 +134,19 @@ class Fleet:
                         with contextlib.suppress(Exception):
                             closing.close()
 
+    def _heard_alive(self) -> bool:
+        return self._heard_ref is None or self._heard_ref() is not None
+
+    def _ready(self) -> None:
+        ready = self._ready_ref() if self._ready_ref is not None else self._ready_fn
+        if ready is not None:
+            ready()
+
     def _hear(self, data: object) -> None:
         parsed = parse_payload(data, self._prefix)
-        if parsed is not None:
-            self._heard(*parsed)
+        heard = self._heard_ref() if self._heard_ref is not None else self._heard_fn
+        if parsed is not None and heard is not None:
+            heard(*parsed)
 
     def _read_set(self, client: Any) -> None:
         members = client.zrangebyscore(

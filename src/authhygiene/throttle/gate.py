@@ -84,6 +84,10 @@ class ThrottleGate:
         self._reported_at = -math.inf
         self._lock = threading.Lock()
         self._maker: KeyMaker | None = None
+        # Until this process listens to the fleet (`warm`): Redis storage
+        # only. Nothing is started before the first request, so that no
+        # thread runs in a process that forks its workers afterwards.
+        self.cold = throttle.fleet
         self._shadowed: dict[str, float] = {}
         self.fleet: Any = None
         self.counter: MemoryCounter | RedisCounter
@@ -101,7 +105,6 @@ class ThrottleGate:
                 throttle.max_entries,
                 self._ready,
             )
-            self.fleet.start()
         else:
             self.counter = MemoryCounter(throttle.max_entries)
             self._maker = KeyMaker(throttle.key_prefix, os.urandom(32))
@@ -115,17 +118,33 @@ class ThrottleGate:
         self.counter.forked()
         if self.fleet is not None:
             self.fleet.forked()
+            self.cold = True
 
     def busy(self) -> bool:
         """At every request: whether anything is blocked in this process, so
         that the request's keys are worth computing (the common answer, no,
-        costs this call)."""
-        return bool(self.table.blocks)
+        costs this call), or whether this process has yet to `warm`."""
+        return self.cold or bool(self.table.blocks)
+
+    def warm(self) -> None:
+        """Once per process, at its first request (in a worker thread under
+        ASGI): start listening to the fleet and wait, a bounded moment, for
+        the blocks already running, so that a worker that has served
+        nothing yet refuses them too. Redis away: the wait is `timeout`
+        twice at most, once; the listener keeps trying on its own."""
+        fleet = self.fleet
+        if fleet is not None and self.cold:
+            fleet.start()
+            fleet.listening.wait(min(2 * self.throttle.timeout, 2.0))
+        self.cold = False
 
     def _ready(self) -> None:
-        """The fleet's listener reached Redis: the hash key, if not yet known."""
-        if self._maker is None and isinstance(self.counter, RedisCounter):
-            self._maker = KeyMaker(self.throttle.key_prefix, self.counter.secret())
+        """The fleet's listener reached Redis (again): the hash key, read
+        afresh (a Redis that restarted without it has a new one)."""
+        if isinstance(self.counter, RedisCounter):
+            secret = self.counter.secret(again=True)
+            if self._maker is None or self._maker.secret != secret:
+                self._maker = KeyMaker(self.throttle.key_prefix, secret)
 
     def keys(self, client: str | None, material: str | None) -> Keys | None:
         """The request's keys; None while the fleet's hash key is unknown."""

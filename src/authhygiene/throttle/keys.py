@@ -13,6 +13,7 @@ import base64
 import binascii
 import hmac
 import ipaddress
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ __all__ = ["MAX_MATERIAL_CHARS", "KeyMaker", "Keys", "client_material", "credent
 # this is cut (still one key per distinct prefix; nothing real is longer).
 MAX_MATERIAL_CHARS = 8192
 _MAX_BASIC_CHARS = 4096
+_NOT_BASE64_RE = re.compile(r"[^A-Za-z0-9+/]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +35,13 @@ class Keys:
 
 
 def _basic_user(token: str) -> str | None:
-    if len(token) > _MAX_BASIC_CHARS:
-        return None
+    """The user name, read as leniently as the most lenient server reads it
+    (FastAPI's HTTPBasic and DRF skip characters outside base64 and repair
+    the padding): every spelling an app accepts for one user is one key."""
+    token = _NOT_BASE64_RE.sub("", token[:_MAX_BASIC_CHARS])
+    token += "=" * (-len(token) % 4)
     try:
-        raw = base64.b64decode(token, validate=True)
+        raw = base64.b64decode(token)
     except (binascii.Error, ValueError):
         return None
     user, colon, _ = raw.partition(b":")
@@ -52,14 +57,18 @@ def credential_material(authorization: str | None, api_key: str | None) -> str |
     Unicode form (`Alice`, `ALICE`, fullwidth letters), so that a guesser does not
     get a fresh budget per spelling the app may accept."""
     if authorization is not None:
-        scheme, _, rest = authorization[:MAX_MATERIAL_CHARS].strip().partition(" ")
-        scheme, rest = scheme.lower(), rest.strip()
+        words = authorization[:MAX_MATERIAL_CHARS].split(None, 1)
+        if not words:
+            return None
+        scheme, rest = words[0].lower(), words[1].strip() if len(words) > 1 else ""
         if scheme == "basic":
+            # Undecodable Basic credentials are one key between them: a
+            # guesser gets no fresh budget per broken spelling.
             user = _basic_user(rest)
-            if user is not None:
-                return "basic\0" + unicodedata.normalize("NFKC", user).casefold()
-        value = f"{scheme} {rest}" if rest else scheme
-        return "authorization\0" + value if value else None
+            return "basic\0" + (
+                unicodedata.normalize("NFKC", user).casefold() if user is not None else "\0"
+            )
+        return "authorization\0" + (f"{scheme} {rest}" if rest else scheme)
     if api_key:
         return "key\0" + api_key[:MAX_MATERIAL_CHARS].strip()
     return None
@@ -87,10 +96,10 @@ class KeyMaker:
     def __init__(self, prefix: str, secret: bytes) -> None:
         self._client = f"{prefix}:c:"
         self._credential = f"{prefix}:k:"
-        self._secret = secret
+        self.secret = secret
 
     def _digest(self, text: str) -> str:
-        return hmac.digest(self._secret, text.encode("utf-8", "surrogateescape"), "sha256").hex()[
+        return hmac.digest(self.secret, text.encode("utf-8", "surrogateescape"), "sha256").hex()[
             :32
         ]
 

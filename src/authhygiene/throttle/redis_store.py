@@ -19,6 +19,7 @@ the success path never calls Redis at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib.resources
 import math
@@ -127,12 +128,14 @@ class RedisCounter:
 
     # --- the fleet's hash key ------------------------------------------------
 
-    def secret(self) -> bytes:
+    def secret(self, *, again: bool = False) -> bytes:
         """The key every worker hashes throttle keys with, made once by
-        whichever worker asks first (SET NX) and read by the others."""
-        if self._secret is None:
+        whichever worker asks first (SET NX) and read by the others; read
+        `again` when Redis may have lost it (a restart without persistence):
+        then the fleet agrees on the one made next."""
+        if self._secret is None or again:
             with self._secret_lock:
-                if self._secret is None:
+                if self._secret is None or again:
                     self._secret = self._call(self._fetch_secret)
         return self._secret
 
@@ -165,11 +168,19 @@ class RedisCounter:
             pipe.evalsha(self._read_sha, 2, *keys, limit.window_s)
 
     @staticmethod
-    def _counted(replies: Sequence[Any]) -> list[Counted]:
-        return [
-            Counted(bool(replies[index]), _window(replies[index + 1]))
-            for index in range(0, len(replies), 2)
-        ]
+    def _counted(replies: Sequence[Any], items: int) -> list[Counted]:
+        """The pipeline's replies, held to their shape: anything else (a
+        proxy or a server that is no Redis) is a storage error, never a
+        failure counted as allowed."""
+        if len(replies) != 2 * items:
+            raise StorageError("bad_reply")
+        counted = []
+        for index in range(0, len(replies), 2):
+            acquired, window = replies[index], replies[index + 1]
+            if acquired not in (1, None) or not isinstance(window, list) or len(window) != 4:
+                raise StorageError("bad_reply")
+            counted.append(Counted(acquired == 1, _window(window)))
+        return counted
 
     def _call(self, work: Any) -> Any:
         try:
@@ -183,7 +194,7 @@ class RedisCounter:
                 pipe = self._sync.pipeline(transaction=False)
                 self._queue(pipe, items)
                 try:
-                    return self._counted(pipe.execute())
+                    return self._counted(pipe.execute(), len(items))
                 except self._no_script:
                     if attempt:
                         raise
@@ -210,7 +221,7 @@ class RedisCounter:
                 pipe = client.pipeline(transaction=False)
                 self._queue(pipe, items)
                 try:
-                    return self._counted(await pipe.execute())
+                    return self._counted(await pipe.execute(), len(items))
                 except self._no_script:
                     if attempt:
                         raise
@@ -247,6 +258,14 @@ class RedisCounter:
 
     def close(self) -> None:
         self._sync.close()
+        for loop, client in list(self._async.items()):
+            # An asyncio client is closed in its own loop, when that loop is
+            # idle (a test's, an app's at shutdown); a running or closed one
+            # drops its connections itself.
+            if not loop.is_closed() and not loop.is_running():
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(client.aclose())
+        self._async.clear()
 
 
 _SET_LIFETIME_S = 8 * 86_400
