@@ -39,6 +39,7 @@ from benchmarks import (
     memory,
     report,
     scaling,
+    throttle_cases,
     verify_callgrind,
     verify_cases,
     verify_jwks,
@@ -69,12 +70,14 @@ BUILDERS: tuple[Callable[[Context], Section], ...] = (
 # What `--only` selects. "in-process" is the first six sections above (they
 # read each other's variants); "redaction-cost" is the last one; "verify"
 # has in-process variants of its own and parts that run after the rounds
-# (`_verify_jwks`, `_verify_instructions`).
-SECTIONS = ("in-process", "redaction-cost", "verify", "instructions", "memory", "e2e")
+# (`_verify_jwks`, `_verify_instructions`); "throttle" starts a redis-server
+# of its own for its variants.
+SECTIONS = ("in-process", "redaction-cost", "verify", "throttle", "instructions", "memory", "e2e")
 _SELECTED_BUILDERS: dict[str, tuple[Callable[[Context], Section], ...]] = {
     "in-process": BUILDERS[:-1],
     "redaction-cost": BUILDERS[-1:],
     "verify": (verify_cases.build,),
+    "throttle": (throttle_cases.build,),
 }
 
 
@@ -119,7 +122,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="run only this section (repeatable): in-process (the success, failure, scaling, "
         "anchors and log redaction sections), redaction-cost (log redaction cost), "
         "verify (JWT verify vs jwt.decode, verify= on the success path, a slow JWKS "
-        "refetch, their instruction counts), instructions (refusal instructions, "
+        "refetch, their instruction counts), throttle (throttle= with a local redis-server: "
+        "Redis calls per success, failure and blocked request, counting vs a PING, the 429), "
+        "instructions (refusal instructions, "
         "callgrind), memory (refusal flood memory), e2e (end to end); default: all",
     )
     parser.add_argument(
@@ -332,6 +337,10 @@ def _notes(argv: Sequence[str], payload: dict[str, Any]) -> list[str]:
             notes.append(f"NOTE: {title} skipped: {part['skipped']}")
         elif "error" in part:
             notes.append(f"NOTE: {title} stopped: {part['error']}")
+    in_process = payload["in_process"] or {}
+    throttle = in_process.get("self_checks", {}).get(throttle_cases.SECTION, {})
+    if "skipped" in throttle:
+        notes.append(f"NOTE: throttle skipped: {throttle['skipped']}")
     times = ", ".join(f"{name} {took:.0f} s" for name, took in payload["section_s"].items())
     notes.append(f"Time per part: {times}.")
     e2e = payload["end_to_end"]

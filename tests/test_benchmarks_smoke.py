@@ -124,6 +124,26 @@ VERIFY_ROWS: list[tuple[str, str, bool]] = [
     (VERIFY, "JWKS: the unknown-kid call waited", False),
     *((VERIFY_INSTRUCTIONS, case, judged) for case, judged in _VERIFY_COMMON),
 ]
+# Section "throttle" (`--only throttle`): a redis-server of its own.
+THROTTLE = "throttle"
+THROTTLE_ROWS: list[tuple[str, str, bool]] = [
+    (THROTTLE, f"{label}: {case}", judged)
+    for label in ("ASGI", "WSGI")
+    for case, judged in (
+        ("Redis commands per success", True),
+        ("round trips per counted failure", True),
+        ("counted failure, added / PING", True),
+        ("pipeline of 4 PINGs / PING", False),
+        ("Redis commands per counted failure", False),
+        ("round trips, the failure that fills a key", False),
+        ("the refusal without throttle=", False),
+        ("blocked, 429 before the app", True),
+        ("blocked 429 / the refusal without throttle=", False),
+        ("Redis commands per blocked request", True),
+        ("success, nothing blocked", False),
+        ("the check before the app while a key is blocked", False),
+    )
+]
 ROW_KEYS = {
     "section",
     "case",
@@ -504,3 +524,49 @@ def test_verify_section(tmp_path: Path) -> None:
     assert payload["memory"] is None
     assert "eyJ" not in done.stdout + done.stderr, "a JWT in the benchmark's output"
     assert "eyJ" not in saved.read_text(encoding="utf-8"), "a JWT in the benchmark's JSON"
+
+
+def test_throttle_section(tmp_path: Path) -> None:
+    """Section "throttle", quick: its rows in the contract, the Redis
+    counts measured once and the times per round, no token anywhere; a
+    note instead when redis-server is missing (`make redis` installs it)."""
+    import shutil
+
+    args = ["--quick", "--only", "throttle", "--seed", "13", "--results-dir", str(tmp_path)]
+    done = _bench_process(args, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = _table(done.stdout)
+    (saved,) = tmp_path.glob("bench-*.json")
+    payload = json.loads(saved.read_text(encoding="utf-8"))
+    assert "eyJ" not in done.stdout + done.stderr, "a JWT in the benchmark's output"
+    assert "eyJ" not in saved.read_text(encoding="utf-8"), "a JWT in the benchmark's JSON"
+    assert set(payload["in_process"]["self_checks"]) == {THROTTLE}
+    if shutil.which("redis-server") is None and not Path("/usr/bin/redis-server").exists():
+        assert "NOTE: throttle skipped: redis-server not found" in done.stdout
+        assert not table
+        return
+    assert set(table) == {(s, c) for s, c, _ in THROTTLE_ROWS}
+    rows = {(r["section"], r["case"]): r for r in payload["rows"]}
+    for section, case, judged in THROTTLE_ROWS:
+        row = rows[(section, case)]
+        assert set(row) == ROW_KEYS
+        assert table[(section, case)][4] in ({"PASS", "MISS"} if judged else {"info"})
+        assert (row["target"] is not None) is judged
+        assert row["unit"] in {"x", "µs", "commands", "round trips"}
+        if row["unit"] in {"commands", "round trips"}:
+            value = row["value"]
+            assert value["median"] == value["min"] == value["max"]  # counted once
+        else:
+            assert len(row["extra"]["per_round"]) == 3  # --quick's rounds
+    for label in ("ASGI", "WSGI"):
+        # Counts, not times: the same on any machine.
+        for case, expected in (
+            ("Redis commands per success", 0),
+            ("round trips per counted failure", 1),
+            ("round trips, the failure that fills a key", 2),
+            ("Redis commands per blocked request", 0),
+        ):
+            assert rows[(THROTTLE, f"{label}: {case}")]["value"]["median"] == expected
+        failure = rows[(THROTTLE, f"{label}: Redis commands per counted failure")]
+        # One script counts both keys and reads both windows back.
+        assert failure["extra"]["calls"]["evalsha"] == failure["extra"]["requests"]
