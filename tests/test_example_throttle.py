@@ -79,7 +79,7 @@ def test_the_example_shares_its_counts_through_redis_across_two_workers() -> Non
                 except OSError:
                     time.sleep(0.1)
             _probe(port)
-            assert redis_server.command_calls().get("evalsha", 0) >= 10
+            assert redis_server.command_calls().get("evalsha", 0) >= 5  # one per failure counted
         finally:
             server.terminate()
             try:

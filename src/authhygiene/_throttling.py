@@ -10,12 +10,15 @@ that table holds a block."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import anyio.to_thread
 
 from authhygiene._runtime import Runtime
 from authhygiene.core.answer import Declared
@@ -27,14 +30,18 @@ from authhygiene.core.ratelimit import ratelimit_fields
 from authhygiene.core.reasons import Reason
 from authhygiene.core.request import Request
 from authhygiene.throttle.gate import Over, StorageError, Tally, ThrottleGate
+from authhygiene.throttle.in_flight import InFlight, Ticket, deadline
 from authhygiene.throttle.keys import credential_material
 
 __all__ = [
     "Caller",
+    "aadmit",
+    "admit",
     "afinish",
     "counted",
     "environ_caller",
     "finish",
+    "leave",
     "refused",
     "scope_caller",
 ]
@@ -47,10 +54,14 @@ _STORAGE_RETRY_S = 2
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who a request comes from, as the throttle counts it."""
+    """Who a request comes from, as the throttle counts it: `material` is
+    what its credential is counted under (for Basic, the user name);
+    `proof` the credential itself (for Basic, with its password), which a
+    success proves good (`in_flight`). Neither is ever stored as text."""
 
     client: str | None
     material: str | None
+    proof: str | None = None
 
 
 def _client(runtime: Runtime, peer: str | None, request: Request) -> str | None:
@@ -78,7 +89,11 @@ def scope_caller(runtime: Runtime, scope: Mapping[str, Any], request: Request) -
         return None
     client = scope.get("client")
     peer = str(client[0]) if isinstance(client, list | tuple) and client else None
-    return Caller(_client(runtime, peer, request), credential_material(authorization, api_key))
+    return Caller(
+        _client(runtime, peer, request),
+        credential_material(authorization, api_key),
+        authorization if authorization is not None else api_key,
+    )
 
 
 def environ_caller(runtime: Runtime, environ: Mapping[str, Any], request: Request) -> Caller | None:
@@ -96,9 +111,11 @@ def environ_caller(runtime: Runtime, environ: Mapping[str, Any], request: Reques
                 api_key = value
                 break
     peer = environ.get("REMOTE_ADDR")
+    authorization = authorization if isinstance(authorization, str) else None
     return Caller(
         _client(runtime, peer if isinstance(peer, str) else None, request),
-        credential_material(authorization if isinstance(authorization, str) else None, api_key),
+        credential_material(authorization, api_key),
+        authorization if authorization is not None else api_key,
     )
 
 
@@ -168,6 +185,122 @@ def _shadow(runtime: Runtime, gate: ThrottleGate, over: Over, who: Caller, now: 
             key_id=over.key[-12:],
             **over.facts(),
         )
+
+
+# --- in flight ------------------------------------------------------------------
+
+
+def _entered(
+    runtime: Runtime, request: Request, who: Caller | None
+) -> tuple[Decision | None, Ticket | None, InFlight | None, int]:
+    """The first step of `admit`: refused now, admitted with a ticket or
+    without one, or (last two members) the queue to wait in."""
+    gate: ThrottleGate = runtime.throttle
+    limit = gate.throttle.credential_limit
+    if who is None or who.material is None or limit is None:
+        return None, None, None, 0
+    if gate.shadow or runtime.policy.report_only:
+        return None, None, None, 0  # what never refuses never holds back either
+    key = InFlight.key(who.material)
+    proof = InFlight.key(who.proof or who.material)
+    if gate.in_flight.proven(proof):
+        return None, None, None, 0  # its parallel calls never wait
+    ticket = gate.in_flight.try_enter(key, limit.amount, proof)
+    if ticket is not None:
+        return None, ticket, None, 0
+    return None, None, gate.in_flight, key
+
+
+def _blocked_now(runtime: Runtime, request: Request, who: Caller) -> Decision | None:
+    """After a wait: the credential (or client) may be blocked by now."""
+    gate: ThrottleGate = runtime.throttle
+    keys = gate.keys(who.client, who.material)
+    over = gate.blocked(keys, time.time()) if keys is not None else None
+    if over is None or gate.shadow or runtime.policy.report_only:
+        return None
+    decision = _too_many(runtime, request, over)
+    if decision is not None:
+        runtime.record(decision)
+    return decision
+
+
+def admit(
+    runtime: Runtime, request: Request, caller: Callable[[], Caller | None]
+) -> tuple[Decision | None, Ticket | None]:
+    """Before the app (sync adapters): the 429 for a blocked key, or the
+    request's slot among those in flight with its credential (waiting, a
+    bounded time, while an unproven credential's budget is all in flight)."""
+    gate: ThrottleGate = runtime.throttle
+    who = caller()
+    if gate.busy():
+        gate.warm()
+        blocked = refused(runtime, request, lambda: who)
+        if blocked is not None:
+            return blocked, None
+    decision, ticket, queue, key = _entered(runtime, request, who)
+    if queue is None or who is None:
+        return decision, ticket
+    limit = gate.throttle.credential_limit
+    assert limit is not None
+    proof = InFlight.key(who.proof or who.material or "")
+    until = deadline()
+    while (remaining := until - time.monotonic()) > 0:
+        waiter = queue.waiter(key, None)
+        if waiter is None:
+            break
+        if waiter.event is not None:
+            waiter.event.wait(remaining)
+        queue.forget(key, waiter)
+        blocked = _blocked_now(runtime, request, who)
+        if blocked is not None:
+            return blocked, None
+        ticket = queue.try_enter(key, limit.amount, proof)
+        if ticket is not None:
+            return None, ticket
+    return None, None  # waited long enough: on it goes, and is counted
+
+
+async def aadmit(
+    runtime: Runtime, request: Request, caller: Callable[[], Caller | None]
+) -> tuple[Decision | None, Ticket | None]:
+    """`admit` for the ASGI adapter: the wait does not hold the loop."""
+    gate: ThrottleGate = runtime.throttle
+    who = caller()
+    if gate.busy():
+        if gate.cold:
+            await anyio.to_thread.run_sync(gate.warm)  # once per process
+        blocked = refused(runtime, request, lambda: who)
+        if blocked is not None:
+            return blocked, None
+    decision, ticket, queue, key = _entered(runtime, request, who)
+    if queue is None or who is None:
+        return decision, ticket
+    limit = gate.throttle.credential_limit
+    assert limit is not None
+    proof = InFlight.key(who.proof or who.material or "")
+    loop = asyncio.get_running_loop()
+    until = deadline()
+    while (remaining := until - time.monotonic()) > 0:
+        waiter = queue.waiter(key, loop)
+        if waiter is None:
+            break
+        if waiter.future is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiter.future), remaining)
+        queue.forget(key, waiter)
+        blocked = _blocked_now(runtime, request, who)
+        if blocked is not None:
+            return blocked, None
+        ticket = queue.try_enter(key, limit.amount, proof)
+        if ticket is not None:
+            return None, ticket
+    return None, None
+
+
+def leave(runtime: Runtime, ticket: Ticket | None) -> None:
+    """The request is over (its failure, if any, counted)."""
+    if ticket is not None:
+        runtime.throttle.in_flight.leave(ticket)
 
 
 # --- after a failure -----------------------------------------------------------
@@ -246,7 +379,7 @@ def finish(
     tally = failed = None
     if who is not None:
         try:
-            tally = runtime.throttle.count(who.client, who.material, time.time())
+            tally = runtime.throttle.count(who.client, who.material, time.time(), who.proof)
         except StorageError as exc:
             failed = exc
     return _settled(runtime, request, decision, who, tally, failed)
@@ -268,7 +401,7 @@ async def afinish(
     tally = failed = None
     if who is not None:
         try:
-            tally = await runtime.throttle.acount(who.client, who.material, time.time())
+            tally = await runtime.throttle.acount(who.client, who.material, time.time(), who.proof)
         except StorageError as exc:
             failed = exc
     return _settled(runtime, request, decision, who, tally, failed)

@@ -50,7 +50,7 @@ from authhygiene._enforcement import (
     verified_plan,
 )
 from authhygiene._runtime import Runtime
-from authhygiene._throttling import afinish, refused, scope_caller
+from authhygiene._throttling import aadmit, afinish, leave, refused, scope_caller
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
@@ -65,6 +65,9 @@ from authhygiene.logging import emit_misconfig, flush_suppressed
 from authhygiene.request_views import Plans, ScopeRequest
 
 __all__ = ["AuthHygiene"]
+
+# The scope key marking an HTTP request the throttle has admitted.
+_ADMITTED = "authhygiene.throttle.admitted"
 
 
 def _watched(status: int, scope: Scope) -> bool:
@@ -243,10 +246,10 @@ class AuthHygiene:
             # stays inline, so the path without cors= pays no extra await.
             await cors_step(self._cors, self, scope, receive, send, server_errors)
             return
-        if self._enforce or (self._throttled and self.runtime.throttle.busy()):
-            admitted = await self._guarded(scope, send)
+        if self._enforce or (self._throttled and _ADMITTED not in scope):
+            admitted = await self._guarded(scope, receive, send)
             if admitted is None:
-                return  # refused before the app
+                return  # answered before the app, or the exchange is over
             scope = admitted
 
         # One cell for the whole exchange: None until the response starts,
@@ -309,17 +312,31 @@ class AuthHygiene:
             scope = admitted
         await self.app(scope, receive, send)
 
-    async def _guarded(self, scope: Scope, send: Send) -> Scope | None:
-        """Before the app: the scope to call it with, or None once a refusal
-        is sent (a throttled client, enforce mode's refusal)."""
-        if (
-            self._throttled
-            and self.runtime.throttle.busy()
-            and (blocked := await self._blocked(scope))
-        ):
-            await _write(send, blocked, head=scope.get("method") == "HEAD")
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> Scope | None:
+        """Before the app: the scope to call it with, or None when the
+        request has been answered (refused before the app; or throttled,
+        its whole exchange run inside its slot, re-entering `__call__`)."""
+        if self._throttled and _ADMITTED not in scope:
+            await self._throttled_exchange(scope, receive, send)
             return None
-        return await self._admitted(scope, send) if self._enforce else scope
+        return await self._admitted(scope, send)
+
+    async def _throttled_exchange(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`throttle=`: a blocked client or credential is refused 429; any
+        other request runs in its credential's slot, freed once the
+        exchange is over (its failure, if any, counted by then)."""
+        request = ScopeRequest(scope, self._plans)
+        refusal, ticket = await aadmit(
+            self.runtime, request, lambda: scope_caller(self.runtime, scope, request)
+        )
+        if refusal is not None:
+            await _write(send, refusal, head=scope.get("method") == "HEAD")
+            return
+        scope[_ADMITTED] = True
+        try:
+            await self(scope, receive, send)
+        finally:
+            leave(self.runtime, ticket)
 
     async def _admitted(self, scope: Scope, send: Send) -> Scope | None:
         """Enforce mode, before the app: the scope to call it with (the

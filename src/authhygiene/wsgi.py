@@ -25,8 +25,7 @@ from typing import Any, Literal
 
 from authhygiene._enforcement import PREFLIGHT_HEADERS, planned, settled, verified_plan
 from authhygiene._runtime import Runtime
-from authhygiene._throttling import environ_caller, finish
-from authhygiene._throttling import refused as throttle_refused
+from authhygiene._throttling import admit, environ_caller, finish, leave
 from authhygiene.core.cors import CorsLayer, headers_from_layer, request_origin
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
@@ -44,6 +43,9 @@ from authhygiene.errors import ENVIRON_KEY, AuthFailure
 from authhygiene.identity import IDENTITY_KEY
 from authhygiene.logging import emit_misconfig
 from authhygiene.request_views import EnvironRequest, Plans, view_from_environ
+
+# The environ key marking a request the throttle has admitted.
+_ADMITTED = "authhygiene.throttle.admitted"
 
 __all__ = ["AuthHygieneWSGI", "view_from_environ"]
 
@@ -567,7 +569,7 @@ class AuthHygieneWSGI:
             misconfig = _flask_cors_misconfig(self.app, self._cors is not None)
             if misconfig:
                 emit_misconfig(self.runtime.logger, misconfig, {})
-        if self._cors is not None:
+        if self._cors is not None and _ADMITTED not in environ:  # once, not on re-entry
             origins = _origins(environ)
             if origins and is_preflight(
                 environ.get("REQUEST_METHOD"), environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
@@ -619,17 +621,24 @@ class AuthHygieneWSGI:
 
     def _guarded(
         self, environ: dict[str, Any], start_response: StartResponse
-    ) -> list[bytes] | None:
-        """The answer sent before the app runs (a throttled client, enforce
-        mode's refusal), or None: the app's turn."""
-        if self._throttled and self.runtime.throttle.busy():
-            self.runtime.throttle.warm()  # once per process; then a no-op
+    ) -> Iterable[bytes] | None:
+        """The answer before the app runs (a throttled client, enforce
+        mode's refusal), or None: the app's turn. With `throttle=`, the
+        whole exchange, run inside the request's slot (re-entering
+        `__call__`; the slot is freed once the app has answered and a
+        failure, if any, is counted)."""
+        if self._throttled and _ADMITTED not in environ:
             request = EnvironRequest(environ, self._plans)
-            blocked = throttle_refused(
+            refusal, ticket = admit(
                 self.runtime, request, lambda: environ_caller(self.runtime, environ, request)
             )
-            if blocked is not None:
-                return _write(environ, start_response, blocked)
+            if refusal is not None:
+                return _write(environ, start_response, refusal)
+            environ[_ADMITTED] = True
+            try:
+                return self(environ, start_response)
+            finally:
+                leave(self.runtime, ticket)
         return self._refused(environ, start_response) if self._enforce else None
 
     def _refused(

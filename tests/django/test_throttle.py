@@ -64,7 +64,7 @@ def test_the_fleet_counts_in_redis(kind: str, options: dict[str, Any], bad_token
         throttle = {"per_credential": "3/minute", "storage": server.url, "key_prefix": kind}
         with override_settings(AUTHHYGIENE={**options, "throttle": throttle}):
             assert _statuses(kind, bad_token, 5) == [401, 401, 401, 429, 429]
-        assert server.command_calls().get("evalsha", 0) >= 6
+        assert server.command_calls().get("evalsha", 0) >= 3  # one per failure counted
 
 
 def test_a_bad_throttle_setting_is_refused_at_start_up(options: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from authhygiene._enforcement import (
     verified_plan,
 )
 from authhygiene._runtime import Runtime
-from authhygiene._throttling import afinish, environ_caller, finish, refused
+from authhygiene._throttling import aadmit, admit, afinish, environ_caller, finish, leave
 from authhygiene.core.cors import request_origin
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
@@ -89,9 +89,31 @@ class AuthHygieneMiddleware:
         preflight = self._preflight(request)
         if preflight is not None:
             return preflight
-        blocked = self._blocked(request)
-        if blocked is not None:
-            return self._cors_headers(request, blocked)
+        if self._throttled:
+            return self._throttled_call(request)
+        return self._call(request)
+
+    def _throttled_call(self, request: HttpRequest) -> HttpResponseBase:
+        """`throttle=`: a blocked client or credential is refused 429; any
+        other request runs in its credential's slot, freed once the view
+        has answered and a failure, if any, is counted."""
+        core_request = _request(request, self._plans)
+        refusal, ticket = admit(
+            self.runtime,
+            core_request,
+            lambda: environ_caller(self.runtime, request.META, core_request),
+        )
+        if refusal is not None:
+            head = request.method == "HEAD"
+            return self._cors_headers(
+                request, _response(refusal, None, self.runtime.logger, head=head)
+            )
+        try:
+            return self._call(request)
+        finally:
+            leave(self.runtime, ticket)
+
+    def _call(self, request: HttpRequest) -> HttpResponseBase:
         if self._enforce:
             plan = planned(self.runtime, _view(request, self._plans))
             decision = self._counted(request, self._refusal(request, plan, verified_plan(plan)))
@@ -110,11 +132,25 @@ class AuthHygieneMiddleware:
         preflight = self._preflight(request)
         if preflight is not None:
             return preflight
-        if self._throttled and self.runtime.throttle.cold:
-            await sync_to_async(self.runtime.throttle.warm, thread_sensitive=False)()
-        blocked = self._blocked(request)
-        if blocked is not None:
-            return self._cors_headers(request, blocked)
+        if not self._throttled:
+            return await self._acall(request)
+        core_request = _request(request, self._plans)
+        refusal, ticket = await aadmit(
+            self.runtime,
+            core_request,
+            lambda: environ_caller(self.runtime, request.META, core_request),
+        )
+        if refusal is not None:
+            head = request.method == "HEAD"
+            return self._cors_headers(
+                request, _response(refusal, None, self.runtime.logger, head=head)
+            )
+        try:
+            return await self._acall(request)
+        finally:
+            leave(self.runtime, ticket)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         if self._enforce:
             plan = planned(self.runtime, _view(request, self._plans))
             judged = (
@@ -132,21 +168,6 @@ class AuthHygieneMiddleware:
             return self._cors_headers(request, response)
         decision = await self._acounted(request, answered)
         return self._cors_headers(request, self._respond(request, response, decision))
-
-    def _blocked(self, request: HttpRequest) -> HttpResponse | None:
-        """`throttle=`: the 429 for a blocked client or credential."""
-        if not self._throttled or not self.runtime.throttle.busy():
-            return None
-        self.runtime.throttle.warm()  # once per process (sync path); then a no-op
-        core_request = _request(request, self._plans)
-        decision = refused(
-            self.runtime,
-            core_request,
-            lambda: environ_caller(self.runtime, request.META, core_request),
-        )
-        if decision is None:
-            return None
-        return _response(decision, None, self.runtime.logger, head=request.method == "HEAD")
 
     def _counted(self, request: HttpRequest, outcome: Any) -> Any:
         """`throttle=`: count the failure in `outcome` (an enforce-mode

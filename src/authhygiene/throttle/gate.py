@@ -19,6 +19,7 @@ from authhygiene.core.events import Event
 from authhygiene.core.ratelimit import Quota
 from authhygiene.throttle.blocked import Block, BlockedTable
 from authhygiene.throttle.config import Throttle
+from authhygiene.throttle.in_flight import InFlight
 from authhygiene.throttle.keys import KeyMaker, Keys
 from authhygiene.throttle.limit_text import Limit
 from authhygiene.throttle.memory import MemoryCounter
@@ -76,6 +77,7 @@ class ThrottleGate:
         # The process's Prometheus counters (`authhygiene.metrics`), or None.
         self.metrics: Any = None
         self.table = BlockedTable(throttle.max_entries)
+        self.in_flight = InFlight(throttle.max_entries)
         self._limits: tuple[tuple[str, Limit | None], ...] = (
             ("client", throttle.client_limit),
             ("credential", throttle.credential_limit),
@@ -114,6 +116,7 @@ class ThrottleGate:
 
     def forked(self) -> None:
         self._lock = threading.Lock()
+        self.in_flight.forked()
         self.table.forked()
         self.counter.forked()
         if self.fleet is not None:
@@ -186,7 +189,9 @@ class ThrottleGate:
 
     # --- after a failure ------------------------------------------------------
 
-    def count(self, client: str | None, material: str | None, now: float) -> Tally:
+    def count(
+        self, client: str | None, material: str | None, now: float, proof: str | None = None
+    ) -> Tally:
         """Count a failure (sync storage call)."""
         self._usable(now)
         if self._maker is None:
@@ -201,12 +206,15 @@ class ThrottleGate:
             lambda: self.counter.count([(key, limit) for key, limit, _ in items], now), now
         )
         tally, news = self.judged(items, counted, now)
+        self._note_failure(material, proof, tally)
         if news and isinstance(self.counter, RedisCounter):
             with contextlib.suppress(Exception):  # the others learn by counting
                 self.counter.announce(news, now)
         return tally
 
-    async def acount(self, client: str | None, material: str | None, now: float) -> Tally:
+    async def acount(
+        self, client: str | None, material: str | None, now: float, proof: str | None = None
+    ) -> Tally:
         """`count`, awaiting the storage (ASGI)."""
         self._usable(now)
         if self._maker is None:
@@ -224,10 +232,19 @@ class ThrottleGate:
         except Exception as exc:  # never raise past the refusal path
             raise self._failed(_storage_error(exc), now) from None
         tally, news = self.judged(items, counted, now)
+        self._note_failure(material, proof, tally)
         if news and isinstance(self.counter, RedisCounter):
             with contextlib.suppress(Exception):  # the others learn by counting
                 await self.counter.aannounce(news, now)
         return tally
+
+    def _note_failure(self, material: str | None, proof: str | None, tally: Tally) -> None:
+        """Requests in flight with this credential: one failed, and what is
+        left of its budget (`in_flight`)."""
+        if material is None or self.throttle.credential_limit is None:
+            return
+        left = next((q.remaining for q in tally.quotas if q.name.endswith("credential")), None)
+        self.in_flight.failed(InFlight.key(material), InFlight.key(proof or material), left)
 
     def judged(
         self, items: Sequence[tuple[str, Limit, str]], counted: Sequence[Counted], now: float

@@ -1,0 +1,132 @@
+"""A burst of guesses sent at once cannot outrun the count: with a password
+check that takes 0.2 s (bcrypt, a database), thirty concurrent guesses
+for one user reach the app only as many times as the limit allows, the
+rest wait for those to be answered and are refused 429, and the right
+password hidden among them is not revealed beyond the budget. Through real
+servers: FastAPI (HTTPBasic, a sync dependency in the thread pool) under
+uvicorn, Flask under werkzeug's threaded server; memory storage and a
+real redis-server."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from flask import Flask, abort, request
+
+from authhygiene import AuthHygiene, Throttle
+from authhygiene.wsgi import AuthHygieneWSGI
+from tests.redis_server import running_redis
+from tests.test_examples import _uvicorn, _werkzeug
+
+PASSWORD = "right-" + secrets.token_urlsafe(8)
+CHECK_S = 0.2
+LIMIT = 5
+BURST = 30
+
+
+class Checks:
+    """Every password check the app ran: (user, right?)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seen: list[bool] = []
+
+    def check(self, password: str) -> bool:
+        time.sleep(CHECK_S)
+        right = secrets.compare_digest(password, PASSWORD)
+        with self.lock:
+            self.seen.append(right)
+        return right
+
+
+def fastapi_app(checks: Checks, throttle: Throttle) -> Any:
+    app = FastAPI()
+    users = HTTPBasic()
+
+    def user(credentials: HTTPBasicCredentials = Depends(users)) -> str:  # noqa: B008
+        if not checks.check(credentials.password):
+            raise HTTPException(401, "Incorrect password", {"WWW-Authenticate": "Basic"})
+        return credentials.username
+
+    @app.get("/me")
+    def me(name: str = Depends(user)) -> dict[str, str]:
+        return {"user": name}
+
+    app.add_middleware(AuthHygiene, realm="api", schemes=["Basic"], throttle=throttle)
+    return app
+
+
+def flask_app(checks: Checks, throttle: Throttle) -> Any:
+    app = Flask(__name__)
+
+    @app.get("/me")
+    def me() -> Any:
+        auth = request.authorization
+        if auth is None or not checks.check(auth.password or ""):
+            abort(401)
+        return {"user": auth.username}
+
+    app.wsgi_app = AuthHygieneWSGI(  # type: ignore[method-assign]
+        app.wsgi_app, realm="api", schemes=["Basic"], throttle=throttle
+    )
+    return app
+
+
+SERVERS: dict[str, tuple[Callable[[Checks, Throttle], Any], Callable[[Any], Any]]] = {
+    "fastapi-uvicorn": (fastapi_app, _uvicorn),
+    "flask-werkzeug": (flask_app, _werkzeug),
+}
+
+
+@pytest.fixture(params=["memory", "redis"])
+def storage(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "memory":
+        yield "memory://"
+        return
+    with running_redis() as server:
+        yield server.url
+
+
+def _basic(password: str) -> str:
+    return "Basic " + base64.b64encode(f"alice:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+def test_a_burst_of_guesses_reaches_the_app_only_as_often_as_the_limit(
+    server: str, storage: str
+) -> None:
+    build, serve = SERVERS[server]
+    checks = Checks()
+    throttle = Throttle(
+        per_credential=f"{LIMIT}/minute",
+        per_client="1000/minute",
+        storage=storage,
+        key_prefix=f"burst-{secrets.token_hex(4)}",
+    )
+    passwords = [f"guess-{n}" for n in range(BURST - 1)] + [PASSWORD]
+    server_context: AbstractContextManager[int] = serve(build(checks, throttle))
+    with server_context as port, ThreadPoolExecutor(BURST) as pool:
+        url = f"http://127.0.0.1:{port}/me"
+
+        def send(password: str) -> int:
+            with httpx.Client(timeout=30) as client:
+                return client.get(url, headers={"Authorization": _basic(password)}).status_code
+
+        statuses = list(pool.map(send, passwords))
+    wrong = [right for right in checks.seen if not right]
+    assert len(wrong) == LIMIT, (statuses, checks.seen)  # not one guess more
+    assert statuses[:-1].count(401) == LIMIT
+    assert statuses[:-1].count(429) == BURST - 1 - LIMIT
+    # The right password reached the app only if it came within the budget.
+    assert statuses[-1] == (200 if True in checks.seen else 429)
