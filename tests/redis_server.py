@@ -1,23 +1,21 @@
 """A real redis-server (Debian's package, installed by `make test`) on a free
-loopback port with its own directory, for the throttle's tests and
-benchmarks: started, waited for, killed and restarted by PID, always
-stopped by whoever started it."""
+loopback port with its own directory, for the throttle's tests: the
+benchmarks' own (`benchmarks.throttle_redis.RedisServer`), plus what tests
+need besides: killing it mid-test and starting it again on the same port,
+and reading what it ran. Always stopped by whoever started it."""
 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-__all__ = ["REDIS_SERVER", "RedisServer", "free_port", "running_redis"]
+from benchmarks import throttle_redis
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-_START_S = 10.0
+__all__ = ["RedisServer", "free_port", "running_redis"]
 
 
 def free_port() -> int:
@@ -26,69 +24,38 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class RedisServer:
-    """One redis-server process; `kill()` and `start()` again on the same
-    port (a Redis that goes away mid-test and comes back)."""
-
-    def __init__(self, directory: Path, port: int | None = None) -> None:
-        self.directory = directory
-        self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        assert self.process is None, "already running"
-        self.process = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--dir", str(self.directory),
-                "--save", "",
-                "--appendonly", "no",
-                "--protected-mode", "yes",
-                "--loglevel", "warning",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + _START_S
-        while time.monotonic() < deadline:
-            if self.ping():
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.kill()
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+class RedisServer(throttle_redis.RedisServer):
+    def __init__(self, directory: Path) -> None:
+        super().__init__(throttle_redis.find_redis_server(), directory)
 
     def ping(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
+        return self._ping()
 
-    def command(self, *args: str) -> bytes:
-        """One command, its raw reply (for INFO, FLUSHALL, CONFIG)."""
+    def kill(self) -> None:
+        """Gone at once (SIGKILL), as a crashed Redis is; `start()` brings
+        it back on the same port."""
+        process, self.process = self.process, None
+        if process is not None:
+            process.kill()
+            process.wait(timeout=10)
+
+    def _client(self) -> Any:
         import redis
 
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def command(self, *args: str) -> Any:
+        """One command, its reply (FLUSHALL, SCRIPT FLUSH, CONFIG)."""
+        client = self._client()
         try:
-            return client.execute_command(*args)  # type: ignore[no-any-return]
+            return client.execute_command(*args)
         finally:
             client.close()
 
     def command_calls(self) -> dict[str, int]:
         """Calls per command since the server started (INFO commandstats;
         commands a script runs are counted too, under their own names)."""
-        import redis
-
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        client = self._client()
         try:
             stats = client.info("commandstats")
         finally:
@@ -96,16 +63,7 @@ class RedisServer:
         return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
     def commands_called(self) -> int:
-        """Every command the server has run since its start."""
         return sum(self.command_calls().values())
-
-    def kill(self) -> None:
-        process, self.process = self.process, None
-        if process is None:
-            return
-        process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from authhygiene.core.ratelimit import ratelimit_fields
 from authhygiene.core.reasons import Reason
 from authhygiene.core.request import Request
 from authhygiene.throttle.gate import Over, StorageError, Tally, ThrottleGate
-from authhygiene.throttle.in_flight import InFlight, Ticket, deadline
+from authhygiene.throttle.in_flight import InFlight, Ticket, Waiter, deadline
 from authhygiene.throttle.keys import credential_material
 
 __all__ = [
@@ -224,16 +224,20 @@ def _blocked_now(runtime: Runtime, request: Request, who: Caller) -> Decision | 
     return decision
 
 
-def admit(
-    runtime: Runtime, request: Request, caller: Callable[[], Caller | None]
-) -> tuple[Decision | None, Ticket | None]:
-    """Before the app (sync adapters): the 429 for a blocked key, or the
-    request's slot among those in flight with its credential (waiting, a
-    bounded time, while an unproven credential's budget is all in flight)."""
+Admission = tuple[Decision | None, Ticket | None]
+
+
+def _admission(
+    runtime: Runtime,
+    request: Request,
+    who: Caller | None,
+    loop: asyncio.AbstractEventLoop | None,
+) -> Generator[Waiter, None, Admission]:
+    """The steps of `admit`, without the waiting: each waiter yielded is
+    waited on by the driver (an Event's wait, or an awaited Future), until
+    its `until`; then the steps go on. Returns the admission."""
     gate: ThrottleGate = runtime.throttle
-    who = caller()
     if gate.busy():
-        gate.warm()
         blocked = refused(runtime, request, lambda: who)
         if blocked is not None:
             return blocked, None
@@ -244,12 +248,11 @@ def admit(
     assert limit is not None
     proof = InFlight.key(who.proof or who.material or "")
     until = deadline()
-    while (remaining := until - time.monotonic()) > 0:
-        waiter = queue.waiter(key, None)
+    while time.monotonic() < until:
+        waiter = queue.waiter(key, loop, until)
         if waiter is None:
             break
-        if waiter.event is not None:
-            waiter.event.wait(remaining)
+        yield waiter
         queue.forget(key, waiter)
         blocked = _blocked_now(runtime, request, who)
         if blocked is not None:
@@ -260,41 +263,40 @@ def admit(
     return None, None  # waited long enough: on it goes, and is counted
 
 
+def admit(runtime: Runtime, request: Request, caller: Callable[[], Caller | None]) -> Admission:
+    """Before the app (sync adapters): the 429 for a blocked key, or the
+    request's slot among those in flight with its credential (waiting, a
+    bounded time, while an unproven credential's budget is all in flight)."""
+    runtime.throttle.warm()  # once per process; then a no-op
+    steps = _admission(runtime, request, caller(), None)
+    try:
+        while True:
+            waiter = next(steps)
+            if waiter.event is not None:
+                waiter.event.wait(max(waiter.until - time.monotonic(), 0))
+    except StopIteration as done:
+        admission: Admission = done.value
+        return admission
+
+
 async def aadmit(
     runtime: Runtime, request: Request, caller: Callable[[], Caller | None]
-) -> tuple[Decision | None, Ticket | None]:
-    """`admit` for the ASGI adapter: the wait does not hold the loop."""
+) -> Admission:
+    """`admit` for the ASGI adapter: no wait holds the event loop."""
     gate: ThrottleGate = runtime.throttle
-    who = caller()
-    if gate.busy():
-        if gate.cold:
-            await anyio.to_thread.run_sync(gate.warm)  # once per process
-        blocked = refused(runtime, request, lambda: who)
-        if blocked is not None:
-            return blocked, None
-    decision, ticket, queue, key = _entered(runtime, request, who)
-    if queue is None or who is None:
-        return decision, ticket
-    limit = gate.throttle.credential_limit
-    assert limit is not None
-    proof = InFlight.key(who.proof or who.material or "")
-    loop = asyncio.get_running_loop()
-    until = deadline()
-    while (remaining := until - time.monotonic()) > 0:
-        waiter = queue.waiter(key, loop)
-        if waiter is None:
-            break
-        if waiter.future is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(waiter.future), remaining)
-        queue.forget(key, waiter)
-        blocked = _blocked_now(runtime, request, who)
-        if blocked is not None:
-            return blocked, None
-        ticket = queue.try_enter(key, limit.amount, proof)
-        if ticket is not None:
-            return None, ticket
-    return None, None
+    if gate.cold:
+        await anyio.to_thread.run_sync(gate.warm)  # once per process
+    steps = _admission(runtime, request, caller(), asyncio.get_running_loop())
+    try:
+        while True:
+            waiter = next(steps)
+            if waiter.future is not None:
+                with contextlib.suppress(TimeoutError):
+                    wait = max(waiter.until - time.monotonic(), 0)
+                    await asyncio.wait_for(asyncio.shield(waiter.future), wait)
+    except StopIteration as done:
+        admission: Admission = done.value
+        return admission
 
 
 def leave(runtime: Runtime, ticket: Ticket | None) -> None:
@@ -362,6 +364,17 @@ def _with_quotas(decision: Decision, tally: Tally | None) -> Decision:
     )
 
 
+def _uncounted(runtime: Runtime, decision: Decision | None) -> bool:
+    """True for a decision the throttle does not count (recorded here, as it
+    leaves); False for a failure to count first."""
+    if decision is None:
+        return True
+    if counted(runtime, decision):
+        return False
+    runtime.record(decision)
+    return True
+
+
 def finish(
     runtime: Runtime,
     request: Request,
@@ -370,18 +383,16 @@ def finish(
 ) -> Decision | None:
     """Count the failure `decision` answers (sync storage) and record the
     answer that leaves: `decision`, or the 429 (503) that replaces it."""
-    if decision is None:
-        return None
-    if not counted(runtime, decision):
-        runtime.record(decision)
+    if _uncounted(runtime, decision):
         return decision
+    assert decision is not None
     who = caller()
     tally = failed = None
-    if who is not None:
-        try:
+    try:
+        if who is not None:
             tally = runtime.throttle.count(who.client, who.material, time.time(), who.proof)
-        except StorageError as exc:
-            failed = exc
+    except StorageError as exc:
+        failed = exc
     return _settled(runtime, request, decision, who, tally, failed)
 
 
@@ -392,16 +403,14 @@ async def afinish(
     decision: Decision | None,
 ) -> Decision | None:
     """`finish`, awaiting the storage."""
-    if decision is None:
-        return None
-    if not counted(runtime, decision):
-        runtime.record(decision)
+    if _uncounted(runtime, decision):
         return decision
+    assert decision is not None
     who = caller()
     tally = failed = None
-    if who is not None:
-        try:
+    try:
+        if who is not None:
             tally = await runtime.throttle.acount(who.client, who.material, time.time(), who.proof)
-        except StorageError as exc:
-            failed = exc
+    except StorageError as exc:
+        failed = exc
     return _settled(runtime, request, decision, who, tally, failed)

@@ -104,14 +104,15 @@ class AuthHygieneMiddleware:
             lambda: environ_caller(self.runtime, request.META, core_request),
         )
         if refusal is not None:
-            head = request.method == "HEAD"
-            return self._cors_headers(
-                request, _response(refusal, None, self.runtime.logger, head=head)
-            )
+            return self._too_many(request, refusal)
         try:
             return self._call(request)
         finally:
             leave(self.runtime, ticket)
+
+    def _too_many(self, request: HttpRequest, refusal: Decision) -> HttpResponseBase:
+        head = request.method == "HEAD"
+        return self._cors_headers(request, _response(refusal, None, self.runtime.logger, head=head))
 
     def _call(self, request: HttpRequest) -> HttpResponseBase:
         if self._enforce:
@@ -141,10 +142,7 @@ class AuthHygieneMiddleware:
             lambda: environ_caller(self.runtime, request.META, core_request),
         )
         if refusal is not None:
-            head = request.method == "HEAD"
-            return self._cors_headers(
-                request, _response(refusal, None, self.runtime.logger, head=head)
-            )
+            return self._too_many(request, refusal)
         try:
             return await self._acall(request)
         finally:

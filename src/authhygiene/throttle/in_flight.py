@@ -26,7 +26,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
-__all__ = ["InFlight", "Ticket"]
+__all__ = ["InFlight", "Ticket", "Waiter", "deadline"]
 
 # How long a request waits for a slot at most; then it goes on (the count
 # still refuses what is over).
@@ -45,11 +45,14 @@ class Ticket:
     left: bool = False
 
 
-class _Waiter:
-    __slots__ = ("event", "future", "loop")
+class Waiter:
+    """A request waiting for a slot until `until` (monotonic): on a
+    threading Event (sync adapters) or a Future of its event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        self.loop = loop
+    __slots__ = ("event", "future", "loop", "until")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None, until: float) -> None:
+        self.loop, self.until = loop, until
         self.future: asyncio.Future[None] | None = loop.create_future() if loop else None
         self.event = None if loop else threading.Event()
 
@@ -71,7 +74,7 @@ class InFlight:
         self._lock = threading.Lock()
         self._max = max_entries
         self._flying: dict[int, int] = {}
-        self._waiting: dict[int, deque[_Waiter]] = {}
+        self._waiting: dict[int, deque[Waiter]] = {}
         self._proven: OrderedDict[int, None] = OrderedDict()
         # Per credential: failures counted here, and the budget last known left.
         self._failures: OrderedDict[int, int] = OrderedDict()
@@ -104,17 +107,19 @@ class InFlight:
                 return Ticket(key, self._failures.get(key, 0), proof)
         return None
 
-    def waiter(self, key: int, loop: asyncio.AbstractEventLoop | None) -> _Waiter | None:
+    def waiter(
+        self, key: int, loop: asyncio.AbstractEventLoop | None, until: float
+    ) -> Waiter | None:
         """A place in the queue for `key` (None: the queue is full)."""
         with self._lock:
             queue = self._waiting.setdefault(key, deque())
             if len(queue) >= _MAX_WAITERS or len(self._waiting) > self._max:
                 return None
-            waiter = _Waiter(loop)
+            waiter = Waiter(loop, until)
             queue.append(waiter)
             return waiter
 
-    def forget(self, key: int, waiter: _Waiter) -> None:
+    def forget(self, key: int, waiter: Waiter) -> None:
         with self._lock:
             queue = self._waiting.get(key)
             if queue is not None:
