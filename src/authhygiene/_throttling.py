@@ -172,6 +172,13 @@ def _too_many(runtime: Runtime, request: Request, over: Over) -> Decision | None
     return runtime.decide(request, AppAnswer(429), declared, record=False)
 
 
+def _too_many_recorded(runtime: Runtime, request: Request, over: Over) -> Decision | None:
+    decision = _too_many(runtime, request, over)
+    if decision is not None:
+        runtime.record(decision)
+    return decision
+
+
 def _shadow(runtime: Runtime, gate: ThrottleGate, over: Over, who: Caller, now: float) -> None:
     """Shadow mode: say once per block what would have been refused."""
     if not gate.first_shadow(over, now):
@@ -218,10 +225,7 @@ def _blocked_now(runtime: Runtime, request: Request, who: Caller) -> Decision | 
     over = gate.blocked(keys, time.time()) if keys is not None else None
     if over is None or gate.shadow or runtime.policy.report_only:
         return None
-    decision = _too_many(runtime, request, over)
-    if decision is not None:
-        runtime.record(decision)
-    return decision
+    return _too_many_recorded(runtime, request, over)
 
 
 Admission = tuple[Decision | None, Ticket | None]
@@ -243,7 +247,7 @@ def _admission(
             return blocked, None
     decision, ticket, queue, key = _entered(runtime, request, who)
     if queue is None or who is None:
-        return decision, ticket
+        return _checked(runtime, request, who, ticket) if ticket else (decision, ticket)
     limit = gate.throttle.credential_limit
     assert limit is not None
     proof = InFlight.key(who.proof or who.material or "")
@@ -251,16 +255,29 @@ def _admission(
     while time.monotonic() < until:
         waiter = queue.waiter(key, loop, until)
         if waiter is None:
-            break
+            # More waiting with one credential than any client needs: a
+            # burst of guesses, refused without going near the app.
+            over = Over("credential", limit, 1, "")
+            return _too_many_recorded(runtime, request, over), None
         yield waiter
         queue.forget(key, waiter)
-        blocked = _blocked_now(runtime, request, who)
-        if blocked is not None:
-            return blocked, None
         ticket = queue.try_enter(key, limit.amount, proof)
         if ticket is not None:
-            return None, ticket
-    return None, None  # waited long enough: on it goes, and is counted
+            return _checked(runtime, request, who, ticket)
+    # Waited its time (slots held by requests that never end, say): on it
+    # goes with a slot of its own, so that a success still proves it.
+    return _checked(runtime, request, who, queue.force_enter(key, proof))
+
+
+def _checked(runtime: Runtime, request: Request, who: Caller | None, ticket: Ticket) -> Admission:
+    """A slot taken: the credential may have been blocked meanwhile (the
+    failure that spent the budget counted just before its slot was freed)."""
+    if who is not None and runtime.throttle.busy():
+        blocked = _blocked_now(runtime, request, who)
+        if blocked is not None:
+            runtime.throttle.in_flight.leave(ticket, prove=False)
+            return blocked, None
+    return None, ticket
 
 
 def admit(runtime: Runtime, request: Request, caller: Callable[[], Caller | None]) -> Admission:

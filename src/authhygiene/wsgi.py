@@ -365,7 +365,16 @@ class _Deferred:
     allows it): decide after the first chunk, and close the app's iterable
     exactly once whichever way it goes."""
 
-    __slots__ = ("_closed", "_environ", "_iterator", "_middleware", "_result", "_sr", "_started")
+    __slots__ = (
+        "_closed",
+        "_environ",
+        "_iterator",
+        "_middleware",
+        "_result",
+        "_sr",
+        "_started",
+        "on_close",
+    )
 
     def __init__(
         self,
@@ -382,6 +391,8 @@ class _Deferred:
         self._started = started
         self._iterator: Iterator[bytes] | None = None
         self._closed = False
+        # Run once when closed (the throttle's slot, held until the decision).
+        self.on_close: Callable[[], None] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         return self
@@ -430,10 +441,14 @@ class _Deferred:
         if self._closed:
             return
         self._closed = True
-        if self._iterator is None:
-            _close(self._result)
-        elif isinstance(self._iterator, _Chain):
-            self._iterator.close()
+        try:
+            if self._iterator is None:
+                _close(self._result)
+            elif isinstance(self._iterator, _Chain):
+                self._iterator.close()
+        finally:
+            if self.on_close is not None:
+                self.on_close()
 
 
 class _Chain:
@@ -635,10 +650,17 @@ class AuthHygieneWSGI:
             if refusal is not None:
                 return _write(environ, start_response, refusal)
             environ[_ADMITTED] = True
+            held = False
             try:
-                return self(environ, start_response)
+                result = self(environ, start_response)
+                if ticket is not None and isinstance(result, _Deferred):
+                    # Decided at its first chunk: the slot is held until then.
+                    result.on_close = lambda: leave(self.runtime, ticket)
+                    held = True
+                return result
             finally:
-                leave(self.runtime, ticket)
+                if not held:
+                    leave(self.runtime, ticket)
         return self._refused(environ, start_response) if self._enforce else None
 
     def _refused(

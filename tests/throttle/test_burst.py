@@ -83,9 +83,27 @@ def flask_app(checks: Checks, throttle: Throttle) -> Any:
     return app
 
 
+def generator_app(checks: Checks, throttle: Throttle) -> Any:
+    """A plain WSGI app that starts its response at the first iteration
+    (PEP 3333 allows it): its status is known only then."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        password = base64.b64decode(header[6:]).decode().partition(":")[2] if header else ""
+        if checks.check(password):
+            start_response("200 OK", [("Content-Type", "application/json")])
+            yield b'{"user": "alice"}'
+        else:
+            start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="api"')])
+            yield b"no"
+
+    return AuthHygieneWSGI(app, realm="api", schemes=["Basic"], throttle=throttle)
+
+
 SERVERS: dict[str, tuple[Callable[[Checks, Throttle], Any], Callable[[Any], Any]]] = {
     "fastapi-uvicorn": (fastapi_app, _uvicorn),
     "flask-werkzeug": (flask_app, _werkzeug),
+    "wsgi-generator-werkzeug": (generator_app, _werkzeug),
 }
 
 
@@ -130,3 +148,26 @@ def test_a_burst_of_guesses_reaches_the_app_only_as_often_as_the_limit(
     assert statuses[:-1].count(429) == BURST - 1 - LIMIT
     # The right password reached the app only if it came within the budget.
     assert statuses[-1] == (200 if True in checks.seen else 429)
+
+
+def test_more_waiters_than_the_queue_holds_are_refused_never_let_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the queue's bound (1024 in production, 4 here) a guess is
+    refused 429 at once; none goes to the app without a slot."""
+    from authhygiene.throttle import in_flight
+
+    monkeypatch.setattr(in_flight, "_MAX_WAITERS", 4)
+    checks = Checks()
+    throttle = Throttle(per_credential=f"{LIMIT}/minute", per_client="1000/minute")
+    passwords = [f"guess-{n}" for n in range(BURST - 1)] + [PASSWORD]
+    with _uvicorn(fastapi_app(checks, throttle)) as port, ThreadPoolExecutor(BURST) as pool:
+        url = f"http://127.0.0.1:{port}/me"
+
+        def send(password: str) -> int:
+            with httpx.Client(timeout=30) as client:
+                return client.get(url, headers={"Authorization": _basic(password)}).status_code
+
+        statuses = list(pool.map(send, passwords))
+    assert len([right for right in checks.seen if not right]) == LIMIT
+    assert statuses.count(429) == BURST - LIMIT - (1 if True in checks.seen else 0)

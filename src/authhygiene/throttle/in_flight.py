@@ -30,7 +30,7 @@ __all__ = ["InFlight", "Ticket", "Waiter", "deadline"]
 
 # How long a request waits for a slot at most; then it goes on (the count
 # still refuses what is over).
-_WAIT_S = 10.0
+_WAIT_S = 5.0
 _MAX_WAITERS = 1024
 
 
@@ -107,6 +107,14 @@ class InFlight:
                 return Ticket(key, self._failures.get(key, 0), proof)
         return None
 
+    def force_enter(self, key: int, proof: int) -> Ticket:
+        """A slot whatever the budget: a request that waited its time goes
+        on (and the count refuses what is over), its success still proving
+        the credential, so that the next ones do not wait again."""
+        with self._lock:
+            self._flying[key] = self._flying.get(key, 0) + 1
+            return Ticket(key, self._failures.get(key, 0), proof)
+
     def waiter(
         self, key: int, loop: asyncio.AbstractEventLoop | None, until: float
     ) -> Waiter | None:
@@ -143,25 +151,28 @@ class InFlight:
                 while len(table) > self._max:
                     table.popitem(last=False)
 
-    def leave(self, ticket: Ticket) -> None:
+    def leave(self, ticket: Ticket, *, prove: bool = True) -> None:
         """The request is over: free its slot, wake the waiters; a request
-        that ended without a failure counted proves its credential. Once
-        per ticket, whichever path ends the request first."""
+        that ended without a failure counted proves its credential (unless
+        `prove` is False: it never reached the app). Once per ticket,
+        whichever path ends the request first."""
         if ticket.left:
             return
         ticket.left = True
         key = ticket.key
         with self._lock:
             flying = self._flying.get(key, 1) - 1
+            waiting = key in self._waiting
             if flying > 0:
                 self._flying[key] = flying
             else:
                 self._flying.pop(key, None)
-                if key not in self._waiting:
+                if not waiting:
                     # The burst is over: the next one starts from the count
-                    # (the blocked table refuses what it spent).
+                    # (the blocked table refuses what it spent). Not while
+                    # waiters woken here are still looking.
                     self._left.pop(key, None)
-            if self._failures.get(key, 0) == ticket.failures:
+            if prove and self._failures.get(key, 0) == ticket.failures:
                 self._proven[ticket.proof] = None
                 self._proven.move_to_end(ticket.proof)
                 while len(self._proven) > self._max:

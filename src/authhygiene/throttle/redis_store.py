@@ -176,8 +176,10 @@ class RedisCounter:
             try:
                 await client.set(self.secret_key, secret_source.token_hex(32), nx=True)
                 value = await client.get(self.secret_key)
-            except self._errors as exc:
-                raise StorageError(type(exc).__name__) from None
+            except Exception as exc:  # any trouble of the client's: its type only
+                raise (
+                    exc if isinstance(exc, StorageError) else StorageError(type(exc).__name__)
+                ) from None
             self._secret = self._checked_secret(value)
         return self._secret
 
@@ -219,8 +221,10 @@ class RedisCounter:
     def _call(self, work: Any) -> Any:
         try:
             return work()
-        except self._errors as exc:
-            raise StorageError(type(exc).__name__) from None
+        except Exception as exc:  # any trouble of the client's: its type only
+            raise (
+                exc if isinstance(exc, StorageError) else StorageError(type(exc).__name__)
+            ) from None
 
     def count(self, items: Sequence[tuple[str, Limit]], now: float) -> list[Counted]:
         arguments = self._arguments(items)
@@ -254,8 +258,10 @@ class RedisCounter:
             except self._no_script:  # a Redis that restarted or flushed its scripts
                 await client.script_load(_COUNT_SCRIPT)
                 reply = await client.execute_command("EVALSHA", *arguments)
-        except self._errors as exc:
-            raise StorageError(type(exc).__name__) from None
+        except Exception as exc:  # any trouble of the client's: its type only
+            raise (
+                exc if isinstance(exc, StorageError) else StorageError(type(exc).__name__)
+            ) from None
         return self._counted(reply, len(items))
 
     # --- announcing a block to the fleet (`fleet` listens) ----------------------
@@ -280,8 +286,10 @@ class RedisCounter:
         self._announcement(pipe, blocks, now)
         try:
             await pipe.execute()
-        except self._errors as exc:
-            raise StorageError(type(exc).__name__) from None
+        except Exception as exc:  # any trouble of the client's: its type only
+            raise (
+                exc if isinstance(exc, StorageError) else StorageError(type(exc).__name__)
+            ) from None
 
     def close(self) -> None:
         self._sync.close()
