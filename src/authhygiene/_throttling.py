@@ -280,12 +280,26 @@ def _checked(runtime: Runtime, request: Request, who: Caller | None, ticket: Tic
     return None, ticket
 
 
+def _free(runtime: Runtime, who: Caller | None) -> bool:
+    """The common request, settled at once: nothing is blocked, and it
+    needs no slot (no credential, or one a success proved)."""
+    gate: ThrottleGate = runtime.throttle
+    if gate.busy():
+        return False
+    if who is None or who.material is None or gate.throttle.credential_limit is None:
+        return True
+    return gate.in_flight.proven(InFlight.key(who.proof or who.material))
+
+
 def admit(runtime: Runtime, request: Request, caller: Callable[[], Caller | None]) -> Admission:
     """Before the app (sync adapters): the 429 for a blocked key, or the
     request's slot among those in flight with its credential (waiting, a
     bounded time, while an unproven credential's budget is all in flight)."""
     runtime.throttle.warm()  # once per process; then a no-op
-    steps = _admission(runtime, request, caller(), None)
+    who = caller()
+    if _free(runtime, who):
+        return None, None
+    steps = _admission(runtime, request, who, None)
     try:
         while True:
             waiter = next(steps)
@@ -303,7 +317,10 @@ async def aadmit(
     gate: ThrottleGate = runtime.throttle
     if gate.cold:
         await anyio.to_thread.run_sync(gate.warm)  # once per process
-    steps = _admission(runtime, request, caller(), asyncio.get_running_loop())
+    who = caller()
+    if _free(runtime, who):
+        return None, None
+    steps = _admission(runtime, request, who, asyncio.get_running_loop())
     try:
         while True:
             waiter = next(steps)

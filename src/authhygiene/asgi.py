@@ -314,29 +314,26 @@ class AuthHygiene:
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> Scope | None:
         """Before the app: the scope to call it with, or None when the
-        request has been answered (refused before the app; or throttled,
-        its whole exchange run inside its slot, re-entering `__call__`)."""
+        request has been answered: refused before the app, or (`throttle=`,
+        with a slot among those in flight with its credential) its whole
+        exchange run inside that slot, re-entering `__call__`, and the slot
+        freed once the exchange is over (its failure, if any, counted)."""
         if self._throttled and _ADMITTED not in scope:
-            await self._throttled_exchange(scope, receive, send)
-            return None
-        return await self._admitted(scope, send)
-
-    async def _throttled_exchange(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """`throttle=`: a blocked client or credential is refused 429; any
-        other request runs in its credential's slot, freed once the
-        exchange is over (its failure, if any, counted by then)."""
-        request = ScopeRequest(scope, self._plans)
-        refusal, ticket = await aadmit(
-            self.runtime, request, lambda: scope_caller(self.runtime, scope, request)
-        )
-        if refusal is not None:
-            await _write(send, refusal, head=scope.get("method") == "HEAD")
-            return
-        scope[_ADMITTED] = True
-        try:
-            await self(scope, receive, send)
-        finally:
-            leave(self.runtime, ticket)
+            request = ScopeRequest(scope, self._plans)
+            refusal, ticket = await aadmit(
+                self.runtime, request, lambda: scope_caller(self.runtime, scope, request)
+            )
+            if refusal is not None:
+                await _write(send, refusal, head=scope.get("method") == "HEAD")
+                return None
+            scope[_ADMITTED] = True
+            if ticket is not None:
+                try:
+                    await self(scope, receive, send)
+                finally:
+                    leave(self.runtime, ticket)
+                return None
+        return await self._admitted(scope, send) if self._enforce else scope
 
     async def _admitted(self, scope: Scope, send: Send) -> Scope | None:
         """Enforce mode, before the app: the scope to call it with (the

@@ -650,6 +650,8 @@ class AuthHygieneWSGI:
             if refusal is not None:
                 return _write(environ, start_response, refusal)
             environ[_ADMITTED] = True
+            if ticket is None:
+                return self._refused(environ, start_response) if self._enforce else None
             held = False
             try:
                 result = self(environ, start_response)

@@ -76,13 +76,10 @@ for i = 1, #KEYS, 2 do
     end
   end
   if current_ttl <= 0 then current_ttl = 0 end
-  out[#out + 1] = acquired
-  out[#out + 1] = previous
-  out[#out + 1] = previous_ttl
-  out[#out + 1] = current
-  out[#out + 1] = current_ttl
+  out[#out + 1] = acquired .. " " .. previous .. " " .. previous_ttl .. " " .. current .. " " ..
+    current_ttl
 end
-return out
+return table.concat(out, " ")
 """
 _COUNT_SHA = hashlib.sha1(_COUNT_SCRIPT.encode(), usedforsecurity=False).hexdigest()
 _SECRET_CHARS = 64
@@ -208,14 +205,17 @@ class RedisCounter:
         """The script's reply, held to its shape: anything else (a proxy,
         a server that is no Redis) is a storage error, never a failure
         counted as allowed."""
-        if not isinstance(reply, list) or len(reply) != 5 * items:
+        # One bulk string of numbers: a reply parsed in one read, not one
+        # line per number (redis-py parses RESP in Python without hiredis).
+        fields = reply.split() if isinstance(reply, bytes) and len(reply) < 4096 else []
+        if len(fields) != 5 * items:
             raise StorageError("bad_reply")
         counted = []
-        for index in range(0, len(reply), 5):
-            acquired = reply[index]
-            if acquired not in (0, 1):
+        for index in range(0, len(fields), 5):
+            acquired = fields[index]
+            if acquired not in (b"0", b"1"):
                 raise StorageError("bad_reply")
-            counted.append(Counted(acquired == 1, _window(reply[index + 1 : index + 5])))
+            counted.append(Counted(acquired == b"1", _window(fields[index + 1 : index + 5])))
         return counted
 
     def _call(self, work: Any) -> Any:
