@@ -171,3 +171,24 @@ def test_more_waiters_than_the_queue_holds_are_refused_never_let_in(
         statuses = list(pool.map(send, passwords))
     assert len([right for right in checks.seen if not right]) == LIMIT
     assert statuses.count(429) == BURST - LIMIT - (1 if True in checks.seen else 0)
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+def test_a_burst_in_waves_gets_no_fresh_budget_per_wave(server: str) -> None:
+    """Two guesses one after the other, then the rest at once: the burst
+    starts from what is left (three), not from a whole budget."""
+    build, serve = SERVERS[server]
+    checks = Checks()
+    throttle = Throttle(per_credential=f"{LIMIT}/minute", per_client="1000/minute")
+    with serve(build(checks, throttle)) as port, ThreadPoolExecutor(BURST) as pool:
+        url = f"http://127.0.0.1:{port}/me"
+
+        def send(password: str) -> int:
+            with httpx.Client(timeout=30) as client:
+                return client.get(url, headers={"Authorization": _basic(password)}).status_code
+
+        first = [send("wave-1"), send("wave-2")]
+        rest = list(pool.map(send, [f"wave-{n}" for n in range(3, BURST)]))
+    assert first == [401, 401]
+    assert len(checks.seen) == LIMIT
+    assert rest.count(429) == len(rest) - (LIMIT - 2)

@@ -78,7 +78,7 @@ class InFlight:
         self._proven: OrderedDict[int, None] = OrderedDict()
         # Per credential: failures counted here, and the budget last known left.
         self._failures: OrderedDict[int, int] = OrderedDict()
-        self._left: OrderedDict[int, int] = OrderedDict()
+        self._left: OrderedDict[int, tuple[int, float]] = OrderedDict()
 
     def forked(self) -> None:
         self._lock = threading.Lock()
@@ -96,7 +96,9 @@ class InFlight:
         # One at a time at least: a budget known to be spent is the blocked
         # table's to refuse (and it may have run out since), never a wait
         # with nothing in flight to end it.
-        return self._flying.get(key, 0) < max(self._left.get(key, budget), 1)
+        known = self._left.get(key)
+        left = budget if known is None else known[0]
+        return self._flying.get(key, 0) < max(left, 1)
 
     def try_enter(self, key: int, budget: int, proof: int) -> Ticket | None:
         """A slot for `key` now, or None (wait: `waiter`, then try again);
@@ -144,8 +146,11 @@ class InFlight:
             self._proven.pop(proof, None)
             if left is not None:
                 # Failures in flight together are counted in any order: the
-                # least that one of them left is what is left.
-                self._left[key] = min(self._left.get(key, left), left)
+                # least that one of them left is what is left; a count a
+                # second older is superseded (the window moved on).
+                now = time.monotonic()
+                known, at = self._left.get(key, (left, now))
+                self._left[key] = (min(known, left) if now - at < 1.0 else left, now)
                 self._left.move_to_end(key)
             for table in (self._failures, self._left):
                 while len(table) > self._max:
@@ -162,16 +167,12 @@ class InFlight:
         key = ticket.key
         with self._lock:
             flying = self._flying.get(key, 1) - 1
-            waiting = key in self._waiting
             if flying > 0:
                 self._flying[key] = flying
             else:
+                # What is left of the budget stays known: a burst that comes
+                # in waves must not start each wave with a whole budget.
                 self._flying.pop(key, None)
-                if not waiting:
-                    # The burst is over: the next one starts from the count
-                    # (the blocked table refuses what it spent). Not while
-                    # waiters woken here are still looking.
-                    self._left.pop(key, None)
             if prove and self._failures.get(key, 0) == ticket.failures:
                 self._proven[ticket.proof] = None
                 self._proven.move_to_end(ticket.proof)
