@@ -118,6 +118,11 @@ class Runtime:
     decider: Decider | None = field(default=None, repr=False)
     # `throttle=`'s state in this process (`authhygiene.throttle.gate`).
     throttle: Any = field(default=None, repr=False)
+    # The API-key headers the policy reads, as ASGI names and as environ
+    # keys: where the throttle finds a request's key, read once here.
+    key_headers: tuple[frozenset[bytes], tuple[str, ...]] = field(
+        default=(frozenset(), ()), repr=False
+    )
 
     def __post_init__(self) -> None:
         if self.decider is None:
@@ -173,7 +178,14 @@ class Runtime:
             from authhygiene.throttle.gate import gate_for
 
             throttle = gate_for(policy.throttle, logger, metrics)
-        return cls(policy, logger, cors, metrics, summaries, throttle=throttle)
+        names = dict.fromkeys((*policy.verifier_headers, *policy.api_key_headers))
+        key_headers = (
+            frozenset(name.lower().encode("latin-1") for name in names),
+            tuple("HTTP_" + name.upper().replace("-", "_") for name in names),
+        )
+        return cls(
+            policy, logger, cors, metrics, summaries, throttle=throttle, key_headers=key_headers
+        )
 
     def decide(
         self,

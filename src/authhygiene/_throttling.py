@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -28,6 +26,7 @@ from authhygiene.core.diagnose import AppAnswer
 from authhygiene.core.events import Event
 from authhygiene.core.ratelimit import ratelimit_fields
 from authhygiene.core.reasons import Reason
+from authhygiene.core.redact import clean_for_sink
 from authhygiene.core.request import Request
 from authhygiene.throttle.gate import Over, StorageError, Tally, ThrottleGate
 from authhygiene.throttle.in_flight import InFlight, Ticket, Waiter, deadline
@@ -52,48 +51,77 @@ _ANONYMOUS_REASONS = frozenset({Reason.CREDENTIALS_MISSING.value})
 _STORAGE_RETRY_S = 2
 
 
-@dataclass(frozen=True, slots=True)
 class Caller:
-    """Who a request comes from, as the throttle counts it: `material` is
-    what its credential is counted under (for Basic, the user name);
-    `proof` the credential itself (for Basic, with its password), which a
-    success proves good (`in_flight`). Neither is ever stored as text."""
+    """Who a request comes from, as the throttle counts it: `client` its
+    address; `material` what its credential is counted under (for Basic,
+    the user name); `proof` the credential itself (for Basic, with its
+    password), which a success proves good (`in_flight`). Neither is ever
+    stored as text. The address and the material are worked out when first
+    asked for: a request with a proven credential and nothing blocked needs
+    neither (behind trusted proxies, the address means decoding the request)."""
 
-    client: str | None
-    material: str | None
-    proof: str | None = None
+    __slots__ = ("_address", "_client", "_material", "api_key", "authorization")
+
+    def __init__(
+        self, address: Callable[[], str | None], authorization: str | None, api_key: str | None
+    ) -> None:
+        self._address = address
+        self.authorization, self.api_key = authorization, api_key
+        self._client: object = _UNREAD
+        self._material: object = _UNREAD
+
+    @property
+    def client(self) -> str | None:
+        if self._client is _UNREAD:
+            self._client = self._address()
+        return self._client  # type: ignore[return-value]
+
+    @property
+    def material(self) -> str | None:
+        if self._material is _UNREAD:
+            self._material = credential_material(self.authorization, self.api_key)
+        return self._material  # type: ignore[return-value]
+
+    @property
+    def proof(self) -> str | None:
+        return self.authorization if self.authorization is not None else self.api_key
 
 
-def _client(runtime: Runtime, peer: str | None, request: Request) -> str | None:
+_UNREAD = object()
+NOBODY = Caller(lambda: None, None, None)
+
+
+def _address(runtime: Runtime, peer: str | None, request: Request) -> Callable[[], str | None]:
     """The socket peer, or the address the trusted proxies vouch for."""
     trusted = runtime.policy.trusted_proxies
     if not trusted:
-        return peer
-    return client_address(trusted, request.decoded())
+        return lambda: peer
+    return lambda: client_address(trusted, request.decoded())
 
 
 def scope_caller(runtime: Runtime, scope: Mapping[str, Any], request: Request) -> Caller | None:
-    """From an ASGI scope; None for a CORS preflight (never throttled)."""
+    """From an ASGI scope; None for a CORS preflight (never throttled), and
+    for a scope whose headers are not the bytes pairs ASGI specifies (a
+    server's odd scope is never a reason to fail a request)."""
     authorization = api_key = None
-    names = _key_names(runtime)
+    names = runtime.key_headers[0]
     preflight = False
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            if authorization is None:
-                authorization = value.decode("latin-1")
-        elif name == b"access-control-request-method":
-            preflight = True
-        elif api_key is None and name in names[0]:
-            api_key = value.decode("latin-1")
+    try:
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                if authorization is None:
+                    authorization = value.decode("latin-1")
+            elif name == b"access-control-request-method":
+                preflight = True
+            elif api_key is None and name in names:
+                api_key = value.decode("latin-1")
+    except (TypeError, ValueError, AttributeError):
+        return None
     if preflight and scope.get("method") == "OPTIONS":
         return None
     client = scope.get("client")
     peer = str(client[0]) if isinstance(client, list | tuple) and client else None
-    return Caller(
-        _client(runtime, peer, request),
-        credential_material(authorization, api_key),
-        authorization if authorization is not None else api_key,
-    )
+    return Caller(_address(runtime, peer, request), authorization, api_key)
 
 
 def environ_caller(runtime: Runtime, environ: Mapping[str, Any], request: Request) -> Caller | None:
@@ -104,33 +132,16 @@ def environ_caller(runtime: Runtime, environ: Mapping[str, Any], request: Reques
         return None
     authorization = environ.get("HTTP_AUTHORIZATION")
     api_key = None
-    if authorization is None:
-        for key in _key_names(runtime)[1]:
+    if not isinstance(authorization, str):
+        authorization = None
+        for key in runtime.key_headers[1]:
             value = environ.get(key)
             if isinstance(value, str):
                 api_key = value
                 break
     peer = environ.get("REMOTE_ADDR")
-    authorization = authorization if isinstance(authorization, str) else None
     return Caller(
-        _client(runtime, peer if isinstance(peer, str) else None, request),
-        credential_material(authorization, api_key),
-        authorization if authorization is not None else api_key,
-    )
-
-
-def _key_names(runtime: Runtime) -> tuple[frozenset[bytes], tuple[str, ...]]:
-    """The API-key headers the policy reads: as ASGI names and environ keys."""
-    policy = runtime.policy
-    return _names_of((*policy.verifier_headers, *policy.api_key_headers))
-
-
-@functools.lru_cache(maxsize=64)
-def _names_of(names: tuple[str, ...]) -> tuple[frozenset[bytes], tuple[str, ...]]:
-    unique = dict.fromkeys(names)
-    return (
-        frozenset(name.lower().encode("latin-1") for name in unique),
-        tuple("HTTP_" + name.upper().replace("-", "_") for name in unique),
+        _address(runtime, peer if isinstance(peer, str) else None, request), authorization, api_key
     )
 
 
@@ -156,10 +167,7 @@ def refused(
     if gate.shadow or runtime.policy.report_only:
         _shadow(runtime, gate, over, who, now)
         return None
-    decision = _too_many(runtime, request, over)
-    if decision is not None:
-        runtime.record(decision)
-    return decision
+    return _too_many_recorded(runtime, request, over)
 
 
 def _too_many(runtime: Runtime, request: Request, over: Over) -> Decision | None:
@@ -188,7 +196,7 @@ def _shadow(runtime: Runtime, gate: ThrottleGate, over: Over, who: Caller, now: 
             Event.THROTTLE_SHADOW.value,
             would_status=429,
             reason=Reason.TOO_MANY_FAILURES.value,
-            client=who.client,
+            client=clean_for_sink(who.client or "", 64, [t for t in (who.proof,) if t]) or None,
             key_id=over.key[-12:],
             **over.facts(),
         )
@@ -374,7 +382,7 @@ def _settled(
             )
             answer = runtime.decide(request, AppAnswer(503), declared, record=False)
     elif over is not None:
-        _shadow(runtime, gate, over, who or Caller(None, None), time.time())
+        _shadow(runtime, gate, over, who or NOBODY, time.time())
     final = answer if answer is not None else _with_quotas(decision, tally)
     runtime.record(final)
     return final

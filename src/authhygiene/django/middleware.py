@@ -27,7 +27,15 @@ from authhygiene._enforcement import (
     verified_plan,
 )
 from authhygiene._runtime import Runtime
-from authhygiene._throttling import aadmit, admit, afinish, environ_caller, finish, leave
+from authhygiene._throttling import (
+    Caller,
+    aadmit,
+    admit,
+    afinish,
+    environ_caller,
+    finish,
+    leave,
+)
 from authhygiene.core.cors import request_origin
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
@@ -97,18 +105,19 @@ class AuthHygieneMiddleware:
         """`throttle=`: a blocked client or credential is refused 429; any
         other request runs in its credential's slot, freed once the view
         has answered and a failure, if any, is counted."""
-        core_request = _request(request, self._plans)
-        refusal, ticket = admit(
-            self.runtime,
-            core_request,
-            lambda: environ_caller(self.runtime, request.META, core_request),
-        )
+        refusal, ticket = admit(self.runtime, *self._who(request))
         if refusal is not None:
             return self._too_many(request, refusal)
         try:
             return self._call(request)
         finally:
             leave(self.runtime, ticket)
+
+    def _who(self, request: HttpRequest) -> tuple[EnvironRequest, Callable[[], Caller | None]]:
+        """The request as the core reads it, and who it comes from (read
+        when the throttle asks)."""
+        core_request = _request(request, self._plans)
+        return core_request, lambda: environ_caller(self.runtime, request.META, core_request)
 
     def _too_many(self, request: HttpRequest, refusal: Decision) -> HttpResponseBase:
         head = request.method == "HEAD"
@@ -135,12 +144,7 @@ class AuthHygieneMiddleware:
             return preflight
         if not self._throttled:
             return await self._acall(request)
-        core_request = _request(request, self._plans)
-        refusal, ticket = await aadmit(
-            self.runtime,
-            core_request,
-            lambda: environ_caller(self.runtime, request.META, core_request),
-        )
+        refusal, ticket = await aadmit(self.runtime, *self._who(request))
         if refusal is not None:
             return self._too_many(request, refusal)
         try:
@@ -173,13 +177,7 @@ class AuthHygieneMiddleware:
         if not self._throttled:
             return outcome
         decision = outcome.decision if isinstance(outcome, Outcome) else outcome
-        core_request = _request(request, self._plans)
-        final = finish(
-            self.runtime,
-            core_request,
-            lambda: environ_caller(self.runtime, request.META, core_request),
-            decision,
-        )
+        final = finish(self.runtime, *self._who(request), decision)
         return replace(outcome, decision=final) if isinstance(outcome, Outcome) else final
 
     async def _acounted(self, request: HttpRequest, outcome: Any) -> Any:
@@ -187,13 +185,7 @@ class AuthHygieneMiddleware:
         if not self._throttled:
             return outcome
         decision = outcome.decision if isinstance(outcome, Outcome) else outcome
-        core_request = _request(request, self._plans)
-        final = await afinish(
-            self.runtime,
-            core_request,
-            lambda: environ_caller(self.runtime, request.META, core_request),
-            decision,
-        )
+        final = await afinish(self.runtime, *self._who(request), decision)
         return replace(outcome, decision=final) if isinstance(outcome, Outcome) else final
 
     def _refusal(

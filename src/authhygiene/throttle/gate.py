@@ -10,6 +10,7 @@ import contextlib
 import math
 import os
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -185,7 +186,7 @@ class ThrottleGate:
         return True
 
     def _heard(self, key: str, block: Block) -> None:
-        self.table.add(key, block, _now())
+        self.table.add(key, block, time.time())
 
     # --- after a failure ------------------------------------------------------
 
@@ -356,9 +357,3 @@ def gate_for(throttle: Throttle, logger: Any, metrics: Any = None) -> ThrottleGa
         gate.logger = logger
         gate.metrics = metrics
         return gate  # type: ignore[no-any-return]
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
