@@ -266,3 +266,19 @@ def test_prometheus_counts_the_429s_and_the_blocks(kind: str, log: CapturingLogg
     ]
     assert after[0] - before[0] == 2
     assert after[1] - before[1] == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_shadow_event_bounds_and_scrubs_the_client_it_names(
+    kind: str, log: CapturingLogger
+) -> None:
+    """A peer a proxy-header middleware filled from X-Forwarded-For leaves
+    the log bounded, and without the request's credential in it."""
+    app = served(kind, log, per_client="2/minute", per_credential=None, mode="shadow")
+    token = "shadowed-token-0123456789abcdef"
+    peer = "SECRETXFF-" + "Z" * 5000 + token
+    for _ in range(4):
+        assert app.send(authorization=f"Bearer {token}", client=peer).status == 401
+    (shadow,) = events(log, "auth.throttle.shadow")
+    assert len(shadow["client"]) <= 64 + 3
+    assert_no_secrets([shadow], [token])
