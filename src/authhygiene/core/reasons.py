@@ -36,6 +36,8 @@ class Reason(StrEnum):
     STEP_UP_REQUIRED = "step_up_required"
     FORBIDDEN = "forbidden"
     CLIENT_BLOCKED = "client_blocked"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
+    TOKEN_IN_QUERY = "token_in_query"
     TOO_MANY_FAILURES = "too_many_failures"
     VERIFIER_UNAVAILABLE = "verifier_unavailable"
     THROTTLE_UNAVAILABLE = "throttle_unavailable"
@@ -263,6 +265,31 @@ REASONS: dict[Reason, ReasonInfo] = {
         "Contact the API's operators.",
         "authz_fail",
         "the clients are blocked by policy",
+    ),
+    # A browser page's origin the API does not serve: cross-site WebSocket
+    # hijacking, or DNS rebinding against an MCP server (MCP authorization,
+    # 2026-07-28: "validate Origin ... respond with HTTP 403").
+    Reason.ORIGIN_NOT_ALLOWED: ReasonInfo(
+        403,
+        None,
+        "The request's origin is not allowed",
+        "Call the API from one of its allowed origins, or from a client that sends no Origin.",
+        "authz_fail",
+        "browser pages on origins the CORS policy does not list are calling; a new front end"
+        " missing from cors= origins, or a page on another site trying to use the user's access",
+    ),
+    # RFC 6750 §2.3 / §5.3, MCP authorization: a token in the URL leaks into
+    # access logs, browser history and Referer; where the API refuses the
+    # query method, saying so is a malformed request (invalid_request).
+    Reason.TOKEN_IN_QUERY: ReasonInfo(
+        400,
+        "invalid_request",
+        "Tokens are not accepted in the URL",
+        "Send the token in the Authorization header ('Authorization: Bearer <token>'), never in"
+        " the query string; treat the token that was sent as exposed.",
+        "authn_login_fail",
+        "clients put access tokens in the query string, where access logs and browser history"
+        " keep them; fix the client and consider the tokens exposed",
     ),
     Reason.TOO_MANY_FAILURES: ReasonInfo(
         429,
