@@ -50,3 +50,45 @@ def test_frames_pass_byte_for_byte(port: int, app: str) -> None:
             echoed = websocket.recv(timeout=20)
             assert type(echoed) is type(frame)
             assert echoed == frame
+
+
+def test_after_accept_messages_pass_as_the_very_objects(logger: Any) -> None:
+    # Once accepted, the wrapped send and receive only forward: the server
+    # gets the app's own message objects, the app the server's.
+    import asyncio
+
+    from authhygiene import AuthHygiene
+
+    frames = [
+        {"type": "websocket.receive", "text": "a"},
+        {"type": "websocket.receive", "bytes": b"b"},
+    ]
+    app_got: list[dict[str, Any]] = []
+    app_sent = [
+        {"type": "websocket.accept"},
+        {"type": "websocket.send", "text": "x"},
+        {"type": "websocket.send", "bytes": b"y"},
+        {"type": "websocket.close", "code": 1000},
+    ]
+    server_got: list[dict[str, Any]] = []
+    inbox = [{"type": "websocket.connect"}, *frames]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        app_got.append(await receive())
+        await send(app_sent[0])
+        app_got.extend([await receive(), await receive()])
+        for message in app_sent[1:]:
+            await send(message)
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        server_got.append(message)
+
+    scope = {"type": "websocket", "path": "/ws", "headers": [], "query_string": b""}
+    asyncio.run(AuthHygiene(app, realm="api", logger=logger)(scope, receive, send))
+
+    assert all(got is sent for got, sent in zip(server_got, app_sent, strict=True))
+    assert app_got[1:] == frames
+    assert all(got is frame for got, frame in zip(app_got[1:], frames, strict=True))
