@@ -13,8 +13,9 @@ the exception, with nothing awaited in between, and an `AuthFailure` behind
 it still deserves its own answer. So the 500 waits only until the app
 returns, raises, sends again, or yields to the event loop (a background
 task running), whichever comes first. Any other 5xx, and a 500 streamed in
-several messages, passes on at once. Non-HTTP scopes (websocket, lifespan)
-are passed through before anything else happens.
+several messages, passes on at once. Non-HTTP scopes are dealt with before
+anything else happens: lifespan passes through, and a websocket handshake
+is watched only until it is settled (`authhygiene._asgi_websocket`).
 
 With ``cors=`` a CORS step runs first: it answers preflights before the app
 (and its auth) see them, and puts the CORS headers on every response start.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from typing import Any
 
 import anyio.to_thread
@@ -41,6 +43,7 @@ from authhygiene._asgi_cors import (
     inspect_app,
 )
 from authhygiene._asgi_types import ASGIApp, Message, Receive, Scope, Send
+from authhygiene._asgi_websocket import WebSocketDenial, origin_refusal, watch_handshake
 from authhygiene._described import WELL_KNOWN, described, profile_refused
 from authhygiene._enforcement import (
     PREFLIGHT_HEADERS,
@@ -55,15 +58,15 @@ from authhygiene._throttling import aadmit, afinish, leave, refused, scope_calle
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
-from authhygiene.core.exchange import (
-    carries_credentials,
-    declared_failure,
-    raised_status,
-    watched,
-)
+from authhygiene.core.exchange import declared_failure, raised_status, watched
 from authhygiene.identity import ANONYMOUS, NO_CREDENTIALS, credentials_of
 from authhygiene.logging import emit_misconfig, flush_suppressed
-from authhygiene.request_views import Plans, ScopeRequest, view_from_scope
+from authhygiene.request_views import (
+    Plans,
+    ScopeRequest,
+    scope_carries_credentials,
+    view_from_scope,
+)
 
 __all__ = ["AuthHygiene"]
 
@@ -76,15 +79,8 @@ def _watched(status: int, scope: Scope) -> bool:
     400/422 to a request with credentials, and of the 5xx only a 500 (the
     server-error layer's, see the module docstring)."""
     if status < 500:
-        return watched(status, lambda: _carries_credentials(scope))
+        return watched(status, lambda: scope_carries_credentials(scope))
     return status == 500
-
-
-def _carries_credentials(scope: Scope) -> bool:
-    authorization = any(name == b"authorization" for name, _ in scope.get("headers", ()))
-    query = scope.get("query_string", b"")
-    text = query.decode("latin-1") if isinstance(query, bytes) else str(query)
-    return carries_credentials(authorization, text)
 
 
 # How many turns of the event loop a complete 500 waits for an exception
@@ -296,25 +292,41 @@ class AuthHygiene:
             await state.pass_on(send)
 
     async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Websocket and lifespan scopes, untouched (lifespan's shutdown
-        flushes the pending suppressed-failure counts), except that enforce
-        mode guards a websocket handshake as it guards an HTTP request."""
+        """Lifespan scopes untouched (but for shutdown flushing the pending
+        suppressed-failure counts); websocket handshakes watched."""
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] == "lifespan" and self.runtime.summaries is not None:
             send = self._flush_at_shutdown(send)
-        elif (
-            scope["type"] == "websocket"
-            and self._throttled
+        await self.app(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A handshake refused before the app (a blocked client, an origin
+        ``cors=`` or ``profile="mcp"`` does not allow, enforce mode) as an HTTP request would
+        be; else the app runs and a refusal of its own is made correct
+        (`authhygiene._asgi_websocket`)."""
+        if (
+            self._throttled
             and self.runtime.throttle.busy()
             and (blocked := await self._blocked(scope))
         ):
-            await _write(_websocket_denial(scope, receive, send), blocked, head=False)
+            await WebSocketDenial(scope, receive, send).write(blocked)
             return
-        elif scope["type"] == "websocket" and self._enforce:
-            admitted = await self._admitted(scope, _websocket_denial(scope, receive, send))
+        if self._cors is not None or self._profiled:
+            # `profile="mcp"` without cors=: no page may open one.
+            cors = self._cors.cors if self._cors is not None else None
+            refusal = origin_refusal(self.runtime, ScopeRequest(scope, self._plans), cors)
+            if refusal is not None and refusal.rewrite:
+                await WebSocketDenial(scope, receive, send).write(refusal)
+                return
+        if self._enforce:
+            admitted = await self._admitted(scope, send, WebSocketDenial(scope, receive, send))
             if admitted is None:
                 return
             scope = admitted
-        await self.app(scope, receive, send)
+        decide = functools.partial(self._decision, scope)
+        await watch_handshake(self.app, scope, receive, send, decide, self._limit)
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> Scope | None:
         """Before the app: the scope to call it with, or None when the
@@ -345,10 +357,13 @@ class AuthHygiene:
                 return None
         return await self._admitted(scope, send) if self._enforce else scope
 
-    async def _admitted(self, scope: Scope, send: Send) -> Scope | None:
+    async def _admitted(
+        self, scope: Scope, send: Send, denial: WebSocketDenial | None = None
+    ) -> Scope | None:
         """Enforce mode, before the app: the scope to call it with (the
-        identity in `user` and `auth`), or None once a refusal is sent.
-        A verifier that may wait runs in a worker thread."""
+        identity in `user` and `auth`), or None once a refusal is sent
+        (through `denial` for a websocket handshake). A verifier that may
+        wait runs in a worker thread."""
         request = ScopeRequest(scope, self._plans)
         plan = planned(self.runtime, request.decoded())
         by, verdict = (
@@ -364,7 +379,10 @@ class AuthHygiene:
         if decision is not None and self._throttled:
             decision = await self._counted(scope, decision)
         if decision is not None and decision.rewrite:
-            await _write(send, decision, head=scope.get("method") == "HEAD")
+            if denial is not None:
+                await denial.write(decision)
+            else:
+                await _write(send, decision, head=scope.get("method") == "HEAD")
             return None
         if outcome.identity is None:
             if "user" in scope:
@@ -477,6 +495,20 @@ class AuthHygiene:
         else:
             assert held is not None
             answer = held.answer(self._limit)
+        decision = await self._decision(scope, answer, declared)
+        if decision is not None and decision.rewrite:
+            await _write(send, decision, head=scope.get("method") == "HEAD")
+            return True
+        if held is not None:
+            await held.flush(send)
+            return False
+        return None
+
+    async def _decision(
+        self, scope: Scope, answer: AppAnswer, declared: Declared | None
+    ) -> Decision | None:
+        """The refusal path's decision for the app's answer, counted by the
+        throttle: the answer that leaves."""
         if self._may_block and refusal_blocks(self.runtime, self._view(scope)):
             # Explaining may wait on a verifier (keys to fetch, a password
             # hash): never on the event loop.
@@ -485,13 +517,7 @@ class AuthHygiene:
             decision = self._decide(scope, answer, declared)
         if decision is not None and self._throttled:
             decision = await self._counted(scope, decision)
-        if decision is not None and decision.rewrite:
-            await _write(send, decision, head=scope.get("method") == "HEAD")
-            return True
-        if held is not None:
-            await held.flush(send)
-            return False
-        return None
+        return decision
 
     def _view(self, scope: Scope) -> RequestView:
         return ScopeRequest(scope, self._plans).decoded()
@@ -529,28 +555,6 @@ class AuthHygiene:
             # inspection. Looked up here, on this rare path, every time.
             app_cors = find_app_cors(self.app)
         return await app_layer_headers(app_cors, scope, status)
-
-
-def _websocket_denial(scope: Scope, receive: Receive, send: Send) -> Send:
-    """`send` for a refused websocket handshake: the refusal as an HTTP
-    answer where the server offers the `websocket.http.response` extension
-    (uvicorn, hypercorn), else a close before accept, which the server
-    answers 403 (the ASGI spec). The client's `websocket.connect` is read
-    first, as the spec has it."""
-    extensions = scope.get("extensions") or {}
-    answered = isinstance(extensions, dict) and "websocket.http.response" in extensions
-
-    async def deny(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            await receive()  # websocket.connect
-            if answered:
-                await send({**message, "type": "websocket.http.response.start"})
-            else:
-                await send({"type": "websocket.close", "code": 1008})
-        elif answered:
-            await send({**message, "type": "websocket.http.response.body"})
-
-    return deny
 
 
 async def _write_preflight(send: Send) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from authhygiene._asgi_types import Scope
 from authhygiene.core.credentials import RequestView, material_plan, query_material
+from authhygiene.core.exchange import carries_credentials
 from authhygiene.core.policy import Policy
 from authhygiene.core.redact import remember
 from authhygiene.core.request import Glance, is_preflight
@@ -27,6 +28,7 @@ __all__ = [
     "ScopeRequest",
     "full_path",
     "header_name",
+    "scope_carries_credentials",
     "view_from_environ",
     "view_from_scope",
 ]
@@ -135,6 +137,15 @@ def view_from_scope(scope: Scope) -> RequestView:
         route=_route_of_scope(scope),
         scheme=_text_or_none(scope.get("scheme")),
     )
+
+
+def scope_carries_credentials(scope: Scope) -> bool:
+    """`core.exchange.carries_credentials` for an ASGI request or websocket
+    handshake, asked only when the app answered 400/422."""
+    authorization = any(name == b"authorization" for name, _ in scope.get("headers", ()))
+    query = scope.get("query_string", b"")
+    text = query.decode("latin-1") if isinstance(query, bytes) else str(query)
+    return carries_credentials(authorization, text)
 
 
 def _route_of_scope(scope: Scope) -> str | None:

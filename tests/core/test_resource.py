@@ -21,7 +21,8 @@ from authhygiene.core.clients import trusted_proxies
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import decide
 from authhygiene.core.diagnose import AppAnswer
-from authhygiene.core.mcp import origin_refused, profile_refusal
+from authhygiene.core.mcp import profile_refusal
+from authhygiene.core.origin_check import origin_refused
 from authhygiene.core.policy import Policy, PolicyError
 from authhygiene.core.reasons import Reason
 from authhygiene.core.resource import (

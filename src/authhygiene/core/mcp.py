@@ -15,31 +15,16 @@ the CORS step (R20).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from authhygiene.core.answer import Declared
-from authhygiene.core.cors import CORS
 from authhygiene.core.credentials import RequestView, query_token
-from authhygiene.core.origins import request_origin
+from authhygiene.core.origin_check import origin_refused
 from authhygiene.core.policy import Policy
 from authhygiene.core.reasons import Reason
 from authhygiene.core.request import is_preflight
 
-__all__ = ["origin_refused", "profile_refusal"]
+__all__ = ["profile_refusal"]
 
 _SOURCE = "profile:mcp"
-
-
-def origin_refused(cors: CORS | None, values: Sequence[str]) -> bool:
-    """Whether a request's Origin fields name a page the policy does not
-    serve: any Origin at all without `cors=`; else one the policy does not
-    allow, `null`, several, or a malformed one. No Origin: not refused."""
-    if not values:
-        return False
-    if cors is None:
-        return True
-    origin = request_origin(values)
-    return origin is None or not cors.allows(origin)
 
 
 def profile_refusal(policy: Policy, view: RequestView) -> Declared | None:
