@@ -107,13 +107,13 @@ def close_refusal(message: Message) -> CloseRefusal | None:
     status = 403 if code == _FORBIDDEN_CLOSE else 401
     reason = message.get("reason")
     if not isinstance(reason, str) or not reason:
-        return CloseRefusal(AppAnswer(status))
+        return CloseRefusal(AppAnswer(status, closed=True))
     if len(reason) <= _MAX_REASON_CODE and reason in _REASON_CODES:
         declared = Declared(Reason(reason), {}, None, source="app:close")
-        return CloseRefusal(AppAnswer(raised_status(declared)), declared)
+        return CloseRefusal(AppAnswer(raised_status(declared), closed=True), declared)
     # Bounded before encoding; a lone surrogate must not raise here.
     body = reason[:_MAX_APP_REASON_CHARS].encode("utf-8", "replace")
-    return CloseRefusal(AppAnswer(status, _TEXT, body))
+    return CloseRefusal(AppAnswer(status, _TEXT, body, closed=True))
 
 
 def origin_refusal(runtime: Runtime, request: ScopeRequest, cors: CORS | None) -> Decision | None:

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
-from starlette.exceptions import WebSocketException
 from starlette.requests import HTTPConnection
 
 from authhygiene.core.reasons import Reason
@@ -105,10 +104,8 @@ def require_scopes(*names: str) -> Callable[[HTTPConnection], Awaitable[Any]]:
         refused = _scopes_refusal(user, held, required)
         if refused is None:
             return user
-        if request.scope.get("type") == "websocket":
-            # An exception escaping a websocket endpoint is a 500; a close
-            # before accept is the refusal a handshake can carry.
-            raise WebSocketException(code=1008, reason=refused.reason.value)
+        # On a websocket handshake too: the middleware answers it before
+        # accept (401/403 with the challenge and `scope=`, or a close 1008).
         raise refused
 
     return scopes_required

@@ -447,8 +447,8 @@ def test_require_scopes_on_a_websocket_closes_the_handshake() -> None:
                 if not chunk or answer.endswith(b"}"):
                     break
 
-    # Its close before accept (1008, "credentials_missing") is answered as
-    # the refusal it declares, never a 500 nor a bare 403.
+    # The AuthFailure it raises before accept is answered as the refusal it
+    # declares, never a 500 nor a bare 403.
     assert answer.split(b"\r\n", 1)[0].split(b" ")[1] == b"401"
     assert b'"reason":"credentials_missing"' in answer
 

@@ -41,6 +41,9 @@ class AppAnswer:
     status: int
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    # A WebSocket handshake the app closed before accepting: the close is
+    # read as this status, and could carry no challenge of the app's own.
+    closed: bool = False
 
     def get_all(self, name: str) -> list[str]:
         return [value for key, value in self.headers if key == name]

@@ -982,6 +982,8 @@ def _misconfig(answer: AppAnswer, failure: Failure, view: RequestView) -> tuple[
         kinds.append("cors_wildcard_with_credentials")  # R19
     if answer.get_all("www-authenticate") and failure.challenges is None:
         kinds.append("app_challenge_invalid")
+    if answer.closed:
+        return tuple(kinds)  # a close carries no header: nothing more to say of it
     if answer.status == 401 and not answer.get_all("www-authenticate"):
         kinds.append("401_without_challenge")
     if answer.status == 403 and failure.reason in (

@@ -462,7 +462,7 @@ class Decider:
             # host (the request's, or a trusted proxy's) and its path.
             place = place_of(resource, self.policy.trusted_proxies, request.decoded())
             parts.append((place.metadata, place.scopes) if place is not None else None)
-        parts.append(answer.status)
+        parts.append((answer.status, answer.closed))
         for name, value in answer.headers:
             if name in _READ:
                 parts += (name, value)
