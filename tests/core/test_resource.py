@@ -273,7 +273,10 @@ def served(
         (None, WELL_KNOWN + "/", 200, "https://api.example"),
         (["/mcp"], WELL_KNOWN + "/mcp", 200, "https://api.example/mcp"),
         (["/api/mcp"], WELL_KNOWN + "/api/mcp", 200, "https://api.example/api/mcp"),
-        (["/mcp"], WELL_KNOWN, 404, None),  # the root is no resource here
+        # The root describes the one resource there is (the MCP clients'
+        # last fallback), and none when there are several.
+        (["/mcp"], WELL_KNOWN, 200, "https://api.example/mcp"),
+        (["/mcp", "/admin"], WELL_KNOWN, 404, None),
         (["/mcp"], WELL_KNOWN + "/mcp/x", 404, None),
         (["/mcp"], WELL_KNOWN + "/other", 404, None),
         (["/mcp"], WELL_KNOWN + "/../mcp", 404, None),  # traversal names nothing

@@ -362,6 +362,12 @@ def metadata_answer(
     suffix = path[len(WELL_KNOWN) :]
     prefix = suffix if suffix not in ("", "/") else "/"
     scopes = dict(resource._prefixes)
+    if prefix == "/" and len(scopes) == 1:
+        # The root URL is the last one an MCP client tries (after the
+        # challenge's and the path's): with one resource, it describes that
+        # one, whose `resource` the client accepts as its server URL or a
+        # parent of it. With several, the root names none of them.
+        (prefix,) = scopes
     if prefix not in scopes:
         return _problem(404, _NOT_FOUND, method)
     origin = resource._origin or request_origin_url(trusted, view)
