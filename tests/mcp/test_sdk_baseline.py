@@ -1,0 +1,172 @@
+"""The harness proven against the SDK alone, and what the SDK answers.
+
+A bare `MCPServer` whose own auth (`AuthSettings` and a `TokenVerifier`
+checking the local authorization server's JWTs) protects `/mcp`. The real
+SDK client runs the whole OAuth flow against it; the raw-HTTP cases record
+what the SDK's server answers without authhygiene, the reference the
+middleware tests improve on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.settings import AuthSettings
+from mcp.shared.exceptions import MCPError
+
+from .harness import (
+    ADMIN,
+    TOOLS,
+    AuthorizationServer,
+    Recorder,
+    Running,
+    ScopeGate,
+    mcp_server,
+    run_flow,
+    scopes_in_token,
+    serving,
+)
+
+
+class JwksVerifier:
+    """The SDK's `TokenVerifier`: RS256 JWTs from the authorization server,
+    its key read once from its `/jwks`."""
+
+    def __init__(self, auth_server: AuthorizationServer, audience: str) -> None:
+        keys = httpx.get(auth_server.jwks_url(), timeout=10).json()["keys"]
+        self.key = jwt.PyJWK(keys[0]).key
+        self.issuer = auth_server.issuer
+        self.audience = audience
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        try:
+            claims = jwt.decode(
+                token, self.key, algorithms=["RS256"], issuer=self.issuer, audience=self.audience
+            )
+        except jwt.PyJWTError:
+            return None
+        return AccessToken(
+            token=token,
+            client_id=str(claims.get("client_id", "")),
+            scopes=str(claims.get("scope", "")).split(),
+            expires_at=int(claims["exp"]),
+            resource=self.audience,
+            subject=claims.get("sub"),
+            claims={"iss": claims["iss"]},
+        )
+
+
+async def sdk_insufficient_scope(scope: Any, receive: Any, send: Any) -> None:
+    """A 403 as the SDK's `RequireAuthMiddleware` writes it: no `scope`."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 403,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (
+                    b"www-authenticate",
+                    b'Bearer error="insufficient_scope", '
+                    b'error_description="Required scope: mcp:admin"',
+                ),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b'{"error":"insufficient_scope"}'})
+
+
+@pytest.fixture
+def sdk_server(auth_server: AuthorizationServer) -> Iterator[Running]:
+    def build(port: int) -> Recorder:
+        resource = f"http://127.0.0.1:{port}/mcp"
+        server = mcp_server(
+            token_verifier=JwksVerifier(auth_server, resource),
+            auth=AuthSettings(
+                issuer_url=auth_server.issuer,  # type: ignore[arg-type]
+                resource_server_url=resource,  # type: ignore[arg-type]
+                required_scopes=[TOOLS],
+                validate_token_resource=True,
+            ),
+        )
+        app = server.streamable_http_app(host="127.0.0.1")
+        gated = ScopeGate(app, scopes_of=scopes_in_token, refuse=sdk_insufficient_scope)
+        return Recorder(gated)
+
+    with serving(build, name="mcp-e2e-sdk") as running:
+        yield running
+
+
+def test_the_sdk_client_completes_the_flow(
+    auth_server: AuthorizationServer, sdk_server: Running
+) -> None:
+    url = sdk_server.url("/mcp")
+
+    flow = run_flow(url)
+
+    tools, echoed = flow.results
+    assert tools == ["admin_reset", "echo"]
+    assert not echoed.is_error
+    assert echoed.content[0].text == "hello"
+    # The client discovered the AS from the SDK's PRM, registered, and asked
+    # for the PRM's scopes for this resource (RFC 8707).
+    # (`/jwks` is the server's verifier reading the key, not the client.)
+    assert [s.path for s in auth_server.seen if s.path != "/jwks"][:2] == [
+        "/.well-known/oauth-authorization-server",
+        "/register",
+    ]
+    assert flow.browser.scopes_asked() == [TOOLS]
+    assert flow.browser.resources_asked() == [url]
+    (token_request,) = auth_server.requests("/token")
+    assert token_request.params["grant_type"] == "authorization_code"
+    assert token_request.params["resource"] == url
+    first = sdk_server.app.answered()[0]
+    assert (first.path, first.status, first.authorized) == ("/mcp", 401, False)
+    last = sdk_server.app.answered()[-1]
+    assert last.authorized
+
+
+# id, Authorization header (None: none): what the SDK answers on its own
+SDK_ANSWERS = [
+    pytest.param(None, id="anonymous"),
+    pytest.param("Bearer not-a-jwt-garbage-0001", id="garbage-token"),
+    pytest.param("Basic bWNwOm5vdC1hLXNlY3JldA==", id="basic"),
+]
+
+
+@pytest.mark.parametrize("authorization", SDK_ANSWERS)
+def test_the_sdk_says_invalid_token_to_everyone(
+    sdk_server: Running, authorization: str | None
+) -> None:
+    """The reference: the SDK's 401 carries `error="invalid_token"` whether
+    or not a token was sent (RFC 6750 §3.1 says no error code when the
+    request had no authentication), no `scope`, and a plain JSON body."""
+    headers = {"Authorization": authorization} if authorization else {}
+    reply = httpx.post(sdk_server.url("/mcp"), headers=headers, json={}, timeout=10)
+
+    assert reply.status_code == 401
+    challenge = reply.headers["www-authenticate"]
+    assert challenge.startswith("Bearer ")
+    assert 'error="invalid_token"' in challenge
+    assert "scope=" not in challenge
+    assert "resource_metadata=" in challenge
+    assert reply.headers["content-type"] == "application/json"
+    assert "no-store" not in reply.headers.get("cache-control", "")
+
+
+def test_the_sdk_403_without_scope_cannot_step_up(
+    auth_server: AuthorizationServer, sdk_server: Running
+) -> None:
+    """python-sdk#3103: a 403 `insufficient_scope` without `scope` leaves the
+    client to guess; it re-asks for what it already has and the call fails."""
+    flow = run_flow(sdk_server.url("/mcp"), calls=[("admin_reset", {})])
+
+    _, reset = flow.results
+    assert isinstance(reset, MCPError)
+    # It re-authorized, asking for the PRM's scopes again: never mcp:admin.
+    assert flow.browser.scopes_asked() == [TOOLS, TOOLS]
+    assert ADMIN not in " ".join(s.params.get("scope", "") for s in auth_server.seen)
+    assert [a.status for a in sdk_server.app.answered() if a.status == 403] == [403, 403]
