@@ -67,6 +67,7 @@ from tests import leaks
 
 __all__ = [
     "ADMIN",
+    "MODES",
     "TOOLS",
     "AuthorizationServer",
     "Browser",
@@ -79,10 +80,15 @@ __all__ = [
     "Seen",
     "connect",
     "mcp_server",
+    "reserve",
     "run_flow",
     "serving",
 ]
 
+# How the SDK client opens a session: "legacy" sends `initialize` and talks
+# over SSE streams (a GET stream too); "auto" probes `server/discover`
+# (2026-07-28) and gets JSON answers.
+MODES = ("legacy", "auto")
 TOOLS = "mcp:tools"
 ADMIN = "mcp:admin"
 START_TIMEOUT_S = 20.0
@@ -108,13 +114,22 @@ class Running:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
-@contextlib.contextmanager
-def serving(build: Callable[[int], Any], *, name: str = "mcp-e2e") -> Iterator[Running]:
-    """uvicorn serving `build(port)` on 127.0.0.1, in a thread."""
+def reserve() -> socket.socket:
+    """A socket bound to 127.0.0.1 on a port the OS picks, for `serving`:
+    its port is known before the app behind another server is built."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextlib.contextmanager
+def serving(
+    build: Callable[[int], Any], *, name: str = "mcp-e2e", sock: socket.socket | None = None
+) -> Iterator[Running]:
+    """uvicorn serving `build(port)` on 127.0.0.1 (on `sock` if given), in a thread."""
+    sock = sock or reserve()
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         app = build(port)
         config = uvicorn.Config(
@@ -361,6 +376,7 @@ class Answered:
     status: int
     challenge: str | None
     authorized: bool
+    content_type: str | None = None
 
     @property
     def params(self) -> dict[str, str]:
@@ -389,20 +405,20 @@ class Recorder:
 
         async def recording_send(message: Any) -> None:
             if message["type"] == "http.response.start":
-                challenge = next(
-                    (
-                        value.decode("latin-1")
-                        for name, value in message.get("headers", [])
-                        if name.lower() == b"www-authenticate"
-                    ),
-                    None,
+                headers = {
+                    name.lower(): value.decode("latin-1")
+                    for name, value in message.get("headers", [])
+                }
+                answered = Answered(
+                    scope["method"],
+                    scope["path"],
+                    message["status"],
+                    headers.get(b"www-authenticate"),
+                    authorized,
+                    headers.get(b"content-type"),
                 )
                 with self._lock:
-                    self.seen.append(
-                        Answered(
-                            scope["method"], scope["path"], message["status"], challenge, authorized
-                        )
-                    )
+                    self.seen.append(answered)
             await send(message)
 
         await self.app(scope, receive, recording_send)

@@ -20,8 +20,10 @@ from mcp.shared.exceptions import MCPError
 
 from .harness import (
     ADMIN,
+    MODES,
     TOOLS,
     AuthorizationServer,
+    Proxy,
     Recorder,
     Running,
     ScopeGate,
@@ -100,12 +102,13 @@ def sdk_server(auth_server: AuthorizationServer) -> Iterator[Running]:
         yield running
 
 
+@pytest.mark.parametrize("mode", MODES)
 def test_the_sdk_client_completes_the_flow(
-    auth_server: AuthorizationServer, sdk_server: Running
+    auth_server: AuthorizationServer, sdk_server: Running, mode: str
 ) -> None:
     url = sdk_server.url("/mcp")
 
-    flow = run_flow(url)
+    flow = run_flow(url, mode=mode)
 
     tools, echoed = flow.results
     assert tools == ["admin_reset", "echo"]
@@ -170,3 +173,31 @@ def test_the_sdk_403_without_scope_cannot_step_up(
     assert flow.browser.scopes_asked() == [TOOLS, TOOLS]
     assert ADMIN not in " ".join(s.params.get("scope", "") for s in auth_server.seen)
     assert [a.status for a in sdk_server.app.answered() if a.status == 403] == [403, 403]
+
+
+def test_the_proxy_carries_a_whole_session(auth_server: AuthorizationServer) -> None:
+    """The reverse proxy the forwarded-header tests use streams both ways:
+    a whole SDK session (its SSE answers included) passes through it."""
+    seen: list[dict[str, str]] = []
+
+    def forwarded(request: Any) -> dict[str, str]:
+        seen.append({"x-forwarded-host": request.headers["host"]})
+        return seen[-1]
+
+    def open_app(port: int) -> Recorder:
+        return Recorder(mcp_server().streamable_http_app(host="127.0.0.1"))
+
+    with (
+        serving(open_app, name="mcp-e2e-open") as backend,
+        serving(lambda port: Proxy(backend.url(), forwarded), name="mcp-e2e-proxy") as proxy,
+    ):
+        flow = run_flow(proxy.url("/mcp"), mode="legacy")
+
+    tools, echoed = flow.results
+    assert tools == ["admin_reset", "echo"]
+    assert echoed.content[0].text == "hello"
+    assert seen
+    assert {headers["x-forwarded-host"] for headers in seen} == {f"127.0.0.1:{proxy.port}"}
+    answered = backend.app.answered()
+    assert all(answer.status < 400 for answer in answered)
+    assert any((a.content_type or "").startswith("text/event-stream") for a in answered)
