@@ -62,6 +62,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
+from werkzeug.datastructures import WWWAuthenticate
 
 from tests import leaks
 
@@ -83,12 +84,14 @@ __all__ = [
     "reserve",
     "run_flow",
     "serving",
+    "without_resource_metadata",
 ]
 
 # How the SDK client opens a session: "legacy" sends `initialize` and talks
 # over SSE streams (a GET stream too); "auto" probes `server/discover`
 # (2026-07-28) and gets JSON answers.
 MODES = ("legacy", "auto")
+PRM_PATH = "/.well-known/oauth-protected-resource"
 TOOLS = "mcp:tools"
 ADMIN = "mcp:admin"
 START_TIMEOUT_S = 20.0
@@ -196,6 +199,8 @@ class AuthorizationServer:
     def __init__(self, port: int) -> None:
         self.issuer = f"http://127.0.0.1:{port}"
         self.seen: list[Seen] = []
+        # The access tokens' lifetime, seconds (`expires_in` and `exp`).
+        self.expires_in = 300
         self._clients: dict[str, dict[str, Any]] = {}
         self._codes: dict[str, _Grant] = {}
         self._refresh: dict[str, _Grant] = {}
@@ -335,12 +340,14 @@ class AuthorizationServer:
         leaks.remember(refresh)
         with self._lock:
             self._refresh[refresh] = grant
-        access = self.issue(grant.scope, resource or "", client_id=grant.client_id)
+        access = self.issue(
+            grant.scope, resource or "", lifetime=self.expires_in, client_id=grant.client_id
+        )
         return JSONResponse(
             {
                 "access_token": access,
                 "token_type": "Bearer",
-                "expires_in": 300,
+                "expires_in": self.expires_in,
                 "scope": grant.scope,
                 "refresh_token": refresh,
             },
@@ -381,8 +388,6 @@ class Answered:
     @property
     def params(self) -> dict[str, str]:
         """The challenge's auth-params, parsed by werkzeug (the oracle)."""
-        from werkzeug.datastructures import WWWAuthenticate
-
         if self.challenge is None:
             return {}
         parsed = WWWAuthenticate.from_header(self.challenge)
@@ -533,6 +538,41 @@ def scopes_in_token(scope: Any) -> Sequence[str]:
     except jwt.PyJWTError:
         return []
     return str(claims.get("scope", "")).split()
+
+
+def without_resource_metadata(app: Any, *, hide_path_metadata: bool = False) -> Any:
+    """A gateway in front that rewrites challenges and drops the parameters
+    it does not know (here `resource_metadata`); with `hide_path_metadata`
+    it routes only the root well-known path to the server."""
+
+    async def gateway(scope: Any, receive: Any, send: Any) -> None:
+        if (
+            scope["type"] == "http"
+            and hide_path_metadata
+            and scope["path"].startswith(f"{PRM_PATH}/")
+        ):
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def rewriting(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"www-authenticate":
+                        challenge = WWWAuthenticate.from_header(value.decode("latin-1"))
+                        if challenge is None:
+                            headers.append((name, value))
+                            continue
+                        challenge.parameters.pop("resource_metadata", None)
+                        value = challenge.to_header().encode("latin-1")
+                    headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, rewriting)
+
+    return gateway
 
 
 # --- a reverse proxy ---------------------------------------------------------------
@@ -722,8 +762,10 @@ def run_flow(
     *,
     flow: Flow | None = None,
     mode: str = "auto",
+    pause: float = 0.0,
 ) -> Flow:
-    """Connect, list the tools, make `calls`; bounded by FLOW_TIMEOUT_S."""
+    """Connect, list the tools, make `calls` (`pause` seconds before each);
+    bounded by FLOW_TIMEOUT_S."""
 
     async def run() -> Flow:
         with anyio.fail_after(FLOW_TIMEOUT_S):
@@ -731,6 +773,7 @@ def run_flow(
                 tools = await client.list_tools()
                 done.results.append(sorted(tool.name for tool in tools.tools))
                 for name, arguments in calls:
+                    await anyio.sleep(pause)
                     try:
                         done.results.append(await client.call_tool(name, arguments))
                     except MCPError as refused:  # the HTTP refusal, as the SDK reports it

@@ -31,6 +31,7 @@ from .harness import (
     run_flow,
     scopes_in_token,
     serving,
+    without_resource_metadata,
 )
 
 
@@ -81,24 +82,24 @@ async def sdk_insufficient_scope(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b'{"error":"insufficient_scope"}'})
 
 
+def sdk_app(auth_server: AuthorizationServer, port: int) -> Any:
+    resource = f"http://127.0.0.1:{port}/mcp"
+    server = mcp_server(
+        token_verifier=JwksVerifier(auth_server, resource),
+        auth=AuthSettings(
+            issuer_url=auth_server.issuer,  # type: ignore[arg-type]
+            resource_server_url=resource,  # type: ignore[arg-type]
+            required_scopes=[TOOLS],
+            validate_token_resource=True,
+        ),
+    )
+    app = server.streamable_http_app(host="127.0.0.1")
+    return ScopeGate(app, scopes_of=scopes_in_token, refuse=sdk_insufficient_scope)
+
+
 @pytest.fixture
 def sdk_server(auth_server: AuthorizationServer) -> Iterator[Running]:
-    def build(port: int) -> Recorder:
-        resource = f"http://127.0.0.1:{port}/mcp"
-        server = mcp_server(
-            token_verifier=JwksVerifier(auth_server, resource),
-            auth=AuthSettings(
-                issuer_url=auth_server.issuer,  # type: ignore[arg-type]
-                resource_server_url=resource,  # type: ignore[arg-type]
-                required_scopes=[TOOLS],
-                validate_token_resource=True,
-            ),
-        )
-        app = server.streamable_http_app(host="127.0.0.1")
-        gated = ScopeGate(app, scopes_of=scopes_in_token, refuse=sdk_insufficient_scope)
-        return Recorder(gated)
-
-    with serving(build, name="mcp-e2e-sdk") as running:
+    with serving(lambda port: Recorder(sdk_app(auth_server, port)), name="mcp-e2e-sdk") as running:
         yield running
 
 
@@ -130,6 +131,27 @@ def test_the_sdk_client_completes_the_flow(
     assert (first.path, first.status, first.authorized) == ("/mcp", 401, False)
     last = sdk_server.app.answered()[-1]
     assert last.authorized
+
+
+def test_the_sdk_client_falls_back_to_the_well_known(auth_server: AuthorizationServer) -> None:
+    """The gateway the fallback tests put in front strips `resource_metadata`:
+    the SDK client then finds the metadata at the path-based well-known URL."""
+
+    def build(port: int) -> Recorder:
+        return Recorder(without_resource_metadata(sdk_app(auth_server, port)))
+
+    with serving(build, name="mcp-e2e-sdk-gateway") as server:
+        flow = run_flow(server.url("/mcp"), mode="legacy")
+        answered = server.app.answered()
+
+    assert flow.results[1].content[0].text == "hello"
+    assert answered[0].status == 401
+    assert answered[0].challenge is not None
+    assert "resource_metadata" not in answered[0].challenge
+    assert (answered[1].path, answered[1].status) == (
+        "/.well-known/oauth-protected-resource/mcp",
+        200,
+    )
 
 
 # id, Authorization header (None: none): what the SDK answers on its own
