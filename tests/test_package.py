@@ -39,6 +39,7 @@ def test_public_names() -> None:
         "LogLimit",
         "Policy",
         "PolicyError",
+        "ProtectedResource",
         "Reason",
         "Scopes",
         "Throttle",

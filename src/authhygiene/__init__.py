@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from authhygiene.core.policy import Policy, PolicyError
     from authhygiene.core.reasons import REASONS, Reason
     from authhygiene.core.requirements import Scopes
+    from authhygiene.core.resource import ProtectedResource
     from authhygiene.errors import AuthFailure
     from authhygiene.identity import Identity, require_scopes
     from authhygiene.throttle import Throttle
@@ -38,6 +39,7 @@ __all__ = [
     "LogLimit",
     "Policy",
     "PolicyError",
+    "ProtectedResource",
     "Reason",
     "Scopes",
     "Throttle",
@@ -52,6 +54,7 @@ _WHERE = {
     "AuthFailure": "authhygiene.errors",
     "Policy": "authhygiene.core.policy",
     "PolicyError": "authhygiene.core.policy",
+    "ProtectedResource": "authhygiene.core.resource",
     "REASONS": "authhygiene.core.reasons",
     "Reason": "authhygiene.core.reasons",
     "Scopes": "authhygiene.core.requirements",

@@ -41,6 +41,7 @@ from authhygiene._asgi_cors import (
     inspect_app,
 )
 from authhygiene._asgi_types import ASGIApp, Message, Receive, Scope, Send
+from authhygiene._described import WELL_KNOWN, described, profile_refused
 from authhygiene._enforcement import (
     PREFLIGHT_HEADERS,
     plan_blocks,
@@ -62,7 +63,7 @@ from authhygiene.core.exchange import (
 )
 from authhygiene.identity import ANONYMOUS, NO_CREDENTIALS, credentials_of
 from authhygiene.logging import emit_misconfig, flush_suppressed
-from authhygiene.request_views import Plans, ScopeRequest
+from authhygiene.request_views import Plans, ScopeRequest, view_from_scope
 
 __all__ = ["AuthHygiene"]
 
@@ -221,6 +222,10 @@ class AuthHygiene:
         self._enforce = self.runtime.policy.mode == "enforce"
         self._may_block = self.runtime.policy.verifiers_may_block
         self._throttled = self.runtime.throttle is not None
+        self._describes = self.runtime.policy.protected_resource is not None
+        self._profiled = self.runtime.policy.profile is not None
+        # Whether anything may be decided before the app runs.
+        self._before_app = self._enforce or self._profiled or self._throttled
 
     def _flush_at_shutdown(self, send: Send) -> Send:
         """`send` for the lifespan scope, unchanged but for one thing: when
@@ -238,15 +243,14 @@ class AuthHygiene:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         server_errors = self._inspect(scope) if self._inspection is None else None
-        if scope["type"] != "http":
-            await self._not_http(scope, receive, send)
+        if (scope["type"] != "http" or self._describes) and await self._aside(scope, receive, send):
             return
         if self._cors is not None and CORS_DONE not in scope:
             # Re-enters this method with the scope marked: the exchange below
             # stays inline, so the path without cors= pays no extra await.
             await cors_step(self._cors, self, scope, receive, send, server_errors)
             return
-        if self._enforce or (self._throttled and _ADMITTED not in scope):
+        if self._before_app:
             admitted = await self._guarded(scope, receive, send)
             if admitted is None:
                 return  # answered before the app, or the exchange is over
@@ -317,7 +321,13 @@ class AuthHygiene:
         request has been answered: refused before the app, or (`throttle=`,
         with a slot among those in flight with its credential) its whole
         exchange run inside that slot, re-entering `__call__`, and the slot
-        freed once the exchange is over (its failure, if any, counted)."""
+        freed once the exchange is over (its failure, if any, counted).
+        `profile=`'s refusals come first, once (not on the re-entry)."""
+        if self._profiled and _ADMITTED not in scope:
+            refusal = profile_refused(self.runtime, ScopeRequest(scope, self._plans))
+            if refusal is not None and refusal.rewrite:
+                await _write(send, refusal, head=scope.get("method") == "HEAD")
+                return None
         if self._throttled and _ADMITTED not in scope:
             request = ScopeRequest(scope, self._plans)
             refusal, ticket = await aadmit(
@@ -361,6 +371,27 @@ class AuthHygiene:
                 return scope  # set by a layer outside ours
             return {**scope, "user": ANONYMOUS, "auth": NO_CREDENTIALS}
         return {**scope, "user": outcome.identity, "auth": credentials_of(outcome.identity)}
+
+    async def _aside(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """The exchanges not answered by the HTTP path below (True): other
+        scopes, and a request for the metadata document."""
+        if scope["type"] != "http":
+            await self._not_http(scope, receive, send)
+            return True
+        return await self._described(scope, send)
+
+    async def _described(self, scope: Scope, send: Send) -> bool:
+        """`protected_resource=`: answer a request for the metadata document
+        (True), before the CORS step, the throttle and the app's auth."""
+        if WELL_KNOWN not in scope.get("path", ""):
+            return False
+        answer = described(self.runtime, view_from_scope(scope))
+        if answer is None:
+            return False
+        headers = [(name.encode(), value.encode()) for name, value in answer.headers]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
+        return True
 
     def _inspect(self, scope: Scope) -> Any:
         """At the first call: look at the app once (its CORS and server-error

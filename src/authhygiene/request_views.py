@@ -133,6 +133,7 @@ def view_from_scope(scope: Scope) -> RequestView:
         ),
         client=host if isinstance(host, str) else None,
         route=_route_of_scope(scope),
+        scheme=_text_or_none(scope.get("scheme")),
     )
 
 
@@ -256,6 +257,7 @@ def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
         headers=tuple(headers),
         client=_text_or_none(environ.get("REMOTE_ADDR")),
         route=_routed(path_info) if script or not path_info.isascii() else None,
+        scheme=_text_or_none(environ.get("wsgi.url_scheme")),
     )
 
 
@@ -280,10 +282,15 @@ def _text_or_none(value: object) -> str | None:
 class EnvironRequest:
     """A WSGI request, or a Django one by its `request.META` (`core.request.Request`)."""
 
-    __slots__ = ("_plans", "_route", "_view", "environ")
+    __slots__ = ("_plans", "_route", "_scheme", "_view", "environ")
 
     def __init__(
-        self, environ: Mapping[str, Any], plans: Plans, *, route: str | None = None
+        self,
+        environ: Mapping[str, Any],
+        plans: Plans,
+        *,
+        route: str | None = None,
+        scheme: str | None = None,
     ) -> None:
         self.environ = environ
         self._plans = plans
@@ -291,12 +298,19 @@ class EnvironRequest:
         # The path the app routes, where the adapter knows it (Django's
         # `request.path_info`, decoded by Django already).
         self._route = route
+        # The URL scheme, where the adapter knows it better than the environ
+        # (Django's `request.scheme`: an ASGI request's META has none).
+        self._scheme = scheme
 
     def decoded(self) -> RequestView:
         if self._view is None:
             view = view_from_environ(self.environ)
-            if self._route is not None:
-                view = replace(view, route=self._route)
+            if self._route is not None or self._scheme is not None:
+                view = replace(
+                    view,
+                    route=self._route if self._route is not None else view.route,
+                    scheme=self._scheme or view.scheme,
+                )
             self._view = view
         return self._view
 

@@ -23,6 +23,7 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Literal
 
+from authhygiene._described import WELL_KNOWN, described, profile_refused
 from authhygiene._enforcement import PREFLIGHT_HEADERS, planned, settled, verified_plan
 from authhygiene._runtime import Runtime
 from authhygiene._throttling import admit, environ_caller, finish, leave
@@ -574,8 +575,10 @@ class AuthHygieneWSGI:
         self._flask = _listen_to_flask(app)
         self._enforce = self.runtime.policy.mode == "enforce"
         self._throttled = self.runtime.throttle is not None
+        self._describes = self.runtime.policy.protected_resource is not None
+        self._profiled = self.runtime.policy.profile is not None
         # Whether anything may be decided before the app runs.
-        self._before_app = self._enforce or self._throttled
+        self._before_app = self._enforce or self._throttled or self._profiled
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if not self._inspected:
@@ -584,6 +587,8 @@ class AuthHygieneWSGI:
             misconfig = _flask_cors_misconfig(self.app, self._cors is not None)
             if misconfig:
                 emit_misconfig(self.runtime.logger, misconfig, {})
+        if self._describes and (described := self._described(environ, start_response)):
+            return described
         if self._cors is not None and _ADMITTED not in environ:  # once, not on re-entry
             origins = _origins(environ)
             if origins and is_preflight(
@@ -641,7 +646,11 @@ class AuthHygieneWSGI:
         mode's refusal), or None: the app's turn. With `throttle=`, the
         whole exchange, run inside the request's slot (re-entering
         `__call__`; the slot is freed once the app has answered and a
-        failure, if any, is counted)."""
+        failure, if any, is counted). `profile=`'s refusals come first, once."""
+        if self._profiled and _ADMITTED not in environ:
+            refusal = profile_refused(self.runtime, EnvironRequest(environ, self._plans))
+            if refusal is not None and refusal.rewrite:
+                return _write(environ, start_response, refusal)
         if self._throttled and _ADMITTED not in environ:
             request = EnvironRequest(environ, self._plans)
             refusal, ticket = admit(
@@ -664,6 +673,20 @@ class AuthHygieneWSGI:
                 if not held:
                     leave(self.runtime, ticket)
         return self._refused(environ, start_response) if self._enforce else None
+
+    def _described(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes] | None:
+        """`protected_resource=`: the answer to a request for the metadata
+        document, before the CORS step, the throttle and the app's auth."""
+        path = f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
+        if WELL_KNOWN not in path:
+            return None
+        answer = described(self.runtime, view_from_environ(environ))
+        if answer is None:
+            return None
+        start_response(_status_line(answer.status), list(answer.headers))
+        return [answer.body]
 
     def _refused(
         self, environ: dict[str, Any], start_response: StartResponse

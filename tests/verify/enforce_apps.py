@@ -33,6 +33,7 @@ from starlette.routing import Route
 from structlog.testing import CapturingLogger
 
 from authhygiene import CORS, Identity, Scopes
+from authhygiene.core.requirements import compile_requirements
 from authhygiene.identity import IDENTITY_KEY
 from authhygiene.verify import JWT
 from tests.e2e.servers import Reply, assert_absent, assert_problem, challenges, fetch
@@ -294,18 +295,22 @@ def assert_refused(
     scope: str | None = None,
     log: CapturingLogger | Callable[[str], list[Mapping[str, Any]]] | None = None,
     sent: tuple[str, ...] = (),
+    challenge_scope: str | None = None,
 ) -> dict[str, Any]:
     """A refusal as enforce mode answers it: the problem body and failure
     headers (`assert_problem`), the `problem` member, the RFC 6750 `error`
     and `scope` of the challenge, one `auth.failure` event for it, and none
-    of the credentials sent anywhere in what went back."""
+    of the credentials sent anywhere in what went back. `challenge_scope`:
+    the challenge's `scope` where the body names none (a 401 on a route
+    whose scopes are known asks for them)."""
     body = assert_problem(reply, status=status, reason=reason)
     assert body.get("problem") == problem
     parsed = challenges(reply)
     errors = [c.parameters.get("error") for c in parsed if "error" in c.parameters]
     assert errors == ([error] if error else [])
     scopes = [c.parameters.get("scope") for c in parsed if "scope" in c.parameters]
-    assert scopes == ([scope] if scope else [])
+    expected = scope or challenge_scope
+    assert scopes == ([expected] if expected else [])
     if scope is not None:
         assert body["required_scope"] == scope
     if log is not None:
@@ -541,6 +546,12 @@ _REFUSALS = [
 REFUSALS = {param.id: param for param in _REFUSALS}
 
 
+def route_scope(method: str, path: str) -> str | None:
+    """The scopes `REQUIRE` gives the route, as a challenge's `scope` names them."""
+    rule = compile_requirements(REQUIRE).match(method, path)
+    return str(rule.scopes) if rule is not None and rule.scopes else None
+
+
 def check_refusal(served: Served, case: Refusal, extra: list[tuple[str, str]]) -> Reply:
     """Send `case` to `served`: refused as the table says, the app never run."""
     headers = case.headers()
@@ -571,6 +582,7 @@ def check_refusal(served: Served, case: Refusal, extra: list[tuple[str, str]]) -
             scope=case.scope,
             log=served.events,
             sent=sent,
+            challenge_scope=route_scope(case.method, case.path) if case.status == 401 else None,
         )
     assert served.app_calls() == before  # the app never ran
     return reply

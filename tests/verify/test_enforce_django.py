@@ -274,4 +274,10 @@ def test_a_non_ascii_route_admits_a_token_with_its_scope(served: DjangoServed) -
     reply = fetch(served.port, "/caf%C3%A9/7", headers=bearer(token(scope="orders:read")))
     assert (reply.status, reply.json()) == (200, {"order": "7"})
     refused = fetch(served.port, "/caf%C3%A9/7")
-    assert_refused(refused, status=401, reason="credentials_missing", log=served.events)
+    assert_refused(
+        refused,
+        status=401,
+        reason="credentials_missing",
+        log=served.events,
+        challenge_scope="orders:read",  # the route's scopes, asked for
+    )

@@ -22,7 +22,13 @@ from authhygiene.core.credentials import RequestView
 from authhygiene.core.option_error import PolicyError
 from authhygiene.core.redact import remember
 
-__all__ = ["TrustedProxies", "client_address", "trusted_proxies"]
+__all__ = [
+    "TrustedProxies",
+    "client_address",
+    "forwarded_value",
+    "peer_trusted",
+    "trusted_proxies",
+]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -149,17 +155,22 @@ def _rightmost(values: list[str]) -> tuple[list[str], bool]:
     return elements, cut
 
 
-def _for_value(element: str) -> str | None:
-    """The `for=` value of one Forwarded element, None when it has none."""
+def forwarded_value(element: str, name: str) -> str | None:
+    """The value of pair `name` (`for`, `proto`, `host`) of one Forwarded
+    element, as written (quoted or not); None when it has none."""
     position = 0
     while position < len(element):
         pair = _PAIR_RE.match(element, position)
         if pair is None or pair.end() == position:
             return None  # not a forwarded-pair: nothing read past it
-        if pair.group(1).lower() == "for":
+        if pair.group(1).lower() == name:
             return pair.group(2)
         position = pair.end()
     return None
+
+
+def _for_value(element: str) -> str | None:
+    return forwarded_value(element, "for")
 
 
 def _forwarded_hops(view: RequestView) -> list[str] | None:
@@ -217,6 +228,12 @@ def _peer(text: str | None) -> str | None:
         known = str(address) if address is not None else text
         remember(_PEERS, text, known, len(text), max_chars=_PEER_CHARS, entries=_PEER_ENTRIES)
     return known
+
+
+def peer_trusted(trusted: TrustedProxies, view: RequestView) -> bool:
+    """Whether the socket's peer is one of our proxies (its forwarding
+    headers are then believed)."""
+    return trusted.trusts(_address(view.client))
 
 
 def client_address(trusted: TrustedProxies, view: RequestView) -> str | None:

@@ -36,6 +36,7 @@ __all__ = [
     "material_plan",
     "parse_credentials",
     "query_material",
+    "query_token",
     "registered_scheme",
 ]
 
@@ -174,6 +175,9 @@ class RequestView:
     # PATH_INFO is its bytes as ISO-8859-1 text, which Flask and Django read
     # as UTF-8 (`require=` rules match what the app routes).
     route: str | None = None
+    # The URL scheme the server received the request with ("http",
+    # "https", "ws", "wss"), where the adapter knows it.
+    scheme: str | None = None
     # Each name's first value, built on the first `get`: a refusal asks for
     # half a dozen headers, each a scan of the tuple otherwise.
     _first: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
@@ -360,7 +364,9 @@ def _token_misuse(scheme: str, rest: str) -> tuple[str | None, tuple[Misuse, ...
     return rest, ()
 
 
-def _query_token(query: str) -> str | None:
+def query_token(query: str) -> str | None:
+    """The token a query string carries under a token parameter name
+    (`access_token`, `token`, `api_key`), or None."""
     if not query or len(query) > MAX_QUERY_CHARS:
         return None
     if "token" not in query and "api_key" not in query and "%" not in query:
@@ -681,7 +687,7 @@ def parse_credentials(
     Authorization value is a credential, see `_known_scheme`)."""
     schemes += app_schemes
     fields = _read_fields(view, api_key_headers)
-    query_token = _query_token(view.query)
+    in_query = query_token(view.query)
     api_key = next(
         ((name, fields.api_keys[name]) for name in api_key_headers if fields.api_keys.get(name)),
         None,
@@ -689,7 +695,7 @@ def parse_credentials(
     beyond: list[str] = []
     cookies = list(_cookies(fields.cookies, beyond))
     session = next(((name, value) for name, value in cookies if name in session_cookies), None)
-    presented = _presented(fields, schemes, query_token)
+    presented = _presented(fields, schemes, in_query)
     token = presented.token
     if presented.scheme == "Digest":
         found = _digest_secrets(token or "")  # its realm, nonce and name are the app's
@@ -697,8 +703,8 @@ def parse_credentials(
         found = [token] if token else []
     if presented.scheme == "Basic":
         found += _basic_secrets(token)
-    if query_token:
-        found.append(query_token)
+    if in_query:
+        found.append(in_query)
     found += _carried_secrets(fields, cookies, beyond, view.query, session_cookies, schemes)
     source = presented.source
     if source is None and api_key is not None:

@@ -52,6 +52,8 @@ from authhygiene.core.redact import (
     short_secret_in,
 )
 from authhygiene.core.request import is_preflight
+from authhygiene.core.requirements import Rule
+from authhygiene.core.resource import place_of
 from authhygiene.core.verdict import Rejected, Verified
 
 __all__ = [
@@ -384,6 +386,7 @@ def _challenges(
     error: str | None,
     credentials: Credentials,
     description: str | None,
+    where: _Where | None = None,
 ) -> list[Challenge]:
     secrets = credentials.secrets
     app = [
@@ -397,7 +400,7 @@ def _challenges(
         kept = _distinct(app) if status == 403 else []
         return kept if rendered_size(kept) <= MAX_HEADER_CHARS else []
     ours = [Challenge(scheme) for scheme in policy.schemes]
-    refusal = _Refused(policy, failure, status, error, credentials, description)
+    refusal = _Refused(policy, failure, status, error, credentials, description, where)
     out = refusal.completed(app or ours)
     if app and (not out or rendered_size(out) > MAX_HEADER_CHARS):
         # None of the app's challenges conveys the error (a 400/403), or they
@@ -419,6 +422,34 @@ def _distinct(challenges: list[Challenge]) -> list[Challenge]:
 
 
 @dataclass(frozen=True, slots=True)
+class _Where:
+    """What a challenge says of the resource refused: the URL of its RFC
+    9728 metadata, and the scopes a token for it needs (the route's
+    `require=` scopes, else those `protected_resource` gives its path)."""
+
+    metadata: str | None
+    scopes: tuple[str, ...]
+
+
+def _where(
+    policy: Policy, view: RequestView, rule: Rule | None, secrets: tuple[str, ...]
+) -> _Where | None:
+    scopes = rule.scopes.names if rule is not None and rule.scopes is not None else ()
+    metadata = policy.resource_metadata
+    resource = policy.protected_resource
+    if resource is not None:
+        place = place_of(resource, policy.trusted_proxies, view)
+        if place is not None:
+            scopes = scopes or place.scopes
+            # The host is the client's text: never a secret of its own echoed.
+            if not any(len(secret) >= 8 and secret in place.metadata for secret in secrets):
+                metadata = place.metadata
+    if metadata is None and not scopes:
+        return None
+    return _Where(metadata, scopes)
+
+
+@dataclass(frozen=True, slots=True)
 class _Refused:
     """What completes a challenge for one refusal."""
 
@@ -428,6 +459,7 @@ class _Refused:
     error: str | None
     credentials: Credentials
     description: str | None
+    where: _Where | None = None
 
     def completed(self, challenges: list[Challenge]) -> list[Challenge]:
         """The challenges with realm and, where one conveys it, the error.
@@ -462,17 +494,25 @@ class _Refused:
             credentials.source == "query" and scheme == "Bearer"
         )
         conveys = error is not None and (carried or status != 401)
+        where = self.where
+        scope = " ".join(where.scopes) if where is not None else ""
         if conveys:
             extra.append(("error", str(error)))
             facts = self.failure.facts
-            if error == "insufficient_scope" and facts.get("required_scope"):
-                extra.append(("scope", scope_value(str(facts["required_scope"]).split())))
+            if error == "insufficient_scope":
+                # Every scope required (RFC 6750 §3.1; MCP clients re-authorize
+                # with the union of theirs and these).
+                scope = str(facts.get("required_scope") or scope)
+            elif status != 401:
+                scope = ""
             if error == "insufficient_user_authentication":
                 extra.extend(_step_up_params(facts))
         elif status != 401:
             return None
-        if self.policy.resource_metadata and status == 401:
-            extra.append(("resource_metadata", self.policy.resource_metadata))  # RFC 9728 §5.1
+        if scope:
+            extra.append(("scope", scope_value(scope.split())))
+        if where is not None and where.metadata and (status == 401 or scope):
+            extra.append(("resource_metadata", where.metadata))  # RFC 9728 §5.1
         if conveys and self.description:
             extra.append(("error_description", self.description))
         return extra
@@ -636,9 +676,18 @@ def refuse(
         text=text,
         description=description,
     )
+    where = (
+        _where(policy, view, rule, secrets)
+        if policy.protected_resource is not None
+        or policy.resource_metadata is not None
+        or rule is not None
+        else None
+    )
     before = [
         ("www-authenticate", challenge.render())
-        for challenge in _challenges(policy, failure, status, error, credentials, description)
+        for challenge in _challenges(
+            policy, failure, status, error, credentials, description, where
+        )
     ]
     before.append(("content-type", CONTENT_TYPE))
     before.extend(_waiting_headers(failure))

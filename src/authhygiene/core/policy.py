@@ -11,7 +11,7 @@ import difflib
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
@@ -26,6 +26,7 @@ from authhygiene.core.credentials import (
 from authhygiene.core.flood import LogLimit, log_limit
 from authhygiene.core.option_error import PolicyError
 from authhygiene.core.requirements import Requirements, compile_requirements
+from authhygiene.core.resource import ProtectedResource
 from authhygiene.core.verdict import Verifier
 
 if TYPE_CHECKING:
@@ -90,6 +91,10 @@ class Policy:
     report_only: bool = False
     compat_403: bool = False
     resource_metadata: str | None = None
+    # RFC 9728 metadata served by the middleware (`core.resource`).
+    protected_resource: ProtectedResource | None = None
+    # A set of options in one word: "mcp" for MCP servers (`_profile`).
+    profile: Literal["mcp"] | None = None
     request_id_header: str | None = "x-request-id"
     api_key_headers: tuple[str, ...] = DEFAULT_API_KEY_HEADERS
     session_cookies: tuple[str, ...] = DEFAULT_SESSION_COOKIES
@@ -156,11 +161,8 @@ class Policy:
         object.__setattr__(policy, "schemes_given", "schemes" in options)
         object.__setattr__(policy, "api_key_headers_given", "api_key_headers" in options)
         _verifiers(policy)
-        if policy.resource_metadata and not {"Bearer", "DPoP"} & set(policy.schemes):
-            raise PolicyError(
-                "authhygiene: resource_metadata (RFC 9728) is sent in Bearer or DPoP challenges,"
-                " but schemes has neither; add 'Bearer' to schemes or drop resource_metadata."
-            )
+        _resource_options(policy)
+        _profile(policy)
         return policy
 
     @property
@@ -174,6 +176,77 @@ class Policy:
     def problem_type(self, reason: str) -> str:
         """The RFC 9457 `type` URI for `reason`."""
         return self.problem_type_base + reason.replace("_", "-")
+
+
+def _resource_options(policy: Policy) -> None:
+    """RFC 9728: one way to point at the metadata, in a challenge that can carry it."""
+    if policy.resource_metadata and policy.protected_resource:
+        raise PolicyError(
+            "authhygiene: resource_metadata points at a metadata document served elsewhere;"
+            " protected_resource serves one (and points at it). Configure one of them."
+        )
+    if (policy.resource_metadata or policy.protected_resource) and not {
+        "Bearer",
+        "DPoP",
+    } & set(policy.schemes):
+        name = "resource_metadata" if policy.resource_metadata else "protected_resource"
+        raise PolicyError(
+            f"authhygiene: {name} (RFC 9728) is pointed to from Bearer or DPoP challenges,"
+            f" but schemes has neither; add 'Bearer' to schemes or drop {name}."
+        )
+
+
+# What `profile="mcp"` adds to a CORS policy: the MCP streamable HTTP
+# transport's headers (a browser client sends the first two and reads them
+# back; Last-Event-ID resumes a stream) and its methods (DELETE ends a session).
+MCP_HEADERS = ("Mcp-Session-Id", "MCP-Protocol-Version")
+_MCP_ALLOWED_HEADERS = (*MCP_HEADERS, "Last-Event-ID", "Content-Type", "Accept")
+_MCP_METHODS = ("GET", "POST", "DELETE", "OPTIONS")
+
+
+def _profile(policy: Policy) -> None:
+    """`profile="mcp"`: the MCP authorization spec's rules for a resource
+    server, as options. Tokens in the query string are refused (400) and a
+    request's Origin must be one `cors=` allows (403): both before the app.
+    The CORS policy allows and exposes the MCP transport's headers."""
+    if policy.profile is None:
+        return
+    resource = policy.protected_resource
+    if resource is None:
+        raise PolicyError(
+            "authhygiene: profile='mcp' needs protected_resource: MCP clients discover the"
+            " authorization server from its metadata, e.g. protected_resource="
+            "authhygiene.ProtectedResource(authorization_servers=['https://auth.example.com'],"
+            " paths=['/mcp'])."
+        )
+    if resource.reads_query:
+        raise PolicyError(
+            "authhygiene: profile='mcp' refuses tokens in the query string (MCP authorization),"
+            " but protected_resource's bearer_methods_supported lists 'query'; remove it."
+        )
+    cors = policy.cors
+    if cors is not None:
+        headers = tuple(cors.allow_headers)
+        if "*" not in headers:
+            headers = tuple(dict.fromkeys((*headers, *_MCP_ALLOWED_HEADERS)))
+        methods = tuple(cors.allow_methods)
+        if "*" not in methods:
+            methods = tuple(dict.fromkeys((*methods, *_MCP_METHODS)))
+        exposed = tuple(dict.fromkeys((*cors.expose_headers, *MCP_HEADERS)))
+        object.__setattr__(
+            policy,
+            "cors",
+            replace(cors, allow_headers=headers, allow_methods=methods, expose_headers=exposed),
+        )
+
+
+def _profile_name(value: object) -> object:
+    if value not in (None, "mcp"):
+        raise PolicyError(
+            f"authhygiene: profile={value!r} is not a profile; the one profile is 'mcp' (MCP"
+            " servers: protected-resource metadata, no tokens in the query, Origin checked)."
+        )
+    return value
 
 
 def _explain(value: object) -> object:
@@ -458,6 +531,8 @@ _CHECKS: dict[str, Callable[[Any], object]] = {
     "report_only": _flag("report_only"),
     "compat_403": _flag("compat_403"),
     "resource_metadata": _unless_none(lambda v: _header_uri("resource_metadata", v, web=True)),
+    "protected_resource": _unless_none(ProtectedResource.from_option),
+    "profile": _profile_name,
     "request_id_header": _unless_none(lambda v: _header_name("request_id_header", v)),
     "api_key_headers": lambda v: _names("api_key_headers", v, lower=True),
     "session_cookies": lambda v: _names("session_cookies", v, lower=False),

@@ -49,6 +49,7 @@ from authhygiene.core.origins import request_origin
 from authhygiene.core.policy import Policy
 from authhygiene.core.redact import REDACTED, remember
 from authhygiene.core.request import Glance, Request
+from authhygiene.core.resource import place_of
 from authhygiene.core.verdict import Rejected, Verified
 
 __all__ = ["Decider"]
@@ -222,7 +223,7 @@ class Decider:
         (`rid` and `instance` its request id); `NO_SHAPE` when the request
         has none to remember."""
         policy = self.policy
-        key = self._digest(glance, answer, declared, instance is not None)
+        key = self._digest(glance, answer, declared, instance is not None, request)
         if key is None:
             return NO_SHAPE
         if key not in self._entries and not self._seen_before(key, int(now)):
@@ -438,7 +439,12 @@ class Decider:
         return view.credentials
 
     def _digest(
-        self, glance: Glance, answer: AppAnswer, declared: Declared | None, minted: bool
+        self,
+        glance: Glance,
+        answer: AppAnswer,
+        declared: Declared | None,
+        minted: bool,
+        request: Request,
     ) -> bytes | None:
         """Everything a refusal follows from, as 16 bytes that reveal none of
         it: what the credentials are read from, the method (and whether it is
@@ -446,8 +452,16 @@ class Decider:
         request id was minted (a minted one comes with an `instance` URI)."""
         parts: list[object] = [glance.material, glance.method, glance.preflight, minted]
         if self.policy.require.given:
-            # What the route requires (`require=`) follows from the path.
-            parts.append(glance.fields_key[0] if glance.fields_key else None)
+            # What the route requires (`require=`) follows from the path: its
+            # first two raw parts (ASGI's path and root_path, WSGI's
+            # SCRIPT_NAME and PATH_INFO; a decoded view's path and query).
+            parts.append(glance.fields_key[:2])
+        resource = self.policy.protected_resource
+        if resource is not None:
+            # The challenge names the resource's metadata URL: its scheme and
+            # host (the request's, or a trusted proxy's) and its path.
+            place = place_of(resource, self.policy.trusted_proxies, request.decoded())
+            parts.append((place.metadata, place.scopes) if place is not None else None)
         parts.append(answer.status)
         for name, value in answer.headers:
             if name in _READ:

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
+from authhygiene._described import WELL_KNOWN, described, profile_refused
 from authhygiene._enforcement import (
     PREFLIGHT_HEADERS,
     Outcome,
@@ -53,7 +54,7 @@ from authhygiene.core.policy import PolicyError
 from authhygiene.core.verdict import Rejected, Verified, Verifier
 from authhygiene.django import checks as _checks  # noqa: F401  (registers the checks)
 from authhygiene.logging import emit_misconfig
-from authhygiene.request_views import EnvironRequest, Plans
+from authhygiene.request_views import EnvironRequest, Plans, view_from_environ
 
 __all__ = ["AuthHygieneMiddleware"]
 
@@ -87,6 +88,11 @@ class AuthHygieneMiddleware:
         self._plans = Plans(self.runtime.policy)
         self._enforce = self.runtime.policy.mode == "enforce"
         self._throttled = self.runtime.throttle is not None
+        self._first = (
+            self.runtime.cors is not None
+            or self.runtime.policy.protected_resource is not None
+            or self.runtime.policy.profile is not None
+        )
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
@@ -94,9 +100,9 @@ class AuthHygieneMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self._async:
             return self.__acall__(request)
-        preflight = self._preflight(request)
-        if preflight is not None:
-            return preflight
+        first = self._answered_first(request) if self._first else None
+        if first is not None:
+            return first
         if self._throttled:
             return self._throttled_call(request)
         return self._call(request)
@@ -139,9 +145,9 @@ class AuthHygieneMiddleware:
         return self._cors_headers(request, self._respond(request, response, decision))
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        preflight = self._preflight(request)
-        if preflight is not None:
-            return preflight
+        first = self._answered_first(request) if self._first else None
+        if first is not None:
+            return first
         if not self._throttled:
             return await self._acall(request)
         refusal, ticket = await aadmit(self.runtime, *self._who(request))
@@ -214,6 +220,22 @@ class AuthHygieneMiddleware:
             )
         request.auth_identity = outcome.identity  # type: ignore[attr-defined]
         return None
+
+    def _answered_first(self, request: HttpRequest) -> HttpResponseBase | None:
+        """What is answered before the throttle and the view, in order: the
+        metadata document (`protected_resource=`), a CORS preflight
+        (`cors=`), `profile=`'s refusals."""
+        found: HttpResponseBase | None = _described_response(self.runtime, request)
+        if found is None:
+            found = self._preflight(request)
+        if found is None and self.runtime.policy.profile is not None:
+            refusal = profile_refused(self.runtime, _request(request, self._plans))
+            if refusal is not None and refusal.rewrite:
+                head = request.method == "HEAD"
+                found = self._cors_headers(
+                    request, _response(refusal, None, self.runtime.logger, head=head)
+                )
+        return found
 
     def _preflight(self, request: HttpRequest) -> HttpResponse | None:
         """R20: with ``cors`` configured, a preflight is answered here, before
@@ -312,8 +334,32 @@ class AuthHygieneMiddleware:
 
 def _request(request: HttpRequest, plans: Plans) -> EnvironRequest:
     """The request as the core reads it; the route is Django's own
-    `path_info` (decoded already, without the script name)."""
-    return EnvironRequest(request.META, plans, route=request.path_info)
+    `path_info` (decoded already, without the script name), the scheme
+    Django's own (`SECURE_PROXY_SSL_HEADER` honoured)."""
+    return EnvironRequest(request.META, plans, route=request.path_info, scheme=_scheme(request))
+
+
+def _scheme(request: HttpRequest) -> str | None:
+    try:
+        return request.scheme
+    except Exception:  # a SECURE_PROXY_SSL_HEADER Django itself refuses
+        return None
+
+
+def _described_response(runtime: Runtime, request: HttpRequest) -> HttpResponse | None:
+    """`protected_resource=`: the metadata document's answer, or None."""
+    if runtime.policy.protected_resource is None or WELL_KNOWN not in request.path:
+        return None
+    view = replace(view_from_environ(request.META), scheme=_scheme(request))
+    answer = described(runtime, view)
+    if answer is None:
+        return None
+    response = HttpResponse(answer.body, status=answer.status)
+    if answer.status == 204:
+        del response["Content-Type"]
+    for name, value in answer.headers:
+        response[name] = value
+    return response
 
 
 def _view(request: HttpRequest, plans: Plans) -> RequestView:
