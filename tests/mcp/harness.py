@@ -141,6 +141,10 @@ def serving(
             access_log=False,
             lifespan="auto",
             timeout_graceful_shutdown=2,
+            # uvicorn's own default trusts X-Forwarded-Proto/-For from
+            # 127.0.0.1 and rewrites the scope's scheme and client before
+            # any app runs: off, so forwarding is the middleware's call.
+            proxy_headers=False,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(

@@ -277,8 +277,8 @@ def test_mounted_under_a_path_prefix(auth_server: AuthorizationServer) -> None:
     with protected(auth_server, Setup(mount="/api")) as server:
         url = server.url("/api/mcp")
         flow = run_flow(url, mode="legacy")
-        metadata = httpx.get(server.url(f"{PRM}/api/mcp"), timeout=TIMEOUT_S)
         answered = server.app.answered()
+        metadata = httpx.get(server.url(f"{PRM}/api/mcp"), timeout=TIMEOUT_S)
 
     assert_flow_answered(flow)
     challenge = parsed(answered[0].challenge)
@@ -308,9 +308,9 @@ def test_behind_a_trusted_proxy(auth_server: AuthorizationServer) -> None:
     ):
         url = proxy.url("/mcp")
         flow = run_flow(url, mode="legacy")
+        answered = backend.app.answered()
         via_proxy = httpx.get(proxy.url(f"{PRM}/mcp"), timeout=TIMEOUT_S)
         direct = httpx.get(backend.url(f"{PRM}/mcp"), timeout=TIMEOUT_S)
-        answered = backend.app.answered()
 
     assert_flow_answered(flow)
     challenge = parsed(answered[0].challenge)
