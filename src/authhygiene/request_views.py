@@ -136,6 +136,7 @@ def view_from_scope(scope: Scope) -> RequestView:
         client=host if isinstance(host, str) else None,
         route=_route_of_scope(scope),
         scheme=_text_or_none(scope.get("scheme")),
+        server=_server(scope.get("server")),
     )
 
 
@@ -269,6 +270,7 @@ def view_from_environ(environ: Mapping[str, Any]) -> RequestView:
         client=_text_or_none(environ.get("REMOTE_ADDR")),
         route=_routed(path_info) if script or not path_info.isascii() else None,
         scheme=_text_or_none(environ.get("wsgi.url_scheme")),
+        server=_server((environ.get("SERVER_NAME"), environ.get("SERVER_PORT"))),
     )
 
 
@@ -284,6 +286,18 @@ def _routed(path_info: str) -> str:
         return path_info.encode("latin-1").decode("utf-8", "replace")
     except UnicodeEncodeError:  # not PEP 3333 text: read as given
         return path_info
+
+
+def _server(value: object) -> str | None:
+    """`host:port` from ASGI's `server` or WSGI's SERVER_NAME and SERVER_PORT
+    (a Unix socket's path, or anything odd, is no host)."""
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        return None
+    host, port = value
+    if not isinstance(host, str) or not host or not isinstance(port, int | str):
+        return None
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"{host}:{port}"
 
 
 def _text_or_none(value: object) -> str | None:

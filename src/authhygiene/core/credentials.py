@@ -178,6 +178,9 @@ class RequestView:
     # The URL scheme the server received the request with ("http",
     # "https", "ws", "wss"), where the adapter knows it.
     scheme: str | None = None
+    # The host[:port] the server says it serves, for a request without a
+    # Host field (PEP 3333's SERVER_NAME and SERVER_PORT, ASGI's `server`).
+    server: str | None = None
     # Each name's first value, built on the first `get`: a refusal asks for
     # half a dozen headers, each a scan of the tuple otherwise.
     _first: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)

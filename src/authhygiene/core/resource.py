@@ -265,7 +265,7 @@ def request_origin_url(trusted: TrustedProxies, view: RequestView) -> str | None
     the last element of each: the one our proxy wrote). None when the host
     is no host (a hostile or missing Host field)."""
     scheme = view.scheme or "http"
-    host = view.get("host")
+    host = view.get("host") or view.server
     if trusted and peer_trusted(trusted, view):
         forwarded = view.get_all("forwarded")
         last = _last_element(forwarded) if forwarded else None
