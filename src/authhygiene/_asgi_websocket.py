@@ -51,13 +51,15 @@ _BODY = "websocket.http.response.body"
 # RFC 6455 §5.5: a control frame's payload is at most 125 bytes, two of
 # which are the close code.
 MAX_CLOSE_REASON_BYTES = 123
-# RFC 6455 §7.4.1 / IANA: 1011 internal error, 1012 service restart, 1013
-# try again later, 1014 bad gateway. The server's trouble, not a refusal.
-_SERVER_ERROR_CLOSES = frozenset({1011, 1012, 1013, 1014})
 # A registered application code (IANA WebSocket close codes, 3000-3999):
-# 3003 "Forbidden", the WebSocket twin of HTTP 403.
+# 3000 "Unauthorized" and 3003 "Forbidden", the twins of HTTP 401 and 403.
 _FORBIDDEN_CLOSE = 3003
 _POLICY_VIOLATION = 1008
+# Closes that refuse access whatever the request carried (RFC 6455 §7.4.1
+# 1008 policy violation; IANA 3000, 3003), and the plain close (1000, or a
+# close message without a code) that may or may not (see `close_refusal`).
+_REFUSING_CLOSES = frozenset({_POLICY_VIOLATION, 3000, _FORBIDDEN_CLOSE})
+_PLAIN_CLOSES = frozenset({1000, None})
 # How much of an app's close reason is read at all (a valid one is at most
 # 123 bytes; a longer one is the app's bug, and only its start is evidence).
 _MAX_APP_REASON_CHARS = 512
@@ -93,24 +95,42 @@ class CloseRefusal:
     declared: Declared | None = None
 
 
-def close_refusal(message: Message) -> CloseRefusal | None:
+def close_refusal(message: Message, guarded: Callable[[], bool]) -> CloseRefusal | None:
     """The app's close before accept as the HTTP answer it means, its reason
-    as the body (bounded); None for a server-error close (1011-1014),
-    which is not a refusal and passes on unchanged.
+    as the body (bounded); None for a close that is no refusal of access,
+    which passes on unchanged.
 
-    A reason that is exactly a reason code (``"insufficient_scope"``, as
-    `authhygiene.require_scopes` and our own 1008 fallback close with) is
-    the app declaring it, as a raised `AuthFailure` would."""
+    A close says little, so it is read as an auth refusal only where it can
+    be one. A reason that is exactly a reason code (``"insufficient_scope"``,
+    as our own 1008 fallback closes with) is the app declaring it, as a
+    raised `AuthFailure` would. 3000 (Unauthorized) and 3003 (Forbidden)
+    are refusals. 1008 (policy violation) is FastAPI's documented idiom for
+    a refused dependency, and also what it closes with for a request that
+    fails validation, its reason then the errors as a JSON list: that one is
+    a refusal only when `guarded()`. 1000 or no code is what Starlette's
+    `AuthenticationMiddleware` and ``@requires`` close with, and also what
+    its router closes with for a path it does not route: a refusal only
+    when `guarded()` says the request carried credentials or its route is
+    one `require=` guards. Anything else (the app's own 4000-4999 codes,
+    1003, 1007, 1009, 1010, server errors 1011-1014) is the app's business,
+    as a 404 or 422 is."""
     code = message.get("code", 1000)
-    if isinstance(code, int) and code in _SERVER_ERROR_CLOSES:
-        return None
-    status = 403 if code == _FORBIDDEN_CLOSE else 401
     reason = message.get("reason")
-    if not isinstance(reason, str) or not reason:
-        return CloseRefusal(AppAnswer(status, closed=True))
-    if len(reason) <= _MAX_REASON_CODE and reason in _REASON_CODES:
+    if isinstance(reason, str) and len(reason) <= _MAX_REASON_CODE and reason in _REASON_CODES:
         declared = Declared(Reason(reason), {}, None, source="app:close")
         return CloseRefusal(AppAnswer(raised_status(declared), closed=True), declared)
+    # FastAPI hands the errors over as a list (its JSON form, on the wire).
+    validation = code == _POLICY_VIOLATION and (
+        isinstance(reason, list | dict) or (isinstance(reason, str) and reason[:1] in ("[", "{"))
+    )
+    if code in _PLAIN_CLOSES or validation:
+        if not guarded():
+            return None
+    elif code not in _REFUSING_CLOSES:
+        return None
+    status = 403 if code == _FORBIDDEN_CLOSE else 401
+    if not isinstance(reason, str) or not reason:
+        return CloseRefusal(AppAnswer(status, closed=True))
     # Bounded before encoding; a lone surrogate must not raise here.
     body = reason[:_MAX_APP_REASON_CHARS].encode("utf-8", "replace")
     return CloseRefusal(AppAnswer(status, _TEXT, body, closed=True))
@@ -220,6 +240,7 @@ class _Handshake:
         "answered",
         "connected",
         "decide",
+        "guarded",
         "held",
         "limit",
         "open",
@@ -228,9 +249,17 @@ class _Handshake:
         "send",
     )
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send, decide: Decide, limit: int):
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        decide: Decide,
+        limit: int,
+        guarded: Callable[[], bool],
+    ):
         self.scope, self.receive, self.send = scope, receive, send
-        self.decide, self.limit = decide, limit
+        self.decide, self.limit, self.guarded = decide, limit, guarded
         self.open = False
         self.answered = False
         self.connected = False
@@ -245,7 +274,7 @@ class _Handshake:
             return
         kind = message.get("type")
         if kind == "websocket.close":
-            refusal = close_refusal(message)
+            refusal = close_refusal(message, self.guarded)
             if refusal is not None:
                 await self._refuse(refusal.answer, refusal.declared, [message])
                 return
@@ -323,11 +352,18 @@ class _Handshake:
 
 
 async def watch_handshake(
-    app: ASGIApp, scope: Scope, receive: Receive, send: Send, decide: Decide, limit: int
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    decide: Decide,
+    limit: int,
+    guarded: Callable[[], bool] = lambda: True,
 ) -> None:
     """Run the app for a websocket scope, its handshake refusals made
-    correct; `limit` bounds the denial body held (policy.max_body_bytes)."""
-    handshake = _Handshake(scope, receive, send, decide, limit)
+    correct; `limit` bounds the denial body held (policy.max_body_bytes);
+    `guarded()`: whether a plain close may be a refusal (`close_refusal`)."""
+    handshake = _Handshake(scope, receive, send, decide, limit, guarded)
 
     async def handshake_send(message: Message) -> None:
         if handshake.open:

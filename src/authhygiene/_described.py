@@ -28,11 +28,11 @@ __all__ = ["WELL_KNOWN", "described", "profile_refused"]
 
 def described(runtime: Runtime, view: RequestView) -> MetadataAnswer | None:
     """The metadata answer to `view`, or None: not a well-known request (or
-    no `protected_resource=`). Never raises: a request we cannot describe
+    no `protected_resource=`, or `report_only=True`). Never raises: a request we cannot describe
     goes on to the app, which answers it as it would without us."""
     resource = runtime.policy.protected_resource
-    if resource is None:
-        return None
+    if resource is None or runtime.policy.report_only:
+        return None  # report-only changes nothing on the wire: the app answers
     with contextlib.suppress(Exception):
         return metadata_answer(resource, runtime.policy.trusted_proxies, view)
     return None

@@ -58,7 +58,9 @@ from authhygiene._throttling import aadmit, afinish, leave, refused, scope_calle
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
+from authhygiene.core.enforce import read_credentials
 from authhygiene.core.exchange import declared_failure, raised_status, watched
+from authhygiene.core.mcp import profiled
 from authhygiene.identity import ANONYMOUS, NO_CREDENTIALS, credentials_of
 from authhygiene.logging import emit_misconfig, flush_suppressed
 from authhygiene.request_views import (
@@ -313,7 +315,9 @@ class AuthHygiene:
         ):
             await WebSocketDenial(scope, receive, send).write(blocked)
             return
-        if self._cors is not None or self._profiled:
+        if self._cors is not None or (
+            self._profiled and profiled(self.runtime.policy, view_from_scope(scope))
+        ):
             # `profile="mcp"` without cors=: no page may open one.
             cors = self._cors.cors if self._cors is not None else None
             refusal = origin_refusal(self.runtime, ScopeRequest(scope, self._plans), cors)
@@ -326,7 +330,24 @@ class AuthHygiene:
                 return
             scope = admitted
         decide = functools.partial(self._decision, scope)
-        await watch_handshake(self.app, scope, receive, send, decide, self._limit)
+        await watch_handshake(
+            self.app, scope, receive, send, decide, self._limit, lambda: self._guards(scope)
+        )
+
+    def _guards(self, scope: Scope) -> bool:
+        """Whether a plain close of this handshake can be refusing access:
+        it carried credentials, or `require=` guards its route. (A path the
+        app does not route is closed the same way, and is no auth failure.)"""
+        view = ScopeRequest(scope, self._plans).decoded()
+        policy = self.runtime.policy
+        if read_credentials(policy, view).presented:
+            return True
+        if not policy.require.given:
+            return False
+        rule = policy.require.match(
+            view.method, view.route if view.route is not None else view.path
+        )
+        return rule is not None and rule.scopes is not None
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> Scope | None:
         """Before the app: the scope to call it with, or None when the

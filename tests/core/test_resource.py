@@ -243,6 +243,19 @@ def test_the_origin_is_the_one_the_client_reached(
             "https://b.example",  # the last element: the one our proxy wrote
         ),
         ((("x-forwarded-host", "evil.example/x"),), None),  # no host: no URL at all
+        # Both kinds, disagreeing: one came from the client; neither counts.
+        (
+            (
+                ("x-forwarded-host", "api.example"),
+                ("x-forwarded-proto", "https"),
+                ("forwarded", "host=evil.example;proto=http"),
+            ),
+            "http://backend:8000",
+        ),
+        (
+            (("x-forwarded-host", "api.example"), ("forwarded", 'host="API.example";proto=https')),
+            "https://api.example",
+        ),
         ((("x-forwarded-proto", "gopher"),), None),
         # An oversized Forwarded is not read: the socket's own host stands.
         ((("forwarded", "proto=https;host=" + "a" * 5000),), "http://backend:8000"),
@@ -593,6 +606,7 @@ def test_an_origin_is_refused_unless_the_cors_policy_allows_it(
         ("GET", "token=abc&x=1", (), Reason.TOKEN_IN_QUERY),
         ("GET", "api_key=abc", (), Reason.TOKEN_IN_QUERY),
         ("GET", "page_token=abc", (), None),  # not a credential parameter
+        ("GET", "token=", (), None),  # nothing in it
         ("POST", "", (("origin", "https://evil.example"),), Reason.ORIGIN_NOT_ALLOWED),
         ("POST", "", (("origin", "https://app.example"),), None),
         # A preflight is the CORS step's, never refused here (R20).
@@ -610,6 +624,24 @@ def test_the_profile_refuses_before_the_app(
     policy = mcp_policy(cors=CORS(allow_origins=["https://app.example"]))
     declared = profile_refusal(policy, view(method=method, query=query, headers=headers))
     assert (declared.reason if declared else None) == reason
+
+
+def test_the_profile_leaves_the_rest_of_the_app_alone() -> None:
+    policy = Policy.from_options(
+        {"realm": "mcp", "profile": "mcp", "protected_resource": resource(paths=["/mcp"])}
+    )
+    mail_link = view("/verify-email", query="token=from-a-mail")
+    form_post = view("/login", method="POST", headers=(("origin", "https://api.example"),))
+    assert profile_refusal(policy, mail_link) is None
+    assert profile_refusal(policy, form_post) is None
+    assert profile_refusal(policy, view("/mcp/x", query="token=abc")) is not None
+
+
+def test_a_configured_resource_is_written_without_its_default_port() -> None:
+    configured = resource(resource="https://api.example:443/mcp")
+    answer = metadata_answer(configured, NO_PROXIES, view(WELL_KNOWN + "/mcp"))
+    assert answer is not None
+    assert json.loads(answer.body)["resource"] == "https://api.example/mcp"
 
 
 def test_without_the_profile_nothing_is_refused_before_the_app() -> None:

@@ -441,8 +441,11 @@ def _where(
         place = place_of(resource, policy.trusted_proxies, view)
         if place is not None:
             scopes = scopes or place.scopes
-            # The host is the client's text: never a secret of its own echoed.
-            if not any(len(secret) >= 8 and secret in place.metadata for secret in secrets):
+            # The host is the client's text: never a secret of its own echoed,
+            # in any case (the host is lower-cased). Letters, digits, "-" and
+            # "." only: no encoded form to look for.
+            lowered = place.metadata.lower()
+            if not any(len(secret) >= 4 and secret.lower() in lowered for secret in secrets):
                 metadata = place.metadata
     if metadata is None and not scopes:
         return None

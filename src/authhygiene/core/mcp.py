@@ -1,6 +1,9 @@
 """`profile="mcp"`: what the MCP authorization spec (2026-07-28) asks of a
 resource server before any tool runs, decided on the request alone.
 
+Both hold on the paths `protected_resource` protects (its `paths`), the
+MCP server's; the rest of the app is left alone.
+
 - A token in the query string is refused, 400 `invalid_request` (reason
   `token_in_query`): URLs end up in access logs, proxies' logs and browser
   history, and MCP forbids the query method outright.
@@ -22,19 +25,32 @@ from authhygiene.core.policy import Policy
 from authhygiene.core.reasons import Reason
 from authhygiene.core.request import is_preflight
 
-__all__ = ["profile_refusal"]
+__all__ = ["profile_refusal", "profiled"]
 
 _SOURCE = "profile:mcp"
 
 
 def profile_refusal(policy: Policy, view: RequestView) -> Declared | None:
-    """The profile's refusal of `view` before the app, or None."""
-    if policy.profile != "mcp" or is_preflight(
+    """The profile's refusal of `view` before the app, or None. Only the
+    protected resource's paths are the MCP server's: the rest of the app
+    (a sign-up link with `?token=`, a same-origin form post) is not."""
+    if not profiled(policy, view) or is_preflight(
         view.method, view.get("access-control-request-method")
     ):
         return None
     if origin_refused(policy.cors, view.get_all("origin")):
         return Declared(Reason.ORIGIN_NOT_ALLOWED, {}, None, _SOURCE)
-    if query_token(view.query) is not None:
+    if query_token(view.query):
         return Declared(Reason.TOKEN_IN_QUERY, {}, None, _SOURCE)
     return None
+
+
+def profiled(policy: Policy, view: RequestView) -> bool:
+    """Whether `view` is one the `mcp` profile applies to: under a path
+    `protected_resource` protects."""
+    resource = policy.protected_resource
+    return (
+        policy.profile == "mcp"
+        and resource is not None
+        and resource.prefix_of(view.path) is not None
+    )

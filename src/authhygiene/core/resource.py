@@ -267,18 +267,11 @@ def request_origin_url(trusted: TrustedProxies, view: RequestView) -> str | None
     scheme = view.scheme or "http"
     host = view.get("host") or view.server
     if trusted and peer_trusted(trusted, view):
-        forwarded = view.get_all("forwarded")
-        last = _last_element(forwarded) if forwarded else None
-        proto = (forwarded_value(last, "proto") if last else None) or _last(
-            view.get_all("x-forwarded-proto")
-        )
-        forwarded_host = (forwarded_value(last, "host") if last else None) or _last(
-            view.get_all("x-forwarded-host")
-        )
+        proto, forwarded_host = _forwarded(view)
         if proto:
-            scheme = proto.strip('"').strip().lower()
+            scheme = proto.lower()
         if forwarded_host:
-            host = forwarded_host.strip('"').strip()
+            host = forwarded_host
     scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
     if scheme not in ("http", "https") or not host or len(host) > _MAX_HOST_CHARS:
         return None
@@ -289,6 +282,31 @@ def request_origin_url(trusted: TrustedProxies, view: RequestView) -> str | None
     if (scheme == "http" and host.endswith(":80")) or (scheme == "https" and host.endswith(":443")):
         host = host.rsplit(":", 1)[0]
     return f"{scheme}://{host}"
+
+
+def _forwarded(view: RequestView) -> tuple[str | None, str | None]:
+    """(proto, host) a trusted proxy forwarded. When `Forwarded` and
+    `X-Forwarded-*` both name one and disagree, neither is believed: a
+    proxy writes one of them and passes the other on as the client wrote
+    it, and which is which is not ours to know (as `client_address` reads
+    the client). The request's own scheme and Host stand then."""
+    values = view.get_all("forwarded")
+    last = _last_element(values) if values else None
+    pairs = {
+        name: (
+            _unquoted(forwarded_value(last, name)) if last else None,
+            _unquoted(_last(view.get_all(f"x-forwarded-{name}"))),
+        )
+        for name in ("proto", "host")
+    }
+    if any(one and other and one.lower() != other.lower() for one, other in pairs.values()):
+        return None, None
+    proto, host = (one or other for one, other in pairs.values())
+    return proto, host
+
+
+def _unquoted(value: str | None) -> str | None:
+    return value.strip().strip('"').strip() or None if value is not None else None
 
 
 def _last(values: list[str]) -> str | None:
@@ -314,6 +332,7 @@ class MetadataAnswer:
 
 
 _ALLOWED_METHODS = "GET, HEAD, OPTIONS"
+_VARY_FORWARDED = "Forwarded, X-Forwarded-Host, X-Forwarded-Proto"
 _OPEN_CORS = (("access-control-allow-origin", "*"),)
 _NOT_FOUND = json.dumps(
     {
@@ -374,12 +393,16 @@ def metadata_answer(
     if origin is None:
         return _problem(400, _BAD_HOST, method)
     body = resource.document(_resource_url(origin, prefix))
-    headers = (
+    headers: tuple[tuple[str, str], ...] = (
         ("content-type", "application/json"),
         ("content-length", str(len(body))),
         ("cache-control", f"public, max-age={resource.max_age}"),
         *_OPEN_CORS,
     )
+    if trusted and resource._origin is None:
+        # A shared cache keys on the URL, whose host is the Host field; what
+        # a proxy forwarded decides the document too.
+        headers += (("vary", _VARY_FORWARDED),)
     return MetadataAnswer(200, headers, b"" if method == "HEAD" else body)
 
 
@@ -476,7 +499,10 @@ def _resource(value: object) -> tuple[str | None, str | None]:
         return None, None
     url = _url("resource", value, issuer=True)
     parts = urlsplit(url)
-    origin = f"{parts.scheme}://{parts.netloc.lower()}"
+    netloc = parts.netloc.lower()
+    if (parts.scheme, parts.port) in (("https", 443), ("http", 80)):
+        netloc = netloc.rsplit(":", 1)[0]  # as clients write it: no default port
+    origin = f"{parts.scheme}://{netloc}"
     path = parts.path.rstrip("/")
     return origin, (_path("resource", path) if path else None)
 
