@@ -25,14 +25,13 @@ that the policy allows.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, cast
 
-from authhygiene.core.option_error import PolicyError
+from authhygiene.core.option_error import PolicyError, refuse_unknown
 from authhygiene.core.origin_patterns import check_pattern
 from authhygiene.core.origins import MAX_ORIGIN, normalise_origin, request_origin
 from authhygiene.core.redact import remember
@@ -188,15 +187,7 @@ class CORS:
                 "authhygiene: cors must be authhygiene.CORS(...) or a dict of its options,"
                 f" e.g. {{'allow_origins': ['https://app.example.com']}}; got {options!r}."
             )
-        known = sorted(f.name for f in fields(cls) if f.init)
-        for name in options:
-            if name not in known:
-                close = difflib.get_close_matches(str(name), known, n=1)
-                suggestion = f" Did you mean {close[0]!r}?" if close else ""
-                raise PolicyError(
-                    f"authhygiene: unknown CORS option {name!r}.{suggestion}"
-                    f" Known options: {', '.join(known)}."
-                )
+        refuse_unknown(options, (f.name for f in fields(cls) if f.init), "CORS ")
         return cls(**options)
 
     def allows(self, origin: str) -> bool:

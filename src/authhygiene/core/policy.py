@@ -7,7 +7,6 @@ says what to change, never at the first request.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -24,7 +23,7 @@ from authhygiene.core.credentials import (
     canonical_scheme,
 )
 from authhygiene.core.flood import LogLimit, log_limit
-from authhygiene.core.option_error import PolicyError
+from authhygiene.core.option_error import PolicyError, refuse_unknown
 from authhygiene.core.requirements import Requirements, compile_requirements
 from authhygiene.core.resource import ProtectedResource
 from authhygiene.core.verdict import Verifier
@@ -138,16 +137,7 @@ class Policy:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Policy:
         """Validate keyword options (or a Django settings dict) into a Policy."""
-        known = {f.name for f in fields(cls) if f.init}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            name = unknown[0]
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            suggestion = f" Did you mean {close[0]!r}?" if close else ""
-            raise PolicyError(
-                f"authhygiene: unknown option {name!r}.{suggestion}"
-                f" Known options: {', '.join(sorted(known))}."
-            )
+        refuse_unknown(sorted(options), (f.name for f in fields(cls) if f.init))
         if "realm" not in options:
             raise PolicyError(
                 "authhygiene: the 'realm' option is required, e.g. realm=\"api\"; it names"

@@ -17,7 +17,6 @@ Everything here is pure: a `RequestView` in, URLs and bytes out.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -27,7 +26,7 @@ from urllib.parse import urlsplit
 
 from authhygiene.core.clients import TrustedProxies, forwarded_value, peer_trusted
 from authhygiene.core.credentials import RequestView
-from authhygiene.core.option_error import PolicyError
+from authhygiene.core.option_error import PolicyError, refuse_unknown
 from authhygiene.core.requirements import Scopes
 
 __all__ = [
@@ -192,15 +191,7 @@ class ProtectedResource:
                 " dict of its options, e.g. {'authorization_servers': ['https://auth.example.com']};"
                 f" got {type(value).__name__}."
             )
-        known = sorted(f.name for f in fields(cls) if f.init)
-        for name in value:
-            if name not in known:
-                close = difflib.get_close_matches(str(name), known, n=1)
-                suggestion = f" Did you mean {close[0]!r}?" if close else ""
-                raise PolicyError(
-                    f"authhygiene: unknown ProtectedResource option {name!r}.{suggestion}"
-                    f" Known options: {', '.join(known)}."
-                )
+        refuse_unknown(value, (f.name for f in fields(cls) if f.init), "ProtectedResource ")
         try:
             return cls(**cast(Mapping[str, Any], value))
         except TypeError as exc:  # authorization_servers missing
@@ -334,24 +325,19 @@ class MetadataAnswer:
 _ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 _VARY_FORWARDED = "Forwarded, X-Forwarded-Host, X-Forwarded-Proto"
 _OPEN_CORS = (("access-control-allow-origin", "*"),)
-_NOT_FOUND = json.dumps(
-    {
-        "type": "about:blank",
-        "title": "Not Found",
-        "status": 404,
-        "detail": "No protected resource is described at this URL.",
-    },
-    separators=(",", ":"),
-).encode()
-_BAD_HOST = json.dumps(
-    {
-        "type": "about:blank",
-        "title": "Bad Request",
-        "status": 400,
-        "detail": "The request's Host names no URL this API can describe.",
-    },
-    separators=(",", ":"),
-).encode()
+
+
+def _problem_body(status: int, title: str, detail: str) -> bytes:
+    """An RFC 9457 body of the plain HTTP kind (`about:blank`): these are
+    no auth failures, and carry nothing of the request."""
+    members = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return json.dumps(members, separators=(",", ":")).encode()
+
+
+_NOT_FOUND = _problem_body(404, "Not Found", "No protected resource is described at this URL.")
+_BAD_HOST = _problem_body(
+    400, "Bad Request", "The request's Host names no URL this API can describe."
+)
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
 _MAX_REQUESTED_HEADERS = 1024
 
