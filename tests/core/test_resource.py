@@ -32,6 +32,7 @@ from authhygiene.core.resource import (
     request_origin_url,
 )
 from authhygiene.core.shape_cache import Decider
+from authhygiene.verify import JWT
 
 AS = "https://auth.example"
 NOW = 1_800_000_000
@@ -119,6 +120,14 @@ def test_a_wrong_option_fails_at_construction_saying_what_to_write(
         ({"protected_resource": resource(), "schemes": ["Basic"]}, "add 'Bearer'"),
         ({"protected_resource": {"authorization_server": [AS]}}, "Did you mean"),
         ({"protected_resource": "https://auth.example"}, "ProtectedResource"),
+        (
+            {
+                "profile": "mcp",
+                "protected_resource": resource(),
+                "verify": JWT(algorithms=["HS256"], keys="k" * 32),
+            },
+            "has no audience",
+        ),
     ],
 )
 def test_a_wrong_policy_fails_at_start_up(options: dict[str, Any], says: str) -> None:
@@ -489,8 +498,6 @@ def test_a_path_outside_every_resource_gets_no_resource_metadata() -> None:
 
 
 def test_a_route_s_require_scopes_are_asked_for_in_the_401() -> None:
-    from authhygiene.verify import JWT
-
     _, challenges = challenge_of(
         path="/items/1",
         protected_resource=resource(),

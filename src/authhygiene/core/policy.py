@@ -214,6 +214,15 @@ def _profile(policy: Policy) -> None:
             "authhygiene: profile='mcp' refuses tokens in the query string (MCP authorization),"
             " but protected_resource's bearer_methods_supported lists 'query'; remove it."
         )
+    for verifier in policy.verifiers:
+        if hasattr(verifier, "audience") and not getattr(verifier, "audience", None):
+            # MCP authorization: a server MUST accept only tokens issued for
+            # it; without an audience any token of the issuer's would do.
+            raise PolicyError(
+                "authhygiene: profile='mcp' accepts only tokens issued for this server, but a"
+                " verifier has no audience; give it the resource's URL, e.g."
+                " JWT(..., audience='https://mcp.example.com/mcp')."
+            )
     cors = policy.cors
     if cors is not None:
         headers = tuple(cors.allow_headers)
