@@ -18,7 +18,7 @@ from authhygiene._runtime import Runtime
 from authhygiene.core.answer import AppAnswer
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.decision import Decision
-from authhygiene.core.mcp import profile_refusal
+from authhygiene.core.mcp import may_refuse, profile_refusal
 from authhygiene.core.reasons import REASONS
 from authhygiene.core.request import Request
 from authhygiene.core.resource import WELL_KNOWN, MetadataAnswer, metadata_answer
@@ -38,11 +38,17 @@ def described(runtime: Runtime, view: RequestView) -> MetadataAnswer | None:
     return None
 
 
-def profile_refused(runtime: Runtime, request: Request) -> Decision | None:
+def profile_refused(
+    runtime: Runtime, request: Request, path: str, query: str, has_origin: bool
+) -> Decision | None:
     """`profile=`'s refusal of the request before the app, recorded; None
     when the profile lets it through. In report-only mode the decision does
-    not rewrite: the app runs, and the log says what would have changed."""
+    not rewrite: the app runs, and the log says what would have changed.
+    `path`, `query` and `has_origin` are read raw, so that a request the
+    profile cannot refuse is never decoded (the success path)."""
     try:
+        if not may_refuse(runtime.policy, path, query, has_origin):
+            return None
         declared = profile_refusal(runtime.policy, request.decoded())
     except Exception:  # a server's odd request: the app judges it
         return None

@@ -60,12 +60,12 @@ from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
 from authhygiene.core.enforce import read_credentials
 from authhygiene.core.exchange import declared_failure, raised_status, watched
-from authhygiene.core.mcp import profiled
 from authhygiene.identity import ANONYMOUS, NO_CREDENTIALS, credentials_of
 from authhygiene.logging import emit_misconfig, flush_suppressed
 from authhygiene.request_views import (
     Plans,
     ScopeRequest,
+    full_path,
     scope_carries_credentials,
     view_from_scope,
 )
@@ -315,15 +315,14 @@ class AuthHygiene:
         ):
             await WebSocketDenial(scope, receive, send).write(blocked)
             return
-        if self._cors is not None or (
-            self._profiled and profiled(self.runtime.policy, view_from_scope(scope))
-        ):
-            # `profile="mcp"` without cors=: no page may open one.
-            cors = self._cors.cors if self._cors is not None else None
-            refusal = origin_refusal(self.runtime, ScopeRequest(scope, self._plans), cors)
-            if refusal is not None and refusal.rewrite:
-                await WebSocketDenial(scope, receive, send).write(refusal)
-                return
+        refusal = self._profile_refusal(scope) if self._profiled else None
+        if (refusal is None or not refusal.rewrite) and self._cors is not None:
+            refusal = origin_refusal(
+                self.runtime, ScopeRequest(scope, self._plans), self._cors.cors
+            )
+        if refusal is not None and refusal.rewrite:
+            await WebSocketDenial(scope, receive, send).write(refusal)
+            return
         if self._enforce:
             admitted = await self._admitted(scope, send, WebSocketDenial(scope, receive, send))
             if admitted is None:
@@ -332,6 +331,18 @@ class AuthHygiene:
         decide = functools.partial(self._decision, scope)
         await watch_handshake(
             self.app, scope, receive, send, decide, self._limit, lambda: self._guards(scope)
+        )
+
+    def _profile_refusal(self, scope: Scope) -> Decision | None:
+        """`profile=`'s refusal of an HTTP request or a handshake, decoded
+        only when its raw path, query and Origin say it may be one."""
+        query = scope.get("query_string", b"")
+        return profile_refused(
+            self.runtime,
+            ScopeRequest(scope, self._plans),
+            full_path(scope),
+            query.decode("latin-1") if isinstance(query, bytes) else str(query),
+            any(name == b"origin" for name, _ in scope.get("headers", ())),
         )
 
     def _guards(self, scope: Scope) -> bool:
@@ -357,7 +368,7 @@ class AuthHygiene:
         freed once the exchange is over (its failure, if any, counted).
         `profile=`'s refusals come first, once (not on the re-entry)."""
         if self._profiled and _ADMITTED not in scope:
-            refusal = profile_refused(self.runtime, ScopeRequest(scope, self._plans))
+            refusal = self._profile_refusal(scope)
             if refusal is not None and refusal.rewrite:
                 await _write(send, refusal, head=scope.get("method") == "HEAD")
                 return None

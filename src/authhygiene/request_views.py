@@ -307,7 +307,7 @@ def _text_or_none(value: object) -> str | None:
 class EnvironRequest:
     """A WSGI request, or a Django one by its `request.META` (`core.request.Request`)."""
 
-    __slots__ = ("_plans", "_route", "_scheme", "_view", "environ")
+    __slots__ = ("_authority", "_plans", "_route", "_scheme", "_view", "environ")
 
     def __init__(
         self,
@@ -316,6 +316,7 @@ class EnvironRequest:
         *,
         route: str | None = None,
         scheme: str | None = None,
+        authority: str | None = None,
     ) -> None:
         self.environ = environ
         self._plans = plans
@@ -326,15 +327,17 @@ class EnvironRequest:
         # The URL scheme, where the adapter knows it better than the environ
         # (Django's `request.scheme`: an ASGI request's META has none).
         self._scheme = scheme
+        self._authority = authority
 
     def decoded(self) -> RequestView:
         if self._view is None:
             view = view_from_environ(self.environ)
-            if self._route is not None or self._scheme is not None:
+            if self._route is not None or self._scheme is not None or self._authority is not None:
                 view = replace(
                     view,
                     route=self._route if self._route is not None else view.route,
                     scheme=self._scheme or view.scheme,
+                    authority=self._authority,
                 )
             self._view = view
         return self._view

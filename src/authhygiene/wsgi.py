@@ -648,7 +648,13 @@ class AuthHygieneWSGI:
         `__call__`; the slot is freed once the app has answered and a
         failure, if any, is counted). `profile=`'s refusals come first, once."""
         if self._profiled and _ADMITTED not in environ:
-            refusal = profile_refused(self.runtime, EnvironRequest(environ, self._plans))
+            refusal = profile_refused(
+                self.runtime,
+                EnvironRequest(environ, self._plans),
+                f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}",
+                str(environ.get("QUERY_STRING", "")),
+                "HTTP_ORIGIN" in environ,
+            )
             if refusal is not None and refusal.rewrite:
                 return _write(environ, start_response, refusal)
         if self._throttled and _ADMITTED not in environ:

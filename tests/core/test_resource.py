@@ -212,6 +212,8 @@ def test_a_path_falls_under_its_longest_protected_prefix(
         (NO_PROXIES, (("host", "a.example\r\nx: y"),), "https", None),
         (NO_PROXIES, (("host", "user@a.example"),), "https", None),
         (NO_PROXIES, (("host", "a.example:99999999"),), "https", None),
+        (NO_PROXIES, (("host", "a.example:99999"),), "https", None),
+        (NO_PROXIES, (("host", "[::1]"),), "https", "https://[::1]"),
         (NO_PROXIES, (("host", "a" * 300),), "https", None),
         (NO_PROXIES, (("host", "a.example"),), "ftp", None),
         # Forwarded headers from a peer we do not trust prove nothing.
@@ -300,6 +302,7 @@ def served(
         (["/mcp"], WELL_KNOWN, 200, "https://api.example/mcp"),
         (["/mcp", "/admin"], WELL_KNOWN, 404, None),
         (["/mcp"], WELL_KNOWN + "/mcp/x", 404, None),
+        (["/mcp"], WELL_KNOWN + "/mcp/", 200, "https://api.example/mcp"),  # path("mcp/")
         (["/mcp"], WELL_KNOWN + "/other", 404, None),
         (["/mcp"], WELL_KNOWN + "/../mcp", 404, None),  # traversal names nothing
         (["/mcp"], WELL_KNOWN + "/%2e%2e/mcp", 404, None),
@@ -614,6 +617,12 @@ def test_an_origin_is_refused_unless_the_cors_policy_allows_it(
         ("GET", "api_key=abc", (), Reason.TOKEN_IN_QUERY),
         ("GET", "page_token=abc", (), None),  # not a credential parameter
         ("GET", "token=", (), None),  # nothing in it
+        # Fails closed: an empty decoy first, past the field or size bounds.
+        ("GET", "token=&access_token=abc", (), Reason.TOKEN_IN_QUERY),
+        ("GET", "access_token=abc&pad=" + "x" * 9000, (), Reason.TOKEN_IN_QUERY),
+        ("GET", "a=1&" * 300 + "access_token=abc", (), Reason.TOKEN_IN_QUERY),
+        ("GET", "%61ccess_token=abc", (), Reason.TOKEN_IN_QUERY),
+        ("GET", "a=1&" * 300 + "b=2", (), None),  # long, but nothing token-like
         ("POST", "", (("origin", "https://evil.example"),), Reason.ORIGIN_NOT_ALLOWED),
         ("POST", "", (("origin", "https://app.example"),), None),
         # A preflight is the CORS step's, never refused here (R20).

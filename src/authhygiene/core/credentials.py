@@ -181,6 +181,11 @@ class RequestView:
     # The host[:port] the server says it serves, for a request without a
     # Host field (PEP 3333's SERVER_NAME and SERVER_PORT, ASGI's `server`).
     server: str | None = None
+    # The host[:port] as the framework established it (Django's
+    # `get_host()`: its ALLOWED_HOSTS and USE_X_FORWARDED_HOST), which then
+    # decides instead of the Host and forwarding fields; "" for a host the
+    # framework refuses.
+    authority: str | None = None
     # Each name's first value, built on the first `get`: a refusal asks for
     # half a dozen headers, each a scan of the tuple otherwise.
     _first: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)

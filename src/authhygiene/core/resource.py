@@ -257,7 +257,9 @@ def request_origin_url(trusted: TrustedProxies, view: RequestView) -> str | None
     is no host (a hostile or missing Host field)."""
     scheme = view.scheme or "http"
     host = view.get("host") or view.server
-    if trusted and peer_trusted(trusted, view):
+    if view.authority is not None:
+        host = view.authority  # the framework's own, proxies already weighed
+    elif trusted and peer_trusted(trusted, view):
         proto, forwarded_host = _forwarded(view)
         if proto:
             scheme = proto.lower()
@@ -267,6 +269,9 @@ def request_origin_url(trusted: TrustedProxies, view: RequestView) -> str | None
     if scheme not in ("http", "https") or not host or len(host) > _MAX_HOST_CHARS:
         return None
     if _HOST_RE.fullmatch(host) is None:
+        return None
+    port = host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else ""
+    if port and int(port) > 65535:
         return None
     host = host.lower()
     # The default port is no part of the URL a client compares.
@@ -365,7 +370,11 @@ def metadata_answer(
             b"",
         )
     suffix = path[len(WELL_KNOWN) :]
-    prefix = suffix if suffix not in ("", "/") else "/"
+    # A resource URL written with a trailing slash (Django's `path("mcp/")`)
+    # is looked for with it: the same resource. ("//" names nothing.)
+    prefix = suffix
+    if not suffix.endswith("//"):
+        prefix = suffix.rstrip("/") or "/"
     scopes = dict(resource._prefixes)
     if prefix == "/" and len(scopes) == 1:
         # The root URL is the last one an MCP client tries (after the
@@ -385,9 +394,12 @@ def metadata_answer(
         ("cache-control", f"public, max-age={resource.max_age}"),
         *_OPEN_CORS,
     )
-    if trusted and resource._origin is None:
+    if resource._origin is None:
         # A shared cache keys on the URL, whose host is the Host field; what
-        # a proxy forwarded decides the document too.
+        # a proxy forwarded decides the document too: through our trusted
+        # proxies, or through the server's own (gunicorn's default
+        # secure_scheme_headers and uvicorn's --proxy-headers rewrite the
+        # scheme from 127.0.0.1 before any middleware runs).
         headers += (("vary", _VARY_FORWARDED),)
     return MetadataAnswer(200, headers, b"" if method == "HEAD" else body)
 

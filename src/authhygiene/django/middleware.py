@@ -229,7 +229,14 @@ class AuthHygieneMiddleware:
         if found is None:
             found = self._preflight(request)
         if found is None and self.runtime.policy.profile is not None:
-            refusal = profile_refused(self.runtime, _request(request, self._plans))
+            meta = request.META
+            refusal = profile_refused(
+                self.runtime,
+                _request(request, self._plans),
+                request.path,
+                str(meta.get("QUERY_STRING", "")),
+                "HTTP_ORIGIN" in meta,
+            )
             if refusal is not None and refusal.rewrite:
                 head = request.method == "HEAD"
                 found = self._cors_headers(
@@ -336,7 +343,13 @@ def _request(request: HttpRequest, plans: Plans) -> EnvironRequest:
     """The request as the core reads it; the route is Django's own
     `path_info` (decoded already, without the script name), the scheme
     Django's own (`SECURE_PROXY_SSL_HEADER` honoured)."""
-    return EnvironRequest(request.META, plans, route=request.path_info, scheme=_scheme(request))
+    return EnvironRequest(
+        request.META,
+        plans,
+        route=request.path_info,
+        scheme=_scheme(request),
+        authority=_authority(request),
+    )
 
 
 def _scheme(request: HttpRequest) -> str | None:
@@ -346,11 +359,24 @@ def _scheme(request: HttpRequest) -> str | None:
         return None
 
 
+def _authority(request: HttpRequest) -> str:
+    """The host as Django establishes it (`USE_X_FORWARDED_HOST`,
+    `ALLOWED_HOSTS`): "" for a host Django refuses, which names no URL."""
+    try:
+        return request.get_host()
+    except Exception:  # DisallowedHost: Django answers it 400 itself
+        return ""
+
+
 def _described_response(runtime: Runtime, request: HttpRequest) -> HttpResponse | None:
-    """`protected_resource=`: the metadata document's answer, or None."""
+    """`protected_resource=`: the metadata document's answer, or None (a
+    host Django refuses: it answers that request itself, 400)."""
     if runtime.policy.protected_resource is None or WELL_KNOWN not in request.path:
         return None
-    view = replace(view_from_environ(request.META), scheme=_scheme(request))
+    authority = _authority(request)
+    if not authority:
+        return None
+    view = replace(view_from_environ(request.META), scheme=_scheme(request), authority=authority)
     answer = described(runtime, view)
     if answer is None:
         return None
