@@ -4,6 +4,7 @@ ASGI harness for a server that offers no `websocket.http.response`."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,10 @@ from tests.stacks.tokens import minted, secrets_of
 
 TOKENS = minted(None)
 SECRETS = secrets_of(TOKENS)
+# The tokens live ten minutes; the whole suite runs longer than that before
+# it gets here. Minted again when this old (`fresh_tokens`).
+_REMINT_AFTER_S = 120.0
+_minted_at = [time.monotonic()]
 # Generous: a handshake test takes milliseconds.
 HARNESS_TIMEOUT_S = 10.0
 
@@ -24,6 +29,16 @@ HARNESS_TIMEOUT_S = 10.0
 def bearer(name: str | None) -> list[tuple[str, str]]:
     """The Authorization header for one of `TOKENS` (None: no header)."""
     return [("Authorization", f"Bearer {TOKENS[name]}")] if name else []
+
+
+@pytest.fixture(autouse=True)
+def fresh_tokens() -> None:
+    """`TOKENS` valid for the test about to run: minted again, in place, when
+    they are old; `SECRETS` keeps the old ones too (never echoed either)."""
+    if time.monotonic() - _minted_at[0] > _REMINT_AFTER_S:
+        TOKENS.update(minted(None))
+        SECRETS.extend(secret for secret in secrets_of(TOKENS) if secret not in SECRETS)
+        _minted_at[0] = time.monotonic()
 
 
 @pytest.fixture(scope="session")
