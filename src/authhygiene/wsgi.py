@@ -577,8 +577,10 @@ class AuthHygieneWSGI:
         self._throttled = self.runtime.throttle is not None
         self._describes = self.runtime.policy.protected_resource is not None
         self._profiled = self.runtime.policy.profile is not None
-        # Whether anything may be decided before the app runs.
-        self._before_app = self._enforce or self._throttled or self._profiled
+        # Whether anything may be answered before the app runs (the metadata
+        # document among it: checked there, so that the path without any of
+        # these options pays for one flag).
+        self._before_app = self._enforce or self._throttled or self._profiled or self._describes
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if not self._inspected:
@@ -587,9 +589,10 @@ class AuthHygieneWSGI:
             misconfig = _flask_cors_misconfig(self.app, self._cors is not None)
             if misconfig:
                 emit_misconfig(self.runtime.logger, misconfig, {})
-        if self._describes and (described := self._described(environ, start_response)):
-            return described
         if self._cors is not None and _ADMITTED not in environ:  # once, not on re-entry
+            # The metadata document first: open to any origin, its own CORS.
+            if self._describes and (described := self._described(environ, start_response)):
+                return described
             origins = _origins(environ)
             if origins and is_preflight(
                 environ.get("REQUEST_METHOD"), environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
@@ -646,7 +649,12 @@ class AuthHygieneWSGI:
         mode's refusal), or None: the app's turn. With `throttle=`, the
         whole exchange, run inside the request's slot (re-entering
         `__call__`; the slot is freed once the app has answered and a
-        failure, if any, is counted). `profile=`'s refusals come first, once."""
+        failure, if any, is counted). The metadata document and `profile=`'s
+        refusals come first, once."""
+        if self._describes and _ADMITTED not in environ:
+            described = self._described(environ, start_response)
+            if described:
+                return described
         if self._profiled and _ADMITTED not in environ:
             refusal = profile_refused(
                 self.runtime,
