@@ -56,6 +56,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     logs.add_argument("--json", action="store_true", help="print the summary as JSON")
     logs.add_argument("--top", type=_positive, default=10, metavar="N", help="rows per table")
+    audit = commands.add_parser(
+        "audit",
+        help="check a server's auth refusals from the outside",
+        description="Send a bounded battery of probes (at most 40 requests, one at a time) to a"
+        " protected URL and check every refusal against the rules (RFC 9110, 6750, 7617,"
+        " 9457, 9111, Fetch). Exit status: 0 passed, 1 a required check failed, 2 the"
+        " server could not be reached.",
+    )
+    audit.add_argument(
+        "url", metavar="URL", help="a protected resource, e.g. http://127.0.0.1:8000/me"
+    )
+    audit.add_argument("--token", help="a valid token (it must be let in)")
+    audit.add_argument("--expired-token", help="an expired token")
+    audit.add_argument(
+        "--scopeless-token", help="a valid token without the scope --scope-path needs"
+    )
+    audit.add_argument("--scope-path", help="a path the scopeless token may not use")
+    audit.add_argument("--origin", help="a page origin the API serves (CORS checks)")
+    audit.add_argument("--timeout", type=float, default=5.0, help="seconds per request")
+    audit.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -161,11 +181,44 @@ def _error(message: str) -> None:
     sys.stderr.write(line)
 
 
+def _audit(args: argparse.Namespace) -> int:
+    """`authhygiene audit`: 0 passed, 1 a required check failed, 2 unreachable."""
+    # Imported here: `authhygiene logs` needs none of it.
+    from authhygiene.audit.report import as_text, dumps
+    from authhygiene.audit.run import UnreachableError, run
+
+    def progress(index: int, total: int, probe: object) -> None:
+        if not args.json and sys.stderr.isatty():
+            sys.stderr.write(f"\rprobing {index + 1}/{total}")
+            sys.stderr.flush()
+
+    try:
+        report = run(
+            args.url,
+            timeout=args.timeout,
+            progress=progress,
+            token=args.token,
+            expired_token=args.expired_token,
+            scopeless_token=args.scopeless_token,
+            scope_path=args.scope_path,
+            origin=args.origin,
+        )
+    except UnreachableError as exc:
+        print(f"authhygiene audit: {args.url}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if not args.json and sys.stderr.isatty():
+        sys.stderr.write("\r" + " " * 20 + "\r")
+    print(dumps(report) if args.json else as_text(report))
+    return EXIT_OK if not report.failed else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with `argv` (default: the process's arguments) and
     return its exit status."""
     args = _parser().parse_args(argv)
     try:
+        if args.command == "audit":
+            return _audit(args)
         return _logs(args)
     except BrokenPipeError:
         # `authhygiene logs x | head`: the reader left. Point stdout at

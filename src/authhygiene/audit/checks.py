@@ -396,6 +396,9 @@ def judge(probe: Probe, answer: Answer) -> list[Finding]:
         if probe.expect not in check.applies:
             continue
         saw = check.judge(probe, answer)
+        for secret in probe.secrets:
+            if saw and len(secret) >= 4:
+                saw = saw.replace(secret, "[redacted]")  # a quoted echo stays unrepeated
         findings.append(
             Finding(
                 check.id,

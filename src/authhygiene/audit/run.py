@@ -1,0 +1,103 @@
+"""Sending the battery to a server, and what comes of it.
+
+One probe at a time, over `http.client` (no redirect followed: a refusal
+that redirects is itself a finding), each with a timeout, each answer's
+body read up to `MAX_BODY_BYTES`. A server that cannot be reached (refused,
+unknown host, TLS failure, timed out) is `UnreachableError`, which the command
+line turns into exit status 2.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from authhygiene.audit.checks import Answer, Finding, judge
+from authhygiene.audit.probes import Probe, battery
+
+__all__ = ["MAX_BODY_BYTES", "Report", "UnreachableError", "run"]
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class UnreachableError(Exception):
+    """The server could not be asked: the message says why, for people."""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What an audit found: every finding of every probe, in order."""
+
+    target: str
+    findings: tuple[Finding, ...]
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if not f.passed and f.required)
+
+    @property
+    def advised(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if not f.passed and not f.required)
+
+
+def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnreachableError(f"{url!r} is not an http:// or https:// URL")
+    try:
+        port = parts.port
+    except ValueError:
+        raise UnreachableError(f"{url!r} has no valid port") from None
+    if parts.scheme == "https":
+        context = ssl.create_default_context()
+        return http.client.HTTPSConnection(
+            parts.hostname, port, timeout=timeout, context=context
+        ), parts.path or "/"
+    return http.client.HTTPConnection(parts.hostname, port, timeout=timeout), parts.path or "/"
+
+
+def _send(url: str, probe: Probe, timeout: float) -> Answer:
+    connection, _ = _connection(url, timeout)
+    try:
+        connection.putrequest(probe.method, probe.target, skip_accept_encoding=True)
+        for name, value in probe.headers:
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        body = b"" if probe.method == "HEAD" else response.read(MAX_BODY_BYTES)
+        return Answer(response.status, tuple(response.getheaders()), body)
+    except ssl.SSLError as exc:
+        raise UnreachableError(f"TLS failed: {exc.reason or exc}") from None
+    except TimeoutError:
+        raise UnreachableError(f"no answer within {timeout:g} s") from None
+    except (ConnectionError, socket.gaierror, OSError, http.client.HTTPException) as exc:
+        raise UnreachableError(f"cannot reach the server: {exc}") from None
+    finally:
+        connection.close()
+
+
+def run(
+    url: str,
+    *,
+    timeout: float = 5.0,
+    progress: Callable[[int, int, Probe], None] | None = None,
+    **options: str | None,
+) -> Report:
+    """Audit the protected resource at `url` (its path is the one probed)."""
+    _, path = _connection(url, timeout)
+    query = urlsplit(url).query
+    probes = battery(path + (f"?{query}" if query else ""), **options)
+    findings: list[Finding] = []
+    statuses: dict[str, int] = {}
+    for index, probe in enumerate(probes):
+        if progress is not None:
+            progress(index, len(probes), probe)
+        answer = _send(url, probe, timeout)
+        statuses[probe.name] = answer.status
+        findings.extend(judge(probe, answer))
+    return Report(url, tuple(findings), statuses)

@@ -1,0 +1,68 @@
+"""`authhygiene audit URL` against real servers: exit status, JSON, and the
+text a person reads; an unreachable server is exit status 2."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import pytest
+from structlog.testing import CapturingLogger
+
+from authhygiene import CORS, AuthHygiene
+from authhygiene.cli import main
+from tests.audit.test_checks import ORIGIN, TOKEN, bearer_app
+from tests.e2e.servers import UvicornThread
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize(
+    ("wrap", "status"),
+    [(False, 1), (True, 0)],
+    ids=["bare", "behind-the-one-line"],
+)
+def test_exit_status_and_json(capsys: pytest.CaptureFixture[str], wrap: bool, status: int) -> None:
+    app: Any = bearer_app()
+    if wrap:
+        # Its log goes elsewhere: this process's stdout is the command's.
+        app = AuthHygiene(
+            app, realm="api", cors=CORS(allow_origins=[ORIGIN]), logger=CapturingLogger()
+        )
+    with UvicornThread(app, lifespan="off") as server:
+        url = f"http://127.0.0.1:{server.port}/me"
+        got, out, _ = run_cli(capsys, "audit", url, "--json", "--token", TOKEN, "--origin", ORIGIN)
+    report = json.loads(out)
+    assert got == status
+    assert report["passed"] is (status == 0)
+    assert report["statuses"]["anonymous"] == 401
+    assert TOKEN not in out  # the token given is never printed
+
+
+def test_the_text_names_each_failed_check_and_its_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    with UvicornThread(bearer_app(), lifespan="off") as server:
+        got, out, _ = run_cli(capsys, "audit", f"http://127.0.0.1:{server.port}/me")
+    assert got == 1
+    assert "FAIL   bearer-has-param  (RFC 6750 §3)" in out
+    assert "anonymous: WWW-Authenticate: Bearer (no auth-param, not even realm)" in out
+    assert "fix: Send Cache-Control: no-store with every auth failure." in out
+
+
+def test_an_unreachable_server_is_exit_status_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: refused
+        got, out, err = run_cli(capsys, "audit", f"http://127.0.0.1:{port}/me", "--timeout", "2")
+    assert (got, out) == (2, "")
+    assert "cannot reach the server" in err
+
+
+def test_a_url_that_is_no_http_url_is_exit_status_2(capsys: pytest.CaptureFixture[str]) -> None:
+    got, _, err = run_cli(capsys, "audit", "ftp://example.com/x")
+    assert got == 2
+    assert "is not an http:// or https:// URL" in err
