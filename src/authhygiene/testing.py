@@ -20,7 +20,7 @@ from urllib.parse import quote, quote_plus
 
 from authhygiene.core.redact import REDACTED, credential_spans
 
-__all__ = ["assert_no_secrets", "captured_texts"]
+__all__ = ["assert_auth_hygiene", "assert_no_secrets", "captured_texts"]
 
 _CONTEXT = 24
 
@@ -168,3 +168,42 @@ def _find(text: str, form: str, begin: int = 0) -> int:
             return start
         start = text.find(form, start + 1)
     return -1
+
+
+def assert_auth_hygiene(
+    app: object,
+    path: str = "/",
+    *,
+    token: str | None = None,
+    expired_token: str | None = None,
+    scopeless_token: str | None = None,
+    scope_path: str | None = None,
+    origin: str | None = None,
+    base_url: str = "http://testserver",
+) -> object:
+    """`authhygiene audit` in your test suite: send the audit's battery to
+    `app` (ASGI or WSGI, in this process) at the protected `path`, and fail
+    with every required check it does not pass, what was seen and the fix.
+    Returns the report (`authhygiene.audit.run.Report`)."""
+    __tracebackhide__ = True  # pytest shows the caller's line, not ours
+    from authhygiene.audit.inprocess import sender_for
+    from authhygiene.audit.run import audit_with
+
+    report = audit_with(
+        sender_for(app, base_url),
+        base_url.rstrip("/") + path,
+        token=token,
+        expired_token=expired_token,
+        scopeless_token=scopeless_token,
+        scope_path=scope_path,
+        origin=origin,
+    )
+    if report.failed:
+        lines = [f"{len(report.failed)} required auth-hygiene checks failed:"]
+        for finding in report.failed:
+            lines.append(
+                f"  {finding.check} ({finding.source}) on {finding.probe}: {finding.saw}"
+                f" -- fix: {finding.fix}"
+            )
+        raise AssertionError("\n".join(lines))
+    return report

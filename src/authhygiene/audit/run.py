@@ -13,13 +13,14 @@ import http.client
 import socket
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from authhygiene.audit.checks import Answer, Finding, judge
+from authhygiene.audit.metadata import judge_metadata, metadata_probe, resource_metadata
 from authhygiene.audit.probes import Probe, battery
 
-__all__ = ["MAX_BODY_BYTES", "Report", "UnreachableError", "run"]
+__all__ = ["MAX_BODY_BYTES", "Report", "Send", "UnreachableError", "audit_with", "run"]
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -81,6 +82,9 @@ def _send(url: str, probe: Probe, timeout: float) -> Answer:
         connection.close()
 
 
+Send = Callable[[Probe], Answer]
+
+
 def run(
     url: str,
     *,
@@ -88,16 +92,57 @@ def run(
     progress: Callable[[int, int, Probe], None] | None = None,
     **options: str | None,
 ) -> Report:
-    """Audit the protected resource at `url` (its path is the one probed)."""
-    _, path = _connection(url, timeout)
-    query = urlsplit(url).query
-    probes = battery(path + (f"?{query}" if query else ""), **options)
+    """Audit the protected resource at `url` (its path is the one probed),
+    over the network."""
+    _connection(url, timeout)  # a URL we cannot ask about fails first
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+
+    def send(probe: Probe) -> Answer:
+        if probe.target.startswith(("http://", "https://")):
+            target = urlsplit(probe.target)
+            if f"{target.scheme}://{target.netloc}" != origin:
+                raise UnreachableError(f"{probe.target} is on another server")
+            path = target.path + (f"?{target.query}" if target.query else "")
+            probe = replace(probe, target=path)
+        return _send(url, probe, timeout)
+
+    return audit_with(send, url, progress=progress, **options)
+
+
+def audit_with(
+    send: Send,
+    url: str,
+    *,
+    progress: Callable[[int, int, Probe], None] | None = None,
+    **options: str | None,
+) -> Report:
+    """Audit `url` with `send` (over the network, or in process): the
+    battery, then the RFC 9728 follow-up where a challenge names metadata."""
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    probes = battery(path, **options)
     findings: list[Finding] = []
     statuses: dict[str, int] = {}
+    metadata: str | None = None
     for index, probe in enumerate(probes):
         if progress is not None:
             progress(index, len(probes), probe)
-        answer = _send(url, probe, timeout)
+        answer = send(probe)
         statuses[probe.name] = answer.status
         findings.extend(judge(probe, answer))
+        if metadata is None:
+            metadata = resource_metadata(answer)
+    if metadata is not None:
+        follow = metadata_probe(metadata)
+        fetched = _or_unreachable(send, follow)
+        statuses[follow.name] = fetched.status if fetched is not None else 0
+        findings.extend(judge_metadata(follow, fetched, url))
     return Report(url, tuple(findings), statuses)
+
+
+def _or_unreachable(send: Send, probe: Probe) -> Answer | None:
+    try:
+        return send(probe)
+    except UnreachableError:
+        return None
