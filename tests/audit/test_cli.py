@@ -3,13 +3,17 @@ text a person reads; an unreachable server is exit status 2."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from structlog.testing import CapturingLogger
 
+import authhygiene.audit
 from authhygiene import CORS, AuthHygiene
 from authhygiene.cli import main
 from tests.audit.test_checks import ORIGIN, TOKEN, bearer_app
@@ -66,3 +70,55 @@ def test_a_url_that_is_no_http_url_is_exit_status_2(capsys: pytest.CaptureFixtur
     got, _, err = run_cli(capsys, "audit", "ftp://example.com/x")
     assert got == 2
     assert "is not an http:// or https:// URL" in err
+
+
+def test_the_json_report_follows_its_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    schema = json.loads(
+        (Path(authhygiene.audit.__file__).parent / "report.schema.json").read_text()
+    )
+    with UvicornThread(bearer_app(), lifespan="off") as server:
+        _, out, _ = run_cli(capsys, "audit", f"http://127.0.0.1:{server.port}/me", "--json")
+    jsonschema.validate(json.loads(out), schema)
+
+
+class _Slow:
+    """An app that answers after the client gave up."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await asyncio.sleep(3)
+        await send({"type": "http.response.start", "status": 401, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _redirecting(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send(
+        {"type": "http.response.start", "status": 302, "headers": [(b"location", b"/login")]}
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
+def test_a_slow_server_is_exit_status_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with UvicornThread(_Slow(), lifespan="off") as server:
+        got, out, err = run_cli(
+            capsys, "audit", f"http://127.0.0.1:{server.port}/me", "--timeout", "0.5"
+        )
+    assert (got, out) == (2, "")
+    assert "no answer within 0.5 s" in err
+
+
+def test_tls_to_a_plain_server_is_exit_status_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with UvicornThread(bearer_app(), lifespan="off") as server:
+        got, _, err = run_cli(capsys, "audit", f"https://127.0.0.1:{server.port}/me")
+    assert got == 2
+    assert "TLS failed" in err or "cannot reach the server" in err
+
+
+def test_a_redirect_is_not_followed_and_is_a_finding(capsys: pytest.CaptureFixture[str]) -> None:
+    with UvicornThread(_redirecting, lifespan="off") as server:
+        got, out, _ = run_cli(capsys, "audit", f"http://127.0.0.1:{server.port}/me")
+    assert got == 1
+    assert "anonymous: status 302" in out
