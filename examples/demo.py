@@ -16,6 +16,7 @@ credentials have no business in a terminal transcript.
 
 import argparse
 import contextlib
+import copy
 import http.client
 import io
 import json
@@ -32,6 +33,7 @@ import structlog
 import uvicorn
 from fastapi_app import app, create_access_token
 
+from authhygiene import AuthHygiene
 from authhygiene.logging import flush_suppressed, redact
 
 REALM_LINE = 'app.add_middleware(AuthHygiene, realm="example-api")'
@@ -177,8 +179,10 @@ def _send(
 class ThreadedServer:
     """The example under uvicorn, in a thread, on a free port of 127.0.0.1."""
 
-    def __init__(self) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    def __init__(self, served: object = app) -> None:
+        config = uvicorn.Config(
+            served, host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -308,6 +312,9 @@ def run_demo() -> int:
     if summary.returncode not in (0, 1):
         print(summary.stderr, file=sys.stderr)
         return summary.returncode
+    audited = run_audits()
+    if audited:
+        return audited
     print()
     print(_heading("done", "═"))
     print()
@@ -317,6 +324,46 @@ def run_demo() -> int:
     print("auth.failure log event with a fingerprint instead of the token.")
     print()
     print("Try it yourself:  make serve   (or: python examples/demo.py --serve)")
+    return 0
+
+
+def _without_the_line() -> object:
+    """The example as it was before the one added line: the same app, its
+    middleware list without AuthHygiene (built afresh at its first call)."""
+    bare = copy.copy(app)
+    bare.user_middleware = [m for m in app.user_middleware if m.cls is not AuthHygiene]
+    bare.middleware_stack = None
+    return bare
+
+
+def run_audits() -> int:
+    """`authhygiene audit` of the example, without and with the one line."""
+    print()
+    print(_heading("authhygiene audit: before and after the one line", "═"))
+    token = create_access_token("alice", ["me"])
+    for title, served in (("without the line", _without_the_line()), ("with it", app)):
+        with ThreadedServer(served) as port:
+            url = f"http://127.0.0.1:{port}/users/me"
+            print()
+            print(f"  $ authhygiene audit {url} --token <demo JWT>     ({title})")
+            done = subprocess.run(
+                [sys.executable, "-m", "authhygiene", "audit", url, "--token", token, "--json"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        if done.returncode not in (0, 1):
+            print(done.stderr, file=sys.stderr)
+            return done.returncode
+        report = json.loads(done.stdout)
+        failed = sorted(
+            {f["check"] for f in report["findings"] if f["required"] and not f["passed"]}
+        )
+        verdict = (
+            "every required check passed" if report["passed"] else "failed: " + ", ".join(failed)
+        )
+        print(f"  exit {done.returncode}: {verdict}")
     return 0
 
 
