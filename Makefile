@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: demo serve test lint format typecheck pytest bench browser wrk valgrind redis clean
+.PHONY: demo serve test lint format typecheck pytest bench browser wrk valgrind redis nginx clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,7 +76,17 @@ $(REDIS_SERVER):
 
 redis: $(REDIS_SERVER)
 
-pytest: $(STAMP) browser wrk redis
+# The audit's tests run Debian's nginx (auth_basic) on a free loopback port
+# with a configuration of their own (tests/audit/nginx.py); the package's own
+# service is not used. Debian installs it in /usr/sbin, often not on PATH.
+nginx:
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null; \
+	fi
+
+pytest: $(STAMP) browser wrk redis nginx
 	$(BIN)/pytest
 
 test: lint typecheck pytest
