@@ -53,7 +53,8 @@ def test_the_text_names_each_failed_check_and_its_fix(capsys: pytest.CaptureFixt
         got, out, _ = run_cli(capsys, "audit", f"http://127.0.0.1:{server.port}/me")
     assert got == 1
     assert "FAIL   bearer-has-param  (RFC 6750 §3)" in out
-    assert "anonymous: WWW-Authenticate: Bearer (no auth-param, not even realm)" in out
+    assert "anonymous, other-scheme, garbage-token" in out
+    assert ": WWW-Authenticate: Bearer (no auth-param, not even realm)" in out
     assert "fix: Send Cache-Control: no-store with every auth failure." in out
 
 

@@ -46,19 +46,25 @@ def as_text(report: Report) -> str:
     checks: dict[str, list[Any]] = {}
     for finding in report.findings:
         checks.setdefault(finding.check, []).append(finding)
+    failed_checks = advised_checks = 0
     for check, findings in checks.items():
         bad = [f for f in findings if not f.passed]
         mark = "PASS" if not bad else ("FAIL" if findings[0].required else "ADVICE")
+        failed_checks += mark == "FAIL"
+        advised_checks += mark == "ADVICE"
         lines.append(f"{mark:<6} {check}  ({findings[0].source})")
+        # The probes that saw the same thing, on one line.
+        by_saw: dict[str, list[str]] = {}
         for finding in bad:
-            lines.append(f"         {finding.probe}: {finding.saw}")
+            by_saw.setdefault(finding.saw, []).append(finding.probe)
+        for saw, probes in by_saw.items():
+            lines.append(f"         {', '.join(probes)}: {saw}")
         if bad:
             lines.append(f"         fix: {bad[0].fix}")
-            if bad[0].option:
-                lines.append(f"         authhygiene: {bad[0].option}")
+            lines.append(f"         authhygiene: {bad[0].option or 'the one line (AuthHygiene)'}")
     lines.append("")
-    verdict = "passed" if not report.failed else f"{len(report.failed)} required checks failed"
-    lines.append(f"{verdict}; {len(report.advised)} advised checks failed.")
+    verdict = "passed" if not report.failed else f"{failed_checks} required checks failed"
+    lines.append(f"{verdict}; {advised_checks} advised checks failed.")
     return "\n".join(lines)
 
 
