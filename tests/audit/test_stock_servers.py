@@ -30,15 +30,18 @@ ORIGIN = "https://app.example"
 _ROOT = Path(__file__).resolve().parents[2]  # what makes `tests` importable
 
 
-def drf_application(origin: str) -> Any:
+def drf_application(origin: str, schemes: tuple[str, ...] | None = None) -> Any:
     """gunicorn's entry for DRF behind the one line with CORS:
     `tests.audit.test_stock_servers:drf_application('https://...')`. The
     stacks' "wrapped" settings (AUTHHYGIENE = {"realm": "api"}) plus
-    AUTHHYGIENE["cors"], set in this worker before Django reads them."""
+    AUTHHYGIENE["cors"] (and "schemes" when given), set in this worker
+    before Django reads them."""
     os.environ["STACKS_DRF_VARIANT"] = "wrapped"
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.stacks.drf_settings"
     settings = importlib.import_module("tests.stacks.drf_settings")
     settings.AUTHHYGIENE["cors"] = {"allow_origins": [origin]}
+    if schemes is not None:
+        settings.AUTHHYGIENE["schemes"] = list(schemes)
     from django.core.wsgi import get_wsgi_application
 
     return get_wsgi_application()
@@ -68,14 +71,17 @@ def _flask(factory: Callable[[], Any]) -> Callable[[bool, Path], Any]:
     return serve
 
 
-def _drf(wrapped: bool, workdir: Path) -> Any:
-    spec = (
-        f"tests.audit.test_stock_servers:drf_application({ORIGIN!r})"
-        if wrapped
-        else "tests.stacks.drf_wsgi:application('bare')"
-    )
-    name = "drf-wrapped" if wrapped else "drf-bare"
-    return GunicornProcess(spec, pythonpath=_ROOT, workdir=workdir, name=name)
+def _drf(schemes: tuple[str, ...] | None = None) -> Callable[[bool, Path], Any]:
+    def serve(wrapped: bool, workdir: Path) -> Any:
+        spec = (
+            f"tests.audit.test_stock_servers:drf_application({ORIGIN!r}, {schemes!r})"
+            if wrapped
+            else "tests.stacks.drf_wsgi:application('bare')"
+        )
+        name = f"drf-{'wrapped' if wrapped else 'bare'}-{'-'.join(schemes or ('default',))}"
+        return GunicornProcess(spec, pythonpath=_ROOT, workdir=workdir, name=name)
+
+    return serve
 
 
 # One server per (app, variant), started on first use, stopped when the module ends.
@@ -84,7 +90,9 @@ _SERVE: dict[str, Callable[[bool, Path], Any]] = {
     "fastapi-basic": _asgi(asgi_apps.fastapi_app, schemes=("Basic",)),
     "starlette-jwt": _asgi(asgi_apps.starlette_jwt_app),
     "flask-jwt-extended": _flask(flask_apps.jwt_extended_app),
-    "drf": _drf,
+    "drf": _drf(),
+    # AUTHHYGIENE["schemes"] = ["Token"]: the scheme DRF's TokenAuthentication reads.
+    "drf-schemes-token": _drf(("Token",)),
 }
 
 
@@ -274,7 +282,8 @@ WRAPPED_FAILURES: dict[str, set[str]] = {
     # reason "credentials_missing", problem "credentials_not_read", no
     # error="invalid_token"; the invalid-token check wants the error code. The
     # check assumes the URL reads Bearer; the middleware, that its schemes
-    # (Bearer, the default) are what the app reads. One of the two must give.
+    # (Bearer, the default) are what the app reads. One of the two must give;
+    # told schemes=["Token"], the same app passes (the last test).
     "drf-session": {"invalid-token"},
 }
 
@@ -286,3 +295,13 @@ def test_the_one_line_passes_every_required_check(servers: Servers, stock: str) 
     assert report.statuses["preflight"] == 204
     if STOCK[stock].bearer:
         assert report.statuses["valid-token"] == 200
+
+
+def test_drf_session_told_its_scheme_passes_every_required_check(servers: Servers) -> None:
+    # The same DRF app, AUTHHYGIENE["schemes"] = ["Token"] (what its
+    # TokenAuthentication reads): a Bearer token is then another scheme, no
+    # invalid_token is owed, and nothing required fails.
+    stock = Stock("drf-session-schemes-token", "drf-schemes-token", "/session", False)
+    report = audit(servers, stock, wrapped=True)
+    assert failed_checks(report) == set(), why(report)
+    assert report.statuses["garbage-token"] == 401
