@@ -122,4 +122,4 @@ def test_a_redirect_is_not_followed_and_is_a_finding(capsys: pytest.CaptureFixtu
     with UvicornThread(_redirecting, lifespan="off") as server:
         got, out, _ = run_cli(capsys, "audit", f"http://127.0.0.1:{server.port}/me")
     assert got == 1
-    assert "anonymous: status 302" in out
+    assert "anonymous, anonymous-head, other-scheme: status 302" in out
