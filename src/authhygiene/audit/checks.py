@@ -84,8 +84,13 @@ def _status(answer: Answer) -> str:
     return f"status {answer.status}"
 
 
+# The statuses that refuse credentials: 422 too (Flask-JWT-Extended answers
+# a malformed token so).
+_REFUSING = frozenset({400, 401, 403, 422})
+
+
 def _refused(answer: Answer) -> bool:
-    return answer.status in (400, 401, 403)
+    return answer.status in _REFUSING
 
 
 def _challenge_on_401(probe: Probe, answer: Answer) -> str | None:
@@ -135,7 +140,9 @@ def _malformed_is_400(probe: Probe, answer: Answer) -> str | None:
 
 
 def _refused_at_all(probe: Probe, answer: Answer) -> str | None:
-    return None if _refused(answer) else _status(answer) + " (the request was let in)"
+    if answer.status >= 400:
+        return None
+    return _status(answer) + " (the request was let in)"
 
 
 def _invalid_token(probe: Probe, answer: Answer) -> str | None:
