@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: demo serve test lint format typecheck pytest bench browser wrk valgrind redis nginx clean
+.PHONY: demo serve test lint format typecheck pytest bench browser wrk valgrind redis nginx tmux clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,7 +86,15 @@ nginx:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null; \
 	fi
 
-pytest: $(STAMP) browser wrk redis nginx
+# The audit's human output is read in a real terminal (tests/audit/test_terminal.py).
+tmux:
+	@if ! command -v tmux >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tmux >/dev/null; \
+	fi
+
+pytest: $(STAMP) browser wrk redis nginx tmux
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -4,14 +4,11 @@ its screen captured as a person would read it."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
-
-import pytest
 
 from tests.audit.test_checks import bearer_app
 from tests.e2e.servers import UvicornThread
@@ -25,7 +22,6 @@ def _tmux(*args: str) -> str:
     return done.stdout
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by `make test`")
 def test_a_person_reads_the_failed_checks_and_their_fixes() -> None:
     session = f"audit-{uuid.uuid4().hex[:8]}"
     with UvicornThread(bearer_app(), lifespan="off") as server:
