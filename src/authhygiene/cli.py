@@ -185,7 +185,7 @@ def _audit(args: argparse.Namespace) -> int:
     """`authhygiene audit`: 0 passed, 1 a required check failed, 2 unreachable."""
     # Imported here: `authhygiene logs` needs none of it.
     from authhygiene.audit.report import as_text, dumps
-    from authhygiene.audit.run import UnreachableError, run
+    from authhygiene.audit.run import UnreachableError, run, shown
 
     def progress(index: int, total: int, probe: object) -> None:
         if not args.json and sys.stderr.isatty():
@@ -204,7 +204,7 @@ def _audit(args: argparse.Namespace) -> int:
             origin=args.origin,
         )
     except UnreachableError as exc:
-        print(f"authhygiene audit: {args.url}: {exc}", file=sys.stderr)
+        print(f"authhygiene audit: {shown(args.url)}: {exc}", file=sys.stderr)
         return EXIT_ERROR
     if not args.json and sys.stderr.isatty():
         sys.stderr.write("\r" + " " * 20 + "\r")

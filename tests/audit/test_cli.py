@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +110,7 @@ def test_a_slow_server_is_exit_status_2(capsys: pytest.CaptureFixture[str]) -> N
             capsys, "audit", f"http://127.0.0.1:{server.port}/me", "--timeout", "0.5"
         )
     assert (got, out) == (2, "")
-    assert "no answer within 0.5 s" in err
+    assert "no whole answer within 0.5 s" in err
 
 
 def test_tls_to_a_plain_server_is_exit_status_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,3 +125,58 @@ def test_a_redirect_is_not_followed_and_is_a_finding(capsys: pytest.CaptureFixtu
         got, out, _ = run_cli(capsys, "audit", f"http://127.0.0.1:{server.port}/me")
     assert got == 1
     assert "anonymous, anonymous-head, other-scheme: status 302" in out
+
+
+async def _trickling(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A server that sends its 401 one byte every 0.2 s, forever."""
+    await reader.readuntil(b"\r\n\r\n")
+    head = b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="x"\r\n'
+    try:
+        for byte in head + b"X-Slow: " + b"a" * 10_000:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0.2)
+    except ConnectionError:
+        return
+
+
+def test_a_trickling_server_is_cut_at_the_timeout(capsys: pytest.CaptureFixture[str]) -> None:
+    """The timeout bounds each whole exchange, not each read."""
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+        server = loop.run_until_complete(asyncio.start_server(_trickling, "127.0.0.1", 0))
+        holder["port"] = server.sockets[0].getsockname()[1]
+        holder["loop"], holder["server"] = loop, server
+        ready.set()
+        loop.run_forever()
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+        loop.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        started = time.monotonic()
+        got, out, err = run_cli(
+            capsys, "audit", f"http://127.0.0.1:{holder['port']}/me", "--timeout", "1"
+        )
+        took = time.monotonic() - started
+    finally:
+        holder["loop"].call_soon_threadsafe(holder["loop"].stop)
+        thread.join(10)
+    assert (got, out) == (2, "")
+    assert "no whole answer within 1 s" in err
+    assert took < 5
+
+
+def test_a_password_in_the_url_is_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        got, out, err = run_cli(capsys, "audit", f"http://user:hunter2-secret@127.0.0.1:{port}/me")
+    assert got == 2
+    assert "hunter2-secret" not in out + err

@@ -9,12 +9,14 @@ line turns into exit status 2.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from authhygiene.audit.checks import Answer, Finding, judge
 from authhygiene.audit.metadata import judge_metadata, metadata_probe, resource_metadata
@@ -63,7 +65,21 @@ def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, s
 
 
 def _send(url: str, probe: Probe, timeout: float) -> Answer:
+    """One probe, within `timeout` in all: the socket's own timeout bounds
+    each read, and a timer closes the connection when the whole exchange
+    (a server trickling its headers or body) runs past it."""
     connection, _ = _connection(url, timeout)
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        with contextlib.suppress(Exception):
+            if connection.sock is not None:
+                connection.sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
     try:
         connection.putrequest(probe.method, probe.target, skip_accept_encoding=True)
         for name, value in probe.headers:
@@ -71,15 +87,37 @@ def _send(url: str, probe: Probe, timeout: float) -> Answer:
         connection.endheaders()
         response = connection.getresponse()
         body = b"" if probe.method == "HEAD" else response.read(MAX_BODY_BYTES)
+        if expired.is_set():
+            raise TimeoutError
         return Answer(response.status, tuple(response.getheaders()), body)
     except ssl.SSLError as exc:
+        if expired.is_set():
+            raise UnreachableError(f"no whole answer within {timeout:g} s") from None
         raise UnreachableError(f"TLS failed: {exc.reason or exc}") from None
     except TimeoutError:
-        raise UnreachableError(f"no answer within {timeout:g} s") from None
+        raise UnreachableError(f"no whole answer within {timeout:g} s") from None
     except (ConnectionError, socket.gaierror, OSError, http.client.HTTPException) as exc:
-        raise UnreachableError(f"cannot reach the server: {exc}") from None
+        if expired.is_set():
+            raise UnreachableError(f"no whole answer within {timeout:g} s") from None
+        raise UnreachableError(f"cannot reach the server: {_bounded(exc)}") from None
     finally:
+        timer.cancel()
         connection.close()
+
+
+def _bounded(exc: BaseException) -> str:
+    """An error's text as we print it: one line, printable, 200 characters
+    at most (an HTTPException quotes the server's bad line)."""
+    text = " ".join(str(exc).split())
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text[:200]
+
+
+def shown(url: str) -> str:
+    """`url` as printed: without user:password@ (a credential) or fragment."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
 
 
 Send = Callable[[Probe], Answer]
@@ -138,7 +176,7 @@ def audit_with(
         fetched = _or_unreachable(send, follow)
         statuses[follow.name] = fetched.status if fetched is not None else 0
         findings.extend(judge_metadata(follow, fetched, url))
-    return Report(url, tuple(findings), statuses)
+    return Report(shown(url), tuple(findings), statuses)
 
 
 def _or_unreachable(send: Send, probe: Probe) -> Answer | None:
