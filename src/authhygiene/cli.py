@@ -206,6 +206,9 @@ def _audit(args: argparse.Namespace) -> int:
     except UnreachableError as exc:
         print(f"authhygiene audit: {shown(args.url)}: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except ValueError as exc:  # an option no header can carry (the message never quotes it)
+        print(f"authhygiene audit: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     if not args.json and sys.stderr.isatty():
         sys.stderr.write("\r" + " " * 20 + "\r")
     print(dumps(report) if args.json else as_text(report))

@@ -180,6 +180,7 @@ def assert_auth_hygiene(
     scope_path: str | None = None,
     origin: str | None = None,
     base_url: str = "http://testserver",
+    timeout: float = 3.0,
 ) -> object:
     """`authhygiene audit` in your test suite: send the audit's battery to
     `app` (ASGI or WSGI, in this process) at the protected `path`, and fail
@@ -187,17 +188,20 @@ def assert_auth_hygiene(
     Returns the report (`authhygiene.audit.run.Report`)."""
     __tracebackhide__ = True  # pytest shows the caller's line, not ours
     from authhygiene.audit.inprocess import sender_for
-    from authhygiene.audit.run import audit_with
+    from authhygiene.audit.run import UnreachableError, audit_with
 
-    report = audit_with(
-        sender_for(app, base_url),
-        base_url.rstrip("/") + path,
-        token=token,
-        expired_token=expired_token,
-        scopeless_token=scopeless_token,
-        scope_path=scope_path,
-        origin=origin,
-    )
+    try:
+        report = audit_with(
+            sender_for(app, base_url, timeout),
+            base_url.rstrip("/") + path,
+            token=token,
+            expired_token=expired_token,
+            scopeless_token=scopeless_token,
+            scope_path=scope_path,
+            origin=origin,
+        )
+    except UnreachableError as exc:  # an app that never answers (`timeout`, each exchange)
+        raise AssertionError(f"auth hygiene could not be checked: {exc}") from None
     if report.failed:
         lines = [f"{len(report.failed)} required auth-hygiene checks failed:"]
         for finding in report.failed:

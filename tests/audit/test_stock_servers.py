@@ -225,6 +225,8 @@ BARE: list[tuple[str, set[str], dict[str, int]]] = [
             "no-store",
             # No Access-Control-Allow-Origin; Flask's automatic OPTIONS answers 200.
             "cors-exact-origin",
+            # That 200 allows no Authorization header: the browser stops there.
+            "preflight-not-refused",
         },
         {"anonymous": 401, "garbage-token": 422, "valid-token": 200, "preflight": 200},
     ),

@@ -10,13 +10,14 @@ command line and the test helper both read this table, nothing else.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from authhygiene.audit.probes import Expect, Probe
 from authhygiene.core.challenge import Challenge, parse_challenges
 
-__all__ = ["CHECKS", "Answer", "Check", "Finding", "judge"]
+__all__ = ["CHECKS", "Answer", "Check", "Finding", "judge", "sink"]
 
 # What a failing check quotes of the answer, at most.
 _SAW_CHARS = 200
@@ -75,9 +76,36 @@ class Check:
     option: str | None = None
 
 
+# What a judge quotes is read this far at most; `sink` cuts it for display
+# only after the secrets are out of it.
+_WORK_CHARS = 4096
+_REDACTED = "[redacted]"
+
+
 def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _SAW_CHARS else text[: _SAW_CHARS - 1] + "…"
+    return " ".join(text[:_WORK_CHARS].split())
+
+
+def sink(text: str, secrets: tuple[str, ...]) -> str:
+    """What is quoted of the server's answer, as printed: every secret the
+    audit sent masked in any case, non-printable characters escaped (no
+    terminal control reaches a screen), then cut to `_SAW_CHARS`, with the
+    start of a secret the cut left masked too."""
+    text = text[:_WORK_CHARS]
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:
+            text = re.sub(re.escape(secret), _REDACTED, text, flags=re.IGNORECASE)
+    text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    if len(text) <= _SAW_CHARS:
+        return text
+    text = text[: _SAW_CHARS - 1]
+    lowered = text.lower()
+    for secret in secrets:
+        for size in range(min(len(secret), _SAW_CHARS) - 1, 3, -1):
+            if lowered.endswith(secret[:size].lower()):
+                text = text[:-size] + _REDACTED
+                break
+    return text + "…"
 
 
 def _status(answer: Answer) -> str:
@@ -94,8 +122,12 @@ def _refused(answer: Answer) -> bool:
 
 
 def _challenge_on_401(probe: Probe, answer: Answer) -> str | None:
-    if answer.status == 401 and not answer.get_all("www-authenticate"):
+    if answer.status != 401:
+        return None
+    if not answer.get_all("www-authenticate"):
         return "401 without WWW-Authenticate"
+    if answer.challenges() == []:
+        return "401 whose WWW-Authenticate holds no challenge"
     return None
 
 
@@ -167,14 +199,23 @@ def _valid_passes(probe: Probe, answer: Answer) -> str | None:
     return _status(answer) if answer.status in (400, 401, 403) else None
 
 
+def _directives(answer: Answer) -> set[str]:
+    """The Cache-Control directive names, lower-cased (RFC 9111 §5.2)."""
+    return {
+        part.split("=", 1)[0].strip().lower()
+        for value in answer.get_all("cache-control")
+        for part in value.split(",")
+        if part.strip()
+    }
+
+
 def _no_store(probe: Probe, answer: Answer) -> str | None:
     if not _refused(answer):
         return None
-    cache = ", ".join(answer.get_all("cache-control")).lower()
-    if "no-store" not in cache:
+    cache = ", ".join(answer.get_all("cache-control"))
+    directives = _directives(answer)
+    if "no-store" not in directives or directives & {"public", "s-maxage"}:
         return f"Cache-Control: {cache or '(none)'}"
-    if "public" in cache or "s-maxage" in cache:
-        return f"Cache-Control: {cache}"
     return None
 
 
@@ -195,23 +236,44 @@ def _problem_json(probe: Probe, answer: Answer) -> str | None:
     return None
 
 
+def _listed(answer: Answer, name: str) -> set[str]:
+    return {item.strip().lower() for value in answer.get_all(name) for item in value.split(",")}
+
+
 def _preflight_ok(probe: Probe, answer: Answer) -> str | None:
-    return None if 200 <= answer.status < 300 else _status(answer)
+    """A 2xx that lets the page send Authorization (Fetch: `*` in
+    Access-Control-Allow-Headers never covers it; GET needs no listing)."""
+    if not 200 <= answer.status < 300:
+        return _status(answer)
+    if probe.origin is not None and "authorization" not in _listed(
+        answer, "access-control-allow-headers"
+    ):
+        return "Access-Control-Allow-Headers does not list Authorization"
+    return None
 
 
 def _cors_exact(probe: Probe, answer: Answer) -> str | None:
+    """The page may read the answer (Fetch CORS check): its exact origin
+    with `Access-Control-Allow-Credentials: true` (exactly), or `*` without
+    credentials (a Bearer token the page sets itself is no credential mode)."""
     if probe.origin is None:
         return None
     allow = answer.get("access-control-allow-origin")
+    credentials = answer.get("access-control-allow-credentials")
+    if allow == "*" and credentials is None:
+        return None
     if allow != probe.origin:
         return f"Access-Control-Allow-Origin: {allow or '(none)'}"
-    if (answer.get("access-control-allow-credentials") or "").lower() != "true":
-        return "no Access-Control-Allow-Credentials: true"
+    if credentials != "true":
+        return f"Access-Control-Allow-Credentials: {credentials or '(none)'} (Fetch wants true)"
     return None
 
 
 def _cors_exposes_challenge(probe: Probe, answer: Answer) -> str | None:
-    if probe.origin is None or answer.get("access-control-allow-origin") != probe.origin:
+    if probe.origin is None or answer.get("access-control-allow-origin") not in (
+        probe.origin,
+        "*",
+    ):
         return None
     if not answer.get_all("www-authenticate"):
         return None
@@ -232,12 +294,6 @@ def _no_echo(probe: Probe, answer: Answer) -> str | None:
         if len(secret) >= 8 and (secret.lower() in text or secret.lower() in body):
             where = "a header" if secret.lower() in text else "the body"
             return f"the credential the probe sent came back in {where}"
-    return None
-
-
-def _head_empty(probe: Probe, answer: Answer) -> str | None:
-    if probe.method == "HEAD" and answer.body:
-        return f"a HEAD answer with {len(answer.body)} bytes of body"
     return None
 
 
@@ -351,14 +407,6 @@ CHECKS: tuple[Check, ...] = (
         "Explain the failure in an application/problem+json body.",
     ),
     Check(
-        "head-without-body",
-        "RFC 9110 §9.3.2",
-        True,
-        _ALL,
-        _head_empty,
-        "Answer HEAD without a body.",
-    ),
-    Check(
         "preflight-not-refused",
         "Fetch (CORS-preflight fetch)",
         True,
@@ -396,16 +444,18 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def judge(probe: Probe, answer: Answer) -> list[Finding]:
-    """Every check that applies to `probe`, on its `answer`."""
+def judge(probe: Probe, answer: Answer, secrets: tuple[str, ...] = ()) -> list[Finding]:
+    """Every check that applies to `probe`, on its `answer`; what it saw
+    quoted with `secrets` (every credential the audit sends) and the
+    probe's own masked."""
+    secrets = (*secrets, *probe.secrets)
     findings = []
     for check in CHECKS:
         if probe.expect not in check.applies:
             continue
         saw = check.judge(probe, answer)
-        for secret in probe.secrets:
-            if saw and len(secret) >= 4:
-                saw = saw.replace(secret, "[redacted]")  # a quoted echo stays unrepeated
+        if saw:
+            saw = sink(saw, secrets)
         findings.append(
             Finding(
                 check.id,

@@ -13,8 +13,9 @@ from urllib.parse import unquote, urlsplit
 from werkzeug.test import Client
 
 from authhygiene.audit.checks import Answer
+from authhygiene.audit.metadata import origin_of
 from authhygiene.audit.probes import Probe
-from authhygiene.audit.run import MAX_BODY_BYTES, Send
+from authhygiene.audit.run import MAX_BODY_BYTES, Send, UnreachableError
 
 __all__ = ["is_asgi", "sender_for"]
 
@@ -26,8 +27,27 @@ def is_asgi(app: object) -> bool:
     return inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call)
 
 
-def sender_for(app: Any, base_url: str = "http://testserver") -> Send:
-    return _asgi_sender(app, base_url) if is_asgi(app) else _wsgi_sender(app, base_url)
+# How long one in-process exchange may take, in all, by default (an app
+# under test answers a refusal in milliseconds).
+TIMEOUT_S = 3.0
+
+
+class _CutError(Exception):
+    """The app sent more body than is read: the exchange ends here."""
+
+
+def sender_for(app: Any, base_url: str = "http://testserver", timeout: float = TIMEOUT_S) -> Send:
+    send = _asgi_sender(app, base_url, timeout) if is_asgi(app) else _wsgi_sender(app, base_url)
+    origin = origin_of(base_url)
+
+    def same_server(probe: Probe) -> Answer:
+        # The app under test answers for its own origin only: a metadata URL
+        # on another host is not fetched (a finding), never asked of the app.
+        if probe.target.startswith(("http://", "https://")) and origin_of(probe.target) != origin:
+            raise UnreachableError("the metadata URL is on another server")
+        return send(probe)
+
+    return same_server
 
 
 def _target(probe: Probe) -> tuple[str, str]:
@@ -35,7 +55,7 @@ def _target(probe: Probe) -> tuple[str, str]:
     return parts.path or "/", parts.query
 
 
-def _asgi_sender(app: Any, base_url: str) -> Send:
+def _asgi_sender(app: Any, base_url: str, timeout: float) -> Send:
     base = urlsplit(base_url)
     host = base.netloc or "testserver"
     port = base.port or (443 if base.scheme == "https" else 80)
@@ -77,12 +97,19 @@ def _asgi_sender(app: Any, base_url: str) -> Send:
             if message["type"] == "http.response.start":
                 start.update(message)
             elif message["type"] == "http.response.body":
-                if sum(map(len, body)) < MAX_BODY_BYTES:
-                    body.append(bytes(message.get("body", b"")))
+                body.append(bytes(message.get("body", b""))[:MAX_BODY_BYTES])
                 if not message.get("more_body", False):
                     done.set()
+                elif sum(map(len, body)) >= MAX_BODY_BYTES:
+                    raise _CutError  # an endless stream: what was read is the answer
 
-        await app(scope, receive, send)
+        try:
+            await asyncio.wait_for(app(scope, receive, send), timeout)
+        except _CutError:
+            pass
+        except TimeoutError:
+            if "status" not in start:
+                raise UnreachableError(f"the app gave no answer within {timeout:g} s") from None
         done.set()
         headers_out = tuple(
             (name.decode("latin-1"), value.decode("latin-1"))
@@ -109,9 +136,20 @@ def _wsgi_sender(app: Any, base_url: str) -> Send:
             query_string=query,
             headers=list(probe.headers),
             base_url=base_url,
+            buffered=False,
         )
         try:
-            data = b"" if probe.method == "HEAD" else response.get_data()[:MAX_BODY_BYTES]
+            chunks: list[bytes] = []
+            size = 0
+            if probe.method != "HEAD":
+                # Read as a server streams it, up to the bound: an app that
+                # yields forever is cut, never held whole in memory.
+                for chunk in response.iter_encoded():
+                    chunks.append(chunk[: MAX_BODY_BYTES - size])
+                    size += len(chunk)
+                    if size >= MAX_BODY_BYTES:
+                        break
+            data = b"".join(chunks)
             return Answer(response.status_code, tuple(response.headers.items()), data)
         finally:
             response.close()

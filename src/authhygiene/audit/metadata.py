@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-from authhygiene.audit.checks import Answer, Finding
+from authhygiene.audit.checks import Answer, Finding, sink
 from authhygiene.audit.probes import USER_AGENT, Expect, Probe
 
-__all__ = ["judge_metadata", "metadata_probe", "resource_metadata"]
+__all__ = ["judge_metadata", "metadata_probe", "origin_of", "resource_metadata"]
 
 _CHECK = "metadata-document"
 _SOURCE = "RFC 9728 §3, §5.1"
@@ -36,9 +36,21 @@ def metadata_probe(url: str) -> Probe:
     return Probe("resource-metadata", "GET", url, (("User-Agent", USER_AGENT),), Expect.VALID)
 
 
+def origin_of(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) as clients compare them: lower-cased, the
+    default port filled in, no user:password@. None for no URL of ours."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        return None
+    return (scheme, (parts.hostname or "").lower(), port)
+
+
 def _parent_of(resource: str, url: str) -> bool:
     a, b = urlsplit(resource), urlsplit(url)
-    if (a.scheme.lower(), a.netloc.lower()) != (b.scheme.lower(), b.netloc.lower()):
+    if origin_of(resource) != origin_of(url):
         return False
     return (b.path.rstrip("/") + "/").startswith(a.path.rstrip("/") + "/")
 
@@ -63,6 +75,9 @@ def _problem(answer: Answer | None, url: str) -> str | None:
     return None
 
 
-def judge_metadata(probe: Probe, answer: Answer | None, url: str) -> list[Finding]:
+def judge_metadata(
+    probe: Probe, answer: Answer | None, url: str, secrets: tuple[str, ...] = ()
+) -> list[Finding]:
     saw = _problem(answer, url)
+    saw = sink(saw, secrets) if saw else saw
     return [Finding(_CHECK, probe.name, saw is None, True, _SOURCE, saw or "", _FIX, _OPTION)]

@@ -75,7 +75,20 @@ def battery(
     origin: str | None = None,
 ) -> tuple[Probe, ...]:
     """The probes for `path` (a protected resource): the ones every server
-    gets, and those the given tokens and origin make possible."""
+    gets, and those the given tokens and origin make possible. A token or
+    origin that no header can carry raises ValueError naming the option,
+    never the value."""
+    for option, value in (
+        ("token", token),
+        ("expired-token", expired_token),
+        ("scopeless-token", scopeless_token),
+        ("origin", origin),
+    ):
+        if value is not None and not _header_safe(value):
+            raise ValueError(
+                f"--{option} holds characters no HTTP header can carry (control characters,"
+                " line breaks or non-ASCII); give it as sent on the wire."
+            )
     garbage = _made_up_token()
     query_token = _made_up_token()
     sep = "&" if "?" in path else "?"
@@ -178,6 +191,11 @@ def battery(
     probes = [_with_agent(probe) for probe in probes]
     assert len(probes) <= MAX_PROBES
     return tuple(probes)
+
+
+def _header_safe(value: str) -> bool:
+    """Printable ASCII, no line break: what a header field value may hold."""
+    return bool(value) and value.isascii() and value.isprintable() and value.strip() == value
 
 
 def _bearer(token: str) -> tuple[tuple[str, str], ...]:

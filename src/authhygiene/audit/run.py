@@ -19,7 +19,12 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit, urlunsplit
 
 from authhygiene.audit.checks import Answer, Finding, judge
-from authhygiene.audit.metadata import judge_metadata, metadata_probe, resource_metadata
+from authhygiene.audit.metadata import (
+    judge_metadata,
+    metadata_probe,
+    origin_of,
+    resource_metadata,
+)
 from authhygiene.audit.probes import Probe, battery
 
 __all__ = ["MAX_BODY_BYTES", "Report", "Send", "UnreachableError", "audit_with", "run"]
@@ -50,8 +55,13 @@ class Report:
 
 def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnreachableError(f"{url!r} is not an http:// or https:// URL")
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not url.isascii()
+        or any(not ch.isprintable() or ch.isspace() for ch in url)
+    ):
+        raise UnreachableError(f"{shown(url)!r} is not an http:// or https:// URL")
     try:
         port = parts.port
     except ValueError:
@@ -133,14 +143,13 @@ def run(
     """Audit the protected resource at `url` (its path is the one probed),
     over the network."""
     _connection(url, timeout)  # a URL we cannot ask about fails first
-    parts = urlsplit(url)
-    origin = f"{parts.scheme}://{parts.netloc}"
+    origin = origin_of(url)
 
     def send(probe: Probe) -> Answer:
         if probe.target.startswith(("http://", "https://")):
             target = urlsplit(probe.target)
-            if f"{target.scheme}://{target.netloc}" != origin:
-                raise UnreachableError(f"{probe.target} is on another server")
+            if origin_of(probe.target) != origin:
+                raise UnreachableError("the metadata URL is on another server")
             path = target.path + (f"?{target.query}" if target.query else "")
             probe = replace(probe, target=path)
         return _send(url, probe, timeout)
@@ -160,6 +169,8 @@ def audit_with(
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     probes = battery(path, **options)
+    # Every credential the audit sends: masked in whatever is quoted.
+    secrets = tuple(dict.fromkeys(secret for probe in probes for secret in probe.secrets))
     findings: list[Finding] = []
     statuses: dict[str, int] = {}
     metadata: str | None = None
@@ -168,14 +179,14 @@ def audit_with(
             progress(index, len(probes), probe)
         answer = send(probe)
         statuses[probe.name] = answer.status
-        findings.extend(judge(probe, answer))
+        findings.extend(judge(probe, answer, secrets))
         if metadata is None:
             metadata = resource_metadata(answer)
     if metadata is not None:
         follow = metadata_probe(metadata)
         fetched = _or_unreachable(send, follow)
         statuses[follow.name] = fetched.status if fetched is not None else 0
-        findings.extend(judge_metadata(follow, fetched, url))
+        findings.extend(judge_metadata(follow, fetched, url, secrets))
     return Report(shown(url), tuple(findings), statuses)
 
 
