@@ -1,10 +1,18 @@
 """The pytest plugin: a fixture `auth_hygiene` that runs the audit's checks
 against an app in process (`authhygiene.testing.assert_auth_hygiene`).
 
-Installed with authhygiene (entry point `pytest11`); in a test::
+Turned on where it is wanted, not in every suite of every environment that
+has authhygiene installed (an auto-loaded plugin's package is rewritten by
+pytest's assertion hook and imported before coverage starts)::
 
+    # conftest.py
+    pytest_plugins = ["authhygiene.pytest_plugin"]
+
+    # test_auth.py
     def test_refusals(auth_hygiene):
         auth_hygiene(app, "/me", token=VALID_TOKEN, origin="https://app.example")
+
+or ``pytest -p authhygiene.pytest_plugin``.
 """
 
 from __future__ import annotations

@@ -84,7 +84,6 @@ def test_the_fixture_in_a_users_suite(pytester: pytest.Pytester) -> None:
             auth_hygiene(make(False), "/me")
         """
     )
-    # The plugin is installed with authhygiene (entry point pytest11): no -p needed.
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "authhygiene.pytest_plugin", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*required auth-hygiene checks failed*"])
