@@ -364,6 +364,21 @@ def test_a_preflight_for_the_document_is_allowed_from_any_origin() -> None:
     assert headers["access-control-allow-headers"] == "mcp-protocol-version, authorization"
 
 
+def test_a_preflight_never_echoes_a_credential_as_a_header_name() -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+    answer = served(
+        WELL_KNOWN,
+        method="OPTIONS",
+        headers=(
+            ("authorization", f"Bearer {token}"),
+            ("origin", "https://inspector.example"),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", f"{token}, mcp-protocol-version"),
+        ),
+    )
+    assert dict(answer.headers)["access-control-allow-headers"] == "mcp-protocol-version"
+
+
 def test_every_rfc_9728_member_configured_is_in_the_document() -> None:
     configured = resource(
         resource="https://api.example/mcp",

@@ -344,6 +344,8 @@ _BAD_HOST = _problem_body(
     400, "Bad Request", "The request's Host names no URL this API can describe."
 )
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
+# Fields whose values are credentials (bounded in total by the server).
+_CREDENTIAL_FIELDS = ("authorization", "proxy-authorization", "cookie")
 _MAX_REQUESTED_HEADERS = 1024
 
 
@@ -420,7 +422,17 @@ def _preflight(view: RequestView) -> MetadataAnswer:
     for clients older than Fetch's wildcard)."""
     requested = (view.get("access-control-request-headers") or "")[:_MAX_REQUESTED_HEADERS]
     names = [name.strip() for name in requested.split(",") if name.strip()]
-    allowed = ", ".join(name for name in names if _TOKEN_RE.fullmatch(name)) or "*"
+    # A JWT is a token by RFC 9110's grammar: a "name" that is a piece of
+    # a credential the request carried is never echoed (scrub at the sink).
+    carried = " ".join(value for name in _CREDENTIAL_FIELDS for value in view.get_all(name)).lower()
+    allowed = (
+        ", ".join(
+            name
+            for name in names
+            if _TOKEN_RE.fullmatch(name) and (len(name) < 8 or name.lower() not in carried)
+        )
+        or "*"
+    )
     headers = (
         *_OPEN_CORS,
         ("access-control-allow-methods", _ALLOWED_METHODS),
