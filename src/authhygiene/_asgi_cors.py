@@ -105,6 +105,11 @@ async def cors_step(
     already runs inside it (the first request, before the step could be
     placed in front of it): an unhandled exception's 500 is then rendered by
     that very layer, through this step, so even that one is readable."""
+    if layer.passes and str(scope.get("path", "")).startswith(layer.passes):
+        # Answered with CORS of its own (open to any origin), before this step
+        # would rewrite it: the metadata document.
+        await app(scope, receive, send)
+        return
     raw_headers = scope.get("headers", ())
     origins = _request_origins(raw_headers)
     scope[CORS_DONE] = True

@@ -22,6 +22,7 @@ from authhygiene.core.fallback import INTERNAL_ERROR, LAST_RESORT, safe_refusal
 from authhygiene.core.flood import FloodGate
 from authhygiene.core.policy import Policy, PolicyError
 from authhygiene.core.request import Request
+from authhygiene.core.resource import WELL_KNOWN
 from authhygiene.core.shape_cache import Decider
 from authhygiene.core.verdict import Rejected, Verified
 from authhygiene.logging import (
@@ -151,7 +152,9 @@ class Runtime:
             if policy.throttle is not None:
                 # A 429's limit, for page code that backs off.
                 also = (*also, "RateLimit", "RateLimit-Policy")
-            cors = CorsLayer(policy.cors, policy.problem_type_base, also)
+            # The metadata document (protected_resource=) carries its own CORS.
+            passes = (WELL_KNOWN,) if policy.protected_resource is not None else ()
+            cors = CorsLayer(policy.cors, policy.problem_type_base, also, passes)
         logger = logger if logger is not None else default_logger()
         guarded = tuple(Guarded(verifier) for verifier in policy.verifiers)
         for verifier in guarded:

@@ -211,3 +211,23 @@ def test_an_allowed_page_reads_the_mcp_headers(port: int) -> None:
     allowed = (preflight.get("access-control-allow-headers") or "").lower()
     assert "mcp-protocol-version" in allowed
     assert "mcp-session-id" in allowed
+
+
+def test_behind_add_middleware_the_document_keeps_its_own_cors() -> None:
+    """FastAPI's `add_middleware`: the CORS step is moved in front of the
+    server-error layer, and must leave the document's open CORS alone (it
+    wrote the exact origin with credentials on a public, cached answer)."""
+    app = FastAPI()
+
+    @app.post("/mcp")
+    def mcp() -> dict[str, str]:
+        return {"jsonrpc": "2.0"}
+
+    app.add_middleware(AuthHygiene, **options())
+    with UvicornThread(app) as server:
+        for origin in (PAGE, "https://inspector.example", None):
+            headers = (("Origin", origin),) if origin else ()
+            reply = fetch(server.port, WELL_KNOWN + "/mcp", headers=headers)
+            assert reply.status == 200
+            assert reply.get("access-control-allow-origin") == "*"
+            assert reply.get("access-control-allow-credentials") is None

@@ -382,6 +382,9 @@ class CorsLayer:
     cors: CORS
     problem_type_base: str
     also_exposed: tuple[str, ...] = ()
+    # Path prefixes the layer leaves alone: what answers with its own CORS
+    # (the RFC 9728 metadata document, open to any origin without credentials).
+    passes: tuple[str, ...] = ()
     _tails: dict[bool, tuple[tuple[str, str], ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
