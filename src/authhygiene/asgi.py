@@ -53,6 +53,7 @@ from authhygiene._enforcement import (
     settled,
     verified_plan,
 )
+from authhygiene._refused_options import PassThroughNotice, built_during_a_call, fail_start_up
 from authhygiene._runtime import Runtime
 from authhygiene._throttling import aadmit, afinish, leave, refused, scope_caller
 from authhygiene.core.credentials import RequestView
@@ -60,6 +61,7 @@ from authhygiene.core.decision import Decision
 from authhygiene.core.diagnose import AppAnswer, Declared
 from authhygiene.core.enforce import read_credentials
 from authhygiene.core.exchange import declared_failure, raised_status, watched
+from authhygiene.core.policy import PolicyError
 from authhygiene.identity import ANONYMOUS, NO_CREDENTIALS, credentials_of
 from authhygiene.logging import emit_misconfig, flush_suppressed
 from authhygiene.request_views import (
@@ -211,7 +213,17 @@ class AuthHygiene:
 
     def __init__(self, app: ASGIApp, /, **options: Any) -> None:
         self.app = app
-        self.runtime = Runtime.from_options(options)
+        try:
+            self.runtime = Runtime.from_options(options)
+        except PolicyError as exc:
+            if not built_during_a_call():
+                raise
+            # Built lazily by Starlette/FastAPI: a raise would answer every
+            # request 500 (`authhygiene._refused_options`).
+            self.__class__ = _RefusedOptions
+            self._refused = exc
+            self._notice = PassThroughNotice(exc, options.get("logger"))
+            return
         self._limit = self.runtime.policy.max_body_bytes
         self._report_only = self.runtime.policy.report_only
         self._cors = self.runtime.cors
@@ -607,3 +619,19 @@ async def _write(send: Send, decision: Decision, *, head: bool) -> None:
     }
     await send(start)
     await send({"type": "http.response.body", "body": b"" if head else decision.body})
+
+
+class _RefusedOptions(AuthHygiene):
+    """An `AuthHygiene` whose options were refused while a framework built
+    it during a call: it fails the lifespan start-up, else lets everything
+    through unchanged and says so in the log."""
+
+    _refused: PolicyError
+    _notice: PassThroughNotice
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await fail_start_up(self._refused, receive, send)
+            return
+        self._notice.passed()
+        await self.app(scope, receive, send)

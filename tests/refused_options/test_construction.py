@@ -1,0 +1,154 @@
+"""Where a refused option raises, and what the middleware does where it
+cannot (`authhygiene._refused_options`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import structlog
+
+from authhygiene import AuthHygiene, PolicyError
+from authhygiene._refused_options import PassThroughNotice
+
+Message = dict[str, Any]
+
+BAD = {"realm": "api", "relam": "typo"}
+
+
+async def _inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 401, "headers": []})
+        await send({"type": "http.response.body", "body": b"no"})
+    elif scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+
+
+class LazyFramework:
+    """Builds its middleware inside its ASGI call, as Starlette does."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.stack: Any = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if self.stack is None:
+            self.stack = self.build()
+        await self.stack(scope, receive, send)
+
+    def build(self) -> Any:
+        return AuthHygiene(_inner, **self.options)
+
+
+def _run(
+    app: Any, scope: dict[str, Any], incoming: list[Message], sent: list[Message] | None = None
+) -> list[Message]:
+    sent = [] if sent is None else sent
+
+    async def receive() -> Message:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_built_by_hand_a_bad_option_raises() -> None:
+    with pytest.raises(PolicyError, match="Did you mean 'realm'"):
+        AuthHygiene(_inner, **BAD)
+
+
+def test_built_in_a_coroutine_that_is_no_asgi_call_it_still_raises() -> None:
+    async def main() -> None:
+        AuthHygiene(_inner, **BAD)
+
+    with pytest.raises(PolicyError):
+        asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("incoming", "expected"),
+    [
+        ([{"type": "lifespan.startup"}], "lifespan.startup.failed"),
+        ([{"type": "lifespan.shutdown"}], "lifespan.shutdown.complete"),
+    ],
+)
+def test_built_during_a_call_the_lifespan_fails_the_start_up(
+    incoming: list[Message], expected: str
+) -> None:
+    framework = LazyFramework(**BAD)
+    sent: list[Message] = []
+    if expected == "lifespan.startup.failed":
+        # Raised after the message, as Starlette's own failed start-up does.
+        with pytest.raises(PolicyError):
+            _run(framework, {"type": "lifespan"}, incoming, sent)
+    else:
+        _run(framework, {"type": "lifespan"}, incoming, sent)
+    assert [message["type"] for message in sent] == [expected]
+    if expected == "lifespan.startup.failed":
+        assert "unknown option 'relam'" in sent[0]["message"]
+        assert "add_middleware(AuthHygiene, ...)" in sent[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [
+        ({"type": "http", "method": "GET", "path": "/", "headers": []}, "http.response.start"),
+        ({"type": "websocket", "path": "/ws", "headers": []}, "websocket.close"),
+    ],
+)
+def test_built_during_a_call_requests_pass_through_unchanged(
+    scope: dict[str, Any], expected: str
+) -> None:
+    framework = LazyFramework(**BAD)
+    with structlog.testing.capture_logs() as logs:
+        sent = _run(framework, scope, [])
+        _run(framework, scope, [])
+    assert sent[0]["type"] == expected
+    if expected == "http.response.start":
+        assert sent == [
+            {"type": "http.response.start", "status": 401, "headers": []},
+            {"type": "http.response.body", "body": b"no"},
+        ]
+    notices = [log for log in logs if log.get("effect")]
+    assert len(notices) == 1
+    assert notices[0]["kind"] == "invalid_options"
+    assert notices[0]["requests_passed"] == 1
+    assert isinstance(framework.stack, AuthHygiene)
+
+
+def test_the_notice_repeats_at_most_once_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("authhygiene._refused_options.time.monotonic", lambda: now[0])
+    notice = PassThroughNotice(PolicyError("bad"))
+    with structlog.testing.capture_logs() as logs:
+        for step in (0.0, 1.0, 59.0, 61.0, 62.0, 125.0):
+            now[0] = 1000.0 + step
+            notice.passed()
+    assert [log["requests_passed"] for log in logs] == [1, 4, 6]
+
+
+def test_the_notice_goes_to_the_apps_logger() -> None:
+    seen: list[dict[str, Any]] = []
+
+    class Logger:
+        def error(self, event: str, **fields: Any) -> None:
+            seen.append({"event": event, **fields})
+
+    PassThroughNotice(PolicyError("bad"), Logger()).passed()
+    assert seen[0]["event"] == "auth.misconfig"
+    assert seen[0]["error"] == "bad"
+
+
+def test_starlettes_test_client_raises_the_error_at_start_up() -> None:
+    """A test suite learns of the typo where it enters the client."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    app = FastAPI()
+    app.add_middleware(AuthHygiene, **BAD)
+    with pytest.raises(PolicyError, match="relam"), TestClient(app):
+        pass
