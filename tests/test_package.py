@@ -93,3 +93,19 @@ def test_bad_options_raise_and_are_logged(options: dict[str, object], message: s
         assert logs[0]["event"] == "auth.misconfig"
         assert logs[0]["kind"] == "invalid_options"
         assert message in logs[0]["error"]
+
+
+def test_version_is_the_installed_one() -> None:
+    """One place holds the version (`__version__`, read by hatch's build):
+    the installed metadata and `authhygiene --version` say the same."""
+    import importlib.metadata
+
+    assert authhygiene.__version__ == importlib.metadata.version("authhygiene")
+    shown = subprocess.run(
+        [sys.executable, "-m", "authhygiene", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert shown.stdout.strip() == f"authhygiene {authhygiene.__version__}"

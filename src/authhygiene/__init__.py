@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from authhygiene.throttle import Throttle
     from authhygiene.wsgi import AuthHygieneWSGI
 
+__version__ = "0.1.0.dev0"
+
 __all__ = [
     "CORS",
     "REASONS",

@@ -27,6 +27,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Protocol
 
+from authhygiene import __version__
 from authhygiene.log_summary import MAX_LINE_BYTES, render_text, safe, summarise, to_json
 
 __all__ = ["LineStream", "bounded_lines", "main"]
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=_PROG, description="Tools for the authhygiene middleware."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     logs = commands.add_parser(
         "logs",
