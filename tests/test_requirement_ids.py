@@ -1,5 +1,5 @@
 """Every requirement id (`R7`) a comment in src/ cites is defined in the
-repository, in docs/rfc-checklist.md: a reader can look up the rule."""
+repository, in docs/reference/rfc-checklist.md: a reader can look up the rule."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ _DEFINED_RE = re.compile(r"^\| R(\d{1,3}) \|", re.M)
 
 
 def test_every_cited_requirement_id_is_defined() -> None:
-    defined = set(_DEFINED_RE.findall((ROOT / "docs" / "rfc-checklist.md").read_text()))
+    checklist = ROOT / "docs" / "reference" / "rfc-checklist.md"
+    defined = set(_DEFINED_RE.findall(checklist.read_text()))
     cited = {
         (path.relative_to(ROOT).as_posix(), number)
         for path in (ROOT / "src").rglob("*.py")

@@ -27,7 +27,7 @@ from .verified import NO_TOKENS, NOT_VERIFIED
 
 __all__ = ["END", "README", "START", "notes", "render", "rows", "structure"]
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "guide" / "stacks.md"
 START = "<!-- stacks-table:start -->"
 END = "<!-- stacks-table:end -->"
 HEADER = (

@@ -1,0 +1,73 @@
+"""The shell snippets of the README and the docs, as a reader finds them.
+
+A fenced ``sh`` block preceded by an HTML comment (invisible on GitHub and on
+the site) says how the snippet test treats it:
+
+- ``<!-- runnable -->``: run it from the repository root; it must exit 0;
+- ``<!-- runnable: expect TEXT -->``: also, its output must contain TEXT;
+- ``<!-- runnable: background -->``: a server; started, waited for on the
+  port its command names, and stopped once the file's later snippets ran;
+- ``<!-- not run: WHY -->``: shown only (it installs, takes minutes, or
+  needs your own app); on the newcomer's pages every sh block says one or
+  the other.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ROOT", "Snippet", "snippets", "unmarked"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_BLOCK = re.compile(
+    r"(?:<!-- (?P<marker>runnable(?::[^\n]*?)?|not run:[^\n]*?) -->\n)?"
+    r"```(?P<lang>sh|bash|shell)\n(?P<body>.*?)\n```",
+    re.DOTALL,
+)
+_PORT = re.compile(r"(?:--port |127\.0\.0\.1:)(\d{2,5})\b")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    path: Path
+    line: int
+    marker: str | None
+    body: str
+
+    @property
+    def runnable(self) -> bool:
+        return self.marker is not None and self.marker.startswith("runnable")
+
+    @property
+    def background(self) -> bool:
+        return self.marker == "runnable: background"
+
+    @property
+    def expect(self) -> str | None:
+        if self.marker is not None and self.marker.startswith("runnable: expect "):
+            return self.marker.removeprefix("runnable: expect ")
+        return None
+
+    @property
+    def port(self) -> int | None:
+        found = _PORT.search(self.body)
+        return int(found.group(1)) if found else None
+
+    @property
+    def where(self) -> str:
+        return f"{self.path.relative_to(ROOT)}:{self.line}"
+
+
+def snippets(path: Path) -> list[Snippet]:
+    text = path.read_text(encoding="utf-8")
+    return [
+        Snippet(path, text.count("\n", 0, match.start()) + 1, match["marker"], match["body"])
+        for match in _BLOCK.finditer(text)
+    ]
+
+
+def unmarked(path: Path) -> list[Snippet]:
+    return [snippet for snippet in snippets(path) if snippet.marker is None]
