@@ -1,13 +1,13 @@
-"""Print the README's "what your stack answered before / what it answers now"
+"""Print the docs' "what your stack answered before / what it answers now"
 table from a live run: every case in cases.py sent to each stack without the
 middleware, with the one line, and with the one line plus `verify=` and
 `require=` (verified.py).
 
     .venv/bin/python -m tests.stacks.render_table          # print the block
-    .venv/bin/python -m tests.stacks.render_table --write  # replace it in README.md
+    .venv/bin/python -m tests.stacks.render_table --write  # replace it in docs/guide/stacks.md
 
 The output goes between `<!-- stacks-table:start -->` and
-`<!-- stacks-table:end -->` in README.md (`--write` puts it there and touches
+`<!-- stacks-table:end -->` in docs/guide/stacks.md (`--write` puts it there and touches
 nothing else); test_stacks.py checks that the table there still matches a
 live run in its structural columns (stack, case, statuses, reasons) and
 that the notes under it are the ones printed here.
