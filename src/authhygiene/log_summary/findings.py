@@ -14,12 +14,18 @@ from authhygiene.core.reasons import REASONS, Reason
 from authhygiene.log_summary.phrasing import duration, iso, pct, plural, shown
 from authhygiene.log_summary.summary import TIME_REASONS, Summary, Tally
 
-__all__ = ["findings", "led"]
+__all__ = ["JSON_SETUP", "findings", "led"]
 
 DOMINANT_SHARE = 0.5
 NOTABLE_REASON_SHARE = 0.25
 MAX_REASON_FINDINGS = 3
 MIN_FINDING_COUNT = 3
+# The one structlog call that makes a log this command reads best.
+JSON_SETUP = (
+    "structlog.configure(processors=[structlog.processors.add_log_level,"
+    ' structlog.processors.TimeStamper(fmt="iso", utc=True),'
+    " structlog.processors.JSONRenderer()])"
+)
 
 
 def findings(summary: Summary) -> tuple[str, ...]:
@@ -27,10 +33,11 @@ def findings(summary: Summary) -> tuple[str, ...]:
     the counts in `summary`, most telling first."""
     total = summary.failures
     out: list[str] = []
-    if summary.lines and not summary.json_objects:
+    if summary.lines and not summary.events:
         out.append(
-            f"no line is a JSON object ({plural(summary.lines, 'line')} read); this command reads"
-            " JSON lines (structlog's JSONRenderer), not console-rendered logs"
+            f"no line is a log event ({plural(summary.lines, 'line')} read); this command reads"
+            " structlog's JSON, console (its default), key=value and logfmt lines. JSON reads"
+            f" best: {JSON_SETUP}"
         )
     if total:
         out.extend(_reason_findings(summary, total))
