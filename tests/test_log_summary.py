@@ -452,16 +452,38 @@ MISSING = {"reason": "credentials_missing", "status": 401}
     [
         pytest.param(
             many(8, **EXPIRED, clock_skew_suspected=True) + many(2, **EXPIRED),
-            ["100% of failures (10 of 10) are token_expired", "check NTP"],
+            [
+                "100% of failures (10 of 10) are token_expired: all 8 logged with the clock-skew"
+                " check looked like clock skew: check NTP"
+            ],
             ["refresh"],
             id="expired-within-skew",
         ),
         pytest.param(
             many(2, **EXPIRED, clock_skew_suspected=True)
             + many(6, **EXPIRED, clock_skew_suspected=False),
-            ["25% of those (2 of 8 with the flag)", "long expired"],
+            [
+                "of the 8 logged with the clock-skew check, 2 (25%) looked like clock skew and 6"
+                " were long expired: check that clients refresh their tokens"
+            ],
             ["NTP"],
             id="expired-long-ago",
+        ),
+        pytest.param(
+            [*many(20, **EXPIRED, clock_skew_suspected=False), suppressed(41, **EXPIRED)],
+            [
+                "100% of failures (61 of 61) are token_expired: of the 20 logged with the"
+                " clock-skew check, none looked like clock skew (all long expired): check that"
+                " clients refresh their tokens"
+            ],
+            ["NTP", " 0%", "(0 of"],
+            id="expired-none-within-skew",
+        ),
+        pytest.param(
+            many(3, **EXPIRED) + many(1, **EXPIRED, clock_skew_suspected=False),
+            ["the one logged with the clock-skew check did not look like clock skew (long"],
+            ["NTP"],
+            id="one-with-the-flag",
         ),
         pytest.param(
             [suppressed(9, **EXPIRED)],
@@ -502,7 +524,10 @@ MISSING = {"reason": "credentials_missing", "status": 401}
         ),
         pytest.param(
             many(4, reason="token_not_yet_valid", clock_skew_suspected=False),
-            ["0% of those (0 of 4 with the flag)", "far from valid"],
+            [
+                "of the 4 logged with the clock-skew check, none looked like clock skew (all far"
+                " from valid): check the nbf/iat the issuer writes"
+            ],
             ["NTP"],
             id="not-yet-valid-far",
         ),
@@ -787,6 +812,69 @@ def test_header_says_what_was_counted(lines: list[str], header: str) -> None:
     assert render_text(summarise(lines)).split("\n\n")[0] == header
 
 
+@pytest.mark.parametrize(
+    ("lines", "section"),
+    [
+        pytest.param(
+            [*many(20, **EXPIRED, clock_skew_suspected=False), suppressed(41, **EXPIRED)],
+            [
+                "61 failures were about time (an expired or not-yet-valid token)",
+                "of the 20 logged with the clock-skew check, none looked like clock skew (all"
+                " long expired)",
+                "the other 41 carry no clock-skew check (auth.failure.suppressed counts never do)",
+            ],
+            id="the-demo-none-within",
+        ),
+        pytest.param(
+            many(3, **EXPIRED, clock_skew_suspected=True),
+            [
+                "3 failures were about time (an expired or not-yet-valid token)",
+                "all 3 logged with the clock-skew check looked like clock skew",
+            ],
+            id="all-within",
+        ),
+        pytest.param(
+            many(1, reason="token_not_yet_valid", clock_skew_suspected=True)
+            + many(3, reason="token_not_yet_valid", clock_skew_suspected=False)
+            + many(2, **EXPIRED, clock_skew_suspected=False),
+            [
+                "6 failures were about time (an expired or not-yet-valid token)",
+                "of the 6 logged with the clock-skew check, 1 (17%) looked like clock skew and"
+                " 5 were far outside the clock-skew window",
+            ],
+            id="mixed-reasons",
+        ),
+        pytest.param(
+            [failure(**EXPIRED, clock_skew_suspected=False)],
+            [
+                "1 failure was about time (an expired or not-yet-valid token)",
+                "the one logged with the clock-skew check did not look like clock skew (long"
+                " expired)",
+            ],
+            id="one",
+        ),
+        pytest.param(
+            [suppressed(5, **EXPIRED)],
+            [
+                "5 failures were about time (an expired or not-yet-valid token)",
+                "none was logged with the clock-skew check, so clock skew cannot be told apart"
+                " here",
+            ],
+            id="none-checked",
+        ),
+        pytest.param(many(3, **MISSING), None, id="nothing-about-time"),
+    ],
+)
+def test_clock_skew_in_plain_words(lines: list[str], section: list[str] | None) -> None:
+    text = render_text(summarise(lines))
+    blocks = {block.split("\n")[0]: block for block in text.split("\n\n")}
+    if section is None:
+        assert "Clock skew (clock_skew_suspected)" not in blocks
+        return
+    expected = "\n".join(["Clock skew (clock_skew_suspected)", *(f"  {s}" for s in section)])
+    assert blocks["Clock skew (clock_skew_suspected)"] == expected
+
+
 EXPECTED_SAMPLE_TEXT = """\
 55 lines read: 54 events (54 JSON), 1 unreadable, 0 too long (over 65,536 bytes)
 54 events: 52 auth.failure, 1 auth.failure.suppressed, 1 auth.misconfig
@@ -794,8 +882,9 @@ EXPECTED_SAMPLE_TEXT = """\
 auth.failure.suppressed line (the log's rate limit)
 
 Findings
-  - 84% of failures (65 of 77) are token_expired: 75% of those (30 of 40 with the flag) are \
-within the clock-skew window; check NTP on the clients, the token issuer and this server
+  - 84% of failures (65 of 77) are token_expired: of the 40 logged with the clock-skew check, \
+30 (75%) looked like clock skew and 10 were long expired: check NTP on the clients, the token \
+issuer and this server
   - one credential (fingerprint 7ed140acae534011) accounts for 52% of failures (40 of 77), \
 100% of them token_expired: one client (or one shared credential) keeps retrying the same \
 rejected credential
@@ -831,9 +920,11 @@ Schemes (logged failures)
          40   77%  Bearer
          12   23%  (no credentials or scheme)
 
-Clock skew
-  65 time-related failures; 40 carry clock_skew_suspected, true for 30 (75% of those, 39% \
-of all failures)
+Clock skew (clock_skew_suspected)
+  65 failures were about time (an expired or not-yet-valid token)
+  of the 40 logged with the clock-skew check, 30 (75%) looked like clock skew and 10 were long \
+expired
+  the other 25 carry no clock-skew check (auth.failure.suppressed counts never do)
 
 Timeline (UTC, 1m buckets, {DAY}T00:00:00Z to {DAY}T00:11:00Z, median 1; 0 untimed)
   {DAY}T00:00:00Z         1 #

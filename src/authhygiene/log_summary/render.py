@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from authhygiene.log_summary.findings import led
+from authhygiene.log_summary.findings import led, skew_words
 from authhygiene.log_summary.formats import Format
 from authhygiene.log_summary.phrasing import duration, iso, pct, plural
 from authhygiene.log_summary.reading import MAX_DISTINCT, MAX_LINE_BYTES
@@ -179,15 +179,29 @@ def _logged_section(title: str, rows: tuple[Tally, ...], logged: int, missing: s
 
 
 def _skew_section(summary: Summary) -> str:
+    """Plain words: how many failures were about time, how many of those the
+    middleware checked for clock skew, and what the check found."""
     if not summary.time_related:
         return ""
-    return (
-        "Clock skew\n"
-        f"  {summary.time_related:,} time-related failures; {summary.skew_flagged:,} carry"
-        f" clock_skew_suspected, true for {summary.skew_suspected:,}"
-        f" ({pct(summary.skew_suspected, summary.skew_flagged)} of those,"
-        f" {pct(summary.skew_suspected, summary.failures)} of all failures)"
-    )
+    verb = "was" if summary.time_related == 1 else "were"
+    lines = [
+        "Clock skew (clock_skew_suspected)",
+        f"  {plural(summary.time_related, 'failure')} {verb} about time (an expired or"
+        " not-yet-valid token)",
+    ]
+    if not summary.skew_flagged:
+        lines.append(
+            "  none was logged with the clock-skew check, so clock skew cannot be told apart here"
+        )
+        return "\n".join(lines)
+    lines.append(f"  {skew_words(summary.skew_by_reason)}")
+    unchecked = summary.time_related - summary.skew_flagged
+    if unchecked > 0:
+        lines.append(
+            f"  the other {unchecked:,} carry no clock-skew check"
+            " (auth.failure.suppressed counts never do)"
+        )
+    return "\n".join(lines)
 
 
 def _timeline_section(summary: Summary) -> str:
