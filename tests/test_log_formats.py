@@ -323,6 +323,26 @@ def test_first_of_a_key_wins() -> None:
     assert parsed.event["reason"] == "a"
 
 
+# A value a client chose (a path, a user agent), as each rendering writes it:
+# ConsoleRenderer leaves a string without spaces or quotes bare, escapes
+# and all; repr() and logfmt quote and escape it.
+HOSTILE_PATH = "/\x1b[2J\x1b]0;owned\x07\u202eFAKE"
+HOSTILE_LINES = [
+    f"[warning  ] auth.failure  path={HOSTILE_PATH} reason=x",
+    f"[warning  ] auth.failure  path={HOSTILE_PATH!r} reason=x",
+    f"event='auth.failure' path={HOSTILE_PATH!r} reason='x'",
+    'event=auth.failure path="' + HOSTILE_PATH.replace("\x1b", "\\x1b") + '" reason=x',
+]
+
+
+@pytest.mark.parametrize("line", HOSTILE_LINES)
+def test_hostile_values_from_text_lines_reach_the_terminal_escaped(line: str) -> None:
+    text = render_text(summarise([line] * 3))
+    assert [c for c in text if c != "\n" and not c.isprintable()] == []
+    # Every rendering gives back the same path, shown escaped.
+    assert "  /\\x1b[2J\\x1b]0;owned\\x07\\u202eFAKE  mostly x\n" in text
+
+
 # --- exception text after an event -------------------------------------------------
 
 
