@@ -1,7 +1,7 @@
 """A browser page on one origin calling a FastAPI API on another, with credentials.
 
-    python examples/browser_app.py                  # page on :8001, API on :8000
-    python examples/browser_app.py --api-port 9000 --page-port 9001
+    .venv/bin/python examples/browser_app.py        # page on :8001, API on :8000
+    .venv/bin/python examples/browser_app.py --api-port 9000 --page-port 9001
 
 Open the page (http://127.0.0.1:8001) and press the buttons: the page's own
 script calls the API (http://localhost:8000, another origin) with

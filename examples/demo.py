@@ -1,9 +1,12 @@
 """See authhygiene at work on the FastAPI example, in a few seconds.
 
-    python examples/demo.py                 # `make demo`: send a few requests, show the answers
-    python examples/demo.py --serve         # `make serve`: keep the API up on 127.0.0.1:8000
-    python examples/demo.py --serve --port 9000
-    python examples/demo.py --token "me items" [--expired]   # print a demo token for curl
+From the project root (`make demo` creates .venv; no need to activate it):
+
+    .venv/bin/python examples/demo.py            # `make demo`: send requests, show the answers
+    .venv/bin/python examples/demo.py --log my.jsonl      # ... and keep the JSON log there
+    .venv/bin/python examples/demo.py --serve    # `make serve`: keep the API up on 127.0.0.1:8000
+    .venv/bin/python examples/demo.py --serve --port 9000
+    .venv/bin/python examples/demo.py --token "me items" [--expired]   # a demo token for curl
 
 The demo starts examples/fastapi_app.py under uvicorn on 127.0.0.1 (a free
 port, in this process), configures structlog the way a production service
@@ -11,7 +14,14 @@ would (JSON lines with an ISO timestamp), sends requests that fail in the
 ways real clients fail, and prints for each one what was sent, what came
 back, and the `auth.failure` log line the middleware wrote. Tokens are
 shown as placeholders such as ``Bearer <expired demo JWT>``: even demo
-credentials have no business in a terminal transcript.
+credentials have no business in a terminal transcript. The JSON log goes
+to a new directory under the system's temporary directory on every run
+(or to ``--log PATH``), for `authhygiene logs` to read again; the demo
+prints where.
+
+Every command the demo prints for the reader works as printed from the
+project root of a fresh clone after `make demo`, without activating the
+virtualenv (hence ``.venv/bin/...``).
 """
 
 import argparse
@@ -20,6 +30,7 @@ import copy
 import http.client
 import io
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -34,6 +45,7 @@ import uvicorn
 from fastapi_app import app, create_access_token
 
 from authhygiene import AuthHygiene
+from authhygiene.core.flood import LogLimit
 from authhygiene.logging import flush_suppressed, redact
 
 REALM_LINE = 'app.add_middleware(AuthHygiene, realm="example-api")'
@@ -47,11 +59,19 @@ SHOWN_HEADERS = (
     "X-Request-ID",
 )
 WIDTH = 78
-# Where `make demo` leaves its JSON log, for `authhygiene logs` to read again.
-LOG_FILE = f"{tempfile.gettempdir()}/authhygiene-demo.jsonl"
-# A client stuck retrying an expired token: enough to pass the default
-# log_limit of 20 identical events a minute.
+# The example runs with the default log limit (at most `per_key` identical
+# auth.failure lines per `window_s`); the retries below pass it.
+LOG_LIMIT = LogLimit()
+# A client stuck retrying an expired token: enough to pass the limit.
 RETRIES = 60
+# The commands the reader can run, as they work from the project root of a
+# fresh clone after `make demo` (the venv need not be activated).
+VENV_BIN = ".venv/bin"
+SERVE = f"make serve   (or: {VENV_BIN}/python examples/demo.py --serve)"
+AUDIT_YOURSELF = (
+    f"{VENV_BIN}/authhygiene audit http://127.0.0.1:8000/users/me"
+    f' --token "$({VENV_BIN}/python examples/demo.py --token me)"'
+)
 
 
 @dataclass(frozen=True)
@@ -219,90 +239,118 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line if line else line for line in text.splitlines())
 
 
-def run_demo() -> int:
-    logs = _Tee(LOG_FILE)
-    configure_logging(logs)
-    cases = _cases()
-    seen = 0  # how much of the log buffer has been shown
-    print(_heading("authhygiene demo", "═"))
+def default_log_path() -> str:
+    """A file in a new directory under the system's temporary directory:
+    every run (and every test) has a log of its own."""
+    return os.path.join(tempfile.mkdtemp(prefix="authhygiene-demo-"), "auth.jsonl")
+
+
+def _show_case(port: int, number: int, total: int, case: Case) -> int:
+    """Send one case and print the exchange; return the status."""
     print()
-    print("The FastAPI example (examples/fastapi_app.py) protects its routes the way")
-    print("FastAPI's security tutorials teach: HTTPBearer, a get_current_user dependency")
-    print("decoding a JWT, SecurityScopes. authhygiene is the one added line:")
+    print(_heading(f"{number}/{total}  {case.title}"))
     print()
-    print(f"    {REALM_LINE}")
-    print()
-    with ThreadedServer() as port:
-        print(f"It is running under uvicorn at http://127.0.0.1:{port}. Requests and answers:")
-        for number, case in enumerate(cases, 1):
-            print()
-            print(_heading(f"{number}/{len(cases) + 1}  {case.title}"))
-            print()
-            print(
-                textwrap.fill(
-                    f"The app on its own: {case.without}",
-                    WIDTH,
-                    initial_indent="  ",
-                    subsequent_indent="  ",
-                )
-            )
-            print()
-            print(f"  > GET {case.path} HTTP/1.1")
-            print(f"  > {case.shown}")
-            response, body = _send(port, case.path, case.authorization)
-            print()
-            print(f"  < HTTP/1.1 {response.status} {response.reason}")
-            for name in SHOWN_HEADERS:
-                for value in response.headers.get_all(name) or ():
-                    print(f"  < {name}: {value}")
-            print()
-            print(_indent(_body_text(response.headers.get("Content-Type", ""), body)))
-            written = logs.getvalue()
-            new, seen = written[seen:], len(written)
-            print()
-            if new.strip():
-                print("  Logged by the middleware (structlog, JSON):")
-                for line in new.splitlines():
-                    print(f"    {line}")
-            else:
-                print("  Logged by the middleware: nothing (success passes through untouched).")
-        print()
-        print(_heading(f"{len(cases) + 1}/{len(cases) + 1}  A client retrying an expired token"))
-        print()
-        print(
-            textwrap.fill(
-                f"The same expired token, {RETRIES} times in a row, as a stuck mobile client"
-                " sends it. The log keeps the first 20 identical failures a minute and counts"
-                " the rest into one auth.failure.suppressed line (written when the minute"
-                " ends; here, on shutdown).",
-                WIDTH,
-                initial_indent="  ",
-                subsequent_indent="  ",
-            )
+    print(
+        textwrap.fill(
+            f"The app on its own: {case.without}",
+            WIDTH,
+            initial_indent="  ",
+            subsequent_indent="  ",
         )
-        expired = next(c for c in cases if c.title == "An expired token")
-        before = logs.getvalue().count("\n")
-        statuses = {
-            _send(port, "/users/me", expired.authorization)[0].status for _ in range(RETRIES)
-        }
-        written = logs.getvalue().count("\n") - before
-        print()
-        print(f"  Answered {RETRIES} times with {', '.join(map(str, sorted(statuses)))};")
-        print(f"  auth.failure lines written: {written}.")
-    flush_suppressed()
-    seen_lines = logs.getvalue()[seen:].splitlines()
-    for line in seen_lines:
-        if '"auth.failure.suppressed"' in line:
-            print("  Logged when the window closed:")
+    )
+    print()
+    print(f"  > GET {case.path} HTTP/1.1")
+    print(f"  > {case.shown}")
+    response, body = _send(port, case.path, case.authorization)
+    print()
+    print(f"  < HTTP/1.1 {response.status} {response.reason}")
+    for name in SHOWN_HEADERS:
+        for value in response.headers.get_all(name) or ():
+            print(f"  < {name}: {value}")
+    print()
+    print(_indent(_body_text(response.headers.get("Content-Type", ""), body)))
+    return response.status
+
+
+def _show_logged(new: str) -> None:
+    print()
+    if new.strip():
+        print("  Logged by the middleware (structlog, JSON):")
+        for line in new.splitlines():
             print(f"    {line}")
-    logs.close()
+    else:
+        print("  Logged by the middleware: nothing (success passes through untouched).")
+
+
+def _events(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def _flood_key(event: dict[str, object]) -> tuple[object, ...]:
+    """What makes two auth.failure events identical for the log's limit."""
+    return (event.get("event"), event.get("reason"), event.get("client"), event.get("path"))
+
+
+def _wrapped(text: str) -> None:
+    print(textwrap.fill(text, WIDTH, initial_indent="  ", subsequent_indent="  "))
+
+
+def _show_retries(port: int, logs: _Tee, expired: Case, where: str) -> None:
+    """The retried expired token, and the count of its log lines, so that
+    the numbers printed add up: written here + written earlier = the limit,
+    written here + counted = the retries."""
+    _wrapped(
+        f"The same expired token, {RETRIES} times in a row, as a stuck mobile client"
+        f" sends it. The log writes at most {LOG_LIMIT.per_key} identical auth.failure"
+        " lines (same reason, client and path) a minute and counts the rest into one"
+        " auth.failure.suppressed line, written when the minute ends (here, on shutdown)."
+    )
+    before = len(logs.getvalue())
+    statuses = {_send(port, "/users/me", expired.authorization)[0].status for _ in range(RETRIES)}
+    new = [e for e in _events(logs.getvalue()[before:]) if e.get("event") == "auth.failure"]
+    written = len(new)
+    earlier = 0
+    if new:
+        key = _flood_key(new[0])
+        earlier = sum(1 for e in _events(logs.getvalue()[:before]) if _flood_key(e) == key)
+    print()
+    print(f"  Answered {RETRIES} times with {', '.join(map(str, sorted(statuses)))}.")
+    if earlier:
+        _wrapped(
+            f"auth.failure lines written here: {written}. With the {earlier} written in"
+            f" {where} above (the same expired token on the same path), that makes the"
+            f" {earlier + written} a minute the log writes."
+        )
+    else:
+        _wrapped(f"auth.failure lines written here: {written}.")
+
+
+def _show_suppressed(text: str) -> None:
+    for line in text.splitlines():
+        event = json.loads(line) if line.startswith("{") else {}
+        if event.get("event") == "auth.failure.suppressed":
+            _wrapped(
+                f"The other {event.get('count')} were not written one by one: this line,"
+                " written when the window closed, counts them."
+            )
+            print(f"    {line}")
+
+
+def _show_summary(log_path: str, failed: int) -> int:
+    """`authhygiene logs` on the demo's log, as the reader can run it again."""
     print()
     print(_heading("authhygiene logs: the summary an operator reads", "═"))
     print()
-    print(f"  $ authhygiene logs {LOG_FILE}")
+    _wrapped(
+        f"The demo answered {failed + RETRIES} auth failures: {failed} in the cases above"
+        f" and {RETRIES} retries. The summary of its log (read it again any time with the"
+        " command below; the file stays until you delete it):"
+    )
+    print()
+    print(f"  $ {VENV_BIN}/authhygiene logs {log_path}")
     print()
     summary = subprocess.run(
-        [sys.executable, "-m", "authhygiene", "logs", LOG_FILE],
+        [sys.executable, "-m", "authhygiene", "logs", log_path],
         capture_output=True,
         text=True,
         timeout=60,
@@ -312,6 +360,42 @@ def run_demo() -> int:
     if summary.returncode not in (0, 1):
         print(summary.stderr, file=sys.stderr)
         return summary.returncode
+    return 0
+
+
+def run_demo(log_path: str) -> int:
+    logs = _Tee(log_path)
+    configure_logging(logs)
+    cases = _cases()
+    total = len(cases) + 1
+    print(_heading("authhygiene demo", "═"))
+    print()
+    print("The FastAPI example (examples/fastapi_app.py) protects its routes the way")
+    print("FastAPI's security tutorials teach: HTTPBearer, a get_current_user dependency")
+    print("decoding a JWT, SecurityScopes. authhygiene is the one added line:")
+    print()
+    print(f"    {REALM_LINE}")
+    print()
+    failed = 0
+    with ThreadedServer() as port:
+        print(f"It is running under uvicorn at http://127.0.0.1:{port}; its JSON log goes to")
+        print(f"{log_path}. Requests and answers:")
+        for number, case in enumerate(cases, 1):
+            before = len(logs.getvalue())
+            failed += _show_case(port, number, total, case) >= 400
+            _show_logged(logs.getvalue()[before:])
+        print()
+        print(_heading(f"{total}/{total}  A client retrying an expired token"))
+        print()
+        expired = next(i for i, c in enumerate(cases, 1) if c.title == "An expired token")
+        _show_retries(port, logs, cases[expired - 1], f"{expired}/{total}")
+        before = len(logs.getvalue())
+    flush_suppressed()
+    _show_suppressed(logs.getvalue()[before:])
+    logs.close()
+    summarised = _show_summary(log_path, failed)
+    if summarised:
+        return summarised
     audited = run_audits()
     if audited:
         return audited
@@ -323,7 +407,7 @@ def run_demo() -> int:
     print("body saying what was wrong and what to do, Cache-Control: no-store, and one")
     print("auth.failure log event with a fingerprint instead of the token.")
     print()
-    print("Try it yourself:  make serve   (or: python examples/demo.py --serve)")
+    print(f"Try it yourself:  {SERVE}")
     return 0
 
 
@@ -340,12 +424,14 @@ def run_audits() -> int:
     """`authhygiene audit` of the example, without and with the one line."""
     print()
     print(_heading("authhygiene audit: before and after the one line", "═"))
+    print()
+    print("  The demo audits the example on free ports, without the line and with it:")
     token = create_access_token("alice", ["me"])
     for title, served in (("without the line", _without_the_line()), ("with it", app)):
         with ThreadedServer(served) as port:
             url = f"http://127.0.0.1:{port}/users/me"
             print()
-            print(f"  $ authhygiene audit {url} --token <demo JWT>     ({title})")
+            print(f"  $ {VENV_BIN}/authhygiene audit {url} --token <demo JWT>     ({title})")
             done = subprocess.run(
                 [sys.executable, "-m", "authhygiene", "audit", url, "--token", token, "--json"],
                 capture_output=True,
@@ -364,6 +450,11 @@ def run_audits() -> int:
             "every required check passed" if report["passed"] else "failed: " + ", ".join(failed)
         )
         print(f"  exit {done.returncode}: {verdict}")
+    print()
+    print("  Those servers stopped with the demo. To audit the example yourself, run")
+    print("  `make serve` in one terminal, then in another (from the project root):")
+    print()
+    print(f"    {AUDIT_YOURSELF}")
     return 0
 
 
@@ -416,6 +507,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000, help="port for --serve (8000)")
     parser.add_argument("--token", metavar="SCOPES", help="print a demo token with these scopes")
     parser.add_argument("--expired", action="store_true", help="with --token: already expired")
+    parser.add_argument(
+        "--log",
+        metavar="PATH",
+        help="where the demo writes its JSON log (default: a new directory in the temp dir)",
+    )
     args = parser.parse_args(argv)
     if args.token is not None:
         lifetime = timedelta(minutes=-5) if args.expired else timedelta(minutes=15)
@@ -423,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.serve:
         return run_server(args.port)
-    return run_demo()
+    return run_demo(args.log or default_log_path())
 
 
 if __name__ == "__main__":

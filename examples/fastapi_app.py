@@ -16,7 +16,7 @@ Routes:
 
 Run it (from the repository root)::
 
-    uvicorn fastapi_app:app --app-dir examples --host 127.0.0.1 --port 8000
+    .venv/bin/uvicorn fastapi_app:app --app-dir examples --host 127.0.0.1 --port 8000
     # or: make serve   (this app, plus ready-made tokens and curl commands)
 
 Probe it::
@@ -26,12 +26,12 @@ Probe it::
     curl -i -H 'Authorization: Bearer' http://127.0.0.1:8000/users/me
     curl -i -H 'Authorization: Bearer not-a-jwt' http://127.0.0.1:8000/users/me
     curl -i http://127.0.0.1:8000/admin
-    TOKEN=$(python examples/demo.py --token "me")
+    TOKEN=$(.venv/bin/python examples/demo.py --token "me")
     curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/users/me/items
     curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/billing
-    EXPIRED=$(python examples/demo.py --token "me items" --expired)
+    EXPIRED=$(.venv/bin/python examples/demo.py --token "me items" --expired)
     curl -i -H "Authorization: Bearer $EXPIRED" http://127.0.0.1:8000/users/me
-    TOKEN=$(python examples/demo.py --token "me items")
+    TOKEN=$(.venv/bin/python examples/demo.py --token "me items")
     curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/users/me/items
 """
 

@@ -1,6 +1,7 @@
 """`authhygiene logs`, run as a user runs it: a subprocess reading files,
-stdin and .gz, and once on the log a real FastAPI app under uvicorn wrote
-while it refused real requests.
+stdin and .gz, and on the log a real FastAPI app under uvicorn wrote while
+it refused real requests, in each rendering structlog has (JSON, its
+default console lines with and without colours, key=value, logfmt).
 
 The command is started as `python -m authhygiene` (the console script is
 the same `main`), so these tests need no reinstall.
@@ -119,8 +120,12 @@ def test_text_output(tmp_path: Path) -> None:
     (tmp_path / "app.log").write_bytes(LOG)
     run = authhygiene("logs", str(tmp_path / "app.log"))
     assert (run.code, run.err) == (0, "")
-    assert run.out.startswith("8 lines read: 7 JSON events, 1 unreadable")
-    assert "8 auth failures: 5 logged, 3 suppressed" in run.out
+    assert run.out.startswith("8 lines read: 7 events (7 JSON), 1 unreadable")
+    assert "7 events: 5 auth.failure, 1 auth.failure.suppressed, 1 other\n" in run.out
+    assert (
+        "8 auth failures answered: 5 logged one per auth.failure line, 3 counted in 1"
+        " auth.failure.suppressed line (the log's rate limit)"
+    ) in run.out
     assert "  - 88% of failures (7 of 8) are token_expired" in run.out
     assert "By reason and status\n  token_expired " in run.out
 
@@ -174,6 +179,41 @@ def test_no_failures_is_not_an_error(tmp_path: Path) -> None:
     assert (run.code, run.err) == (0, "")
     assert "no auth.failure events found" in run.out
     assert authhygiene("logs", "--json", stdin=b"").json()["failures"]["total"] == 0
+
+
+def test_a_log_without_events_says_what_is_read(tmp_path: Path) -> None:
+    """A file with no event in any rendering names the renderings read and
+    the one structlog call that writes the best of them."""
+    (tmp_path / "app.log").write_text("INFO:     Started server process [1]\nhello\n")
+    run = authhygiene("logs", str(tmp_path / "app.log"))
+    assert (run.code, run.err) == (0, "")
+    assert run.out.startswith("2 lines read: 0 events, 2 unreadable")
+    assert (
+        "  - no line is a log event (2 lines read); this command reads structlog's JSON,"
+        " console (its default), key=value and logfmt lines. JSON reads best:"
+        " structlog.configure(processors=[structlog.processors.add_log_level,"
+        ' structlog.processors.TimeStamper(fmt="iso", utc=True),'
+        " structlog.processors.JSONRenderer()])\n"
+    ) in run.out
+
+
+def test_the_setup_the_message_shows_writes_what_is_read(tmp_path: Path) -> None:
+    """The structlog call in that message, run as shown, writes lines the
+    command reads as JSON events."""
+    from authhygiene.log_summary.findings import JSON_SETUP
+
+    script = (
+        "import structlog\n"
+        f"{JSON_SETUP}\n"
+        "structlog.get_logger().warning('auth.failure', reason='token_expired', status=401)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=TIMEOUT_S, check=True
+    )
+    doc = authhygiene("logs", "--json", stdin=done.stdout).json()
+    assert doc["lines"]["formats"]["json"] == 1
+    assert doc["by_reason"] == [{"reason": "token_expired", "count": 1}]
+    assert doc["untimed"] == 0
 
 
 @pytest.mark.parametrize(
@@ -308,15 +348,25 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from authhygiene import AuthHygiene
 
-log_path, port_path, key = sys.argv[1:4]
-structlog.configure(
-    processors=[
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.JSONRenderer(),
-    ],
-    logger_factory=structlog.WriteLoggerFactory(file=open(log_path, "a")),
-)
+log_path, port_path, key, rendering = sys.argv[1:5]
+RENDERERS = {
+    "json": structlog.processors.JSONRenderer(),
+    "key_value": structlog.processors.KeyValueRenderer(),
+    "logfmt": structlog.processors.LogfmtRenderer(),
+}
+sink = structlog.WriteLoggerFactory(file=open(log_path, "a"))
+if rendering == "console":
+    # structlog's defaults, as a first run has them: only the file is ours.
+    structlog.configure(logger_factory=sink)
+else:
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            RENDERERS[rendering],
+        ],
+        logger_factory=sink,
+    )
 
 app = FastAPI()
 app.add_middleware(AuthHygiene, realm="api")
@@ -359,17 +409,21 @@ class Server:
 
 
 @contextmanager
-def fastapi_server(workdir: Path, log_path: Path) -> Iterator[Server]:
-    """The app in its own process, as deployed: its structlog writes JSON
-    lines to `log_path`. The socket is bound before the port is published,
-    so requests sent right away wait in the backlog instead of failing."""
+def fastapi_server(
+    workdir: Path, log_path: Path, rendering: str = "json", env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """The app in its own process, as deployed: its structlog writes lines
+    to `log_path`, rendered as `rendering` says. The socket is bound before
+    the port is published, so requests sent right away wait in the backlog
+    instead of failing."""
     script, port_path, output = workdir / "server.py", workdir / "port", workdir / "server.out"
     script.write_text(SERVER)
     with output.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, str(script), str(log_path), str(port_path), SIGNING_KEY],
+            [sys.executable, str(script), str(log_path), str(port_path), SIGNING_KEY, rendering],
             stdout=sink,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -418,12 +472,26 @@ def requests_to_send() -> Sequence[Sent]:
     ]
 
 
-def test_summary_of_a_real_apps_log(tmp_path: Path) -> None:
+RENDERINGS = [
+    pytest.param("json", {}, "JSON", id="json"),
+    # structlog unconfigured: ConsoleRenderer, colours as a terminal has them.
+    pytest.param("console", {"NO_COLOR": "1"}, "console", id="console"),
+    pytest.param("console", {"FORCE_COLOR": "1"}, "console", id="console-colours"),
+    pytest.param("key_value", {}, "key=value", id="key-value"),
+    pytest.param("logfmt", {}, "key=value", id="logfmt"),
+]
+
+
+@pytest.mark.parametrize(("rendering", "env", "label"), RENDERINGS)
+def test_summary_of_a_real_apps_log(
+    tmp_path: Path, rendering: str, env: dict[str, str], label: str
+) -> None:
     """The log a real app wrote while refusing real requests reads back
-    with the counts that were sent, and no credential reaches the summary."""
+    with the counts that were sent, whichever renderer structlog used, and
+    no credential reaches the summary."""
     log_path = tmp_path / "app.log"
     sent = requests_to_send()
-    with fastapi_server(tmp_path, log_path) as server:
+    with fastapi_server(tmp_path, log_path, rendering, env) as server:
         base = f"http://127.0.0.1:{server.port}"
         with httpx.Client(base_url=base, timeout=TIMEOUT_S) as client:
             for request in sent:
@@ -456,11 +524,15 @@ def test_summary_of_a_real_apps_log(tmp_path: Path) -> None:
     assert doc["timeline"] is not None
     assert doc["untimed"] == 0
     assert doc["lines"]["unreadable"] == 0
+    assert doc["lines"]["events"] == doc["lines"]["read"] == len(sent)
+    assert ("\x1b[" in log_path.read_text()) == ("FORCE_COLOR" in env)
     # Every token sent was a distinct credential; missing ones have none.
     assert doc["distinct"]["credential_fingerprints"] == sum(1 for r in sent if r.token)
 
     text = authhygiene("logs", str(log_path))
     assert text.code == 0
+    n = len(sent)
+    assert text.out.startswith(f"{n} lines read: {n} events ({n} {label}), 0 unreadable")
     secrets = [SIGNING_KEY, *(r.token for r in sent if r.token)]
     for output in (run.out, text.out):
         leaked = [i for i, secret in enumerate(secrets) if secret in output]

@@ -24,7 +24,7 @@ def port() -> Iterator[int]:
 
 
 def demo_token(scopes: str, *, expired: bool = False) -> str:
-    """A token as the docstring mints one: `python examples/demo.py --token`."""
+    """A token as the docstring mints one: `.venv/bin/python examples/demo.py --token`."""
     command = [sys.executable, "examples/demo.py", "--token", scopes]
     if expired:
         command.append("--expired")

@@ -5,7 +5,10 @@ authhygiene with one line; these tests check that the one line is enough.
 FastAPI and Starlette run under uvicorn in a thread, Flask under werkzeug's
 `make_server` in a thread, and the Django project under gunicorn in a
 subprocess (so its settings never meet the Django configuration other tests
-set up in this process). `examples/demo.py` runs as `make demo` runs it.
+set up in this process). `examples/demo.py` runs as `make demo` runs it,
+with its log in the test's own directory; its transcript's numbers must add
+up, and every command it or the examples' docs show must work from a fresh
+clone without an activated venv.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import uvicorn
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.serving import make_server
 
+from authhygiene.core.flood import LogLimit
 from authhygiene.testing import assert_no_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -571,17 +575,30 @@ def test_success_passes_through_unchanged(example: Served, success: Success) -> 
 # ---------------------------------------------------------------- the demo
 
 
-def test_demo_prints_a_readable_transcript_without_tokens() -> None:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "demo.py")],
+def _run_demo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / "demo.py"), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """`make demo`, once for the tests below, its log in a directory of the
+    test's own (never the demo's default, never a fixed path)."""
+    log = tmp_path_factory.mktemp("demo") / "auth.jsonl"
+    result = _run_demo("--log", str(log))
     assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout
+    return result.stdout + result.stderr, log
+
+
+def test_demo_prints_a_readable_transcript_without_tokens(demo_run: tuple[str, Path]) -> None:
+    everything, log = demo_run
+    out = everything
     assert "< HTTP/1.1 401 Unauthorized" in out
     assert f'< WWW-Authenticate: Bearer realm="{REALM}"' in out
     assert "< Content-Type: application/problem+json" in out
@@ -598,18 +615,132 @@ def test_demo_prints_a_readable_transcript_without_tokens() -> None:
         assert event["level"] == "warning"
         assert datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
     # No credential is ever printed, not even a demo one.
-    everything = out + result.stderr
     printed_jwt = JWT_RE.search(everything) is not None
     assert not printed_jwt, "a JWT was printed"
     assert_no_secrets(everything, [BASIC_DEMO, GARBAGE])
     # ... nor is it in the JSON log it leaves for `authhygiene logs`.
-    assert_no_secrets(
-        Path(tempfile.gettempdir(), "authhygiene-demo.jsonl").read_text(), [BASIC_DEMO]
-    )
+    assert_no_secrets(log.read_text(), [BASIC_DEMO])
     # The log is read back into a summary, and the retried token's failures
     # beyond the log's limit are counted in it.
-    assert "authhygiene logs" in out
     assert '"event": "auth.failure.suppressed"' in out
+
+
+def _number(pattern: str, text: str) -> list[int]:
+    match = re.search(pattern, re.sub(r"\s+", " ", text))
+    assert match is not None, pattern
+    return [int(group.replace(",", "")) for group in match.groups()]
+
+
+def test_demo_numbers_add_up_as_printed(demo_run: tuple[str, Path]) -> None:
+    """What a newcomer checks by hand: the retries' lines plus the earlier
+    identical one make the log's limit, written plus counted make the
+    retries, and the summary's header adds up to what the demo answered."""
+    out, log = demo_run
+    limit = LogLimit()
+    written, earlier = _number(
+        r"auth\.failure lines written here: (\d+)\. With the (\d+) written in \d+/9 above",
+        out,
+    )
+    (counted,) = _number(r"The other (\d+) were not written one by one", out)
+    assert written + earlier == limit.per_key
+    assert f"that makes the {limit.per_key} a minute the log writes" in re.sub(r"\s+", " ", out)
+    (retries,) = _number(r"The same expired token, (\d+) times in a row", out)
+    assert written + counted == retries
+    suppressed = [json.loads(line) for line in log.read_text().splitlines() if "suppressed" in line]
+    assert [event["count"] for event in suppressed] == [counted]
+
+    answered, in_cases, retried = _number(
+        r"The demo answered (\d+) auth failures: (\d+) in the cases above and (\d+) retries", out
+    )
+    assert (answered, retried) == (in_cases + retries, retries)
+    total, logged, held, lines_ = _number(
+        r"(\d+) auth failures answered: (\d+) logged one per auth\.failure line, (\d+) counted"
+        r" in (\d+) auth\.failure\.suppressed line",
+        out,
+    )
+    assert (total, logged + held, held, lines_) == (answered, answered, counted, 1)
+    assert logged == in_cases + written
+    read, events = _number(r"(\d+) lines read: (\d+) events \(\d+ JSON\), 0 unreadable", out)
+    assert read == events == len(log.read_text().splitlines())
+    assert (
+        f"of the {earlier + written} logged with the clock-skew check, none looked like clock"
+        " skew (all long expired)"
+    ) in out
+    assert f"the other {counted} carry no clock-skew check" in out
+
+
+# A command a reader may copy: one the transcript shows after "$ ", or offers
+# to try. From a fresh clone's root the venv is not activated, so each
+# starts with .venv/bin/ (or is a make target).
+_COMMAND_RE = re.compile(r"(?:\$ |\(or: |Try it yourself: +|^ {4}(?=\S+/bin/))(\S+)")
+
+
+def test_demo_commands_work_without_an_activated_venv(demo_run: tuple[str, Path]) -> None:
+    out, log = demo_run
+    commands = [m.group(1) for line in out.splitlines() if (m := _COMMAND_RE.search(line))]
+    assert len(commands) >= 5
+    assert [c for c in commands if not (c.startswith(".venv/bin/") or c == "make")] == []
+    assert f"  $ .venv/bin/authhygiene logs {log}\n" in out
+    assert f"its JSON log goes to\n{log}." in out
+    assert (
+        "    .venv/bin/authhygiene audit http://127.0.0.1:8000/users/me --token"
+        ' "$(.venv/bin/python examples/demo.py --token me)"\n'
+    ) in out
+    assert "Try it yourself:  make serve   (or: .venv/bin/python examples/demo.py --serve)" in out
+
+
+def test_demo_log_is_a_new_file_every_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --log, each run writes to a directory of its own under the
+    system's temporary directory: two runs (or a run and the test suite)
+    never overwrite each other's log."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    demo = _load(EXAMPLES / "demo.py", "authhygiene_example_demo")
+    first, second = Path(demo.default_log_path()), Path(demo.default_log_path())
+    try:
+        assert first.parent != second.parent
+        for path in (first, second):
+            assert path.parent.parent == Path(tempfile.gettempdir())
+            assert path.parent.name.startswith("authhygiene-demo-")
+            assert list(path.parent.iterdir()) == []
+    finally:
+        first.parent.rmdir()
+        second.parent.rmdir()
+
+
+# The tools a reader runs, as the examples' docs show them: a code span
+# of a whole command (`python manage.py runserver`, not a mention such as
+# `authhygiene logs`), or an indented line of a code block.
+_TOOLS = ("python", "uvicorn", "flask", "gunicorn", "authhygiene")
+_SPAN_RE = re.compile(r"`([^`\n]+)`")
+_DOC_FILES = [
+    EXAMPLES / "README.md",
+    *sorted(EXAMPLES.glob("*.py")),
+    *sorted(DJANGO_PROJECT.rglob("*.py")),
+]
+
+
+def _commands(text: str) -> list[str]:
+    """The tools named bare (no .venv/bin/) in the commands of `text`."""
+    spans = [span for span in _SPAN_RE.findall(text) if len(span.split()) >= 3]
+    indented = [line for line in text.splitlines() if line.startswith("    ")]
+    fenced = [line for block in text.split("```")[1::2] for line in block.splitlines()[1:]]
+    found = []
+    for command in (*spans, *indented, *fenced):
+        words = command.split("#")[0].replace("$(", " ").split()
+        found += [word for word in words if word in _TOOLS]
+    return found
+
+
+@pytest.mark.parametrize("path", _DOC_FILES, ids=lambda p: str(p.relative_to(EXAMPLES)))
+def test_example_commands_name_the_venv(path: Path) -> None:
+    """Every command the examples' docs give (README code, module
+    docstrings) runs from a fresh clone without an activated venv: the
+    tools are called as .venv/bin/... (../../.venv/bin/... from the Django
+    project)."""
+    text = path.read_text()
+    if path.suffix == ".py":
+        text = text.split('"""')[1] if text.startswith('"""') else ""
+    assert _commands(text) == []
 
 
 @pytest.mark.parametrize(
@@ -622,14 +753,7 @@ def test_demo_prints_a_readable_transcript_without_tokens() -> None:
 def test_demo_token_option_mints_tokens_the_examples_accept(
     args: list[str], scopes: str, expired: bool
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "demo.py"), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _run_demo(*args)
     assert result.returncode == 0, result.stderr[-3000:]
     token = result.stdout.strip()
     claims = jwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_exp": False})

@@ -180,6 +180,31 @@ EXPIRED = {"reason": "token_expired", "status": 401}
             id="unreadable",
         ),
         pytest.param(
+            [
+                failure(**EXPIRED),
+                "event=auth.failure reason=token_expired",
+                "[warning  ] auth.failure   reason=token_expired",
+                "Traceback (most recent call last):",
+                "INFO:     Shutting down",
+            ],
+            {
+                "lines": {
+                    "read": 5,
+                    "events": 3,
+                    "formats": {"json": 1, "console": 1, "key_value": 1},
+                    "json_objects": 1,
+                    "unreadable": 1,
+                    "exception_text": 1,
+                    "too_long": 0,
+                    "by_event": [{"event": "auth.failure", "count": 3}],
+                    "other_events": 0,
+                    "max_line_bytes": MAX_LINE_BYTES,
+                },
+                "by_reason": [{"reason": "token_expired", "count": 3}],
+            },
+            id="lines-by-rendering",
+        ),
+        pytest.param(
             [json.dumps({"event": "request finished"}), json.dumps({"event": 5}), "{}"],
             {"lines.other_events": 3, "failures.total": 0},
             id="other-events",
@@ -427,16 +452,38 @@ MISSING = {"reason": "credentials_missing", "status": 401}
     [
         pytest.param(
             many(8, **EXPIRED, clock_skew_suspected=True) + many(2, **EXPIRED),
-            ["100% of failures (10 of 10) are token_expired", "check NTP"],
+            [
+                "100% of failures (10 of 10) are token_expired: all 8 logged with the clock-skew"
+                " check looked like clock skew: check NTP"
+            ],
             ["refresh"],
             id="expired-within-skew",
         ),
         pytest.param(
             many(2, **EXPIRED, clock_skew_suspected=True)
             + many(6, **EXPIRED, clock_skew_suspected=False),
-            ["25% of those (2 of 8 with the flag)", "long expired"],
+            [
+                "of the 8 logged with the clock-skew check, 2 (25%) looked like clock skew and 6"
+                " were long expired: check that clients refresh their tokens"
+            ],
             ["NTP"],
             id="expired-long-ago",
+        ),
+        pytest.param(
+            [*many(20, **EXPIRED, clock_skew_suspected=False), suppressed(41, **EXPIRED)],
+            [
+                "100% of failures (61 of 61) are token_expired: of the 20 logged with the"
+                " clock-skew check, none looked like clock skew (all long expired): check that"
+                " clients refresh their tokens"
+            ],
+            ["NTP", " 0%", "(0 of"],
+            id="expired-none-within-skew",
+        ),
+        pytest.param(
+            many(3, **EXPIRED) + many(1, **EXPIRED, clock_skew_suspected=False),
+            ["the one logged with the clock-skew check did not look like clock skew (long"],
+            ["NTP"],
+            id="one-with-the-flag",
         ),
         pytest.param(
             [suppressed(9, **EXPIRED)],
@@ -477,7 +524,10 @@ MISSING = {"reason": "credentials_missing", "status": 401}
         ),
         pytest.param(
             many(4, reason="token_not_yet_valid", clock_skew_suspected=False),
-            ["0% of those (0 of 4 with the flag)", "far from valid"],
+            [
+                "of the 4 logged with the clock-skew check, none looked like clock skew (all far"
+                " from valid): check the nbf/iat the issuer writes"
+            ],
             ["NTP"],
             id="not-yet-valid-far",
         ),
@@ -541,10 +591,22 @@ MISSING = {"reason": "credentials_missing", "status": 401}
             id="misconfig",
         ),
         pytest.param(
-            ["[warning  ] auth.failure reason=token_expired"] * 3,
-            ["no line is a JSON object (3 lines read)"],
+            ["INFO:     Started server process [4242]", "Traceback (most recent call last):"],
+            [
+                "no line is a log event (2 lines read); this command reads structlog's JSON,"
+                " console (its default), key=value and logfmt lines. JSON reads best:"
+                " structlog.configure(processors=[structlog.processors.add_log_level,"
+                ' structlog.processors.TimeStamper(fmt="iso", utc=True),'
+                " structlog.processors.JSONRenderer()])"
+            ],
             [],
-            id="console-rendered-log",
+            id="no-event-at-all",
+        ),
+        pytest.param(
+            ["[warning  ] auth.failure                   reason=token_expired"] * 3,
+            ["100% of failures (3 of 3) are token_expired"],
+            ["no line is"],
+            id="console-rendered-log-is-read",
         ),
         pytest.param(
             [failure(None, **MISSING)] * 3,
@@ -690,13 +752,139 @@ def test_render_text_sample() -> None:
     assert render_text(summarise(SAMPLE)) == EXPECTED_SAMPLE_TEXT.replace("{DAY}", ISO_BASE[:10])
 
 
+KV_FAILURE = "event=auth.failure reason=token_expired status=401"
+CONSOLE_FAILURE = "[warning  ] auth.failure                   reason=token_expired status=401"
+
+
+@pytest.mark.parametrize(
+    ("lines", "header"),
+    [
+        pytest.param(
+            [failure(**EXPIRED)] * 26 + [KV_FAILURE] * 2,
+            "28 lines read: 28 events (26 JSON, 2 key=value), 0 unreadable, 0 too long (over"
+            " 65,536 bytes)\n"
+            "28 events: 28 auth.failure\n"
+            "28 auth failures answered, each logged as its own auth.failure line",
+            id="json-and-key-value",
+        ),
+        pytest.param(
+            [CONSOLE_FAILURE, "Traceback (most recent call last):", "  File 'x.py'", "x"],
+            "4 lines read: 1 event (1 console), 1 unreadable, 2 lines of exception text, 0 too"
+            " long (over 65,536 bytes)\n"
+            "1 event: 1 auth.failure\n"
+            "1 auth failure answered, logged as its own auth.failure line",
+            id="console-with-a-traceback",
+        ),
+        pytest.param(
+            [failure(**EXPIRED), suppressed(41, **EXPIRED), json.dumps({"event": "x"})],
+            "3 lines read: 3 events (3 JSON), 0 unreadable, 0 too long (over 65,536 bytes)\n"
+            "3 events: 1 auth.failure, 1 auth.failure.suppressed, 1 other\n"
+            "42 auth failures answered: 1 logged one per auth.failure line, 41 counted in 1"
+            " auth.failure.suppressed line (the log's rate limit)",
+            id="logged-and-suppressed-add-up",
+        ),
+        pytest.param(
+            [
+                json.dumps({"event": "auth.report_only", "would_status": 401}),
+                json.dumps({"event": "auth.report_only.suppressed", "count": 3}),
+                json.dumps({"event": "auth.misconfig", "kind": "k"}),
+                json.dumps({"event": "request finished"}),
+                json.dumps({"event": "auth.throttled"}),
+            ],
+            "5 lines read: 5 events (5 JSON), 0 unreadable, 0 too long (over 65,536 bytes)\n"
+            "5 events: 1 auth.report_only, 1 auth.report_only.suppressed, 1 auth.misconfig,"
+            " 2 others\n"
+            "no auth.failure events found",
+            id="no-failures",
+        ),
+        pytest.param(
+            ["INFO:     Started server process [4242]"],
+            "1 line read: 0 events, 1 unreadable, 0 too long (over 65,536 bytes)\n"
+            "no auth.failure events found",
+            id="no-events",
+        ),
+    ],
+)
+def test_header_says_what_was_counted(lines: list[str], header: str) -> None:
+    """The first lines add up as printed: events by rendering plus the
+    other lines make the lines read, the events by name make the events,
+    logged and suppressed failures make the failures."""
+    assert render_text(summarise(lines)).split("\n\n")[0] == header
+
+
+@pytest.mark.parametrize(
+    ("lines", "section"),
+    [
+        pytest.param(
+            [*many(20, **EXPIRED, clock_skew_suspected=False), suppressed(41, **EXPIRED)],
+            [
+                "61 failures were about time (an expired or not-yet-valid token)",
+                "of the 20 logged with the clock-skew check, none looked like clock skew (all"
+                " long expired)",
+                "the other 41 carry no clock-skew check (auth.failure.suppressed counts never do)",
+            ],
+            id="the-demo-none-within",
+        ),
+        pytest.param(
+            many(3, **EXPIRED, clock_skew_suspected=True),
+            [
+                "3 failures were about time (an expired or not-yet-valid token)",
+                "all 3 logged with the clock-skew check looked like clock skew",
+            ],
+            id="all-within",
+        ),
+        pytest.param(
+            many(1, reason="token_not_yet_valid", clock_skew_suspected=True)
+            + many(3, reason="token_not_yet_valid", clock_skew_suspected=False)
+            + many(2, **EXPIRED, clock_skew_suspected=False),
+            [
+                "6 failures were about time (an expired or not-yet-valid token)",
+                "of the 6 logged with the clock-skew check, 1 (17%) looked like clock skew and"
+                " 5 were far outside the clock-skew window",
+            ],
+            id="mixed-reasons",
+        ),
+        pytest.param(
+            [failure(**EXPIRED, clock_skew_suspected=False)],
+            [
+                "1 failure was about time (an expired or not-yet-valid token)",
+                "the one logged with the clock-skew check did not look like clock skew (long"
+                " expired)",
+            ],
+            id="one",
+        ),
+        pytest.param(
+            [suppressed(5, **EXPIRED)],
+            [
+                "5 failures were about time (an expired or not-yet-valid token)",
+                "none was logged with the clock-skew check, so clock skew cannot be told apart"
+                " here",
+            ],
+            id="none-checked",
+        ),
+        pytest.param(many(3, **MISSING), None, id="nothing-about-time"),
+    ],
+)
+def test_clock_skew_in_plain_words(lines: list[str], section: list[str] | None) -> None:
+    text = render_text(summarise(lines))
+    blocks = {block.split("\n")[0]: block for block in text.split("\n\n")}
+    if section is None:
+        assert "Clock skew (clock_skew_suspected)" not in blocks
+        return
+    expected = "\n".join(["Clock skew (clock_skew_suspected)", *(f"  {s}" for s in section)])
+    assert blocks["Clock skew (clock_skew_suspected)"] == expected
+
+
 EXPECTED_SAMPLE_TEXT = """\
-55 lines read: 54 JSON events, 1 unreadable, 0 too long (over 65,536 bytes), 0 other events
-77 auth failures: 52 logged, 25 suppressed by the log's rate limit
+55 lines read: 54 events (54 JSON), 1 unreadable, 0 too long (over 65,536 bytes)
+54 events: 52 auth.failure, 1 auth.failure.suppressed, 1 auth.misconfig
+77 auth failures answered: 52 logged one per auth.failure line, 25 counted in 1 \
+auth.failure.suppressed line (the log's rate limit)
 
 Findings
-  - 84% of failures (65 of 77) are token_expired: 75% of those (30 of 40 with the flag) are \
-within the clock-skew window; check NTP on the clients, the token issuer and this server
+  - 84% of failures (65 of 77) are token_expired: of the 40 logged with the clock-skew check, \
+30 (75%) looked like clock skew and 10 were long expired: check NTP on the clients, the token \
+issuer and this server
   - one credential (fingerprint 7ed140acae534011) accounts for 52% of failures (40 of 77), \
 100% of them token_expired: one client (or one shared credential) keeps retrying the same \
 rejected credential
@@ -732,9 +920,11 @@ Schemes (logged failures)
          40   77%  Bearer
          12   23%  (no credentials or scheme)
 
-Clock skew
-  65 time-related failures; 40 carry clock_skew_suspected, true for 30 (75% of those, 39% \
-of all failures)
+Clock skew (clock_skew_suspected)
+  65 failures were about time (an expired or not-yet-valid token)
+  of the 40 logged with the clock-skew check, 30 (75%) looked like clock skew and 10 were long \
+expired
+  the other 25 carry no clock-skew check (auth.failure.suppressed counts never do)
 
 Timeline (UTC, 1m buckets, {DAY}T00:00:00Z to {DAY}T00:11:00Z, median 1; 0 untimed)
   {DAY}T00:00:00Z         1 #
@@ -820,7 +1010,10 @@ any_line = st.one_of(
 def check_invariants(summary: Summary) -> None:
     """Whatever the input: the books balance, the text is terminal-safe and
     the JSON is strict JSON."""
-    assert summary.lines == summary.json_objects + summary.unreadable + summary.too_long
+    assert summary.lines == (
+        summary.events + summary.unreadable + summary.exception_lines + summary.too_long
+    )
+    assert summary.json_objects <= summary.events
     assert sum(t.count for t in summary.by_reason) == summary.failures
     assert sum(n for _, n in summary.by_status) == summary.failures
     timed = sum(b.count for b in summary.timeline.buckets) if summary.timeline else 0

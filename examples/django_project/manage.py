@@ -3,7 +3,7 @@
 
 Run it (from this directory, examples/django_project)::
 
-    python manage.py runserver 127.0.0.1:8000
+    ../../.venv/bin/python manage.py runserver 127.0.0.1:8000
     # or, as in production: gunicorn example_api.wsgi -b 127.0.0.1:8000
     # or under ASGI:        uvicorn example_api.asgi:application --port 8000
 

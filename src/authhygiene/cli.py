@@ -1,9 +1,11 @@
 """The `authhygiene` command.
 
-``authhygiene logs [FILE|-] [--json] [--top N]`` summarises the JSON lines the
-middleware wrote (see `authhygiene.log_summary`): failures by reason and
-status, top clients, paths and credential fingerprints, time buckets with
-spikes, the share with suspected clock skew, and findings in plain English.
+``authhygiene logs [FILE|-] [--json] [--top N]`` summarises the events the
+middleware logged (see `authhygiene.log_summary`), in any rendering structlog
+writes: JSON lines, its default console lines (colours too), key=value or
+logfmt, mixed or not: failures by reason and status, top clients, paths and
+credential fingerprints, time buckets with spikes, how many look like clock
+skew, and findings in plain English.
 FILE may be gzip-compressed (recognised by its first bytes, so ``-`` works
 for a compressed stream too); ``-`` or no FILE reads standard input.
 
@@ -48,10 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     logs = commands.add_parser(
         "logs",
-        help="summarise auth failures in a JSON log",
-        description="Summarise the auth.failure events in a JSON-lines log (structlog's"
-        " JSONRenderer): reasons and statuses, top clients, paths and credential"
-        " fingerprints, time buckets with spikes, suspected clock skew, and findings.",
+        help="summarise the auth failures in a structlog log",
+        description="Summarise the auth.failure events in a structlog log, each line"
+        " rendered as JSON (JSONRenderer), console (ConsoleRenderer, the default; colours"
+        " are stripped), key=value (KeyValueRenderer) or logfmt (LogfmtRenderer), with"
+        " or without a prefix: reasons and statuses, top clients, paths and credential"
+        " fingerprints, time buckets with spikes, clock skew, and findings.",
     )
     logs.add_argument(
         "file", nargs="?", default="-", metavar="FILE", help="log file, .gz or not; - is stdin"

@@ -1,6 +1,6 @@
 """ASGI entry point, from examples/django_project::
 
-    uvicorn example_api.asgi:application --port 8000
+    ../../.venv/bin/uvicorn example_api.asgi:application --port 8000
 
 AuthHygieneMiddleware is sync and async capable, so the same MIDDLEWARE line
 serves both entry points.

@@ -12,9 +12,9 @@ Routes (example_api/urls.py, example_api/views.py):
 
 Run it (from examples/django_project)::
 
-    python manage.py runserver 127.0.0.1:8000
-    gunicorn example_api.wsgi -b 127.0.0.1:8000          # as in production
-    uvicorn example_api.asgi:application --port 8000     # under ASGI
+    ../../.venv/bin/python manage.py runserver 127.0.0.1:8000
+    ../../.venv/bin/gunicorn example_api.wsgi -b 127.0.0.1:8000          # as in production
+    ../../.venv/bin/uvicorn example_api.asgi:application --port 8000     # under ASGI
 
 Probe it (from the repository root)::
 
@@ -23,11 +23,11 @@ Probe it (from the repository root)::
     curl -i -H 'Authorization: Bearer' http://127.0.0.1:8000/users/me
     curl -i -H 'Authorization: Bearer not-a-jwt' http://127.0.0.1:8000/users/me
     curl -i http://127.0.0.1:8000/admin
-    TOKEN=$(python examples/demo.py --token "me")
+    TOKEN=$(.venv/bin/python examples/demo.py --token "me")
     curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/users/me/items
-    EXPIRED=$(python examples/demo.py --token "me items" --expired)
+    EXPIRED=$(.venv/bin/python examples/demo.py --token "me items" --expired)
     curl -i -H "Authorization: Bearer $EXPIRED" http://127.0.0.1:8000/users/me
-    TOKEN=$(python examples/demo.py --token "me items")
+    TOKEN=$(.venv/bin/python examples/demo.py --token "me items")
     curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/users/me/items
 """
 

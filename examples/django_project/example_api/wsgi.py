@@ -1,8 +1,8 @@
 """WSGI entry point, from examples/django_project::
 
-    gunicorn example_api.wsgi -b 127.0.0.1:8000
+    ../../.venv/bin/gunicorn example_api.wsgi -b 127.0.0.1:8000
 
-`python manage.py runserver` uses it too (WSGI_APPLICATION in settings.py).
+Django's runserver uses it too (WSGI_APPLICATION in settings.py).
 """
 
 import os

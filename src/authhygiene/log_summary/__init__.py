@@ -1,7 +1,8 @@
 """Summarise an auth-failure log: why are we getting 401s?
 
-`summarise` reads the JSON lines the middleware wrote (or any structlog JSON
-log with other events, banners and tracebacks interleaved) in one bounded
+`summarise` reads the events the middleware logged, rendered as structlog
+renders them (JSON, its default console lines, key=value or logfmt; mixed
+in one log too), among other events, banners and tracebacks, in one bounded
 pass and counts what a person debugging a burst of refusals needs; its
 `Summary` carries a few plain-English findings, each derived from a count in
 the same summary. `render_text` prints it for a terminal, `to_json` for
@@ -9,8 +10,11 @@ scripts. `authhygiene logs` (`authhygiene.cli`) is the command around them.
 
 One job per module:
 
-- `reading`: parsing lines and untrusted values, bounded counting,
-  `summarise` and `parse_time`; what counts is in its docstring.
+- `reading`: untrusted values, bounded counting and `summarise`; what
+  counts is in its docstring.
+- `formats`: one line as an event dict, in whichever rendering structlog
+  wrote it; how each is read is in its docstring.
+- `times`: `parse_time`, ISO 8601 or epoch numbers.
 - `summary`: the frozen `Summary` and its rows.
 - `findings`: the sentences, phrased from the reason and misconfiguration
   tables in `authhygiene.core`.
@@ -22,7 +26,8 @@ One job per module:
 from __future__ import annotations
 
 from authhygiene.log_summary.as_json import to_json
-from authhygiene.log_summary.reading import MAX_LINE_BYTES, parse_time, summarise
+from authhygiene.log_summary.formats import Format
+from authhygiene.log_summary.reading import MAX_LINE_BYTES, summarise
 from authhygiene.log_summary.render import render_text, safe
 from authhygiene.log_summary.summary import (
     Bucket,
@@ -33,10 +38,12 @@ from authhygiene.log_summary.summary import (
     Tally,
     Timeline,
 )
+from authhygiene.log_summary.times import parse_time
 
 __all__ = [
     "MAX_LINE_BYTES",
     "Bucket",
+    "Format",
     "Misconfig",
     "ReasonSkew",
     "ReasonStatus",

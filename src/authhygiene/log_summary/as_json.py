@@ -3,10 +3,17 @@
 `to_json` returns a dict with these keys, stable across versions of the
 same `schema`:
 
-- ``schema``: 1.
-- ``lines``: ``read``, ``json_objects``, ``unreadable`` (not a JSON object),
-  ``too_long`` (skipped, longer than ``max_line_bytes``), ``other_events``,
-  ``max_line_bytes``.
+- ``schema``: 1 (keys are only ever added within a schema).
+- ``lines``: ``read``; ``events`` (lines read as an event, in any
+  rendering) and ``formats`` {``json``, ``console``, ``key_value``} (the
+  events per rendering; ``key_value`` is KeyValueRenderer and logfmt);
+  ``json_objects`` (the same as ``formats.json``); ``unreadable`` (neither
+  an event nor exception text); ``exception_text`` (traceback lines after
+  an event); ``too_long`` (skipped, longer than ``max_line_bytes``); these
+  four add up to ``read``. ``by_event`` [{event, count}]: the lines of each
+  event name the summary reads (auth.failure, auth.failure.suppressed,
+  auth.report_only, auth.report_only.suppressed, auth.misconfig), those
+  seen only; ``other_events``: the rest of the events. ``max_line_bytes``.
 - ``failures``: ``total`` (logged + suppressed), ``logged``, ``suppressed``,
   ``suppressed_events``.
 - ``by_reason`` [{reason, count}], ``by_status`` [{status, count}],
@@ -15,8 +22,10 @@ same `schema`:
 - ``top_clients`` [{client, count, top_reason, top_reason_count}] (the
   `top` most frequent; top_reason is the reason most of them had),
   ``top_paths`` [{path, ...}], ``top_credential_fingerprints``
-  [{credential_fingerprint, ...}], ``schemes`` [{scheme, count}], and
-  ``distinct`` {clients, paths, credential_fingerprints, schemes}.
+  [{credential_fingerprint, ...}], ``schemes`` [{scheme, count}],
+  ``problems`` [{problem, ...}] (what was wrong with the credentials of the
+  logged failures), and ``distinct`` {clients, paths,
+  credential_fingerprints, schemes}.
 - ``clock_skew``: ``time_related`` (failures whose reason is token_expired or
   token_not_yet_valid, or whose event carries the flag), ``flagged`` (logged
   failures carrying ``clock_skew_suspected``), ``suspected`` (flag true),
@@ -28,8 +37,9 @@ same `schema`:
   buckets), ``spike_factor``, ``buckets`` [{start, count, spike, top_reason,
   top_reason_count}] from the first bucket to the last, empty ones included.
 - ``untimed``: failures without a readable time.
-- ``report_only``: ``total``, ``by_would_status`` [{status, count}],
-  ``by_reason`` [{reason, count}].
+- ``report_only``: ``total`` (refusals, including those counted in
+  auth.report_only.suppressed events), ``by_would_status`` [{status,
+  count}], ``by_reason`` [{reason, count}].
 - ``misconfig`` [{kind, count, paths, fixes}].
 - ``values_capped``: true when some table hit `MAX_DISTINCT` and later new
   values were lumped out of it.
@@ -38,6 +48,7 @@ same `schema`:
 
 from __future__ import annotations
 
+from authhygiene.log_summary.formats import Format
 from authhygiene.log_summary.phrasing import iso
 from authhygiene.log_summary.reading import MAX_LINE_BYTES, SPIKE_FACTOR
 from authhygiene.log_summary.summary import Summary, Tally, Timeline
@@ -71,9 +82,17 @@ def to_json(summary: Summary) -> dict[str, object]:
         "schema": 1,
         "lines": {
             "read": summary.lines,
+            "events": summary.events,
+            "formats": {
+                Format.JSON.value: summary.json_objects,
+                Format.CONSOLE.value: summary.console_events,
+                Format.KEY_VALUE.value: summary.key_value_events,
+            },
             "json_objects": summary.json_objects,
             "unreadable": summary.unreadable,
+            "exception_text": summary.exception_lines,
             "too_long": summary.too_long,
+            "by_event": [{"event": name, "count": n} for name, n in summary.event_lines],
             "other_events": summary.other_events,
             "max_line_bytes": MAX_LINE_BYTES,
         },

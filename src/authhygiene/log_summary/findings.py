@@ -12,14 +12,20 @@ from __future__ import annotations
 from authhygiene.core.misconfig import MISCONFIG
 from authhygiene.core.reasons import REASONS, Reason
 from authhygiene.log_summary.phrasing import duration, iso, pct, plural, shown
-from authhygiene.log_summary.summary import TIME_REASONS, Summary, Tally
+from authhygiene.log_summary.summary import TIME_REASONS, ReasonSkew, Summary, Tally
 
-__all__ = ["findings", "led"]
+__all__ = ["JSON_SETUP", "findings", "led", "skew_words"]
 
 DOMINANT_SHARE = 0.5
 NOTABLE_REASON_SHARE = 0.25
 MAX_REASON_FINDINGS = 3
 MIN_FINDING_COUNT = 3
+# The one structlog call that makes a log this command reads best.
+JSON_SETUP = (
+    "structlog.configure(processors=[structlog.processors.add_log_level,"
+    ' structlog.processors.TimeStamper(fmt="iso", utc=True),'
+    " structlog.processors.JSONRenderer()])"
+)
 
 
 def findings(summary: Summary) -> tuple[str, ...]:
@@ -27,10 +33,11 @@ def findings(summary: Summary) -> tuple[str, ...]:
     the counts in `summary`, most telling first."""
     total = summary.failures
     out: list[str] = []
-    if summary.lines and not summary.json_objects:
+    if summary.lines and not summary.events:
         out.append(
-            f"no line is a JSON object ({plural(summary.lines, 'line')} read); this command reads"
-            " JSON lines (structlog's JSONRenderer), not console-rendered logs"
+            f"no line is a log event ({plural(summary.lines, 'line')} read); this command reads"
+            " structlog's JSON, console (its default), key=value and logfmt lines. JSON reads"
+            f" best: {JSON_SETUP}"
         )
     if total:
         out.extend(_reason_findings(summary, total))
@@ -120,15 +127,45 @@ def _skew_advice(summary: Summary, reason: Reason) -> str | None:
     skew = next((s for s in summary.skew_by_reason if s.reason == reason), None)
     if skew is None or not skew.flagged:
         return None
-    within = (
-        f"{pct(skew.suspected, skew.flagged)} of those ({skew.suspected:,} of"
-        f" {skew.flagged:,} with the flag) are within the clock-skew window"
-    )
+    words = skew_words((skew,))
     if skew.suspected / skew.flagged >= DOMINANT_SHARE:
-        return f"{within}; check NTP on the clients, the token issuer and this server"
+        return f"{words}: check NTP on the clients, the token issuer and this server"
     if reason is Reason.TOKEN_EXPIRED:
-        return f"{within}; most are long expired: check that clients refresh their tokens"
-    return f"{within}; most are far from valid: check the nbf/iat the issuer writes"
+        return f"{words}: check that clients refresh their tokens"
+    return f"{words}: check the nbf/iat the issuer writes"
+
+
+def skew_words(checked: tuple[ReasonSkew, ...]) -> str:
+    """What the failures logged with the clock-skew flag say, in plain
+    words: "of the 20 logged with the clock-skew check, none looked like
+    clock skew (all long expired)"."""
+    total = sum(s.flagged for s in checked)
+    within = sum(s.suspected for s in checked)
+    far = _far(checked)
+    if total == 1:
+        looked = "looked like clock skew" if within else f"did not look like clock skew ({far})"
+        return f"the one logged with the clock-skew check {looked}"
+    if within == 0:
+        return (
+            f"of the {total:,} logged with the clock-skew check, none looked like clock skew"
+            f" (all {far})"
+        )
+    if within == total:
+        return f"all {total:,} logged with the clock-skew check looked like clock skew"
+    return (
+        f"of the {total:,} logged with the clock-skew check, {within:,}"
+        f" ({pct(within, total)}) looked like clock skew and {total - within:,} were {far}"
+    )
+
+
+def _far(checked: tuple[ReasonSkew, ...]) -> str:
+    """How the failures outside the clock-skew window were off."""
+    reasons = {s.reason for s in checked if s.flagged > s.suspected}
+    if reasons == {Reason.TOKEN_EXPIRED}:
+        return "long expired"
+    if reasons == {Reason.TOKEN_NOT_YET_VALID}:
+        return "far from valid"
+    return "far outside the clock-skew window"
 
 
 def _concentration_findings(summary: Summary, total: int) -> list[str]:

@@ -1,14 +1,15 @@
 """Reading an auth-failure log: one pass, bounded, never failing on a line.
 
-`summarise` reads the JSON lines the middleware wrote (or any structlog JSON
-log with other events, banners and tracebacks interleaved) and counts what a
-person debugging a burst of refusals needs: failures by reason and status,
-the clients, paths and credentials behind them, when they happened, how many
+`summarise` reads the events the middleware logged, in any rendering
+structlog writes (JSON, the console's, key=value, logfmt: see `formats`),
+among other events, banners and tracebacks, and counts what a person
+debugging a burst of refusals needs: failures by reason and status, the
+clients, paths and credentials behind them, when they happened, how many
 look like clock skew, and what the app's own answers get wrong.
 
 The log is untrusted input (anyone can put a path or a user agent in it), so
-the reader never fails on a line: text that is not JSON, JSON that is not an
-object, missing keys and wrong types are counted, not raised. Memory is
+the reader never fails on a line: text that holds no event, JSON that is not
+an object, missing keys and wrong types are counted, not raised. Memory is
 bounded: a line longer than `MAX_LINE_BYTES` is skipped and counted, stored
 values are cut to `MAX_VALUE_CHARS`, each table stops taking new values at
 `MAX_DISTINCT` (later new values are lumped, see `values_capped`), and time
@@ -16,6 +17,10 @@ buckets are coarsened while reading.
 
 What counts:
 
+- each line is read on its own (a log may mix renderings) and is one of:
+  an event (counted per rendering), exception text (a traceback that
+  follows an event, as the console rendering writes it), unreadable, or
+  too long. The four add up to the lines read.
 - an `auth.failure` event is one failure; an `auth.failure.suppressed` event
   stands for `count` failures the rate limit kept out of the log (same
   reason, client and path), so it adds `count` to every table it has a key
@@ -26,12 +31,10 @@ What counts:
   unchanged), by reason and by the status the middleware `would_status`.
 - `auth.misconfig` events are counted per `kind`, with their distinct `fix`
   texts (or `error`, for `invalid_options`) and paths.
+- the lines of each of those event names are counted too (`event_lines`),
+  so the header can show that they add up to the events read.
 - the event name is read from `event`, else `message`, else `msg`; the time
-  from `timestamp`, `@timestamp`, `time` or `ts`: ISO 8601 (a time without
-  an offset is taken as UTC) or epoch seconds (numbers too large to be
-  seconds are read as milliseconds, microseconds or nanoseconds).
-- a line with a prefix before its JSON object (a container runtime's
-  timestamp, a syslog header) is read from its first ``{``.
+  from `timestamp`, `@timestamp`, `time` or `ts` (`times.parse_time`).
 - a line's length is measured as given (bytes, or characters for str),
   newline included.
 - time buckets: the smallest width of 1s, 10s, 1m, 5m, 15m, 1h, 6h, 1d, 7d
@@ -45,18 +48,25 @@ it returns carries both.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 import statistics
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from enum import Enum
 from typing import Generic, TypeVar
 
 from authhygiene.core.events import Event
 from authhygiene.log_summary.findings import findings
+from authhygiene.log_summary.formats import (
+    EVENT_KEYS,
+    TIME_KEYS,
+    Format,
+    exception_line,
+    exception_start,
+    parse_line,
+    plain,
+)
 from authhygiene.log_summary.summary import (
     TIME_REASONS,
     Bucket,
@@ -67,6 +77,7 @@ from authhygiene.log_summary.summary import (
     Tally,
     Timeline,
 )
+from authhygiene.log_summary.times import parse_time
 
 __all__ = [
     "BUCKET_WIDTHS",
@@ -74,6 +85,7 @@ __all__ = [
     "MAX_DISTINCT",
     "MAX_LINE_BYTES",
     "MAX_VALUE_CHARS",
+    "READ_EVENTS",
     "SPIKE_FACTOR",
     "SPIKE_MIN_COUNT",
     "parse_time",
@@ -100,13 +112,16 @@ SUPPRESSED_EVENT = Event.FAILURE_SUPPRESSED.value
 REPORT_ONLY_EVENT = Event.REPORT_ONLY.value
 REPORT_ONLY_SUPPRESSED_EVENT = Event.REPORT_ONLY_SUPPRESSED.value
 MISCONFIG_EVENT = Event.MISCONFIG.value
+# The event names the summary reads, in the order the header lists them.
+READ_EVENTS = (
+    FAILURE_EVENT,
+    SUPPRESSED_EVENT,
+    REPORT_ONLY_EVENT,
+    REPORT_ONLY_SUPPRESSED_EVENT,
+    MISCONFIG_EVENT,
+)
 
-_EVENT_KEYS = ("event", "message", "msg")
-_TIME_KEYS = ("timestamp", "@timestamp", "time", "ts")
-_MAX_EPOCH = 253402300799.0  # 9999-12-31T23:59:59Z
-_NUMBER_RE = re.compile(r"[0-9]{1,20}(?:\.[0-9]{0,9})?")
 _DIGITS_RE = re.compile(r"[0-9]{1,12}")
-_MAX_TIME_CHARS = 64
 
 
 # --- bounded counting ------------------------------------------------------
@@ -220,7 +235,8 @@ def _text(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        # json.loads refuses ints too long to print, so repr cannot fail here.
+        # json.loads refuses ints too long to print, and `formats` reads
+        # at most 20 digits, so repr cannot fail here.
         return repr(value)[:MAX_VALUE_CHARS]
     return None
 
@@ -257,65 +273,19 @@ def _flag(value: object) -> bool | None:
     return None
 
 
-def _epoch(value: float) -> float | None:
-    if not math.isfinite(value) or value < 0:
-        return None
-    # Seconds until 5138; beyond that the number is in a finer unit.
-    for scale in (1.0, 1e3, 1e6, 1e9):
-        if value < 1e11 * scale:
-            return value / scale
-    return None
-
-
-def parse_time(value: object) -> float | None:
-    """Epoch seconds (UTC) from an ISO 8601 string or an epoch number, or None."""
-    moment: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            moment = _epoch(float(value))
-        except OverflowError:
-            return None
-    elif isinstance(value, str) and len(value) <= _MAX_TIME_CHARS:
-        moment = _iso_time(value.strip())
-    if moment is None or not 0 <= moment <= _MAX_EPOCH:
-        return None
-    return moment
-
-
-def _iso_time(text: str) -> float | None:
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return _epoch(float(text)) if _NUMBER_RE.fullmatch(text) else None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
 def _when(event: Mapping[str, object]) -> float | None:
-    for key in _TIME_KEYS:
+    for key in TIME_KEYS:
         if key in event and (moment := parse_time(event[key])) is not None:
             return moment
     return None
 
 
 def _name(event: Mapping[str, object]) -> str | None:
-    for key in _EVENT_KEYS:
+    for key in EVENT_KEYS:
         value = event.get(key)
         if isinstance(value, str):
             return value
     return None
-
-
-def _parse(line: str) -> dict[str, object] | None:
-    start = line.find("{")
-    if start < 0:
-        return None
-    try:
-        value = json.loads(line[start:])
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 # --- the running count -----------------------------------------------------
@@ -378,11 +348,22 @@ class _Keyed:
         return bool(self.values.overflow or self.pairs.overflow)
 
 
+class _After(Enum):
+    """What the lines before this one were, for telling exception text apart."""
+
+    NOTHING = "nothing"  # no event yet, or a line that is neither
+    EVENT = "event"  # an event: a traceback may start here
+    EXCEPTION = "exception"  # inside the text of an exception, until the next event
+
+
 class _Reader:
     """The mutable state of one pass over the log."""
 
     def __init__(self) -> None:
-        self.lines = self.json_objects = self.unreadable = self.too_long = 0
+        self.lines = self.unreadable = self.too_long = self.exception_lines = 0
+        self.formats: Counter[Format] = Counter()
+        self.event_lines: Counter[str] = Counter()
+        self.after = _After.NOTHING
         self.other_events = self.logged = self.suppressed = self.suppressed_events = 0
         self.reasons: _Capped[str | None] = _Capped()
         self.statuses: _Capped[int | None] = _Capped()
@@ -408,12 +389,32 @@ class _Reader:
             self.too_long += 1
             return
         text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-        event = _parse(text)
-        if event is None:
-            self.unreadable += 1
+        parsed = parse_line(text)
+        if parsed is None:
+            self._not_event(plain(text))
             return
-        self.json_objects += 1
+        self.after = _After.EVENT
+        self.formats[parsed.format] += 1
+        self._event(parsed.event)
+
+    def _not_event(self, text: str) -> None:
+        """A line without an event: part of an exception's text when it
+        follows an event the way a traceback does, else unreadable."""
+        if self.after is _After.EXCEPTION and exception_line(text):
+            self.exception_lines += 1
+        elif self.after is _After.EVENT and exception_start(text):
+            self.exception_lines += 1
+            self.after = _After.EXCEPTION
+        else:
+            # Inside a traceback, a line of a multi-line message may follow.
+            self.unreadable += 1
+            if self.after is _After.EVENT:
+                self.after = _After.NOTHING
+
+    def _event(self, event: Mapping[str, object]) -> None:
         name = _name(event)
+        if name in READ_EVENTS:
+            self.event_lines[name] += 1
         if name == FAILURE_EVENT:
             self.logged += 1
             self._failure(event, 1, suppressed=False)
@@ -478,7 +479,7 @@ class _Reader:
         capped = any(k.capped for k in keyed) or any(t.overflow for t in tables)
         summary = Summary(
             lines=self.lines,
-            json_objects=self.json_objects,
+            json_objects=self.formats[Format.JSON],
             unreadable=self.unreadable,
             too_long=self.too_long,
             other_events=self.other_events,
@@ -516,6 +517,10 @@ class _Reader:
             values_capped=capped,
             findings=(),
             problems=self.problems.top(top),
+            console_events=self.formats[Format.CONSOLE],
+            key_value_events=self.formats[Format.KEY_VALUE],
+            exception_lines=self.exception_lines,
+            event_lines=tuple((n, self.event_lines[n]) for n in READ_EVENTS if self.event_lines[n]),
         )
         return replace(summary, findings=findings(summary))
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 
-from authhygiene.log_summary.findings import led
+from authhygiene.log_summary.findings import led, skew_words
+from authhygiene.log_summary.formats import Format
 from authhygiene.log_summary.phrasing import duration, iso, pct, plural
 from authhygiene.log_summary.reading import MAX_DISTINCT, MAX_LINE_BYTES
 from authhygiene.log_summary.summary import Summary, Tally
@@ -81,24 +82,58 @@ def render_text(summary: Summary) -> str:
 
 
 def _header(summary: Summary) -> str:
-    lines = [
-        f"{plural(summary.lines, 'line')} read: {plural(summary.json_objects, 'JSON event')},"
-        f" {summary.unreadable:,} unreadable, {summary.too_long:,} too long"
-        f" (over {MAX_LINE_BYTES:,} bytes), {plural(summary.other_events, 'other event')}",
-    ]
-    if summary.failures:
-        lines.append(
-            f"{plural(summary.failures, 'auth failure')}: {summary.logged:,} logged,"
-            f" {summary.suppressed:,} suppressed by the log's rate limit"
-        )
-    else:
-        lines.append("no auth.failure events found")
+    """What was read and what was counted, so that the numbers add up: the
+    lines (events in each rendering, unreadable, ...), the events by name,
+    and the failures (logged one by one, or counted by the log's rate limit)."""
+    lines = [_lines_read(summary)]
+    if summary.events:
+        lines.append(_events_by_name(summary))
+    lines.append(_failures_counted(summary))
     if summary.values_capped:
         lines.append(
             f"(more than {MAX_DISTINCT:,} distinct values in a table: later new ones"
             " are not listed)"
         )
     return "\n".join(lines)
+
+
+def _lines_read(summary: Summary) -> str:
+    counts = (
+        (Format.JSON, summary.json_objects),
+        (Format.CONSOLE, summary.console_events),
+        (Format.KEY_VALUE, summary.key_value_events),
+    )
+    formats = ", ".join(f"{n:,} {fmt.label}" for fmt, n in counts if n)
+    parts = [
+        plural(summary.events, "event") + (f" ({formats})" if formats else ""),
+        f"{summary.unreadable:,} unreadable",
+    ]
+    if summary.exception_lines:
+        parts.append(f"{plural(summary.exception_lines, 'line')} of exception text")
+    parts.append(f"{summary.too_long:,} too long (over {MAX_LINE_BYTES:,} bytes)")
+    return f"{plural(summary.lines, 'line')} read: " + ", ".join(parts)
+
+
+def _events_by_name(summary: Summary) -> str:
+    names = [f"{n:,} {name}" for name, n in summary.event_lines]
+    if summary.other_events:
+        names.append(f"{summary.other_events:,} other" + ("s" if summary.other_events > 1 else ""))
+    return f"{plural(summary.events, 'event')}: " + ", ".join(names)
+
+
+def _failures_counted(summary: Summary) -> str:
+    if not summary.failures:
+        return "no auth.failure events found"
+    answered = f"{plural(summary.failures, 'auth failure')} answered"
+    if not summary.suppressed:
+        each = "" if summary.logged == 1 else "each "
+        return f"{answered}, {each}logged as its own auth.failure line"
+    return (
+        f"{answered}: {summary.logged:,} logged one per auth.failure line,"
+        f" {summary.suppressed:,} counted in"
+        f" {plural(summary.suppressed_events, 'auth.failure.suppressed line')}"
+        " (the log's rate limit)"
+    )
 
 
 def _findings_section(summary: Summary) -> str:
@@ -144,15 +179,29 @@ def _logged_section(title: str, rows: tuple[Tally, ...], logged: int, missing: s
 
 
 def _skew_section(summary: Summary) -> str:
+    """Plain words: how many failures were about time, how many of those the
+    middleware checked for clock skew, and what the check found."""
     if not summary.time_related:
         return ""
-    return (
-        "Clock skew\n"
-        f"  {summary.time_related:,} time-related failures; {summary.skew_flagged:,} carry"
-        f" clock_skew_suspected, true for {summary.skew_suspected:,}"
-        f" ({pct(summary.skew_suspected, summary.skew_flagged)} of those,"
-        f" {pct(summary.skew_suspected, summary.failures)} of all failures)"
-    )
+    verb = "was" if summary.time_related == 1 else "were"
+    lines = [
+        "Clock skew (clock_skew_suspected)",
+        f"  {plural(summary.time_related, 'failure')} {verb} about time (an expired or"
+        " not-yet-valid token)",
+    ]
+    if not summary.skew_flagged:
+        lines.append(
+            "  none was logged with the clock-skew check, so clock skew cannot be told apart here"
+        )
+        return "\n".join(lines)
+    lines.append(f"  {skew_words(summary.skew_by_reason)}")
+    unchecked = summary.time_related - summary.skew_flagged
+    if unchecked > 0:
+        lines.append(
+            f"  the other {unchecked:,} carry no clock-skew check"
+            " (auth.failure.suppressed counts never do)"
+        )
+    return "\n".join(lines)
 
 
 def _timeline_section(summary: Summary) -> str:

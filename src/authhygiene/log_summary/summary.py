@@ -85,7 +85,7 @@ class Summary:
     """Everything `summarise` counted, and the findings that say what it means."""
 
     lines: int
-    json_objects: int
+    json_objects: int  # lines read as a JSON event
     unreadable: int
     too_long: int
     other_events: int
@@ -117,8 +117,22 @@ class Summary:
     findings: tuple[str, ...]
     # The `problem` the logged failures' credentials showed, most common first.
     problems: tuple[Tally, ...] = ()
+    # Events per rendering besides JSON's `json_objects` (see `formats`).
+    console_events: int = 0
+    key_value_events: int = 0
+    # Lines of a traceback under an event, neither events nor unreadable.
+    exception_lines: int = 0
+    # Lines per event name the summary reads (auth.failure, ...), in the
+    # order of `reading.READ_EVENTS`, those seen only; the rest of the
+    # events are `other_events`.
+    event_lines: tuple[tuple[str, int], ...] = ()
 
     @property
     def failures(self) -> int:
         """Logged failures plus those the rate limit kept out of the log."""
         return self.logged + self.suppressed
+
+    @property
+    def events(self) -> int:
+        """Lines read as an event, in any rendering."""
+        return self.json_objects + self.console_events + self.key_value_events
