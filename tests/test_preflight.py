@@ -330,3 +330,19 @@ def test_the_reasons_say_what_to_do() -> None:
 
 def test_a_missing_record_is_nothing_unavailable(tmp_path: Path) -> None:
     assert read_record(tmp_path / "none") == {}
+
+
+# --- the table and the markers agree ------------------------------------------
+
+_MARK = re.compile(r"mark\.needs\(([^)]*)\)")
+
+
+def test_each_package_names_the_files_whose_tests_need_it() -> None:
+    marked: dict[str, set[str]] = {name: set() for name in PACKAGES}
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        if path.name == "test_needs.py":
+            continue  # its markers are in the test files it writes
+        for args in _MARK.findall(path.read_text(encoding="utf-8")):
+            for name in re.findall(r'"([^"]+)"', args):
+                marked[name].add(path.relative_to(ROOT).as_posix())
+    assert {name: set(p.used_by) for name, p in PACKAGES.items()} == marked
