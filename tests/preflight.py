@@ -88,7 +88,7 @@ PACKAGES: dict[str, Package] = {
             None,
             "/usr/bin/wrk",
             "wrk",
-            "the end-to-end benchmark smoke tests",
+            "the end-to-end benchmarks and their smoke tests",
             ("tests/test_benchmarks_end_to_end.py",),
         ),
         # benchmarks/throttle_redis.py: find_redis_server().
@@ -97,7 +97,7 @@ PACKAGES: dict[str, Package] = {
             "redis-server",
             "/usr/bin/redis-server",
             "redis",
-            "the throttle's shared-state tests (Redis)",
+            "the throttle's shared-state tests and benchmark",
             (
                 "tests/django/test_throttle.py",
                 "tests/test_example_throttle.py",
@@ -148,7 +148,7 @@ def python_problem(version: Sequence[int], executable: str) -> str | None:
     minimum = ".".join(str(part) for part in MINIMUM_PYTHON)
     return (
         f"Python {found} ({executable}) is too old: authhygiene needs Python {minimum}+.\n"
-        f"Install Python {minimum} or newer and name it: make test PYTHON=python{minimum}\n"
+        f"Install Python {minimum} or newer and name it, e.g. make test PYTHON=python{minimum}\n"
         "(if an older Python already made .venv, `make clean` first)."
     )
 
@@ -179,11 +179,11 @@ class CannotInstall:
 
 NO_APT_GET = CannotInstall(
     "apt-get is not available here",
-    "install it yourself so the tests find it {where}, or run on Debian as root",
+    "install it yourself, to be found {where}, or run on Debian as root",
 )
 NO_SUDO = CannotInstall(
     "you are not root and there is no sudo",
-    "run `make {target}` as root, or install it yourself so the tests find it {where}",
+    "run `make {target}` as root, or install it yourself, to be found {where}",
 )
 SUDO_ASKS = CannotInstall(
     "you are not root and sudo asks for a password (`sudo -n true` failed)",
@@ -359,7 +359,7 @@ def run(settings: Settings) -> int:
     print(f"{settings.what} needs:")
     version = ".".join(str(part) for part in sys.version_info[:3])
     minimum = ".".join(str(part) for part in MINIMUM_PYTHON)
-    print(_row("Python", version, f"{minimum}+ needed: {executable}"))
+    print(_row("Python", f"{version} ({minimum}+ needed)", executable))
     missing = []
     for package in settings.packages:
         found = locate(package, settings.at.get(package.name))
@@ -424,6 +424,10 @@ def _parse(argv: Sequence[str]) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Each line out before apt-get writes, in a CI log as on a terminal.
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(line_buffering=True)
     return run(_parse(sys.argv[1:] if argv is None else argv))
 
 

@@ -224,16 +224,17 @@ def test_the_list_names_each_package_and_what_it_is_for(tmp_path: Path) -> None:
     done = _run(tmp_path, Machine(apt_get=False, present=True), *args)
     lines = done.stdout.splitlines()
     assert lines[0] == "make x needs:"
-    assert re.fullmatch(r"  Python +3\.\d+\.\d+ +3\.11\+ needed: .+", lines[1])
+    assert re.fullmatch(r"  Python +3\.\d+\.\d+ \(3\.11\+ needed\) +/.+", lines[1])
     assert re.fullmatch(r"  tmux +present .*/bin/tmux +for the audit's terminal test", lines[2])
-    assert (
-        lines[3]
-        == "  wrk           MISSING                        for the end-to-end benchmark smoke tests"
-    )
+    assert lines[3].split(maxsplit=2) == [
+        "wrk",
+        "MISSING",
+        "for the end-to-end benchmarks and their smoke tests",
+    ]
     assert lines[5:] == [
         "wrk: missing, and apt-get is not available here.",
         "make x goes on without them. To have them too:",
-        "  wrk: install it yourself so the tests find it at /usr/bin/wrk, or run on Debian as root",
+        "  wrk: install it yourself, to be found at /usr/bin/wrk, or run on Debian as root",
     ]
 
 
@@ -318,11 +319,11 @@ def test_python_older_than_3_11_is_refused_with_what_to_do(
 
 def test_the_reasons_say_what_to_do() -> None:
     assert NO_APT_GET.reason(PACKAGES["chromium"]) == (
-        "chromium is not installed and apt-get is not available here (install it yourself"
-        " so the tests find it at /usr/bin/chromium, or run on Debian as root)"
+        "chromium is not installed and apt-get is not available here (install it yourself,"
+        " to be found at /usr/bin/chromium, or run on Debian as root)"
     )
     assert NO_SUDO.reason(PACKAGES["redis-server"]).endswith(
-        "(run `make redis` as root, or install it yourself so the tests find it"
+        "(run `make redis` as root, or install it yourself, to be found"
         " on PATH or at /usr/bin/redis-server)"
     )
     assert "`make nginx` installs it" in SUDO_ASKS.reason(PACKAGES["nginx"])
