@@ -6,9 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: demo serve test lint format typecheck docs docs-serve pytest bench browser wrk valgrind redis nginx tmux clean
+.PHONY: demo serve test preflight lint format typecheck docs docs-serve pytest bench browser wrk valgrind redis nginx tmux curl clean
 
 $(BIN)/python:
+	@$(PYTHON) tests/preflight.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -43,72 +44,82 @@ docs: $(STAMP)
 docs-serve: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
-# The browser tests drive Debian's Chromium (no browser download is possible
-# here): installed with apt-get when missing, as root or through sudo.
-CHROMIUM ?= /usr/bin/chromium
+# What the tests run besides Python: Debian's packages, checked (and said)
+# before anything else by tests/preflight.py, which installs the missing ones
+# with apt-get as root or through passwordless sudo. Where it cannot (no
+# apt-get, as on macOS; not root and `sudo -n true` fails), it writes them to
+# $(UNAVAILABLE), and the tests marked needs(<package>) are skipped with the
+# reason (tests/needs.py); with CI set, that is an error instead.
+#   chromium      the browser/CORS tests (tests/browser/), through Playwright
+#   wrk           the end-to-end benchmark smoke tests
+#   redis-server  the throttle's shared-state tests, on a free loopback port
+#                 of their own (the package's own service is not used)
+#   nginx         the audit's tests against a stock nginx (tests/audit/nginx.py),
+#                 with a configuration of their own; Debian's is in /usr/sbin
+#   tmux          the audit's terminal test (tests/audit/test_terminal.py)
+#   curl          the docs' snippet test (tests/docs/test_snippets.py)
+#   valgrind      `make bench`'s instruction counts (callgrind)
+TEST_PACKAGES  := chromium wrk redis-server nginx tmux curl
+BENCH_PACKAGES := wrk valgrind redis-server
+UNAVAILABLE    := $(VENV)/unavailable-packages
 
-$(CHROMIUM):
-	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
+# How packages are installed, and where each is looked for (empty: where the
+# tests look). A path that does not exist makes a package count as missing,
+# e.g. `make test APT_GET=/nonexistent CHROMIUM=/nonexistent` tries this
+# machine as a Mac would see it. (TMUX is tmux's own variable, hence TMUX_BIN.)
+APT_GET      ?= apt-get
+SUDO         ?= sudo
+CHROMIUM     ?=
+WRK          ?=
+REDIS_SERVER ?=
+NGINX        ?=
+TMUX_BIN     ?=
+CURL         ?=
+VALGRIND     ?=
+# The preflight runs on .venv's Python once there is one (made by a 3.11+).
+PREFLIGHT = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) tests/preflight.py --apt-get '$(APT_GET)' --sudo '$(SUDO)' \
+  --at 'chromium=$(CHROMIUM)' --at 'wrk=$(WRK)' --at 'redis-server=$(REDIS_SERVER)' \
+  --at 'nginx=$(NGINX)' --at 'tmux=$(TMUX_BIN)' --at 'curl=$(CURL)' --at 'valgrind=$(VALGRIND)'
 
-browser: $(CHROMIUM)
+preflight:
+	@$(PREFLIGHT) --record $(UNAVAILABLE) $(TEST_PACKAGES)
 
-# The end-to-end benchmarks load real servers with Debian's wrk.
-WRK ?= /usr/bin/wrk
+# One package each, asked for by name: installed (sudo may ask for a
+# password), or an error saying why not.
+browser:
+	@$(PREFLIGHT) --install --for 'make browser' chromium
 
-$(WRK):
-	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null
+wrk:
+	@$(PREFLIGHT) --install --for 'make wrk' wrk
 
-wrk: $(WRK)
+valgrind:
+	@$(PREFLIGHT) --install --for 'make valgrind' valgrind
 
-# The benchmarks count instructions with Debian's valgrind (callgrind).
-VALGRIND ?= /usr/bin/valgrind
+redis:
+	@$(PREFLIGHT) --install --for 'make redis' redis-server
 
-$(VALGRIND):
-	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq valgrind >/dev/null
-
-valgrind: $(VALGRIND)
-
-# The throttle's tests and benchmarks start Debian's redis-server on a free
-# loopback port of their own (the package's own service is not used).
-REDIS_SERVER ?= /usr/bin/redis-server
-
-$(REDIS_SERVER):
-	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null
-
-redis: $(REDIS_SERVER)
-
-# The audit's tests run Debian's nginx (auth_basic) on a free loopback port
-# with a configuration of their own (tests/audit/nginx.py); the package's own
-# service is not used. Debian installs it in /usr/sbin, often not on PATH.
 nginx:
-	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null; \
-	fi
+	@$(PREFLIGHT) --install --for 'make nginx' nginx
 
-# The audit's human output is read in a real terminal (tests/audit/test_terminal.py).
 tmux:
-	@if ! command -v tmux >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tmux >/dev/null; \
-	fi
+	@$(PREFLIGHT) --install --for 'make tmux' tmux
 
-pytest: $(STAMP) browser wrk redis nginx tmux
-	$(BIN)/pytest
+curl:
+	@$(PREFLIGHT) --install --for 'make curl' curl
 
-test: lint typecheck docs pytest
+# PYTEST_ARGS: a subset, e.g. `make pytest PYTEST_ARGS=tests/throttle`.
+PYTEST_ARGS ?=
 
-bench: $(STAMP) wrk valgrind redis
+pytest: $(STAMP) preflight
+	AUTHHYGIENE_UNAVAILABLE_PACKAGES=$(UNAVAILABLE) $(BIN)/pytest $(PYTEST_ARGS)
+
+# The preflight first: what is needed is said before anything starts.
+test: preflight lint typecheck docs pytest
+
+# Without wrk, valgrind or redis-server the benchmarks skip those sections
+# with a NOTE line.
+bench: $(STAMP)
+	@$(PREFLIGHT) --for 'make bench' $(BENCH_PACKAGES)
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -5,6 +5,9 @@
 - No credential a test sends may reach anything the test captured: its
   stdout, stderr and log records are checked after every test (see
   `tests/leaks.py`), so a leak fails the test that caused it.
+- A test that runs a Debian package carries `pytest.mark.needs(package)`:
+  skipped only where `make test` recorded it could not install it
+  (`tests/needs.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from authhygiene import logging as hygiene_logging
 from authhygiene.core.redact import scrub
 
 from . import leaks
+
+pytest_plugins = ["tests.needs"]
 
 
 @pytest.fixture(autouse=True)

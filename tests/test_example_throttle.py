@@ -58,6 +58,7 @@ def test_the_example_throttles_a_guessed_password_in_memory(memory_port: int) ->
     _probe(memory_port)
 
 
+@pytest.mark.needs("redis-server")
 def test_the_example_shares_its_counts_through_redis_across_two_workers() -> None:
     with running_redis() as redis_server:
         port = free_port()

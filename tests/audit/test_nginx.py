@@ -21,6 +21,8 @@ from authhygiene.audit.run import run
 from tests.audit.nginx import NGINX_PASSWORD, NGINX_USER, Nginx, running_nginx
 from tests.e2e.servers import fetch
 
+pytestmark = pytest.mark.needs("nginx")
+
 ORIGIN = "https://app.example"
 PATH = "/private/"
 

@@ -10,8 +10,12 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.audit.test_checks import bearer_app
 from tests.e2e.servers import UvicornThread
+
+pytestmark = pytest.mark.needs("tmux")
 
 ROOT = Path(__file__).resolve().parents[2]
 _WAIT_S = 30.0

@@ -23,6 +23,8 @@ from ..e2e.servers import assert_absent
 from .apps import COOKIE, Hygiene, Record, Setup, build
 from .harness import Fronts, Tab, api_url, expired_jwt, serve
 
+pytestmark = pytest.mark.needs("chromium")
+
 FAILED_TO_FETCH = "TypeError: Failed to fetch"
 
 

@@ -27,6 +27,8 @@ from .apps import SECRET, Record
 from .harness import Fronts, Tab, api_url, expired_jwt, serve
 from .test_cors_browser import EXPLAINED, PREFLIGHT_NOT_ALLOWED, check, check_logged
 
+pytestmark = pytest.mark.needs("chromium")
+
 WIRINGS = [
     "around",  # AuthHygiene(app); CORSMiddleware by add_middleware
     "around-ctor",  # AuthHygiene(app); CORSMiddleware in FastAPI(middleware=[...])

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
+pytestmark = pytest.mark.needs("chromium")
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 START_TIMEOUT_S = 30.0
 

@@ -58,6 +58,7 @@ def test_a_wrong_token_gets_its_tries_then_429_before_the_view(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.needs("redis-server")
 def test_the_fleet_counts_in_redis(kind: str, options: dict[str, Any], bad_token: Secret) -> None:
     server: RedisServer
     with running_redis() as server:

@@ -25,6 +25,14 @@ NEWCOMER_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs" / "getting-started"
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 RUNNABLE_FILES = [path for path in DOC_FILES if any(s.runnable for s in snippets(path))]
 
+
+def _runnable(path: Path) -> object:
+    """A page whose commands call curl needs it (make's preflight installs it)."""
+    calls_curl = any(s.runnable and "curl " in s.body for s in snippets(path))
+    marks = [pytest.mark.needs("curl")] if calls_curl else []
+    return pytest.param(path, marks=marks, id=str(path.relative_to(ROOT)))
+
+
 SNIPPET_TIMEOUT_S = 600.0  # `make demo` on a fresh clone installs first
 SERVER_START_S = 30.0
 
@@ -94,7 +102,7 @@ def _run(snippet: Snippet) -> None:
         assert snippet.expect in output, f"{snippet.where}: no {snippet.expect!r} in\n{tail}"
 
 
-@pytest.mark.parametrize("path", RUNNABLE_FILES, ids=lambda path: str(path.relative_to(ROOT)))
+@pytest.mark.parametrize("path", [_runnable(path) for path in RUNNABLE_FILES])
 def test_runnable_snippets_work_as_written(path: Path) -> None:
     servers: list[subprocess.Popen[bytes]] = []
     try:

@@ -214,6 +214,7 @@ def test_a_redis_that_is_down_opens_or_closes_but_never_500s(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.needs("redis-server")
 def test_redis_counts_for_the_fleet_and_resumes_after_a_restart(
     kind: str, log: CapturingLogger, redis_server: RedisServer
 ) -> None:

@@ -107,7 +107,7 @@ SERVERS: dict[str, tuple[Callable[[Checks, Throttle], Any], Callable[[Any], Any]
 }
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.needs("redis-server"))])
 def storage(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "memory":
         yield "memory://"

@@ -56,6 +56,8 @@ from tests.e2e.servers import Reply, assert_problem
 from tests.redis_server import RedisServer, free_port
 from tests.throttle.fleet_apps import CALLS_ENV, GOOD_ENV, PID_HEADER, THROTTLE_ENV
 
+pytestmark = pytest.mark.needs("redis-server")
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2
 _START_BOUND_S = 30.0

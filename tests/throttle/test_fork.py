@@ -9,7 +9,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.redis_server import RedisServer
+
+pytestmark = pytest.mark.needs("redis-server")
 
 CHILD = textwrap.dedent(
     """

@@ -29,6 +29,7 @@ def _counter(server: RedisServer, prefix: str = "t", timeout: float = 0.5) -> Re
     return RedisCounter(server.url, prefix=prefix, timeout=timeout)
 
 
+@pytest.mark.needs("redis-server")
 def test_failures_are_counted_to_the_limit_sync_and_async(redis_server: RedisServer) -> None:
     counter = _counter(redis_server)
     seen = [counter.count([("t:k:sync", THREE)], time.time())[0] for _ in range(4)]
@@ -46,6 +47,7 @@ def test_failures_are_counted_to_the_limit_sync_and_async(redis_server: RedisSer
     counter.close()
 
 
+@pytest.mark.needs("redis-server")
 def test_one_round_trip_counts_both_keys(redis_server: RedisServer) -> None:
     counter = _counter(redis_server)
     counter.count([("t:c:warm", THREE)], time.time())  # scripts loaded
@@ -59,6 +61,7 @@ def test_one_round_trip_counts_both_keys(redis_server: RedisServer) -> None:
     counter.close()
 
 
+@pytest.mark.needs("redis-server")
 def test_scripts_redis_forgot_are_loaded_again(redis_server: RedisServer) -> None:
     counter = _counter(redis_server)
     assert counter.count([("t:k:x", THREE)], time.time())[0].acquired
@@ -69,6 +72,7 @@ def test_scripts_redis_forgot_are_loaded_again(redis_server: RedisServer) -> Non
     counter.close()
 
 
+@pytest.mark.needs("redis-server")
 def test_every_worker_gets_the_same_hash_key(redis_server: RedisServer) -> None:
     one, two = _counter(redis_server, "fleet"), _counter(redis_server, "fleet")
     assert one.secret() == two.secret()
@@ -135,6 +139,7 @@ def test_a_redis_that_hangs_costs_at_most_the_deadline(silent_server: int) -> No
     assert time.monotonic() - started < 1.5
 
 
+@pytest.mark.needs("redis-server")
 def test_a_block_announced_is_heard_by_the_other_workers(redis_server: RedisServer) -> None:
     heard: list[tuple[str, Block]] = []
     got = threading.Event()
@@ -229,6 +234,7 @@ def test_replies_that_are_no_counts_are_a_storage_error(ok_server: int) -> None:
     assert raised.value.kind in ("bad_reply", "AttributeError", "ResponseError")
 
 
+@pytest.mark.needs("redis-server")
 def test_a_hash_key_redis_lost_is_made_again_and_read_by_every_worker(
     redis_server: RedisServer,
 ) -> None:
@@ -240,6 +246,7 @@ def test_a_hash_key_redis_lost_is_made_again_and_read_by_every_worker(
     assert one.secret(again=True) == renewed
 
 
+@pytest.mark.needs("redis-server")
 def test_the_count_agrees_with_the_limits_library_on_the_same_redis(
     redis_server: RedisServer,
 ) -> None:
