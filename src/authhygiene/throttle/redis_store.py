@@ -94,10 +94,15 @@ class StorageError(Exception):
         self.kind = kind
 
 
-def client_options(timeout: float) -> dict[str, Any]:
-    """A deadline on connecting and on every reply, and no retry."""
+def client_options(timeout: float, *, asynchronous: bool = False) -> dict[str, Any]:
+    """A deadline on connecting and on every reply, and no retry. The asyncio
+    client takes its own `Retry` (redis-py 6+ warns on the sync one)."""
     from redis.backoff import NoBackoff
-    from redis.retry import Retry
+
+    if asynchronous:
+        from redis.asyncio.retry import Retry
+    else:
+        from redis.retry import Retry  # type: ignore[assignment]
 
     return {
         "socket_timeout": timeout,
@@ -245,7 +250,7 @@ class RedisCounter:
         client = self._async.get(loop)
         if client is None:
             client = self._async[loop] = self._async_class.from_url(
-                self.url, **client_options(self.timeout)
+                self.url, **client_options(self.timeout, asynchronous=True)
             )
         return client
 
