@@ -14,46 +14,94 @@ So, built during a call, a refused set of options makes the middleware:
 
 - fail the lifespan start-up with the message (`lifespan.startup.failed`):
   uvicorn (``auto`` and ``on``) and hypercorn stop there, printing it;
-- where the server runs no lifespan (``--lifespan off``), pass every request
-  and websocket through unchanged, as if it were not there, and say so in
-  the log: at the first request, then at most once a minute.
+- where no lifespan reaches it (``--lifespan off``, an app mounted under
+  another, a test transport), answer what it was meant to guard closed and
+  everything else open: options that make the middleware a gate (enforce
+  mode, ``require=``, ``throttle=``, ``profile=``, ``cors=``, or a misspelling
+  of one) refuse every request 503, since passing through would open what
+  they were written to close; options that only explain refusals pass every
+  request through unchanged, as if the middleware were not there. Either
+  way the log says so, at the first request and then once a minute.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from authhygiene._asgi_types import Receive, Send
+from authhygiene._asgi_types import Message, Receive, Send
 from authhygiene.core.events import Event
 from authhygiene.logging import default_logger
 
-__all__ = ["PassThroughNotice", "built_during_a_call", "fail_start_up"]
+__all__ = [
+    "RefusedOptions",
+    "built_during_a_call",
+    "fail_start_up",
+    "passes_so_far",
+]
 
 # How far up the stack a framework's ASGI `__call__` may sit above our
-# constructor (Starlette: __init__ <- build_middleware_stack <- __call__;
-# FastAPI adds its own __call__ on top).
+# constructor (Starlette: __init__ <- build_middleware_stack <- __call__).
 _FRAMES = 16
-_CO_COROUTINE = 0x80
+# Code flags of a frame that awaits: a coroutine, an async generator, a
+# generator-based coroutine (`inspect.CO_*`).
+_AWAITS = 0x80 | 0x100 | 0x200
 _ASGI_PARAMETERS = ("scope", "receive", "send")
-# Seconds between two log lines saying requests pass through unprotected.
+# Seconds between two log lines saying the middleware is off.
 _NOTICE_EVERY_S = 60.0
+
+# The options that make the middleware decide who gets in (or which page
+# may read an answer), not only explain the app's refusals.
+_GATES = ("mode", "require", "throttle", "profile", "cors")
+_GATE_VALUES = ("enforce", "mcp")
+
+_SERVICE_UNAVAILABLE = json.dumps(
+    {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": (
+            "The server's authentication layer is misconfigured; requests are refused"
+            " until it is fixed."
+        ),
+    }
+).encode()
 
 
 def built_during_a_call() -> bool:
     """Whether the caller's constructor runs inside an ASGI application's
-    ``async def __call__(self, scope, receive, send)``: a framework building
-    its middleware lazily, where a raise would fail the call, not the start."""
-    frame = sys._getframe(2)
+    ``async def __call__(self, scope, receive, send)``, reached through
+    plain (synchronous) calls only: a framework building its middleware
+    lazily, where a raise fails the call, not the start. A module being
+    imported, or an awaiting frame that is no ASGI call (a lifespan handler,
+    the app's own code), comes first otherwise: the constructor is then
+    the app's own code, and raises."""
+    frame: Any = sys._getframe(2)
     for _ in range(_FRAMES):
-        code = frame.f_code
-        parameters = code.co_varnames[: code.co_argcount]
-        if code.co_flags & _CO_COROUTINE and parameters[-3:] == _ASGI_PARAMETERS:
-            return True
-        if frame.f_back is None:
+        if frame is None:
             return False
+        code = frame.f_code
+        if code.co_name == "<module>":
+            return False
+        if code.co_flags & _AWAITS:
+            parameters = code.co_varnames[: code.co_argcount]
+            return bool(parameters[-3:] == _ASGI_PARAMETERS)
         frame = frame.f_back
+    return False
+
+
+def guards(options: Mapping[str, Any]) -> bool:
+    """Whether the refused options were written to refuse requests: a gate
+    option (or a misspelling of one) is among them, or a gate's value."""
+    for name, value in options.items():
+        if name in _GATES or difflib.get_close_matches(name, _GATES, n=1, cutoff=0.75):
+            return True
+        if isinstance(value, str) and value in _GATE_VALUES:
+            return True
     return False
 
 
@@ -78,29 +126,71 @@ async def fail_start_up(error: Exception, receive: Receive, send: Send) -> None:
         await send({"type": "lifespan.shutdown.complete"})
 
 
-class PassThroughNotice:
-    """The log line saying that requests pass through unprotected, at the
-    first one and then at most once every `_NOTICE_EVERY_S` seconds."""
+# Requests answered by a middleware whose options were refused, in this
+# process, and the last refusal's text: `assert_auth_hygiene` reads them to
+# name the typo instead of the checks it makes fail.
+_answered = {"count": 0}
+_last_error = {"text": ""}
 
-    def __init__(self, error: Exception, logger: Any = None) -> None:
-        self._error = str(error)
-        # The app's logger when it passed one that can log errors.
-        self._logger = logger if callable(getattr(logger, "error", None)) else default_logger()
+
+def passes_so_far() -> tuple[int, str]:
+    return _answered["count"], _last_error["text"]
+
+
+class RefusedOptions:
+    """The requests a middleware with refused options still sees: refused
+    503 where the options guarded something, passed on otherwise; and the
+    log line saying so, at the first and then once every
+    `_NOTICE_EVERY_S` seconds."""
+
+    def __init__(self, error: Exception, options: Mapping[str, Any]) -> None:
+        self.error = error
+        self.closed = guards(options)
+        logger = options.get("logger")
+        # The app's logger where it passed one that can log errors.
+        self._logger: Any = logger if callable(getattr(logger, "error", None)) else default_logger()
         self._next = 0.0
-        self._passed = 0
+        self._seen = 0
 
-    def passed(self) -> None:
-        self._passed += 1
+    @property
+    def effect(self) -> str:
+        if self.closed:
+            return "requests are refused 503: authhygiene guards this app and is misconfigured"
+        return "requests pass through unchanged: authhygiene is off until its options are fixed"
+
+    def seen(self) -> None:
+        self._seen += 1
+        _answered["count"] += 1
+        _last_error["text"] = str(self.error)
         now = time.monotonic()
         if now < self._next:
             return
         self._next = now + _NOTICE_EVERY_S
-        fields: dict[str, Any] = {
+        fields = {
             "kind": "invalid_options",
-            "error": self._error,
-            "effect": (
-                "requests pass through unchanged: authhygiene is off until its options are fixed"
-            ),
-            "requests_passed": self._passed,
+            "error": str(self.error),
+            "effect": self.effect,
+            "requests_seen": self._seen,
         }
-        self._logger.error(Event.MISCONFIG.value, **fields)
+        try:
+            self._logger.error(Event.MISCONFIG.value, **fields)
+        except Exception:  # a logger that rejects these fields: ours says it
+            default_logger().error(Event.MISCONFIG.value, **fields)
+
+    async def refuse(self, scope: Mapping[str, Any], send: Send) -> None:
+        """A 503 problem+json nobody caches, or a handshake closed."""
+        if scope.get("type") == "websocket":
+            await send({"type": "websocket.close", "code": 1013})
+            return
+        start: Message = {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(_SERVICE_UNAVAILABLE)).encode()),
+                (b"cache-control", b"no-store"),
+                (b"retry-after", b"60"),
+            ],
+        }
+        await send(start)
+        await send({"type": "http.response.body", "body": _SERVICE_UNAVAILABLE})

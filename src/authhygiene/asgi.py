@@ -53,7 +53,7 @@ from authhygiene._enforcement import (
     settled,
     verified_plan,
 )
-from authhygiene._refused_options import PassThroughNotice, built_during_a_call, fail_start_up
+from authhygiene._refused_options import RefusedOptions, built_during_a_call, fail_start_up
 from authhygiene._runtime import Runtime
 from authhygiene._throttling import aadmit, afinish, leave, refused, scope_caller
 from authhygiene.core.credentials import RequestView
@@ -221,8 +221,7 @@ class AuthHygiene:
             # Built lazily by Starlette/FastAPI: a raise would answer every
             # request 500 (`authhygiene._refused_options`).
             self.__class__ = _RefusedOptions
-            self._refused = exc
-            self._notice = PassThroughNotice(exc, options.get("logger"))
+            self._refused = RefusedOptions(exc, options)
             return
         self._limit = self.runtime.policy.max_body_bytes
         self._report_only = self.runtime.policy.report_only
@@ -623,15 +622,18 @@ async def _write(send: Send, decision: Decision, *, head: bool) -> None:
 
 class _RefusedOptions(AuthHygiene):
     """An `AuthHygiene` whose options were refused while a framework built
-    it during a call: it fails the lifespan start-up, else lets everything
-    through unchanged and says so in the log."""
+    it during a call: it fails the lifespan start-up; where no lifespan
+    reaches it, it refuses what its options guarded and lets the rest
+    through unchanged, saying so in the log (`authhygiene._refused_options`)."""
 
-    _refused: PolicyError
-    _notice: PassThroughNotice
+    _refused: RefusedOptions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await fail_start_up(self._refused, receive, send)
+            await fail_start_up(self._refused.error, receive, send)
             return
-        self._notice.passed()
+        self._refused.seen()
+        if self._refused.closed:
+            await self._refused.refuse(scope, send)
+            return
         await self.app(scope, receive, send)

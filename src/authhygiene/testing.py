@@ -187,9 +187,11 @@ def assert_auth_hygiene(
     with every required check it does not pass, what was seen and the fix.
     Returns the report (`authhygiene.audit.run.Report`)."""
     __tracebackhide__ = True  # pytest shows the caller's line, not ours
+    from authhygiene._refused_options import passes_so_far
     from authhygiene.audit.inprocess import sender_for
     from authhygiene.audit.run import UnreachableError, audit_with
 
+    refused_before, _ = passes_so_far()
     try:
         report = audit_with(
             sender_for(app, base_url, timeout),
@@ -202,6 +204,11 @@ def assert_auth_hygiene(
         )
     except UnreachableError as exc:  # an app that never answers (`timeout`, each exchange)
         raise AssertionError(f"auth hygiene could not be checked: {exc}") from None
+    refused_after, error = passes_so_far()
+    if refused_after > refused_before:
+        # The app's middleware was built with options it refused: that is
+        # the one thing to fix, not the checks it made fail.
+        raise AssertionError(f"authhygiene refused its options, so it is off in this app: {error}")
     if report.failed:
         lines = [f"{len(report.failed)} required auth-hygiene checks failed:"]
         for finding in report.failed:

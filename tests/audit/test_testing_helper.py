@@ -60,6 +60,33 @@ def test_a_bare_app_fails_saying_what_and_how_to_fix(make: Any) -> None:
     assert TOKEN not in text
 
 
+@pytest.mark.parametrize(
+    "options",
+    [{"realm": "api", "relam": "typo"}, {"realm": "api", "mode": "enforce", "log_levle": "x"}],
+    ids=["explaining", "guarding"],
+)
+def test_a_typo_in_the_apps_options_is_what_fails(options: dict[str, Any]) -> None:
+    """Starlette builds add_middleware middleware at its first call, and the
+    helper runs no lifespan: the refused option is named, not the 17 checks
+    it makes fail."""
+    from fastapi import FastAPI
+    from structlog.testing import capture_logs
+
+    app = FastAPI()
+
+    @app.get("/me")
+    def me() -> dict[str, bool]:
+        return {"ok": True}
+
+    app.add_middleware(AuthHygiene, **options)
+    with capture_logs(), pytest.raises(AssertionError) as failed:
+        assert_auth_hygiene(app, "/me", token=TOKEN)
+    text = str(failed.value)
+    assert text.startswith("authhygiene refused its options, so it is off in this app:")
+    assert "Did you mean" in text
+    assert "required auth-hygiene checks failed" not in text
+
+
 def test_the_fixture_in_a_users_suite(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

@@ -4,13 +4,14 @@ cannot (`authhygiene._refused_options`)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 import structlog
 
 from authhygiene import AuthHygiene, PolicyError
-from authhygiene._refused_options import PassThroughNotice
+from authhygiene._refused_options import RefusedOptions
 
 Message = dict[str, Any]
 
@@ -116,19 +117,19 @@ def test_built_during_a_call_requests_pass_through_unchanged(
     notices = [log for log in logs if log.get("effect")]
     assert len(notices) == 1
     assert notices[0]["kind"] == "invalid_options"
-    assert notices[0]["requests_passed"] == 1
+    assert notices[0]["requests_seen"] == 1
     assert isinstance(framework.stack, AuthHygiene)
 
 
 def test_the_notice_repeats_at_most_once_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1000.0]
     monkeypatch.setattr("authhygiene._refused_options.time.monotonic", lambda: now[0])
-    notice = PassThroughNotice(PolicyError("bad"))
+    notice = RefusedOptions(PolicyError("bad"), {})
     with structlog.testing.capture_logs() as logs:
         for step in (0.0, 1.0, 59.0, 61.0, 62.0, 125.0):
             now[0] = 1000.0 + step
-            notice.passed()
-    assert [log["requests_passed"] for log in logs] == [1, 4, 6]
+            notice.seen()
+    assert [log["requests_seen"] for log in logs] == [1, 4, 6]
 
 
 def test_the_notice_goes_to_the_apps_logger() -> None:
@@ -138,7 +139,7 @@ def test_the_notice_goes_to_the_apps_logger() -> None:
         def error(self, event: str, **fields: Any) -> None:
             seen.append({"event": event, **fields})
 
-    PassThroughNotice(PolicyError("bad"), Logger()).passed()
+    RefusedOptions(PolicyError("bad"), {"logger": Logger()}).seen()
     assert seen[0]["event"] == "auth.misconfig"
     assert seen[0]["error"] == "bad"
 
@@ -152,3 +153,57 @@ def test_starlettes_test_client_raises_the_error_at_start_up() -> None:
     app.add_middleware(AuthHygiene, **BAD)
     with pytest.raises(PolicyError, match="relam"), TestClient(app):
         pass
+
+
+def test_a_logger_that_rejects_the_fields_never_fails_the_request() -> None:
+    class Strict:
+        def error(self, event: str) -> None:  # a stdlib-like signature
+            raise AssertionError("not reached")
+
+    with structlog.testing.capture_logs() as logs:
+        RefusedOptions(PolicyError("bad"), {"logger": Strict()}).seen()
+    assert logs[0]["error"] == "bad"
+
+
+# Options written to refuse requests: with them refused, nothing is let in.
+GUARDING = [
+    {"realm": "api", "mode": "enforce", "log_levle": "info"},
+    {"realm": "api", "mdoe": "enforce"},
+    {"realm": "api", "modus": "enforce"},
+    {"realm": "api", "require": [("GET", "/x", None)], "relam": 1},
+    {"realm": "api", "throttle": object(), "relam": 1},
+    {"realm": "api", "trottle": "5/minute"},
+    {"realm": "api", "profile": "mcp", "relam": 1},
+    {"realm": "api", "cors": {"allow_origins": ["https://a.example"]}, "relam": 1},
+]
+# Options that only explain refusals: with them refused, the app answers.
+EXPLAINING = [
+    {"realm": "api", "relam": "typo"},
+    {"realm": "api", "explian": "full"},
+    {"realm": "api", "log_limit": "lots"},
+    {"realm": "api", "schemes": "Bearer", "log_levle": "info"},
+]
+
+
+@pytest.mark.parametrize("options", GUARDING)
+def test_refused_options_that_guarded_refuse_every_request(options: dict[str, Any]) -> None:
+    framework = LazyFramework(**options)
+    http = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    with structlog.testing.capture_logs() as logs:
+        sent = _run(framework, http, [])
+        closed = _run(framework, {"type": "websocket", "path": "/ws", "headers": []}, [])
+    assert sent[0]["status"] == 503
+    assert (b"cache-control", b"no-store") in sent[0]["headers"]
+    assert (b"content-type", b"application/problem+json") in sent[0]["headers"]
+    assert json.loads(sent[1]["body"])["status"] == 503
+    assert closed == [{"type": "websocket.close", "code": 1013}]
+    assert "refused 503" in next(log for log in logs if "effect" in log)["effect"]
+
+
+@pytest.mark.parametrize("options", EXPLAINING)
+def test_refused_options_that_only_explained_let_the_app_answer(options: dict[str, Any]) -> None:
+    framework = LazyFramework(**options)
+    with structlog.testing.capture_logs() as logs:
+        sent = _run(framework, {"type": "http", "method": "GET", "path": "/", "headers": []}, [])
+    assert sent[0]["status"] == 401
+    assert "pass through unchanged" in next(log for log in logs if "effect" in log)["effect"]

@@ -52,7 +52,22 @@ app = Starlette(
 )
 """
 
-_SOURCES = {"fastapi": _FASTAPI, "starlette": _STARLETTE}
+_ENFORCING = """
+from fastapi import FastAPI
+from authhygiene import AuthHygiene
+from authhygiene.verify import APIKey
+
+app = FastAPI()
+app.add_middleware(
+    AuthHygiene, realm="api", mode="enforce", verify=APIKey(keys={"svc": "k" * 40}), log_levle="x"
+)
+
+@app.get("/me")
+def me():
+    return {"secret": "for key holders only"}
+"""
+
+_SOURCES = {"fastapi": _FASTAPI, "starlette": _STARLETTE, "enforcing": _ENFORCING}
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,39 @@ def test_a_refused_option_stops_the_start_up(tmp_path: Path, case: StartUp) -> N
     assert "Did you mean 'realm'?" in output or case.error != "relam"
 
 
+def _serve_without_lifespan(tmp_path: Path, kind: str) -> tuple[subprocess.Popen[bytes], int]:
+    _write_app(tmp_path, kind)
+    process = _start(tmp_path, ("uvicorn", "--port", "0", "--lifespan", "off"))
+    assert process.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + EXIT_TIMEOUT_S
+    while (running := _RUNNING.search(seen)) is None and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen += line
+    if running is None:
+        output = (seen + _stop(process)).decode(errors="replace")
+        pytest.fail(f"uvicorn did not start:\n{output}")
+    return process, int(running.group(1))
+
+
+def test_without_lifespan_guarding_options_refuse_every_request(tmp_path: Path) -> None:
+    """Enforce mode with a typo: passing through would serve the route to
+    anyone, so every request is refused 503 (no-store) instead."""
+    process, port = _serve_without_lifespan(tmp_path, "enforcing")
+    try:
+        answers = [_get(port, "/me") for _ in range(2)]
+    finally:
+        output = _stop(process).decode(errors="replace")
+    for status, headers, body in answers:
+        names = {name.lower(): value for name, value in headers}
+        assert status == 503
+        assert names["cache-control"] == "no-store"
+        assert b"key holders" not in body
+    assert "requests are refused 503" in output
+
+
 def _get(port: int, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=EXIT_TIMEOUT_S)
     try:
@@ -122,7 +170,7 @@ def _get(port: int, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
         connection.close()
 
 
-@pytest.mark.parametrize("kind", sorted(_SOURCES))
+@pytest.mark.parametrize("kind", ["fastapi", "starlette"])
 def test_without_lifespan_requests_pass_through_unchanged(tmp_path: Path, kind: str) -> None:
     """Nothing stops the server, so the middleware steps aside: the app's own
     401 as it wrote it (no problem+json, no no-store), and one loud log line
@@ -152,5 +200,5 @@ def test_without_lifespan_requests_pass_through_unchanged(tmp_path: Path, kind: 
         assert body == b'{"detail":"Not authenticated"}'
     notices = [line for line in output.splitlines() if "requests pass through unchanged" in line]
     assert len(notices) == 1, output
-    assert "requests_passed=1" in notices[0]
+    assert "requests_seen=1" in notices[0]
     assert "abc.def.ghi" not in output
