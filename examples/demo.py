@@ -31,6 +31,7 @@ import http.client
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import structlog
 import uvicorn
@@ -239,6 +241,27 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line if line else line for line in text.splitlines())
 
 
+def log_path_refused(path: str) -> str | None:
+    """Why `--log PATH` cannot be the demo's log, or None: a directory, a
+    directory that does not exist, or a file that is not an earlier demo log
+    (the demo rewrites its log; it never truncates someone's file)."""
+    target = Path(path)
+    if target.is_dir():
+        return f"--log {path}: that is a directory; give the path of a file in it"
+    if not target.parent.is_dir():
+        return f"--log {path}: the directory {target.parent} does not exist"
+    if target.exists() and target.stat().st_size:
+        with target.open("rb") as existing:
+            first = existing.readline(65536)
+        try:
+            earlier = json.loads(first)
+        except ValueError:
+            earlier = None
+        if not isinstance(earlier, dict) or "event" not in earlier:
+            return f"--log {path}: that file exists and is no demo log; give a new path"
+    return None
+
+
 def default_log_path() -> str:
     """A file in a new directory under the system's temporary directory:
     every run (and every test) has a log of its own."""
@@ -347,7 +370,7 @@ def _show_summary(log_path: str, failed: int) -> int:
         " command below; the file stays until you delete it):"
     )
     print()
-    print(f"  $ {VENV_BIN}/authhygiene logs {log_path}")
+    print(f"  $ {VENV_BIN}/authhygiene logs {shlex.quote(log_path)}")
     print()
     summary = subprocess.run(
         [sys.executable, "-m", "authhygiene", "logs", log_path],
@@ -519,6 +542,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.serve:
         return run_server(args.port)
+    if args.log is not None and (refused := log_path_refused(args.log)) is not None:
+        print(f"demo.py: {refused}", file=sys.stderr)
+        return 2
     return run_demo(args.log or default_log_path())
 
 

@@ -16,7 +16,7 @@ Routes:
 Run it (from the repository root)::
 
     .venv/bin/flask --app examples/flask_app.py run --port 8000
-    # or: gunicorn --chdir examples flask_app:app -b 127.0.0.1:8000
+    # or: .venv/bin/gunicorn --chdir examples flask_app:app -b 127.0.0.1:8000
 
 Probe it::
 

@@ -109,7 +109,11 @@ app = Starlette(
         Route("/admin", admin),
     ],
     middleware=[
-        Middleware(AuthHygiene, realm="example-api"),  # authhygiene: the one added line
+        # authhygiene: the one added line. `schemes` says this is a Bearer API:
+        # `@requires` answers a bare 403 to every refusal, and a 403 to Basic
+        # credentials is otherwise kept (a Basic app's permission refusal
+        # looks the same).
+        Middleware(AuthHygiene, realm="example-api", schemes=("Bearer",)),
         Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(), on_error=on_auth_error),
     ],
 )

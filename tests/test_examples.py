@@ -429,9 +429,10 @@ NAMES_SCOPE = frozenset({"fastapi", "starlette", "flask", "django"})
 
 # Starlette's docs-style backend returns None for another scheme, so
 # `requires()` answers a bare 403 that a Basic-auth app's permission refusal
-# looks exactly like; with only the default `schemes` that 403 is kept (and
-# made hygienic), never guessed into "use Bearer".
-KEPT_403 = {("starlette", "basic-to-bearer-api")}
+# looks exactly like; with only the default `schemes` that 403 would be kept.
+# The Starlette example says `schemes=("Bearer",)`, so every example answers
+# Basic credentials 401 `scheme_not_accepted`.
+KEPT_403: set[tuple[str, str]] = set()
 
 
 def _probe_id(failure: Failure) -> str | None:

@@ -4,8 +4,8 @@
 Run it (from this directory, examples/django_project)::
 
     ../../.venv/bin/python manage.py runserver 127.0.0.1:8000
-    # or, as in production: gunicorn example_api.wsgi -b 127.0.0.1:8000
-    # or under ASGI:        uvicorn example_api.asgi:application --port 8000
+    # or, as in production: ../../.venv/bin/gunicorn example_api.wsgi -b 127.0.0.1:8000
+    # or under ASGI:        ../../.venv/bin/uvicorn example_api.asgi:application --port 8000
 
 The probes are in example_api/settings.py.
 """

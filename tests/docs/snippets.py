@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ROOT", "Snippet", "snippets", "unmarked"]
+__all__ = ["ROOT", "Snippet", "markers_astray", "snippets", "unmarked"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +26,11 @@ _BLOCK = re.compile(
     r"(?:<!-- (?P<marker>runnable(?::[^\n]*?)?|not run:[^\n]*?) -->\n)?"
     r"```(?P<lang>sh|bash|shell)\n(?P<body>.*?)\n```",
     re.DOTALL,
+)
+_ANY_MARKER = re.compile(r"^[ \t]*<!--\s*(?:run|not\s*run)[^\n]*?-->", re.IGNORECASE | re.MULTILINE)
+_WELL_FORMED = re.compile(
+    r"<!-- (?:runnable|runnable: background|runnable: expect \S[^\n]*?|not run: \S[^\n]*?) -->"
+    r"\n```(?:sh|bash|shell)\n"
 )
 _PORT = re.compile(r"(?:--port |127\.0\.0\.1:)(\d{2,5})\b")
 
@@ -71,3 +76,13 @@ def snippets(path: Path) -> list[Snippet]:
 
 def unmarked(path: Path) -> list[Snippet]:
     return [snippet for snippet in snippets(path) if snippet.marker is None]
+
+
+def markers_astray(path: Path) -> list[str]:
+    """Markers that are not one of the forms above directly over a sh block."""
+    text = path.read_text(encoding="utf-8")
+    return [
+        f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 1}: {match.group()}"
+        for match in _ANY_MARKER.finditer(text)
+        if _WELL_FORMED.match(text, match.start()) is None
+    ]

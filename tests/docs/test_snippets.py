@@ -13,12 +13,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
-from .snippets import ROOT, Snippet, snippets, unmarked
+from .snippets import ROOT, Snippet, markers_astray, snippets, unmarked
 
 # The newcomer's path: every sh block there says whether it is run.
 NEWCOMER_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs" / "getting-started").glob("*.md"))]
@@ -33,6 +35,7 @@ def _runnable(path: Path) -> object:
     return pytest.param(path, marks=marks, id=str(path.relative_to(ROOT)))
 
 
+_OUTPUTS: dict[int, IO[bytes]] = {}
 SNIPPET_TIMEOUT_S = 600.0  # `make demo` on a fresh clone installs first
 SERVER_START_S = 30.0
 
@@ -57,14 +60,17 @@ def _start(snippet: Snippet) -> subprocess.Popen[bytes]:
     port = snippet.port
     assert port is not None, f"{snippet.where}: a background snippet must name its port"
     assert not _port_open(port), f"{snippet.where}: port {port} is already taken on this machine"
+    # Its output goes to a file: a pipe nobody reads fills up and stalls it.
+    output = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _stop
     server = subprocess.Popen(
         ["bash", "-c", snippet.body],
         cwd=ROOT,
         env=_environment(),
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    _OUTPUTS[server.pid] = output
     deadline = time.monotonic() + SERVER_START_S
     while not _port_open(port):
         if server.poll() is not None or time.monotonic() > deadline:
@@ -82,8 +88,11 @@ def _stop(server: subprocess.Popen[bytes]) -> str:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=15)
-    assert server.stdout is not None
-    return server.stdout.read().decode(errors="replace")
+    output = _OUTPUTS.pop(server.pid)
+    output.seek(0)
+    text = output.read()[-20000:].decode(errors="replace")
+    output.close()
+    return text
 
 
 def _run(snippet: Snippet) -> None:
@@ -124,3 +133,10 @@ def test_every_newcomer_snippet_says_whether_it_is_run(path: Path) -> None:
 def test_the_newcomer_pages_run_something() -> None:
     """The README and every getting-started page prove at least one command."""
     assert set(NEWCOMER_PAGES) <= set(RUNNABLE_FILES)
+
+
+@pytest.mark.parametrize("path", DOC_FILES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_marker_is_well_formed_and_on_its_block(path: Path) -> None:
+    """A mistyped marker, or one parted from its block, would leave the block
+    silently unrun."""
+    assert markers_astray(path) == []
