@@ -21,6 +21,10 @@ from authhygiene.core.redact import scrub
 
 from . import leaks
 
+# The servers' helpers assert on the wire; tests/audit imports them before
+# tests/e2e's conftest would register them, so register them here, first.
+pytest.register_assert_rewrite("tests.e2e.servers")
+
 pytest_plugins = ["tests.needs"]
 
 
