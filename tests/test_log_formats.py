@@ -175,6 +175,8 @@ JSON_EVENT = json.dumps(CONSOLE_EVENT)
             },
             id="console-compound-values",
         ),
+        # ConsoleRenderer writes a bool as repr (`True`) and a string bare:
+        # `true` and an empty value are the strings "true" and "".
         pytest.param(
             "[warning  ] auth.failure  n=007 f=1.50 g=1.5 e=1e-05 big=123456789012345678901234"
             " neg=-3 empty= t=true f2=False",
@@ -188,8 +190,8 @@ JSON_EVENT = json.dumps(CONSOLE_EVENT)
                 "e": 1e-05,
                 "big": "123456789012345678901234",
                 "neg": -3,
-                "empty": None,
-                "t": True,
+                "empty": "",
+                "t": "true",
                 "f2": False,
             },
             id="numbers-read-back-exactly-or-stay-text",
@@ -317,10 +319,21 @@ def test_pairs_per_line_are_capped() -> None:
     assert len(parsed.event) == MAX_PAIRS
 
 
-def test_first_of_a_key_wins() -> None:
-    parsed = parse_line("event=auth.failure reason=a reason=b")
-    assert parsed is not None
-    assert parsed.event["reason"] == "a"
+# A renderer writes a dict: a key twice was written by someone else too,
+# and which one counts would be theirs to choose.
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param("event=auth.failure reason=a reason=b", id="logfmt"),
+        pytest.param("event='auth.failure' reason='a' reason='b'", id="key-value"),
+        pytest.param(
+            "event=auth.failure.suppressed count=99 event=auth.failure", id="logfmt-two-events"
+        ),
+        pytest.param("[warning  ] auth.failure  reason=a status=401 reason=b", id="console"),
+    ],
+)
+def test_a_repeated_key_is_no_event(line: str) -> None:
+    assert parse_line(line) is None
 
 
 # A value a client chose (a path, a user agent), as each rendering writes it:
