@@ -103,7 +103,7 @@ def parse_line(text: str) -> Parsed | None:
     prefix = read_prefix(line)
     body = line[prefix.end :]
     if body.startswith("{"):
-        return _json(body)
+        return _json(body, prefix.time)
     if body.startswith("["):
         return _console(body, prefix.time)
     return _key_value(body, prefix.time)
@@ -120,13 +120,13 @@ def plain(text: str) -> str:
     return text.rstrip("\r\n").removeprefix("\ufeff")
 
 
-def _json(body: str) -> Parsed | None:
+def _json(body: str, time: str | None) -> Parsed | None:
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):
         return None
     # An object without an event name is still JSON: an event of no name.
-    return Parsed(Format.JSON, value) if isinstance(value, dict) else None
+    return Parsed(Format.JSON, _timed(value, time)) if isinstance(value, dict) else None
 
 
 def _name(event: dict[str, object]) -> str | None:
