@@ -19,17 +19,19 @@ which its first character names:
   ``event='auth.failure'`` among the pairs) or logfmt
   (`structlog.processors.LogfmtRenderer`, ``event=auth.failure``), each read
   by its own quoting rules (`pairs`). The line is the one that reads it
-  whole; when both do and disagree on the event (a client value can be
-  chosen to read as pairs under the other renderer's rules: a bare ``'``
-  in logfmt, ``b="`` inside a repr), the line is ambiguous and no event.
-  A logfmt reading whose name starts with ``'`` is a repr: no name logfmt
-  writes.
+  whole. When both do and read it differently, the line is ambiguous and
+  no event: a client can choose values that read as pairs under the other
+  renderer's rules (a bare ``'`` in logfmt, ``b="`` inside a repr), and
+  with sorted keys, values on both sides of ``event`` can make a whole
+  line read so. A logfmt reading whose name starts with ``'`` is a repr:
+  no name logfmt writes.
 
 A line whose rendering repeats a key is no event either: a renderer writes
 a dict, so the second one was written by someone else. Free text before the
 rendering (``INFO:app:login failed for bob event=...``, an exception's
 ``ValueError: ... event=...``, ``user typed {"event": ...}``) is no prefix,
-so it makes no event.
+so it makes no event; nor does a line that starts with a space (a
+traceback's or a message's indented line).
 
 When the event has no time of its own, the prefix's last time is used.
 Values come back typed as the JSON rendering has them where the text says
