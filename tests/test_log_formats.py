@@ -175,6 +175,8 @@ JSON_EVENT = json.dumps(CONSOLE_EVENT)
             },
             id="console-compound-values",
         ),
+        # ConsoleRenderer writes a bool as repr (`True`) and a string bare:
+        # `true` and an empty value are the strings "true" and "".
         pytest.param(
             "[warning  ] auth.failure  n=007 f=1.50 g=1.5 e=1e-05 big=123456789012345678901234"
             " neg=-3 empty= t=true f2=False",
@@ -188,8 +190,8 @@ JSON_EVENT = json.dumps(CONSOLE_EVENT)
                 "e": 1e-05,
                 "big": "123456789012345678901234",
                 "neg": -3,
-                "empty": None,
-                "t": True,
+                "empty": "",
+                "t": "true",
                 "f2": False,
             },
             id="numbers-read-back-exactly-or-stay-text",
@@ -317,10 +319,21 @@ def test_pairs_per_line_are_capped() -> None:
     assert len(parsed.event) == MAX_PAIRS
 
 
-def test_first_of_a_key_wins() -> None:
-    parsed = parse_line("event=auth.failure reason=a reason=b")
-    assert parsed is not None
-    assert parsed.event["reason"] == "a"
+# A renderer writes a dict: a key twice was written by someone else too,
+# and which one counts would be theirs to choose.
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param("event=auth.failure reason=a reason=b", id="logfmt"),
+        pytest.param("event='auth.failure' reason='a' reason='b'", id="key-value"),
+        pytest.param(
+            "event=auth.failure.suppressed count=99 event=auth.failure", id="logfmt-two-events"
+        ),
+        pytest.param("[warning  ] auth.failure  reason=a status=401 reason=b", id="console"),
+    ],
+)
+def test_a_repeated_key_is_no_event(line: str) -> None:
+    assert parse_line(line) is None
 
 
 # A value a client chose (a path, a user agent), as each rendering writes it:
@@ -614,6 +627,170 @@ def test_no_credential_in_any_rendering(rendered: dict[str, list[str]]) -> None:
     everything = "\n".join(line for lines in rendered.values() for line in lines)
     assert "eyJ" not in everything
     assert "not-a-jwt-3f9c0a7e" not in everything
+
+
+# --- what a client writes into an event, in every rendering ---------------------------
+
+# The fields of an auth.failure whose text a client chooses: its request's
+# path, query, User-Agent and Origin, and an unverified JWT's claims. The
+# middleware logs them as printable ASCII, bounded.
+CLIENT_FIELDS = ("path", "query", "user_agent", "origin", "alg", "kid", "iss", "aud")
+CLIENT_TEXT = st.one_of(
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60),
+    st.lists(
+        st.sampled_from(
+            [
+                "'",
+                '"',
+                "\\",
+                " ",
+                "=",
+                "(",
+                ")",
+                "[",
+                "]",
+                "{",
+                "}",
+                ",",
+                ":",
+                "x",
+                " event=auth.failure.suppressed count=99999999999",
+                " event='auth.failure.suppressed' count=99999999999",
+                " reason=forged status=500",
+                " a='",
+                ' a="',
+                " path=/forged",
+            ]
+        ),
+        max_size=8,
+    ).map("".join),
+)
+# With sorted keys, `alg` and `aud` come before `event` and the rest after
+# it: a client writing both can make the whole line read, by the other
+# renderer's rules, as another event. Both readings are then exact, so the
+# line is counted unreadable: nothing is taken from it.
+AMBIGUOUS_WHEN_SORTED = frozenset({"key-value-sorted", "logfmt-sorted"})
+
+
+@pytest.fixture(scope="module")
+def client_event() -> dict[str, Any]:
+    """The middleware's auth.failure for a request with a JWT signed with
+    another key, as the renderer is handed it: every client field in it."""
+    events: list[dict[str, Any]] = []
+
+    def keep(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+        events.append(copy.deepcopy(event_dict))
+        raise structlog.DropEvent
+
+    logger = structlog.wrap_logger(
+        None, processors=[add_log_level, TimeStamper(fmt="iso", utc=True), keep]
+    )
+    claims = {"sub": "a", "aud": ["api", "web"], "iss": "https://issuer", "exp": 1}
+    token = jwt.encode(claims, "another-key-" + SIGNING_KEY, headers={"kid": "k1"})
+    with TestClient(AuthHygiene(APP, realm="api", logger=logger, log_limit=None)) as client:
+        client.get("/items?q=1", headers={"Authorization": f"Bearer {token}", "Origin": "o"})
+    (event,) = (e for e in events if e["event"] == "auth.failure")
+    assert set(CLIENT_FIELDS) <= set(event)
+    return event
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries(dict.fromkeys(CLIENT_FIELDS, CLIENT_TEXT)), st.booleans())
+def test_what_a_client_writes_counts_as_in_json(
+    client_event: dict[str, Any], values: dict[str, str], aud_list: bool
+) -> None:
+    """Whatever a client puts in the fields it controls, every rendering of
+    its event summarises as the JSON one: it creates, erases and changes
+    nothing. (A path is the request's, so it starts with a slash.)"""
+    event = {**client_event, **values, "path": "/" + values["path"]}
+    if aud_list:
+        event["aud"] = [values["aud"], values["iss"]]
+    expected = _without_lines(to_json(summarise([JSONRenderer()(None, "warning", dict(event))])))
+    assert expected["failures"]["total"] == 1
+    for name, renderer in RENDERERS.items():
+        summary = summarise([renderer(None, "warning", copy.deepcopy(event))])
+        if name in AMBIGUOUS_WHEN_SORTED and summary.unreadable:
+            assert (summary.events, summary.failures) == (0, 0), name
+            continue
+        assert _without_lines(to_json(summary)) == expected, name
+
+
+# Forgeries found by attacking the reader (issue 18), one line each: the
+# event the JSON rendering counts, or an unreadable line, never another.
+FORGERIES = [
+    pytest.param(
+        "logfmt",
+        {"user_agent": "'", "origin": "x' event=auth.failure.suppressed count=99999999999 a="},
+        id="logfmt-bare-quote",
+    ),
+    pytest.param(
+        "console-plain", {"origin": "a(", "user_agent": ")"}, id="console-bracket-erasure"
+    ),
+    pytest.param("console-plain", {"origin": "(a,", "query": "b)"}, id="console-comma-bracket"),
+    pytest.param(
+        "key-value",
+        {"path": "/' event=auth.failure.suppressed count=9 a='", "user_agent": '"'},
+        id="key-value-quotes",
+    ),
+    pytest.param(
+        "logfmt-sorted",
+        {
+            "alg": "'",
+            "aud": "x",  # a list's repr between would close the quote early
+            "origin": "x' count=999 event='auth.failure.suppressed' reason='forged' z='",
+            "user_agent": "'",
+        },
+        id="logfmt-sorted-read-as-repr",
+    ),
+    pytest.param(
+        "key-value-sorted",
+        {
+            "alg": 'a b="c',
+            "user_agent": 'z" count=999 event=auth.failure.suppressed reason=forged q=x',
+        },
+        id="key-value-sorted-read-as-logfmt",
+    ),
+]
+
+
+@pytest.mark.parametrize(("renderer", "values"), FORGERIES)
+def test_forgeries_count_nothing_else(
+    client_event: dict[str, Any], renderer: str, values: dict[str, str]
+) -> None:
+    event = {**client_event, **values}
+    summary = summarise([RENDERERS[renderer](None, "warning", copy.deepcopy(event))])
+    assert summary.suppressed == 0
+    if renderer in AMBIGUOUS_WHEN_SORTED:
+        assert (summary.unreadable, summary.failures) == (1, 0)
+    else:
+        expected = summarise([JSONRenderer()(None, "warning", dict(event))])
+        assert _without_lines(to_json(summary)) == _without_lines(to_json(expected))
+
+
+# Free text that holds pairs or JSON, after a prefix or none: no event.
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param(
+            "INFO:app:login failed for user bob event=auth.failure.suppressed count=99999999999",
+            id="stdlib-message",
+        ),
+        pytest.param("ValueError: no item x event=auth.failure status=401", id="exception"),
+        pytest.param('INFO:app:user typed {"event": "auth.failure"}', id="json-in-a-message"),
+        pytest.param('x {"event": "auth.failure"}', id="json-after-a-word"),
+        pytest.param(
+            "[info     ] auth.failure logged in count=9 event=auth.failure.suppressed",
+            id="console-message-starting-with-an-event-name",
+        ),
+        pytest.param(
+            "[info     ] login failed event=auth.failure.suppressed count=9",
+            id="console-message-with-an-event-pair",
+        ),
+    ],
+)
+def test_free_text_is_no_auth_event(line: str) -> None:
+    summary = summarise([line])
+    assert (summary.failures, summary.suppressed, dict(summary.event_lines)) == (0, 0, {})
 
 
 # --- structlog with no configuration at all -------------------------------------------

@@ -14,6 +14,9 @@ One job per module:
   counts is in its docstring.
 - `formats`: one line as an event dict, in whichever rendering structlog
   wrote it; how each is read is in its docstring.
+- `prefixes`: the text a logging setup writes before the rendering, the
+  only text a line may hold there.
+- `pairs`: key=value pairs, each rendering read by its own quoting rules.
 - `times`: `parse_time`, ISO 8601 or epoch numbers.
 - `summary`: the frozen `Summary` and its rows.
 - `findings`: the sentences, phrased from the reason and misconfiguration

@@ -20,7 +20,8 @@ What counts:
 - each line is read on its own (a log may mix renderings) and is one of:
   an event (counted per rendering), exception text (a traceback that
   follows an event, as the console rendering writes it), unreadable, or
-  too long. The four add up to the lines read.
+  too long. The four add up to the lines read. A line that reads as two
+  different events, or repeats a key, is unreadable (see `formats`).
 - an `auth.failure` event is one failure; an `auth.failure.suppressed` event
   stands for `count` failures the rate limit kept out of the log (same
   reason, client and path), so it adds `count` to every table it has a key
