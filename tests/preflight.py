@@ -75,10 +75,11 @@ PACKAGES: dict[str, Package] = {
             None,
             "/usr/bin/chromium",
             "browser",
-            "the browser/CORS tests in tests/browser",
+            "the browser tests in tests/browser (CORS, the docs site)",
             (
                 "tests/browser/test_cors_browser.py",
                 "tests/browser/test_cors_escaped.py",
+                "tests/browser/test_docs_site.py",
                 "tests/browser/test_example_page.py",
             ),
         ),
