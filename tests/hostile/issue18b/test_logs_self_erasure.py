@@ -1,0 +1,159 @@
+"""Issue 18b attack on `authhygiene logs` reading key=value and logfmt
+lines: a client-controlled value must not forge counts. With sort_keys=True
+(KeyValueRenderer or LogfmtRenderer) the JWT claims/header a client sends
+sort on both sides of ``event``, so the client can make its own
+`auth.failure` line read as a whole under the OTHER renderer's quoting
+rules too; `formats._believed` then calls the line ambiguous and counts it
+unreadable. The failure disappears from every table: an attacker sending
+unsigned JWTs hides its own attempts ("no auth.failure events found").
+
+Every row is the real middleware's log compared with the JSON rendering of
+the same requests. Rows FAIL on the code as reviewed: evidence, not xfail."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+from typing import Any
+
+import pytest
+import structlog
+
+from authhygiene import AuthHygiene
+from authhygiene.log_summary import render_text, summarise
+
+RENDERERS: dict[str, Any] = {
+    "json": structlog.processors.JSONRenderer,
+    "key_value_sorted": lambda: structlog.processors.KeyValueRenderer(sort_keys=True),
+    "logfmt_sorted": lambda: structlog.processors.LogfmtRenderer(sort_keys=True),
+}
+
+
+def _jwt(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(claims)}.c2ln"
+
+
+async def _refusing_app(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 401, "headers": []})
+    await send({"type": "http.response.body", "body": b"no"})
+
+
+def _log_of(renderer: str, requests: list[tuple[str, list[tuple[str, str]]]]) -> list[str]:
+    buffer = io.StringIO()
+    logger = structlog.wrap_logger(
+        structlog.PrintLogger(buffer),
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            RENDERERS[renderer](),
+        ],
+    )
+    middleware = AuthHygiene(_refusing_app, realm="api", log_limit=None, logger=logger)
+
+    async def one(path: str, headers: list[tuple[str, str]]) -> None:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+            "client": ("10.0.0.1", 1234),
+            "server": ("t", 80),
+        }
+        incoming = [{"type": "http.request", "body": b"", "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+        async def send(message: Any) -> None:
+            pass
+
+        await middleware(scope, receive, send)
+
+    async def run() -> None:
+        for path, headers in requests:
+            await one(path, headers)
+
+    asyncio.run(run())
+    return buffer.getvalue().splitlines()
+
+
+def _counts(lines: list[str]) -> dict[str, object]:
+    summary = summarise(lines)
+    return {
+        "failures": summary.failures,
+        "by_reason_status": sorted((r.reason, r.status, r.count) for r in summary.by_reason_status),
+        "paths": sorted((t.value, t.count) for t in summary.top_paths),
+    }
+
+
+# (renderer, the attacker's headers): an expired, unsigned JWT whose header
+# or claims hold text that reads as pairs under the other renderer's rules.
+SELF_ERASURE = [
+    (
+        # logfmt's `"` in aud (sorted before event) opens a string that iss's
+        # `"` (sorted after) closes: the line also reads as logfmt, with
+        # event=auth.failure.suppressed; both readings differ, so neither.
+        "key_value_sorted",
+        [
+            (
+                "authorization",
+                "Bearer "
+                + _jwt(
+                    {"alg": "HS256"},
+                    {
+                        "aud": 'x event=auth.failure.suppressed count=99 q="',
+                        "iss": '" z=',
+                        "exp": 1,
+                    },
+                ),
+            )
+        ],
+    ),
+    (
+        # alg (the first key) is a bare `'`: repr's string runs to kid's `'`,
+        # kid's text supplies event=, user_agent's bare `'` closes the rest.
+        "logfmt_sorted",
+        [
+            ("user-agent", "'"),
+            (
+                "authorization",
+                "Bearer " + _jwt({"alg": "'", "kid": "x' event='auth.failure' y='"}, {"exp": 1}),
+            ),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("renderer", "headers"), SELF_ERASURE, ids=[renderer for renderer, _ in SELF_ERASURE]
+)
+def test_a_client_cannot_erase_its_own_failure(
+    renderer: str, headers: list[tuple[str, str]]
+) -> None:
+    requests = [("/login", headers), ("/next", [])]
+    expected = _counts(_log_of("json", requests))
+    assert expected["failures"] == 2
+    # FAILS now: 1 failure, the attacker's token_expired on /login is gone.
+    assert _counts(_log_of(renderer, requests)) == expected
+
+
+@pytest.mark.parametrize(
+    ("renderer", "headers"), SELF_ERASURE, ids=[renderer for renderer, _ in SELF_ERASURE]
+)
+def test_fifty_attempts_are_not_reported_as_none(
+    renderer: str, headers: list[tuple[str, str]]
+) -> None:
+    text = render_text(summarise(_log_of(renderer, [("/login", headers)] * 50)))
+    # FAILS now: "no auth.failure events found" over 50 refused attempts.
+    assert "no auth.failure events found" not in text
