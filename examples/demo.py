@@ -243,22 +243,18 @@ def _indent(text: str, prefix: str = "    ") -> str:
 
 def log_path_refused(path: str) -> str | None:
     """Why `--log PATH` cannot be the demo's log, or None: a directory, a
-    directory that does not exist, or a file that is not an earlier demo log
-    (the demo rewrites its log; it never truncates someone's file)."""
+    directory that does not exist, something that is no regular file (a
+    FIFO would hang the demo), or a file with anything in it (the demo
+    writes its log anew and never truncates a file, not even its own)."""
     target = Path(path)
     if target.is_dir():
         return f"--log {path}: that is a directory; give the path of a file in it"
     if not target.parent.is_dir():
         return f"--log {path}: the directory {target.parent} does not exist"
+    if target.exists() and not target.is_file():
+        return f"--log {path}: that is no regular file; give the path of a new file"
     if target.exists() and target.stat().st_size:
-        with target.open("rb") as existing:
-            first = existing.readline(65536)
-        try:
-            earlier = json.loads(first)
-        except ValueError:
-            earlier = None
-        if not isinstance(earlier, dict) or "event" not in earlier:
-            return f"--log {path}: that file exists and is no demo log; give a new path"
+        return f"--log {path}: that file exists and is not empty; give a new path or delete it"
     return None
 
 

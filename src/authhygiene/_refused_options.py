@@ -16,32 +16,37 @@ So, built during a call, a refused set of options makes the middleware:
   uvicorn (``auto`` and ``on``) and hypercorn stop there, printing it;
 - where no lifespan reaches it (``--lifespan off``, an app mounted under
   another, a test transport), answer what it was meant to guard closed and
-  everything else open: options that make the middleware a gate (enforce
-  mode, ``require=``, ``throttle=``, ``profile=``, ``cors=``, or a misspelling
-  of one) refuse every request 503, since passing through would open what
-  they were written to close; options that only explain refusals pass every
-  request through unchanged, as if the middleware were not there. Either
+  everything else open: options that may make the middleware a gate
+  (enforce mode, ``require=``, ``throttle=``, ``profile=``, ``cors=``, or a
+  word that is not plainly one of the explaining options) refuse every
+  request 503, since passing through would open what they were written to
+  close; options that all only explain refusals pass every request through
+  unchanged, as if the middleware were not there. Either
   way the log says so, at the first request and then once a minute.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import json
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import fields
 from typing import Any
 
 from authhygiene._asgi_types import Message, Receive, Send
 from authhygiene.core.events import Event
+from authhygiene.core.policy import Policy
 from authhygiene.logging import default_logger
 
 __all__ = [
     "RefusedOptions",
     "built_during_a_call",
     "fail_start_up",
-    "passes_so_far",
+    "watched",
 ]
 
 # How far up the stack a framework's ASGI `__call__` may sit above our
@@ -55,9 +60,12 @@ _ASGI_PARAMETERS = ("scope", "receive", "send")
 _NOTICE_EVERY_S = 60.0
 
 # The options that make the middleware decide who gets in (or which page
-# may read an answer), not only explain the app's refusals.
+# may read an answer), not only explain the app's refusals; `mode` is one
+# unless it says "explain".
 _GATES = ("mode", "require", "throttle", "profile", "cors")
 _GATE_VALUES = ("enforce", "mcp")
+_KNOWN = tuple(sorted({field.name for field in fields(Policy) if field.init} | {"logger"}))
+_EXPLAINING = frozenset(_KNOWN) - frozenset(_GATES)
 
 _SERVICE_UNAVAILABLE = json.dumps(
     {
@@ -95,12 +103,23 @@ def built_during_a_call() -> bool:
 
 
 def guards(options: Mapping[str, Any]) -> bool:
-    """Whether the refused options were written to refuse requests: a gate
-    option (or a misspelling of one) is among them, or a gate's value."""
+    """Whether the refused options may have been written to refuse requests.
+    Only options that are all known to explain (an option's name, in any
+    case, or a misspelling closest to one that explains), with no gate's
+    value among them, let requests through: anything else, a gate or a word
+    we cannot place (`enforce=True`, `rate_limit=...`), is taken for one."""
     for name, value in options.items():
-        if name in _GATES or difflib.get_close_matches(name, _GATES, n=1, cutoff=0.75):
+        if isinstance(value, str) and value.lower() in _GATE_VALUES:
             return True
-        if isinstance(value, str) and value in _GATE_VALUES:
+        word = str(name).lower()
+        if word == "mode":
+            if value != "explain":
+                return True
+            continue
+        if word in _EXPLAINING:
+            continue
+        closest = difflib.get_close_matches(word, _KNOWN, n=1, cutoff=0.75)
+        if not closest or closest[0] not in _EXPLAINING:
             return True
     return False
 
@@ -126,15 +145,25 @@ async def fail_start_up(error: Exception, receive: Receive, send: Send) -> None:
         await send({"type": "lifespan.shutdown.complete"})
 
 
-# Requests answered by a middleware whose options were refused, in this
-# process, and the last refusal's text: `assert_auth_hygiene` reads them to
-# name the typo instead of the checks it makes fail.
-_answered = {"count": 0}
-_last_error = {"text": ""}
+# The refusals a check in this context is watching for: `assert_auth_hygiene`
+# sets a list, and every request a middleware with refused options sees in
+# that context (its thread, the tasks it starts) adds the error's text, so
+# the check names the typo instead of the checks it makes fail. Another
+# thread's app never lands in it.
+_watching: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "authhygiene_refused_options", default=None
+)
 
 
-def passes_so_far() -> tuple[int, str]:
-    return _answered["count"], _last_error["text"]
+@contextlib.contextmanager
+def watched() -> Iterator[list[str]]:
+    """The refused options' errors met by requests sent in this block."""
+    seen: list[str] = []
+    token = _watching.set(seen)
+    try:
+        yield seen
+    finally:
+        _watching.reset(token)
 
 
 class RefusedOptions:
@@ -160,8 +189,8 @@ class RefusedOptions:
 
     def seen(self) -> None:
         self._seen += 1
-        _answered["count"] += 1
-        _last_error["text"] = str(self.error)
+        if (watching := _watching.get()) is not None and len(watching) < 16:
+            watching.append(str(self.error))
         now = time.monotonic()
         if now < self._next:
             return

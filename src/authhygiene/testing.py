@@ -187,28 +187,29 @@ def assert_auth_hygiene(
     with every required check it does not pass, what was seen and the fix.
     Returns the report (`authhygiene.audit.run.Report`)."""
     __tracebackhide__ = True  # pytest shows the caller's line, not ours
-    from authhygiene._refused_options import passes_so_far
+    from authhygiene._refused_options import watched
     from authhygiene.audit.inprocess import sender_for
     from authhygiene.audit.run import UnreachableError, audit_with
 
-    refused_before, _ = passes_so_far()
     try:
-        report = audit_with(
-            sender_for(app, base_url, timeout),
-            base_url.rstrip("/") + path,
-            token=token,
-            expired_token=expired_token,
-            scopeless_token=scopeless_token,
-            scope_path=scope_path,
-            origin=origin,
-        )
+        with watched() as refused:
+            report = audit_with(
+                sender_for(app, base_url, timeout),
+                base_url.rstrip("/") + path,
+                token=token,
+                expired_token=expired_token,
+                scopeless_token=scopeless_token,
+                scope_path=scope_path,
+                origin=origin,
+            )
     except UnreachableError as exc:  # an app that never answers (`timeout`, each exchange)
         raise AssertionError(f"auth hygiene could not be checked: {exc}") from None
-    refused_after, error = passes_so_far()
-    if refused_after > refused_before:
+    if refused:
         # The app's middleware was built with options it refused: that is
         # the one thing to fix, not the checks it made fail.
-        raise AssertionError(f"authhygiene refused its options, so it is off in this app: {error}")
+        raise AssertionError(
+            f"authhygiene refused its options, so it is off in this app: {refused[-1]}"
+        )
     if report.failed:
         lines = [f"{len(report.failed)} required auth-hygiene checks failed:"]
         for finding in report.failed:

@@ -22,15 +22,16 @@ __all__ = ["ROOT", "Snippet", "markers_astray", "snippets", "unmarked"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
-_BLOCK = re.compile(
-    r"(?:<!-- (?P<marker>runnable(?::[^\n]*?)?|not run:[^\n]*?) -->\n)?"
-    r"```(?P<lang>sh|bash|shell)\n(?P<body>.*?)\n```",
-    re.DOTALL,
-)
+# A fenced block, read line by line: ``` or ~~~, an info string whose first
+# word is sh, bash or shell (attributes after it, such as mkdocs' title=,
+# allowed), closed by the same fence; the marker is the line just above.
+_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})\s*(?P<info>[^\n]*)$")
+_SHELLS = frozenset({"sh", "bash", "shell"})
+_MARKER = re.compile(r"^<!-- (?P<marker>runnable(?::[^\n]*?)?|not run:[^\n]*?) -->$")
 _ANY_MARKER = re.compile(r"^[ \t]*<!--\s*(?:run|not\s*run)[^\n]*?-->", re.IGNORECASE | re.MULTILINE)
 _WELL_FORMED = re.compile(
     r"<!-- (?:runnable|runnable: background|runnable: expect \S[^\n]*?|not run: \S[^\n]*?) -->"
-    r"\n```(?:sh|bash|shell)\n"
+    r"\n(?:`{3,}|~{3,})\s*(?:sh|bash|shell)\b"
 )
 _PORT = re.compile(r"(?:--port |127\.0\.0\.1:)(\d{2,5})\b")
 
@@ -67,11 +68,26 @@ class Snippet:
 
 
 def snippets(path: Path) -> list[Snippet]:
-    text = path.read_text(encoding="utf-8")
-    return [
-        Snippet(path, text.count("\n", 0, match.start()) + 1, match["marker"], match["body"])
-        for match in _BLOCK.finditer(text)
-    ]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found: list[Snippet] = []
+    index = 0
+    while index < len(lines):
+        opening = _FENCE.match(lines[index])
+        if opening is None:
+            index += 1
+            continue
+        fence, words = opening["fence"], opening["info"].split()
+        end = index + 1
+        while end < len(lines) and not (
+            lines[end].startswith(fence[0] * len(fence)) and not lines[end].strip(fence[0])
+        ):
+            end += 1
+        if words and words[0] in _SHELLS:
+            above = _MARKER.match(lines[index - 1]) if index else None
+            marker = above["marker"] if above else None
+            found.append(Snippet(path, index + 1, marker, "\n".join(lines[index + 1 : end])))
+        index = end + 1
+    return found
 
 
 def unmarked(path: Path) -> list[Snippet]:

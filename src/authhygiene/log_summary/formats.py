@@ -131,6 +131,9 @@ def _json(body: str, time: str | None) -> Parsed | None:
     return Parsed(Format.JSON, _timed(value, time)) if isinstance(value, dict) else None
 
 
+_FAILURE = "auth.failure"
+
+
 def _name(event: dict[str, object]) -> str | None:
     for key in EVENT_KEYS:
         value = event.get(key)
@@ -201,7 +204,25 @@ def _believed(
         return by_repr
     # Both renderers' rules read the whole line, as different events: one
     # of them was chosen by whoever wrote a value in it.
-    return None
+    return _agreed(by_repr, by_logfmt)
+
+
+def _agreed(one: dict[str, object], other: dict[str, object]) -> dict[str, object] | None:
+    """What two readings of one line agree on, where both read an auth
+    failure: the line is one failure (whoever wrote a value that made it
+    ambiguous cannot erase it), with only the fields both readings give
+    alike (nor can they choose its reason, count or path). Anything else
+    is not counted."""
+    names = (_name(one) or "", _name(other) or "")
+    if not all(name.startswith(_FAILURE) for name in names):
+        return None
+    agreed = {key: value for key, value in one.items() if key in other and other[key] == value}
+    for key in EVENT_KEYS:
+        agreed.pop(key, None)
+    # A count one reading claims is not believed: the line is one failure.
+    agreed.pop("count", None)
+    agreed["event"] = _FAILURE
+    return agreed
 
 
 def _timed(event: dict[str, object], time: str | None) -> dict[str, object]:
