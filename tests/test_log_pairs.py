@@ -9,7 +9,6 @@ the text can say), and a value never becomes, ends or hides another pair.
 from __future__ import annotations
 
 import string
-import time
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from authhygiene.log_summary.pairs import (
     key_value_pairs,
     logfmt_pairs,
 )
+from tests.steps import grows_linearly
 
 # --- tables ---------------------------------------------------------------------
 
@@ -274,10 +274,16 @@ def test_pairs_are_capped_and_linear() -> None:
     for read in (key_value_pairs(many), logfmt_pairs(many), console_pairs("e " + many).pairs):
         assert read is not None
         assert len(read) == MAX_PAIRS
-    # Brackets nested and left open, each a repr start: a bounded rescan each.
+    # Brackets nested and left open, each a repr start: a bounded rescan
+    # each, so twice the text is about twice the work (counted, not timed).
     for unit in ("a=[x, ", "k=(1, ", "a=[' ", "a=(b, c=[' "):
-        text = "e " + unit * (64 * 1024 // len(unit))
-        started = time.perf_counter()
-        console_pairs(text)
-        key_value_pairs(text[2:])
-        assert time.perf_counter() - started < 0.25, unit
+
+        def read(text: str) -> None:
+            console_pairs("e " + text)
+            key_value_pairs(text)
+
+        def made(size: int, unit: str = unit) -> str:
+            return unit * size
+
+        half, whole = grows_linearly(read, made, 16 * 1024 // len(unit))
+        assert whole <= 2.5 * half + 100, (unit, half, whole)
