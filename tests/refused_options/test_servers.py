@@ -78,11 +78,15 @@ class StartUp:
     error: str
 
 
+# What each refused option's message says to change.
+_TYPO = "unknown option 'relam'. Did you mean 'realm'?"
+_LOG_LIMIT = "log_limit must be authhygiene.LogLimit("
+
 _START_UPS = [
-    StartUp("uvicorn-auto", "fastapi", ("uvicorn", "--port", "0"), "relam"),
-    StartUp("uvicorn-on", "fastapi", ("uvicorn", "--port", "0", "--lifespan", "on"), "relam"),
-    StartUp("uvicorn-auto-starlette", "starlette", ("uvicorn", "--port", "0"), "log_limit"),
-    StartUp("hypercorn", "fastapi", ("hypercorn", "--bind", "127.0.0.1:0"), "relam"),
+    StartUp("uvicorn-auto", "fastapi", ("uvicorn", "--port", "0"), _TYPO),
+    StartUp("uvicorn-on", "fastapi", ("uvicorn", "--port", "0", "--lifespan", "on"), _TYPO),
+    StartUp("uvicorn-auto-starlette", "starlette", ("uvicorn", "--port", "0"), _LOG_LIMIT),
+    StartUp("hypercorn", "fastapi", ("hypercorn", "--bind", "127.0.0.1:0"), _TYPO),
 ]
 
 
@@ -123,11 +127,14 @@ def test_a_refused_option_stops_the_start_up(tmp_path: Path, case: StartUp) -> N
     output = _stop(process).decode(errors="replace")
     assert stopped_by_itself, output
     assert "authhygiene refused its options, so the app was not started" in output
-    assert f"unknown option '{case.error}'" in output or f"{case.error}" in output
-    assert "Did you mean 'realm'?" in output or case.error != "relam"
+    assert case.error in output
 
 
-def _serve_without_lifespan(tmp_path: Path, kind: str) -> tuple[subprocess.Popen[bytes], int]:
+def _serve_without_lifespan(
+    tmp_path: Path, kind: str
+) -> tuple[subprocess.Popen[bytes], int, bytes]:
+    """uvicorn --lifespan off serving the app; its port and what it printed
+    until it listened."""
     _write_app(tmp_path, kind)
     process = _start(tmp_path, ("uvicorn", "--port", "0", "--lifespan", "off"))
     assert process.stdout is not None
@@ -141,13 +148,13 @@ def _serve_without_lifespan(tmp_path: Path, kind: str) -> tuple[subprocess.Popen
     if running is None:
         output = (seen + _stop(process)).decode(errors="replace")
         pytest.fail(f"uvicorn did not start:\n{output}")
-    return process, int(running.group(1))
+    return process, int(running.group(1)), seen
 
 
 def test_without_lifespan_guarding_options_refuse_every_request(tmp_path: Path) -> None:
     """Enforce mode with a typo: passing through would serve the route to
     anyone, so every request is refused 503 (no-store) instead."""
-    process, port = _serve_without_lifespan(tmp_path, "enforcing")
+    process, port, _ = _serve_without_lifespan(tmp_path, "enforcing")
     try:
         answers = [_get(port, "/me") for _ in range(2)]
     finally:
@@ -175,19 +182,8 @@ def test_without_lifespan_requests_pass_through_unchanged(tmp_path: Path, kind: 
     """Nothing stops the server, so the middleware steps aside: the app's own
     401 as it wrote it (no problem+json, no no-store), and one loud log line
     for the three requests (then at most one a minute)."""
-    _write_app(tmp_path, kind)
-    process = _start(tmp_path, ("uvicorn", "--port", "0", "--lifespan", "off"))
+    process, port, seen = _serve_without_lifespan(tmp_path, kind)
     try:
-        assert process.stdout is not None
-        seen = b""
-        deadline = time.monotonic() + EXIT_TIMEOUT_S
-        while (running := _RUNNING.search(seen)) is None and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            seen += line
-        assert running is not None, seen.decode(errors="replace")
-        port = int(running.group(1))
         answers = [_get(port, "/me") for _ in range(3)]
     finally:
         output = (seen + _stop(process)).decode(errors="replace")

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -67,6 +68,7 @@ __all__ = [
     "TIME_KEYS",
     "Format",
     "Parsed",
+    "event_name",
     "exception_line",
     "exception_start",
     "parse_line",
@@ -134,7 +136,8 @@ def _json(body: str, time: str | None) -> Parsed | None:
 _FAILURE = "auth.failure"
 
 
-def _name(event: dict[str, object]) -> str | None:
+def event_name(event: Mapping[str, object]) -> str | None:
+    """The event's name: `event`, else `message`, else `msg`."""
     for key in EVENT_KEYS:
         value = event.get(key)
         if isinstance(value, str):
@@ -185,7 +188,7 @@ def _event_column(column: str) -> tuple[str, str | None]:
 
 def _key_value(body: str, time: str | None) -> Parsed | None:
     event = _believed(key_value_pairs(body), logfmt_pairs(body))
-    if event is None or _name(event) is None:
+    if event is None or event_name(event) is None:
         return None
     return Parsed(Format.KEY_VALUE, _timed(event, time))
 
@@ -195,9 +198,9 @@ def _believed(
 ) -> dict[str, object] | None:
     """Which reading of a bare key=value line to believe, or None when the
     line reads as two different events."""
-    if by_logfmt is not None and (_name(by_logfmt) or "").startswith("'"):
+    if by_logfmt is not None and (event_name(by_logfmt) or "").startswith("'"):
         by_logfmt = None  # a repr()'d name (`event='auth.failure'`): KeyValueRenderer's
-    if by_repr is None or _name(by_repr) is None:
+    if by_repr is None or event_name(by_repr) is None:
         # Every KeyValueRenderer line names its event: this is none.
         return by_logfmt
     if by_logfmt is None or by_logfmt == by_repr:
@@ -213,7 +216,7 @@ def _agreed(one: dict[str, object], other: dict[str, object]) -> dict[str, objec
     ambiguous cannot erase it), with only the fields both readings give
     alike (nor can they choose its reason, count or path). Anything else
     is not counted."""
-    names = (_name(one) or "", _name(other) or "")
+    names = (event_name(one) or "", event_name(other) or "")
     if not all(name.startswith(_FAILURE) for name in names):
         return None
     agreed = {key: value for key, value in one.items() if key in other and other[key] == value}

@@ -60,9 +60,9 @@ from typing import Generic, TypeVar
 from authhygiene.core.events import Event
 from authhygiene.log_summary.findings import findings
 from authhygiene.log_summary.formats import (
-    EVENT_KEYS,
     TIME_KEYS,
     Format,
+    event_name,
     exception_line,
     exception_start,
     parse_line,
@@ -281,14 +281,6 @@ def _when(event: Mapping[str, object]) -> float | None:
     return None
 
 
-def _name(event: Mapping[str, object]) -> str | None:
-    for key in EVENT_KEYS:
-        value = event.get(key)
-        if isinstance(value, str):
-            return value
-    return None
-
-
 # --- the running count -----------------------------------------------------
 
 
@@ -413,7 +405,7 @@ class _Reader:
                 self.after = _After.NOTHING
 
     def _event(self, event: Mapping[str, object]) -> None:
-        name = _name(event)
+        name = event_name(event)
         if name in READ_EVENTS:
             self.event_lines[name] += 1
         if name == FAILURE_EVENT:

@@ -7,15 +7,13 @@ Tests marked FAILS fail on the code as reviewed (evidence for the fix)."""
 
 from __future__ import annotations
 
-import asyncio
-import io
 from typing import Any
 
 import pytest
 import structlog
 
-from authhygiene import AuthHygiene
 from authhygiene.log_summary import summarise
+from tests.hostile.issue18.logged import Requests, refusals_logged
 
 RENDERERS: dict[str, Any] = {
     "json": structlog.processors.JSONRenderer(),
@@ -31,55 +29,8 @@ RENDERERS: dict[str, Any] = {
 }
 
 
-async def _refusing_app(scope: Any, receive: Any, send: Any) -> None:
-    await send({"type": "http.response.start", "status": 401, "headers": []})
-    await send({"type": "http.response.body", "body": b"no"})
-
-
-def _log_of(renderer: str, requests: list[tuple[str, list[tuple[str, str]]]]) -> list[str]:
-    """The real middleware's log for these requests, in one rendering."""
-    buffer = io.StringIO()
-    logger = structlog.wrap_logger(
-        structlog.PrintLogger(buffer),
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            RENDERERS[renderer],
-        ],
-    )
-    middleware = AuthHygiene(_refusing_app, realm="api", log_limit=None, logger=logger)
-
-    async def one(path: str, headers: list[tuple[str, str]]) -> None:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-            "client": ("10.0.0.1", 1234),
-            "server": ("t", 80),
-        }
-        incoming = [{"type": "http.request", "body": b"", "more_body": False}]
-
-        async def receive() -> dict[str, Any]:
-            return incoming.pop(0) if incoming else {"type": "http.disconnect"}
-
-        async def send(message: Any) -> None:
-            pass
-
-        await middleware(scope, receive, send)
-
-    async def run() -> None:
-        for path, headers in requests:
-            await one(path, headers)
-
-    asyncio.run(run())
-    return buffer.getvalue().splitlines()
+def _log_of(renderer: str, requests: Requests) -> list[str]:
+    return refusals_logged(RENDERERS[renderer], requests)
 
 
 def _counts(lines: list[str]) -> dict[str, object]:

@@ -12,17 +12,15 @@ the same requests. Rows FAIL on the code as reviewed: evidence, not xfail."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import io
 import json
 from typing import Any
 
 import pytest
 import structlog
 
-from authhygiene import AuthHygiene
 from authhygiene.log_summary import render_text, summarise
+from tests.hostile.issue18.logged import Requests, refusals_logged
 
 RENDERERS: dict[str, Any] = {
     "json": structlog.processors.JSONRenderer,
@@ -38,63 +36,8 @@ def _jwt(header: dict[str, Any], claims: dict[str, Any]) -> str:
     return f"{part(header)}.{part(claims)}.c2ln"
 
 
-async def _refusing_app(scope: Any, receive: Any, send: Any) -> None:
-    await send({"type": "http.response.start", "status": 401, "headers": []})
-    await send({"type": "http.response.body", "body": b"no"})
-
-
-def _log_of(renderer: str, requests: list[tuple[str, list[tuple[str, str]]]]) -> list[str]:
-    buffer = io.StringIO()
-    logger = structlog.wrap_logger(
-        structlog.PrintLogger(buffer),
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            RENDERERS[renderer](),
-        ],
-    )
-    middleware = AuthHygiene(_refusing_app, realm="api", log_limit=None, logger=logger)
-
-    async def one(path: str, headers: list[tuple[str, str]]) -> None:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-            "client": ("10.0.0.1", 1234),
-            "server": ("t", 80),
-        }
-        incoming = [{"type": "http.request", "body": b"", "more_body": False}]
-
-        async def receive() -> dict[str, Any]:
-            return incoming.pop(0) if incoming else {"type": "http.disconnect"}
-
-        async def send(message: Any) -> None:
-            pass
-
-        await middleware(scope, receive, send)
-
-    async def run() -> None:
-        for path, headers in requests:
-            await one(path, headers)
-
-    asyncio.run(run())
-    return buffer.getvalue().splitlines()
-
-
-def _counts(lines: list[str]) -> dict[str, object]:
-    summary = summarise(lines)
-    return {
-        "failures": summary.failures,
-        "by_reason_status": sorted((r.reason, r.status, r.count) for r in summary.by_reason_status),
-        "paths": sorted((t.value, t.count) for t in summary.top_paths),
-    }
+def _log_of(renderer: str, requests: Requests) -> list[str]:
+    return refusals_logged(RENDERERS[renderer](), requests)
 
 
 # (renderer, the attacker's headers): an expired, unsigned JWT whose header
