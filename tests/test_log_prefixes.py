@@ -46,6 +46,16 @@ PREFIXES = [
         "2026-12-07 06:19:21,123 WARNING authhygiene ", "2026-12-07 06:19:21,123", id="asctime"
     ),
     pytest.param(
+        "2026-12-07 06:19:21,123 WARNING [authhygiene] ",
+        "2026-12-07 06:19:21,123",
+        id="asctime-bracketed-name",
+    ),
+    pytest.param(
+        "[2026-12-07 06:19:21,123] WARNING in app: ",
+        "2026-12-07 06:19:21,123",
+        id="flask-docs",
+    ),
+    pytest.param(
         "2026-12-07 06:19:21,123 - authhygiene - WARNING - ",
         "2026-12-07 06:19:21,123",
         id="cookbook",
@@ -93,6 +103,8 @@ FREE_TEXT = [
     pytest.param("ValueError: no item x ", id="exception-message"),
     pytest.param("user typed ", id="words"),
     pytest.param("[app] ", id="bracketed-word"),
+    pytest.param("[2026-12-07 06:19:21,123] WARNING in app: bob ", id="flask-docs-then-a-word"),
+    pytest.param("2026-12-07 06:19:21,123 WARNING [app] bob ", id="bracketed-name-then-a-word"),
     pytest.param("x web-1  | ", id="compose-not-first"),
     pytest.param("INFO:app:Dec  7 06:19:21 host app: ", id="syslog-not-first"),
     pytest.param("INFO:app:2026-12-07T06:19:21Z stdout F ", id="cri-stream-not-first"),

@@ -105,9 +105,12 @@ async def cors_step(
     already runs inside it (the first request, before the step could be
     placed in front of it): an unhandled exception's 500 is then rendered by
     that very layer, through this step, so even that one is readable."""
-    if layer.passes and str(scope.get("path", "")).startswith(layer.passes):
+    if layer.passes and layer.leaves(str(scope.get("path", ""))):
         # Answered with CORS of its own (open to any origin), before this step
-        # would rewrite it: the metadata document.
+        # would rewrite it: the metadata document. Marked done all the same:
+        # `app` is the middleware, which must not come back here (report-only
+        # mode serves no document, and the app answers the path itself).
+        scope[CORS_DONE] = True
         await app(scope, receive, send)
         return
     raw_headers = scope.get("headers", ())

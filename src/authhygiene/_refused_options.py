@@ -126,7 +126,7 @@ def guards(options: Mapping[str, Any]) -> bool:
 
 def start_up_message(error: Exception) -> str:
     return (
-        f"authhygiene refused its options, so the app was not started: {error}."
+        f"authhygiene refused its options, so the app was not started: {str(error).rstrip('.')}."
         " Fix the option in add_middleware(AuthHygiene, ...) and start again."
     )
 

@@ -231,3 +231,47 @@ def test_behind_add_middleware_the_document_keeps_its_own_cors() -> None:
             assert reply.status == 200
             assert reply.get("access-control-allow-origin") == "*"
             assert reply.get("access-control-allow-credentials") is None
+
+
+def _add_middleware_app(**changes: Any) -> Any:
+    app = FastAPI()
+
+    @app.post("/mcp")
+    def mcp() -> dict[str, str]:
+        return {"jsonrpc": "2.0"}
+
+    app.add_middleware(AuthHygiene, **{**options(), **changes})
+    return app
+
+
+# Paths that begin with the well-known name but are not under it, and the
+# well-known path itself where report-only mode serves no document: the app
+# answers them (404), with the CORS an allowed page may read.
+@pytest.mark.parametrize(
+    ("path", "changes"),
+    [
+        (WELL_KNOWN + "X", {}),
+        (WELL_KNOWN + "-", {}),
+        (WELL_KNOWN + ".json", {}),
+        (WELL_KNOWN, {"report_only": True}),
+        (WELL_KNOWN + "/mcp", {"report_only": True}),
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "OPTIONS"])
+def test_near_the_document_the_app_answers_never_a_500(
+    path: str, changes: dict[str, Any], method: str
+) -> None:
+    """The CORS step once let every path starting with the well-known name
+    through to the middleware itself, unmarked: it called itself until
+    Python's recursion limit, and each such request was a 500 with a
+    125 KB traceback."""
+    headers: tuple[tuple[str, str], ...] = (("Origin", PAGE),)
+    if method == "OPTIONS":
+        headers = (*headers, ("Access-Control-Request-Method", "GET"))
+    with UvicornThread(_add_middleware_app(**changes)) as server:
+        reply = fetch(server.port, path, method=method, headers=headers)
+    assert reply.status < 500
+    assert b"RecursionError" not in reply.body
+    if not changes and method == "GET":
+        assert reply.status == 404
+        assert reply.get("access-control-allow-origin") == PAGE

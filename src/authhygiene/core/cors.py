@@ -34,6 +34,7 @@ from typing import Any, cast
 from authhygiene.core.option_error import PolicyError, refuse_unknown
 from authhygiene.core.origin_patterns import check_pattern
 from authhygiene.core.origins import MAX_ORIGIN, normalise_origin, request_origin
+from authhygiene.core.paths import at_or_under
 from authhygiene.core.redact import remember
 
 __all__ = [
@@ -382,8 +383,9 @@ class CorsLayer:
     cors: CORS
     problem_type_base: str
     also_exposed: tuple[str, ...] = ()
-    # Path prefixes the layer leaves alone: what answers with its own CORS
-    # (the RFC 9728 metadata document, open to any origin without credentials).
+    # Path prefixes the layer leaves alone (`leaves`): what answers with its
+    # own CORS (the RFC 9728 metadata document, open to any origin without
+    # credentials).
     passes: tuple[str, ...] = ()
     _tails: dict[bool, tuple[tuple[str, str], ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
@@ -458,6 +460,13 @@ class CorsLayer:
             entries=_ENCODED_MAX,
         )
         return answer
+
+    def leaves(self, path: str) -> bool:
+        """Whether `path` is at or under one of the prefixes left alone."""
+        # One C-level test first: most paths start with no such prefix.
+        return path.startswith(self.passes) and any(
+            at_or_under(path, prefix) for prefix in self.passes
+        )
 
     def origin(self, values: Sequence[str]) -> str | None:
         """`request_origin(values)`, cached for a single value: a page sends

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from authhygiene.core.clients import TrustedProxies, forwarded_value, peer_trusted
 from authhygiene.core.credentials import RequestView
 from authhygiene.core.option_error import PolicyError, refuse_unknown
+from authhygiene.core.paths import at_or_under
 from authhygiene.core.requirements import Scopes
 
 __all__ = [
@@ -204,7 +205,7 @@ class ProtectedResource:
     def prefix_of(self, path: str) -> tuple[str, tuple[str, ...]] | None:
         """The protected prefix `path` falls under (the longest), with its scopes."""
         for prefix, scopes in self._prefixes:
-            if prefix == "/" or path == prefix or path.startswith(prefix + "/"):
+            if at_or_under(path, prefix):
                 return prefix, scopes
         return None
 
@@ -360,7 +361,7 @@ def metadata_answer(
     client discovers from another origin). A preflight is answered here too,
     so it can never reach the app's auth."""
     path = view.path
-    if not (path == WELL_KNOWN or path.startswith(WELL_KNOWN + "/")):
+    if not at_or_under(path, WELL_KNOWN):
         return None
     method = view.method
     if method == "OPTIONS":

@@ -154,10 +154,13 @@ _RULES = (
     ),
     _Rule(
         _Piece.NAME,
-        re.compile(_NAME + ":? "),
+        re.compile(r"(?:\[" + _NAME + r"\]|in " + _NAME + ":|" + _NAME + ":?) "),
         ((_T, _Piece.LEVEL),),
         once=True,
-        source="%(asctime)s %(levelname)s %(name)s",
+        source=(
+            "%(asctime)s %(levelname)s %(name)s, [%(name)s], and Flask's"
+            " [%(asctime)s] %(levelname)s in %(module)s:"
+        ),
     ),
     _Rule(
         _Piece.DASHED,
